@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The Circus ini dialect: loading (our own line reader, includes, [env]
+ * sections, $(circus.*) substitution) into plain structs, and the option
+ * table that also drives get/set/options/globaloptions and reloadconfig.
+ * Nothing here knows about processes, ZeroMQ or the event loop.
+ */
+#ifndef CIRCUSD_CONFIG_H
+#define CIRCUSD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+/* [circus] section. */
+struct circus_cfg {
+	char	*endpoint;		/* tcp://127.0.0.1:5555 */
+	char	*endpoint_owner;	/* NULL = unset */
+	char	*pubsub_endpoint;	/* tcp://127.0.0.1:5556 */
+	char	*multicast_endpoint;	/* "" = disabled */
+	bool	 statsd;
+	char	*stats_endpoint;	/* tcp://127.0.0.1:5557 */
+	double	 check_delay;		/* 5.0; <= 0 disables the safety tick */
+	int	 warmup_delay;		/* seconds between watcher starts */
+	int	 umask;			/* -1 = unset */
+	char	*pidfile;		/* NULL = none */
+	char	*loglevel;		/* NULL = info */
+	char	*logoutput;		/* NULL = "-" */
+	char	*loggerconfig;
+	bool	 debug;
+	bool	 httpd;
+	char	*httpd_host;
+	int	 httpd_port;
+	char	*fqdn_prefix;
+	/* Crash back-off (ours, DECISIONS 3): first delay, factor, cap, and the
+	 * uptime after which a process counts as healthy and resets it. */
+	double	 backoff_min_s;		/* 0.1 */
+	double	 backoff_factor;	/* 2.0 */
+	double	 backoff_max_s;		/* 30.0 */
+	double	 backoff_reset_s;	/* 10.0 */
+	json_t	*raw;			/* every key as read (object of strings) */
+};
+
+/* One [watcher:NAME] (or generated plugin/stats watcher). */
+struct watcher_cfg {
+	char	*name;			/* display name, case preserved */
+	char	*file;			/* where its section started */
+	int	 line;
+	char	*cmd;			/* after load-time substitution */
+	json_t	*args;			/* string (ini), array or string (add), or NULL */
+	int	 numprocesses;		/* 1 */
+	double	 warmup_delay;		/* 0; int from ini, float after set */
+	bool	 warmup_delay_is_int;	/* render as int in options */
+	char	*executable;		/* NULL */
+	char	*working_dir;		/* circusd cwd */
+	bool	 shell;
+	char	*shell_args;		/* NULL */
+	json_t	*uid;			/* NULL, string or integer */
+	json_t	*gid;
+	bool	 copy_env;
+	bool	 copy_path;
+	bool	 send_hup;
+	int	 stop_signal;		/* 15 */
+	bool	 stop_children;
+	int	 max_retry;		/* 5; -1 unlimited */
+	double	 graceful_timeout;	/* 30.0 */
+	int	 priority;		/* 0 */
+	bool	 singleton;
+	bool	 use_sockets;
+	bool	 on_demand;
+	int	 max_age;		/* 0 = off */
+	int	 max_age_variance;	/* 30 */
+	bool	 respawn;		/* true */
+	bool	 autostart;		/* true */
+	bool	 close_child_stdin;	/* true */
+	bool	 close_child_stdout;
+	bool	 close_child_stderr;
+	char	*stdin_socket;		/* NULL */
+	char	*virtualenv;
+	char	*virtualenv_py_ver;
+	json_t	*env;			/* final process environment, object of strings; NULL for add without env */
+	json_t	*stdout_stream;		/* stream conf incl. "class", or NULL */
+	json_t	*stderr_stream;
+	json_t	*hooks;			/* name -> [target, ignore_failure(bool)] */
+	json_t	*rlimits;		/* name as written -> integer, -1 = unlimited */
+	json_t	*freeform;		/* unknown keys -> string */
+	json_t	*raw;			/* the section as read, for reloadconfig diff */
+	bool	 from_add;		/* created by `add` (constructor defaults) */
+};
+
+/* One [socket:NAME]. */
+struct socket_cfg {
+	char	*name;			/* lower-cased */
+	char	*file;
+	int	 line;
+	char	*host;			/* localhost */
+	int	 port;			/* 8080 */
+	char	*path;			/* unix socket path, NULL */
+	int	 family;		/* AF_INET, AF_INET6, AF_UNIX */
+	int	 type;			/* SOCK_STREAM ... */
+	int	 proto;			/* 0 */
+	int	 backlog;		/* 2048 */
+	char	*interface;		/* NULL */
+	int	 umask;			/* 8 (decimal quirk) */
+	bool	 replace;
+	bool	 so_reuseport;
+	bool	 blocking;
+	json_t	*raw;
+};
+
+/* One [plugin:NAME]. */
+struct plugin_cfg {
+	char	*name;			/* section name after "plugin:" */
+	char	*file;
+	int	 line;
+	char	*use;
+	int	 priority;		/* 1 */
+	json_t	*raw;			/* every key (strings) */
+};
+
+struct config {
+	char			 *path;		/* as given */
+	struct circus_cfg	  circus;
+	struct watcher_cfg	**watchers;	/* sorted by name */
+	size_t			  nwatchers;
+	struct socket_cfg	**sockets;	/* sorted by name */
+	size_t			  nsockets;
+	struct plugin_cfg	**plugins;	/* sorted by name */
+	size_t			  nplugins;
+	json_t			 *global_env;	/* OS env + [env] */
+	json_t			 *warnings;	/* array of strings "file:line: ..." */
+};
+
+/*
+ * Load a config file with its includes. Returns the config, or NULL with
+ * *errors set to an allocated text listing every error, one per line, each
+ * starting with "file:line: ". Watchers whose creation fails in a way Circus
+ * only warns about are dropped and reported in config->warnings.
+ */
+struct config *config_load(const char *path, char **errors);
+void config_free(struct config *);
+
+/* Defaults of a watcher created by `add` (constructor defaults). */
+struct watcher_cfg *watcher_cfg_new_add(const char *name, const char *cmd);
+struct watcher_cfg *watcher_cfg_dup(const struct watcher_cfg *);
+void watcher_cfg_free(struct watcher_cfg *);
+struct socket_cfg *socket_cfg_dup(const struct socket_cfg *);
+void socket_cfg_free(struct socket_cfg *);
+/* True when two configs differ the way reloadconfig cares about. */
+bool watcher_cfg_changed(const struct watcher_cfg *, const struct watcher_cfg *,
+    bool *only_numprocesses);
+bool socket_cfg_changed(const struct socket_cfg *, const struct socket_cfg *);
+bool circus_cfg_changed(const struct circus_cfg *, const struct circus_cfg *);
+
+/* ---- the option table (options-table.c) ---- */
+
+enum opt_type {
+	OPT_STRING, OPT_INT, OPT_FLOAT, OPT_BOOL, OPT_SIGNAL, OPT_IDENT,
+	OPT_ENV, OPT_STREAM, OPT_HOOKS, OPT_ARGS,
+};
+
+/* What `set` must do after changing an option. */
+enum opt_action {
+	OPT_ACTION_MANAGE = 0,	/* spawn missing / trim surplus */
+	OPT_ACTION_RELOAD,	/* graceful reload */
+};
+
+/* `options` reply object for a watcher: every key, sorted. Caller owns. */
+json_t *watcher_cfg_options(const struct watcher_cfg *);
+/* Current value of one option key for `get`; NULL if not an option
+ * (then *cause = "'<key>' option not found"). Caller owns the result. */
+json_t *watcher_cfg_get(const struct watcher_cfg *, const char *key, char **cause);
+/* Validate one `set`/`add` option key and JSON value with Circus's exact
+ * errno-3 reasons. Returns 0, or -1 with *cause allocated. `for_add`
+ * applies add's extra rejections. */
+int watcher_opt_validate(const char *key, const json_t *value, char **cause);
+/*
+ * Apply one validated key to cfg as `set` does. Returns 0 and the follow-up
+ * action in *action, or -1 with *cause (an errno-5 text such as
+ * "Singleton watcher has a single process").
+ */
+int watcher_cfg_set(struct watcher_cfg *, const char *key, const json_t *value,
+    enum opt_action *action, char **cause);
+/* `globaloptions` object (5 keys in Circus order). Caller owns. */
+json_t *circus_cfg_globaloptions(const struct circus_cfg *);
+
+/* ---- substitution and argv (subst.c) ---- */
+
+/* Resolve one lower-cased key like "wid", "env.path", "sockets.web";
+ * return a borrowed string or NULL if unknown. */
+typedef const char *(*subst_lookup_fn)(void *ctx, const char *key);
+/* Replace $(circus.KEY) and ((circus.KEY)) (case-insensitive); unknown keys
+ * stay verbatim. Caller frees. */
+char *subst_circus(const char *in, subst_lookup_fn, void *ctx);
+/* POSIX-shell word splitting (quotes, backslashes, no comments). Appends
+ * to a NULL-terminated argv (*argv may be NULL). Returns 0 or -1 + *cause. */
+int shlex_split(const char *s, char ***argv, size_t *argc, char **cause);
+/* Quote one word for /bin/sh like Python's shlex.quote. Caller frees. */
+char *shlex_quote(const char *s);
+void argv_free(char **argv);
+
+#endif

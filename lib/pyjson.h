@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * JSON encoding exactly like Python's json.dumps defaults (", " and ": "
+ * separators, ensure_ascii, shortest round-trip floats) and Python repr()
+ * of strings and values, as Circus's wire format and circusctl need them.
+ */
+#ifndef CIRCUS_PYJSON_H
+#define CIRCUS_PYJSON_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+/* Encode like json.dumps(v). Caller frees. Never NULL. */
+char *pyjson_dumps(const json_t *v);
+/* Encode with indent 2 and sorted keys (json.dumps(v, indent=2, sort_keys=True)). */
+char *pyjson_dumps_pretty(const json_t *v);
+/* Python repr(float): "30.0", "0.007", "1e+16". buf >= 32 bytes. */
+void pyjson_float_repr(double d, char *buf, size_t len);
+/* Python repr(str) of a UTF-8 string. Caller frees. */
+char *pyjson_str_repr(const char *s);
+/* Python repr(bytes) of a byte buffer: b'...'. Caller frees. */
+char *pyjson_bytes_repr(const char *s, size_t len);
+/* Python str() of a JSON value: strings raw, True/False/None, floats repr,
+ * objects/arrays as Python dict/list repr. Caller frees. */
+char *pyjson_str(const json_t *v);
+/* Python repr() of a JSON value (strings quoted). Caller frees. */
+char *pyjson_repr(const json_t *v);
+
+#endif

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Value syntaxes shared by daemon and client: booleans, signals, time. */
+#ifndef CIRCUS_UTIL_H
+#define CIRCUS_UTIL_H
+
+#include <stdbool.h>
+
+/* Circus to_bool: yes/true/on/1, no/false/off/0, any case, trimmed.
+ * Returns 0 and sets *out, or -1 if not a boolean word. */
+int util_parse_bool(const char *s, bool *out);
+/* Circus to_signum: number, NAME, SIGNAME, NAME+N, any case.
+ * Returns the signal number or -1. */
+int util_parse_signal(const char *s);
+/* Name without SIG prefix for a signal number ("TERM"), or NULL. */
+const char *util_signal_name(int signum);
+/* Wall clock, seconds since the epoch (for message "time" fields only). */
+double util_wallclock(void);
+/* 32 lowercase hex chars of randomness + NUL into buf (>= 33 bytes). */
+void util_uuid_hex(char *buf);
+
+#endif
