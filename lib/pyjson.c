@@ -1,0 +1,638 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Python-compatible JSON encoding (json.dumps defaults and indent=2 with
+ * sorted keys) and Python str()/repr() of strings, bytes and JSON values.
+ * Pure functions over jansson values: no I/O, no global state.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "pyjson.h"
+#include "xmalloc.h"
+
+struct pybuf {
+	char	*data;
+	size_t	 len;
+	size_t	 size;
+};
+
+static void	 pybuf_add(struct pybuf *, const char *, size_t);
+static void	 pybuf_puts(struct pybuf *, const char *);
+static void	 pybuf_putc(struct pybuf *, char);
+static void	 pybuf_printf(struct pybuf *, const char *, ...)
+		     PRINTFLIKE(2, 3);
+static char	*pybuf_finish(struct pybuf *);
+static size_t	 utf8_decode(const unsigned char *, size_t, uint32_t *);
+static void	 json_string_escape(struct pybuf *, const char *, size_t);
+static void	 json_float(struct pybuf *, double);
+static int	 dumps_scalar(struct pybuf *, const json_t *);
+static void	 pretty_newline(struct pybuf *, int);
+static void	 dumps_value(struct pybuf *, const json_t *);
+static void	 dumps_pretty(struct pybuf *, const json_t *, int);
+static int	 key_compare(const void *, const void *);
+static bool	 unicode_printable(uint32_t);
+static void	 str_repr_buf(struct pybuf *, const char *, size_t);
+static void	 repr_value(struct pybuf *, const json_t *);
+
+/* Append len bytes to a buffer, growing it as needed. */
+static void
+pybuf_add(struct pybuf *b, const char *s, size_t len)
+{
+	if (b->len + len + 1 > b->size) {
+		size_t size = b->size ? b->size : 64;
+
+		while (b->len + len + 1 > size)
+			size *= 2;
+		b->data = xrealloc(b->data, size);
+		b->size = size;
+	}
+	memcpy(b->data + b->len, s, len);
+	b->len += len;
+	b->data[b->len] = '\0';
+}
+
+/* Append a NUL-terminated string to a buffer. */
+static void
+pybuf_puts(struct pybuf *b, const char *s)
+{
+	pybuf_add(b, s, strlen(s));
+}
+
+/* Append one character to a buffer. */
+static void
+pybuf_putc(struct pybuf *b, char c)
+{
+	pybuf_add(b, &c, 1);
+}
+
+/* Append a formatted string (short outputs only) to a buffer. */
+static void
+pybuf_printf(struct pybuf *b, const char *fmt, ...)
+{
+	char	tmp[64];
+	va_list	ap;
+	int	n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		pybuf_add(b, tmp, (size_t)n < sizeof tmp ? (size_t)n :
+		    sizeof tmp - 1);
+}
+
+/* Return the buffer's string, never NULL; the caller frees it. */
+static char *
+pybuf_finish(struct pybuf *b)
+{
+	if (b->data == NULL)
+		return xstrdup("");
+	return b->data;
+}
+
+/*
+ * Decode one UTF-8 sequence at s (len > 0 bytes available). Returns the
+ * number of bytes used; an invalid sequence uses one byte and yields
+ * U+FFFD.
+ */
+static size_t
+utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
+{
+	uint32_t	c = s[0], min;
+	size_t		n, i;
+
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	}
+	if ((c & 0xe0) == 0xc0) {
+		n = 2;
+		c &= 0x1f;
+		min = 0x80;
+	} else if ((c & 0xf0) == 0xe0) {
+		n = 3;
+		c &= 0x0f;
+		min = 0x800;
+	} else if ((c & 0xf8) == 0xf0) {
+		n = 4;
+		c &= 0x07;
+		min = 0x10000;
+	} else
+		goto bad;
+	if (n > len)
+		goto bad;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			goto bad;
+		c = (c << 6) | (s[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		goto bad;
+	*cp = c;
+	return n;
+bad:
+	*cp = 0xfffd;
+	return 1;
+}
+
+/* Write a JSON string literal like json.dumps with ensure_ascii. */
+static void
+json_string_escape(struct pybuf *b, const char *s, size_t len)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 i = 0, n;
+	uint32_t		 cp, hi, lo;
+
+	pybuf_putc(b, '"');
+	while (i < len) {
+		n = utf8_decode(p + i, len - i, &cp);
+		i += n;
+		switch (cp) {
+		case '"':
+			pybuf_puts(b, "\\\"");
+			continue;
+		case '\\':
+			pybuf_puts(b, "\\\\");
+			continue;
+		case '\n':
+			pybuf_puts(b, "\\n");
+			continue;
+		case '\r':
+			pybuf_puts(b, "\\r");
+			continue;
+		case '\t':
+			pybuf_puts(b, "\\t");
+			continue;
+		case '\b':
+			pybuf_puts(b, "\\b");
+			continue;
+		case '\f':
+			pybuf_puts(b, "\\f");
+			continue;
+		}
+		if (cp >= 0x20 && cp <= 0x7e)
+			pybuf_putc(b, (char)cp);
+		else if (cp < 0x10000)
+			pybuf_printf(b, "\\u%04x", (unsigned)cp);
+		else {
+			cp -= 0x10000;
+			hi = 0xd800 | (cp >> 10);
+			lo = 0xdc00 | (cp & 0x3ff);
+			pybuf_printf(b, "\\u%04x\\u%04x", (unsigned)hi,
+			    (unsigned)lo);
+		}
+	}
+	pybuf_putc(b, '"');
+}
+
+/* Python repr(float): shortest digits that round-trip, Python layout. */
+void
+pyjson_float_repr(double d, char *buf, size_t len)
+{
+	char	 tmp[40], digits[20], *e, *out;
+	int	 prec, exp10, ndigits, i, pos;
+	bool	 neg;
+
+	if (len == 0)
+		return;
+	if (isnan(d)) {
+		snprintf(buf, len, "nan");
+		return;
+	}
+	if (isinf(d)) {
+		snprintf(buf, len, "%s", d < 0 ? "-inf" : "inf");
+		return;
+	}
+	if (d == 0) {
+		snprintf(buf, len, "%s", signbit(d) ? "-0.0" : "0.0");
+		return;
+	}
+	for (prec = 0; prec < 17; prec++) {
+		snprintf(tmp, sizeof tmp, "%.*e", prec, d);
+		if (strtod(tmp, NULL) == d)
+			break;
+	}
+	/* tmp is "[-]d[.ddd]e[+-]xx" */
+	neg = tmp[0] == '-';
+	ndigits = 0;
+	for (e = tmp + neg; *e != 'e'; e++) {
+		if (*e >= '0' && *e <= '9' && ndigits < (int)sizeof digits - 1)
+			digits[ndigits++] = *e;
+	}
+	digits[ndigits] = '\0';
+	exp10 = atoi(e + 1);
+	while (ndigits > 1 && digits[ndigits - 1] == '0')
+		digits[--ndigits] = '\0';
+
+	out = tmp;
+	pos = 0;
+	if (neg)
+		out[pos++] = '-';
+	if (exp10 < -4 || exp10 >= 16) {
+		out[pos++] = digits[0];
+		if (ndigits > 1) {
+			out[pos++] = '.';
+			for (i = 1; i < ndigits; i++)
+				out[pos++] = digits[i];
+		}
+		out[pos] = '\0';
+		snprintf(buf, len, "%se%c%02d", out, exp10 < 0 ? '-' : '+',
+		    exp10 < 0 ? -exp10 : exp10);
+		return;
+	}
+	if (exp10 < 0) {
+		out[pos++] = '0';
+		out[pos++] = '.';
+		for (i = 0; i < -exp10 - 1; i++)
+			out[pos++] = '0';
+		for (i = 0; i < ndigits; i++)
+			out[pos++] = digits[i];
+	} else {
+		for (i = 0; i <= exp10; i++)
+			out[pos++] = i < ndigits ? digits[i] : '0';
+		out[pos++] = '.';
+		if (ndigits > exp10 + 1) {
+			for (i = exp10 + 1; i < ndigits; i++)
+				out[pos++] = digits[i];
+		} else
+			out[pos++] = '0';
+	}
+	out[pos] = '\0';
+	snprintf(buf, len, "%s", out);
+}
+
+/* Write a float as Python's json module does. */
+static void
+json_float(struct pybuf *b, double d)
+{
+	char	tmp[40];
+
+	if (isnan(d))
+		pybuf_puts(b, "NaN");
+	else if (isinf(d))
+		pybuf_puts(b, d < 0 ? "-Infinity" : "Infinity");
+	else {
+		pyjson_float_repr(d, tmp, sizeof tmp);
+		pybuf_puts(b, tmp);
+	}
+}
+
+/* Write the scalar value v as JSON; returns 0, or -1 if v is a container. */
+static int
+dumps_scalar(struct pybuf *b, const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		json_string_escape(b, json_string_value(v),
+		    json_string_length(v));
+		return 0;
+	case JSON_INTEGER:
+		pybuf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		return 0;
+	case JSON_REAL:
+		json_float(b, json_real_value(v));
+		return 0;
+	case JSON_TRUE:
+		pybuf_puts(b, "true");
+		return 0;
+	case JSON_FALSE:
+		pybuf_puts(b, "false");
+		return 0;
+	case JSON_NULL:
+		pybuf_puts(b, "null");
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* Write v compactly with Python's ", " and ": " separators. */
+static void
+dumps_value(struct pybuf *b, const json_t *v)
+{
+	const char	*key;
+	json_t		*item;
+	size_t		 i, n;
+	bool		 first = true;
+
+	if (v == NULL) {
+		pybuf_puts(b, "null");
+		return;
+	}
+	if (dumps_scalar(b, v) == 0)
+		return;
+	if (json_is_array(v)) {
+		pybuf_putc(b, '[');
+		n = json_array_size(v);
+		for (i = 0; i < n; i++) {
+			if (i > 0)
+				pybuf_puts(b, ", ");
+			dumps_value(b, json_array_get(v, i));
+		}
+		pybuf_putc(b, ']');
+		return;
+	}
+	pybuf_putc(b, '{');
+	json_object_foreach((json_t *)v, key, item) {
+		if (!first)
+			pybuf_puts(b, ", ");
+		first = false;
+		json_string_escape(b, key, strlen(key));
+		pybuf_puts(b, ": ");
+		dumps_value(b, item);
+	}
+	pybuf_putc(b, '}');
+}
+
+/* json.dumps(v). */
+char *
+pyjson_dumps(const json_t *v)
+{
+	struct pybuf	b = { 0 };
+
+	dumps_value(&b, v);
+	return pybuf_finish(&b);
+}
+
+/* qsort comparator for object keys (code point order = UTF-8 byte order). */
+static int
+key_compare(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Write a newline and depth levels of two-space indentation. */
+static void
+pretty_newline(struct pybuf *b, int depth)
+{
+	int	i;
+
+	pybuf_putc(b, '\n');
+	for (i = 0; i < depth; i++)
+		pybuf_puts(b, "  ");
+}
+
+/* Write v like json.dumps(v, indent=2, sort_keys=True). */
+static void
+dumps_pretty(struct pybuf *b, const json_t *v, int depth)
+{
+	const char	**keys;
+	const char	 *key;
+	json_t		 *item;
+	size_t		  i, n;
+
+	if (v == NULL) {
+		pybuf_puts(b, "null");
+		return;
+	}
+	if (dumps_scalar(b, v) == 0)
+		return;
+	if (json_is_array(v)) {
+		n = json_array_size(v);
+		if (n == 0) {
+			pybuf_puts(b, "[]");
+			return;
+		}
+		pybuf_putc(b, '[');
+		for (i = 0; i < n; i++) {
+			if (i > 0)
+				pybuf_putc(b, ',');
+			pretty_newline(b, depth + 1);
+			dumps_pretty(b, json_array_get(v, i), depth + 1);
+		}
+		pretty_newline(b, depth);
+		pybuf_putc(b, ']');
+		return;
+	}
+	n = json_object_size(v);
+	if (n == 0) {
+		pybuf_puts(b, "{}");
+		return;
+	}
+	keys = xreallocarray(NULL, n, sizeof *keys);
+	i = 0;
+	json_object_foreach((json_t *)v, key, item) {
+		if (i < n)
+			keys[i++] = key;
+	}
+	n = i;
+	qsort(keys, n, sizeof *keys, key_compare);
+	pybuf_putc(b, '{');
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			pybuf_putc(b, ',');
+		pretty_newline(b, depth + 1);
+		json_string_escape(b, keys[i], strlen(keys[i]));
+		pybuf_puts(b, ": ");
+		dumps_pretty(b, json_object_get(v, keys[i]), depth + 1);
+	}
+	free(keys);
+	pretty_newline(b, depth);
+	pybuf_putc(b, '}');
+}
+
+/* json.dumps(v, indent=2, sort_keys=True). */
+char *
+pyjson_dumps_pretty(const json_t *v)
+{
+	struct pybuf	b = { 0 };
+
+	dumps_pretty(&b, v, 0);
+	return pybuf_finish(&b);
+}
+
+/*
+ * Approximation of Python's str.isprintable() for non-ASCII code points:
+ * C1 controls, separators other than space, format characters, surrogates,
+ * private use and noncharacters are not printable.
+ */
+static bool
+unicode_printable(uint32_t cp)
+{
+	if (cp < 0x20 || cp == 0x7f)
+		return false;
+	if (cp < 0x7f)
+		return true;
+	if (cp < 0xa0 || cp == 0xa0 || cp == 0xad)
+		return false;
+	if (cp == 0x1680 || cp == 0x180e || (cp >= 0x2000 && cp <= 0x200f) ||
+	    (cp >= 0x2028 && cp <= 0x202f) || (cp >= 0x205f && cp <= 0x206f) ||
+	    cp == 0x3000 || cp == 0xfeff || (cp >= 0xfff9 && cp <= 0xfffb))
+		return false;
+	if (cp >= 0xd800 && cp <= 0xf8ff)
+		return false;
+	if ((cp & 0xfffe) == 0xfffe || (cp >= 0xfdd0 && cp <= 0xfdef))
+		return false;
+	if (cp >= 0xe0000)
+		return false;
+	return true;
+}
+
+/* Write Python repr() of a UTF-8 string of len bytes. */
+static void
+str_repr_buf(struct pybuf *b, const char *s, size_t len)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	char			 quote = '\'';
+	size_t			 i, n;
+	uint32_t		 cp;
+
+	if (memchr(s, '\'', len) != NULL && memchr(s, '"', len) == NULL)
+		quote = '"';
+	pybuf_putc(b, quote);
+	for (i = 0; i < len; i += n) {
+		n = utf8_decode(p + i, len - i, &cp);
+		if (cp == (uint32_t)quote || cp == '\\') {
+			pybuf_putc(b, '\\');
+			pybuf_putc(b, (char)cp);
+		} else if (cp == '\n')
+			pybuf_puts(b, "\\n");
+		else if (cp == '\r')
+			pybuf_puts(b, "\\r");
+		else if (cp == '\t')
+			pybuf_puts(b, "\\t");
+		else if (n == 1 && p[i] >= 0x80)
+			pybuf_printf(b, "\\x%02x", p[i]);
+		else if (unicode_printable(cp))
+			pybuf_add(b, s + i, n);
+		else if (cp < 0x100)
+			pybuf_printf(b, "\\x%02x", (unsigned)cp);
+		else if (cp < 0x10000)
+			pybuf_printf(b, "\\u%04x", (unsigned)cp);
+		else
+			pybuf_printf(b, "\\U%08x", (unsigned)cp);
+	}
+	pybuf_putc(b, quote);
+}
+
+/* Python repr(str). */
+char *
+pyjson_str_repr(const char *s)
+{
+	struct pybuf	b = { 0 };
+
+	str_repr_buf(&b, s, strlen(s));
+	return pybuf_finish(&b);
+}
+
+/* Python repr(bytes): b'...' with \xNN for non-printable bytes. */
+char *
+pyjson_bytes_repr(const char *s, size_t len)
+{
+	struct pybuf	 b = { 0 };
+	const unsigned char *p = (const unsigned char *)s;
+	char		 quote = '\'';
+	size_t		 i;
+
+	if (len > 0 && memchr(s, '\'', len) != NULL &&
+	    memchr(s, '"', len) == NULL)
+		quote = '"';
+	pybuf_putc(&b, 'b');
+	pybuf_putc(&b, quote);
+	for (i = 0; i < len; i++) {
+		if (p[i] == (unsigned char)quote || p[i] == '\\') {
+			pybuf_putc(&b, '\\');
+			pybuf_putc(&b, (char)p[i]);
+		} else if (p[i] == '\n')
+			pybuf_puts(&b, "\\n");
+		else if (p[i] == '\r')
+			pybuf_puts(&b, "\\r");
+		else if (p[i] == '\t')
+			pybuf_puts(&b, "\\t");
+		else if (p[i] < 0x20 || p[i] >= 0x7f)
+			pybuf_printf(&b, "\\x%02x", p[i]);
+		else
+			pybuf_putc(&b, (char)p[i]);
+	}
+	pybuf_putc(&b, quote);
+	return pybuf_finish(&b);
+}
+
+/* Write Python repr() of a JSON value. */
+static void
+repr_value(struct pybuf *b, const json_t *v)
+{
+	const char	*key;
+	json_t		*item;
+	char		 tmp[40];
+	size_t		 i, n;
+	bool		 first = true;
+
+	if (v == NULL) {
+		pybuf_puts(b, "None");
+		return;
+	}
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		str_repr_buf(b, json_string_value(v), json_string_length(v));
+		break;
+	case JSON_INTEGER:
+		pybuf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		break;
+	case JSON_REAL:
+		pyjson_float_repr(json_real_value(v), tmp, sizeof tmp);
+		pybuf_puts(b, tmp);
+		break;
+	case JSON_TRUE:
+		pybuf_puts(b, "True");
+		break;
+	case JSON_FALSE:
+		pybuf_puts(b, "False");
+		break;
+	case JSON_NULL:
+		pybuf_puts(b, "None");
+		break;
+	case JSON_ARRAY:
+		pybuf_putc(b, '[');
+		n = json_array_size(v);
+		for (i = 0; i < n; i++) {
+			if (i > 0)
+				pybuf_puts(b, ", ");
+			repr_value(b, json_array_get(v, i));
+		}
+		pybuf_putc(b, ']');
+		break;
+	case JSON_OBJECT:
+		pybuf_putc(b, '{');
+		json_object_foreach((json_t *)v, key, item) {
+			if (!first)
+				pybuf_puts(b, ", ");
+			first = false;
+			str_repr_buf(b, key, strlen(key));
+			pybuf_puts(b, ": ");
+			repr_value(b, item);
+		}
+		pybuf_putc(b, '}');
+		break;
+	}
+}
+
+/* Python str() of a JSON value: strings unquoted, the rest as repr(). */
+char *
+pyjson_str(const json_t *v)
+{
+	struct pybuf	b = { 0 };
+
+	if (v != NULL && json_is_string(v))
+		pybuf_add(&b, json_string_value(v), json_string_length(v));
+	else
+		repr_value(&b, v);
+	return pybuf_finish(&b);
+}
+
+/* Python repr() of a JSON value. */
+char *
+pyjson_repr(const json_t *v)
+{
+	struct pybuf	b = { 0 };
+
+	repr_value(&b, v);
+	return pybuf_finish(&b);
+}

@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Unit tests for lib/pyjson.c against outputs taken from CPython 3. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "pyjson.h"
+
+static void	check_float(double, const char *);
+static void	check_json(const char *, const char *, const char *,
+		    const char *, const char *);
+
+/* Assert pyjson_float_repr(d) equals Python's repr(d). */
+static void
+check_float(double d, const char *want)
+{
+	char	buf[40];
+
+	pyjson_float_repr(d, buf, sizeof buf);
+	assert_string_equal(buf, want);
+}
+
+/* Parse in, then check dumps, pretty dumps (newlines as '|'), repr, str. */
+static void
+check_json(const char *in, const char *dumps, const char *pretty,
+    const char *repr, const char *str)
+{
+	json_error_t	 err;
+	json_t		*v;
+	char		*out, *p;
+
+	v = json_loads(in, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+	assert_non_null(v);
+	out = pyjson_dumps(v);
+	assert_string_equal(out, dumps);
+	free(out);
+	out = pyjson_dumps_pretty(v);
+	for (p = out; *p != '\0'; p++) {
+		if (*p == '\n')
+			*p = '|';
+	}
+	assert_string_equal(out, pretty);
+	free(out);
+	out = pyjson_repr(v);
+	assert_string_equal(out, repr);
+	free(out);
+	out = pyjson_str(v);
+	assert_string_equal(out, str);
+	free(out);
+	json_decref(v);
+}
+
+/* Floats use Python's shortest round-trip repr. */
+static void
+test_float_repr(void **state)
+{
+	char	buf[40];
+
+	(void)state;
+	check_float(0.0, "0.0");
+	check_float(-0.0, "-0.0");
+	check_float(30.0, "30.0");
+	check_float(0.007, "0.007");
+	check_float(0.1, "0.1");
+	check_float(1.0 / 3, "0.3333333333333333");
+	check_float(1795437126.7098472, "1795437126.7098472");
+	check_float(1e16, "1e+16");
+	check_float(1e15, "1000000000000000.0");
+	check_float(9999999999999998.0, "9999999999999998.0");
+	check_float(1e-5, "1e-05");
+	check_float(1e-4, "0.0001");
+	check_float(-1.5e-7, "-1.5e-07");
+	check_float(1.5e300, "1.5e+300");
+	check_float(5e-324, "5e-324");
+	check_float(1.7976931348623157e308, "1.7976931348623157e+308");
+	check_float(123456789012345678.0, "1.2345678901234568e+17");
+	check_float(2.5, "2.5");
+	check_float(HUGE_VAL, "inf");
+	check_float(-HUGE_VAL, "-inf");
+	check_float(NAN, "nan");
+	pyjson_float_repr(1.25, buf, 4);
+	assert_string_equal(buf, "1.2");
+}
+
+/* Compact dumps keeps insertion order and Python separators. */
+static void
+test_dumps_objects(void **state)
+{
+	(void)state;
+	check_json("{\"status\": \"ok\", \"time\": 1795437126.7098472, "
+	    "\"watchers\": [\"echo\", \"sleeper\"], \"id\": \"a1\"}",
+	    "{\"status\": \"ok\", \"time\": 1795437126.7098472, "
+	    "\"watchers\": [\"echo\", \"sleeper\"], \"id\": \"a1\"}",
+	    "{|  \"id\": \"a1\",|  \"status\": \"ok\",|"
+	    "  \"time\": 1795437126.7098472,|  \"watchers\": [|"
+	    "    \"echo\",|    \"sleeper\"|  ]|}",
+	    "{'status': 'ok', 'time': 1795437126.7098472, "
+	    "'watchers': ['echo', 'sleeper'], 'id': 'a1'}",
+	    "{'status': 'ok', 'time': 1795437126.7098472, "
+	    "'watchers': ['echo', 'sleeper'], 'id': 'a1'}");
+	check_json("{\"b\":1,\"a\":{\"d\":2,\"c\":[1,{\"y\":1,\"x\":2}]}}",
+	    "{\"b\": 1, \"a\": {\"d\": 2, \"c\": [1, {\"y\": 1, \"x\": 2}]}}",
+	    "{|  \"a\": {|    \"c\": [|      1,|      {|        \"x\": 2,|"
+	    "        \"y\": 1|      }|    ],|    \"d\": 2|  },|  \"b\": 1|}",
+	    "{'b': 1, 'a': {'d': 2, 'c': [1, {'y': 1, 'x': 2}]}}",
+	    "{'b': 1, 'a': {'d': 2, 'c': [1, {'y': 1, 'x': 2}]}}");
+	check_json("{\"z\":{},\"a\":[{}],\"e\":[]}",
+	    "{\"z\": {}, \"a\": [{}], \"e\": []}",
+	    "{|  \"a\": [|    {}|  ],|  \"e\": [],|  \"z\": {}|}",
+	    "{'z': {}, 'a': [{}], 'e': []}",
+	    "{'z': {}, 'a': [{}], 'e': []}");
+	check_json("[1, 2.5, null, true, false, 30.0, -7]",
+	    "[1, 2.5, null, true, false, 30.0, -7]",
+	    "[|  1,|  2.5,|  null,|  true,|  false,|  30.0,|  -7|]",
+	    "[1, 2.5, None, True, False, 30.0, -7]",
+	    "[1, 2.5, None, True, False, 30.0, -7]");
+	check_json("{}", "{}", "{}", "{}", "{}");
+	check_json("[]", "[]", "[]", "[]", "[]");
+	check_json("null", "null", "null", "None", "None");
+	check_json("true", "true", "true", "True", "True");
+	check_json("1e16", "1e+16", "1e+16", "1e+16", "1e+16");
+}
+
+/* Strings: ensure_ascii escapes, surrogate pairs, repr quoting. */
+static void
+test_dumps_strings(void **state)
+{
+	(void)state;
+	check_json("\"caf\\u00e9\"", "\"caf\\u00e9\"", "\"caf\\u00e9\"",
+	    "'caf\xc3\xa9'", "caf\xc3\xa9");
+	check_json("\"\\ud83d\\ude00\"", "\"\\ud83d\\ude00\"",
+	    "\"\\ud83d\\ude00\"", "'\xf0\x9f\x98\x80'", "\xf0\x9f\x98\x80");
+	check_json("\"q\\\"b\\\\n\\nr\\rt\\tb\\bf\\f\\u0001\\u007f\"",
+	    "\"q\\\"b\\\\n\\nr\\rt\\tb\\bf\\f\\u0001\\u007f\"",
+	    "\"q\\\"b\\\\n\\nr\\rt\\tb\\bf\\f\\u0001\\u007f\"",
+	    "'q\"b\\\\n\\nr\\rt\\tb\\x08f\\x0c\\x01\\x7f'",
+	    "q\"b\\n\nr\rt\tb\bf\f\x01\x7f");
+	check_json("\"it's\"", "\"it's\"", "\"it's\"", "\"it's\"", "it's");
+	check_json("\"both ' and \\\"\"", "\"both ' and \\\"\"",
+	    "\"both ' and \\\"\"", "'both \\' and \"'", "both ' and \"");
+	check_json("\"\\u0080\\u00a0\\u00ad\\u200b\\u2028\\uffff\\udb40\\udc01\"",
+	    "\"\\u0080\\u00a0\\u00ad\\u200b\\u2028\\uffff\\udb40\\udc01\"",
+	    "\"\\u0080\\u00a0\\u00ad\\u200b\\u2028\\uffff\\udb40\\udc01\"",
+	    "'\\x80\\xa0\\xad\\u200b\\u2028\\uffff\\U000e0001'",
+	    "\xc2\x80\xc2\xa0\xc2\xad\xe2\x80\x8b\xe2\x80\xa8\xef\xbf\xbf"
+	    "\xf3\xa0\x80\x81");
+	check_json("{\"\\u00e9\": \"x\"}", "{\"\\u00e9\": \"x\"}",
+	    "{|  \"\\u00e9\": \"x\"|}", "{'\xc3\xa9': 'x'}",
+	    "{'\xc3\xa9': 'x'}");
+}
+
+/* Embedded NUL characters survive encoding. */
+static void
+test_dumps_nul(void **state)
+{
+	json_t	*v;
+	char	*out;
+
+	(void)state;
+	v = json_stringn("a\0b", 3);
+	out = pyjson_dumps(v);
+	assert_string_equal(out, "\"a\\u0000b\"");
+	free(out);
+	out = pyjson_repr(v);
+	assert_string_equal(out, "'a\\x00b'");
+	free(out);
+	json_decref(v);
+	out = pyjson_dumps(NULL);
+	assert_string_equal(out, "null");
+	free(out);
+}
+
+/* repr(str) as protocol.md section 4.3 describes. */
+static void
+test_str_repr(void **state)
+{
+	char	*out;
+
+	(void)state;
+	out = pyjson_str_repr("web");
+	assert_string_equal(out, "'web'");
+	free(out);
+	out = pyjson_str_repr("");
+	assert_string_equal(out, "''");
+	free(out);
+	out = pyjson_str_repr("a'b");
+	assert_string_equal(out, "\"a'b\"");
+	free(out);
+	out = pyjson_str_repr("a'b\"c\\");
+	assert_string_equal(out, "'a\\'b\"c\\\\'");
+	free(out);
+	out = pyjson_str_repr("x\ny\x1b");
+	assert_string_equal(out, "'x\\ny\\x1b'");
+	free(out);
+	out = pyjson_str_repr("\xff" "a");
+	assert_string_equal(out, "'\\xffa'");
+	free(out);
+}
+
+/* repr(bytes) with Python's quote choice and escapes. */
+static void
+test_bytes_repr(void **state)
+{
+	char	*out;
+	const char body[] = "{\"id\":\"2\",\"command\":\"add\"}";
+
+	(void)state;
+	out = pyjson_bytes_repr(body, strlen(body));
+	assert_string_equal(out,
+	    "b'{\"id\":\"2\",\"command\":\"add\"}'");
+	free(out);
+	out = pyjson_bytes_repr("it's", 4);
+	assert_string_equal(out, "b\"it's\"");
+	free(out);
+	out = pyjson_bytes_repr("'\"", 2);
+	assert_string_equal(out, "b'\\'\"'");
+	free(out);
+	out = pyjson_bytes_repr("\t\n\r\\\x00\x7f\xe9~ ", 9);
+	assert_string_equal(out, "b'\\t\\n\\r\\\\\\x00\\x7f\\xe9~ '");
+	free(out);
+	out = pyjson_bytes_repr("", 0);
+	assert_string_equal(out, "b''");
+	free(out);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_float_repr),
+		cmocka_unit_test(test_dumps_objects),
+		cmocka_unit_test(test_dumps_strings),
+		cmocka_unit_test(test_dumps_nul),
+		cmocka_unit_test(test_str_repr),
+		cmocka_unit_test(test_bytes_repr),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
