@@ -1,0 +1,43 @@
+# Benchmark harness (included by the top-level Makefile).
+#   make bench        full run, about 10 minutes on 2 cores; writes BENCHMARKS.md
+#   make bench-quick  about 1 minute; writes bench/results/ only (and
+#                     BENCHMARKS.md unless BENCH_ARGS says otherwise)
+# Baseline programs go to $(BUILD)/bench/; raw results to bench/results/.
+
+BENCH_BUILD = $(BUILD)/bench
+BENCH_BINS  = $(BENCH_BUILD)/floor_spawn $(BENCH_BUILD)/zmq_echo \
+              $(BENCH_BUILD)/zmq_rtt
+BENCH_RUN   = $(PYTHON) bench/run.py --build $(abspath $(BUILD)) $(BENCH_ARGS)
+
+.PHONY: bench-bins bench-deps
+
+bench-bins: $(BENCH_BINS)
+
+$(BENCH_BUILD)/floor_spawn: bench/floor_spawn.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $<
+
+$(BENCH_BUILD)/zmq_echo: bench/zmq_echo.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(shell pkg-config --libs libzmq 2>/dev/null || echo -lzmq)
+
+$(BENCH_BUILD)/zmq_rtt: bench/zmq_rtt.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -pthread $(LDFLAGS_ALL) -o $@ $< $(shell pkg-config --libs libzmq 2>/dev/null || echo -lzmq) -pthread
+
+# supervisord (the comparison) and pyzmq (the harness's client), from Debian.
+BENCH_DEBS = supervisor python3-zmq
+bench-deps:
+	@missing=""; for p in $(BENCH_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+bench: all bench-deps bench-bins
+	$(BENCH_RUN)
+
+bench-quick: all bench-deps bench-bins
+	$(BENCH_RUN) --quick
