@@ -41,4 +41,47 @@ struct outpipe *outpipe_new(struct ev_loop *, int fd, struct stream *sink,
 /* Read whatever is left (non-blocking), flush partial line, close, free. */
 void outpipe_close(struct outpipe *);
 
+/*
+ * Additions (stream.c owner).
+ *
+ * Ownership: an outpipe borrows its sink; close (outpipe_close) every
+ * outpipe of a sink before stream_free. stream_write copies what it needs.
+ *
+ * Drops: a write the sink cannot take (EAGAIN, ENOSPC, EIO, ...) is
+ * dropped, never retried or buffered; the next successful write is
+ * preceded by one line "[circus] dropped N bytes (M lines)" (M counts the
+ * newlines lost). The first failure of an episode is logged (at most once
+ * per STREAM_ERROR_LOG_S per sink) naming the watcher and the file.
+ */
+
+/* Longest partial line an outpipe buffers per process; a longer line is
+ * handed to the sink in pieces of at most this size. */
+#define OUTPIPE_LINE_MAX	(64 * 1024)
+/* Minimum seconds between two error log lines of one sink. */
+#define STREAM_ERROR_LOG_S	10.0
+
+/* Close the sink's file (stop <name>); a later write or stream_reopen
+ * opens it again. */
+void stream_close(struct stream *);
+/* Total newline-terminated lines dropped. */
+uint64_t stream_dropped_lines(const struct stream *);
+/* Class name as configured, without "circus.stream." ("FileStream"). */
+const char *stream_class_name(const struct stream *);
+/* Path of the sink's file, or NULL (stdout, queue). Borrowed. */
+const char *stream_filename(const struct stream *);
+
+/* Point an outpipe at another sink (set stdout_stream.*); the partial
+ * line already buffered goes to the new sink. */
+void outpipe_set_stream(struct outpipe *, struct stream *sink);
+/* Bytes of partial line currently buffered (<= OUTPIPE_LINE_MAX). */
+size_t outpipe_buffered(const struct outpipe *);
+
+/* Test hooks. stream_clock gives wall-clock seconds (time_format prefixes,
+ * timed rotation, log rate limiting); it defaults to stream_clock_real.
+ * outpipe_flush_s is how long a partial line may wait for its end before
+ * it is handed over anyway (default 1 s). */
+extern double (*stream_clock)(void);
+double stream_clock_real(void);
+extern double outpipe_flush_s;
+
 #endif
