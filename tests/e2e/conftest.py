@@ -981,3 +981,27 @@ def assert_error(reply, errno, reason=None, contains=None):
 def log_lines_with(daemon_or_text, *needles):
     text = daemon_or_text if isinstance(daemon_or_text, str) else daemon_or_text.log_text()
     return [ln for ln in text.splitlines() if all(n in ln for n in needles)]
+
+
+def start_shared_daemon(request, body, **kw):
+    """For module-scoped fixtures: (workdir, factory, daemon). `body` may be
+    a callable taking the Workdir and returning the ini body. Finish with
+    finish_shared_daemon()."""
+    if not CIRCUSD.exists():
+        pytest.fail("%s does not exist" % CIRCUSD, pytrace=False)
+    w = Workdir()
+    f = DaemonFactory(w, request.node)
+    try:
+        d = f(body(w) if callable(body) else body, **kw)
+    except BaseException:
+        f.teardown()
+        w.cleanup()
+        raise
+    return w, f, d
+
+
+def finish_shared_daemon(w, f):
+    problems = f.teardown()
+    w.cleanup()
+    if problems:
+        pytest.fail("teardown: " + "; ".join(problems), pytrace=False)
