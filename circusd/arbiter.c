@@ -1,0 +1,534 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The arbiter: watchers, sockets, signals and the arbiter-wide operations
+ * (start all, stop all, reload all, quit, reloadconfig), each built as a
+ * chain of per-watcher operations and callbacks, never as a loop that
+ * waits.
+ */
+#include <sys/prctl.h>
+#include <sys/stat.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "circusd.h"
+#include "log.h"
+#include "pyjson.h"
+#include "util.h"
+#include "xmalloc.h"
+
+/* A multi-watcher operation in flight. */
+struct group_op {
+	struct arbiter	 *arbiter;
+	struct watcher	**list;
+	size_t		  n;
+	size_t		  i;
+	size_t		  pending;
+	int		  failed;
+	bool		  close_streams;
+	bool		  graceful;
+	bool		  sequential;
+	bool		  then_start;	/* restart several */
+	ev_timer	  warmup;
+	arbiter_done_cb	  done;
+	void		 *ctx;
+};
+
+static void arbiter_start_next(struct group_op *);
+
+/* Create the arbiter: sockets and watchers from the config (cfg is owned). */
+struct arbiter *
+arbiter_new(struct ev_loop *loop, struct config *cfg, const char *path,
+    char **cause)
+{
+	struct arbiter *a;
+	struct watcher *w;
+	size_t i;
+	char buf[4096];
+
+	a = xcalloc(1, sizeof *a);
+	a->loop = loop;
+	a->cfg = cfg;
+	a->config_path = xstrdup(path);
+	a->mcast_fd = -1;
+	TAILQ_INIT(&a->watchers);
+	TAILQ_INIT(&a->sockets);
+	TAILQ_INIT(&a->parked);
+	if (getcwd(buf, sizeof buf) != NULL)
+		a->cwd = xstrdup(buf);
+	for (i = 0; i < cfg->nsockets; i++)
+		TAILQ_INSERT_TAIL(&a->sockets,
+		    csocket_new(socket_cfg_dup(cfg->sockets[i])), entry);
+	for (i = 0; i < cfg->nwatchers; i++) {
+		w = watcher_new(a, watcher_cfg_dup(cfg->watchers[i]), cause);
+		if (w == NULL) {
+			log_errorx("Failed to create watcher: %s", *cause);
+			free(*cause);
+			*cause = NULL;
+			continue;
+		}
+		arbiter_add_watcher(a, w);
+	}
+	for (i = 0; i < cfg->nplugins; i++)
+		log_warnx("%s:%d: plugin '%s' (%s): plugins are not supported "
+		    "by this build yet; the rest of the configuration starts",
+		    cfg->plugins[i]->file, cfg->plugins[i]->line,
+		    cfg->plugins[i]->name, cfg->plugins[i]->use ?
+		    cfg->plugins[i]->use : "?");
+	return a;
+}
+
+/* Find a watcher by name, case-insensitively. */
+struct watcher *
+arbiter_find_watcher(struct arbiter *a, const char *name)
+{
+	struct watcher *w;
+
+	TAILQ_FOREACH(w, &a->watchers, entry)
+		if (strcasecmp(w->name, name) == 0)
+			return w;
+	return NULL;
+}
+
+/* Find a socket by (lower-case) name. */
+struct csocket *
+arbiter_find_socket(struct arbiter *a, const char *name)
+{
+	struct csocket *s;
+
+	TAILQ_FOREACH(s, &a->sockets, entry)
+		if (strcasecmp(s->cfg->name, name) == 0)
+			return s;
+	return NULL;
+}
+
+/* Append a watcher. */
+void
+arbiter_add_watcher(struct arbiter *a, struct watcher *w)
+{
+	w->order = a->next_order++;
+	TAILQ_INSERT_TAIL(&a->watchers, w, entry);
+	a->nwatchers++;
+}
+
+/* Unlink a watcher from the arbiter. */
+void
+arbiter_remove_watcher(struct arbiter *a, struct watcher *w)
+{
+	TAILQ_REMOVE(&a->watchers, w, entry);
+	a->nwatchers--;
+}
+
+static bool arbiter_sort_ascending;
+
+/* Priority order, ties by load order. */
+static int
+arbiter_cmp(const void *x, const void *y)
+{
+	const struct watcher *a = *(struct watcher *const *)x;
+	const struct watcher *b = *(struct watcher *const *)y;
+	int d;
+
+	d = a->cfg->priority - b->cfg->priority;
+	if (d == 0)
+		return a->order - b->order;
+	return arbiter_sort_ascending ? d : -d;
+}
+
+/* Watchers sorted by priority. */
+struct watcher **
+arbiter_sorted(struct arbiter *a, bool ascending, size_t *n)
+{
+	struct watcher **list, *w;
+	size_t i = 0;
+
+	list = xcalloc(a->nwatchers + 1, sizeof *list);
+	TAILQ_FOREACH(w, &a->watchers, entry)
+		list[i++] = w;
+	arbiter_sort_ascending = ascending;
+	qsort(list, i, sizeof *list, arbiter_cmp);
+	*n = i;
+	return list;
+}
+
+/* Allocate a group operation over a copy of list. */
+static struct group_op *
+group_new(struct arbiter *a, struct watcher **list, size_t n,
+    arbiter_done_cb done, void *ctx)
+{
+	struct group_op *g = xcalloc(1, sizeof *g);
+
+	g->arbiter = a;
+	g->list = xcalloc(n + 1, sizeof *g->list);
+	memcpy(g->list, list, n * sizeof *list);
+	g->n = n;
+	g->done = done;
+	g->ctx = ctx;
+	return g;
+}
+
+/* Finish a group operation. */
+static void
+group_finish(struct group_op *g)
+{
+	ev_timer_stop(g->arbiter->loop, &g->warmup);
+	if (g->done != NULL)
+		g->done(g->arbiter, g->ctx, g->failed);
+	free(g->list);
+	free(g);
+}
+
+/* Warmup between sequential starts elapsed. */
+static void
+arbiter_warmup_cb(UNUSED struct ev_loop *loop, ev_timer *t, UNUSED int revents)
+{
+	struct group_op *g = container_of(t, struct group_op, warmup);
+
+	arbiter_start_next(g);
+}
+
+/* One watcher of a sequential start finished. */
+static void
+arbiter_started_one(UNUSED struct watcher *w, void *ctx, json_t *result,
+    int error)
+{
+	struct group_op *g = ctx;
+	int delay = g->arbiter->cfg->circus.warmup_delay;
+
+	(void)result;
+	if (error)
+		g->failed = 1;
+	if (delay > 0 && g->i < g->n) {
+		ev_timer_init(&g->warmup, arbiter_warmup_cb, delay, 0.);
+		ev_timer_start(g->arbiter->loop, &g->warmup);
+	} else
+		arbiter_start_next(g);
+}
+
+/* Start the next autostart watcher of the list. */
+static void
+arbiter_start_next(struct group_op *g)
+{
+	struct watcher *w;
+	struct watcher_op *op;
+
+	while (g->i < g->n) {
+		w = g->list[g->i++];
+		if (!w->cfg->autostart || w->removed)
+			continue;
+		op = watcher_op_new(WOP_START, arbiter_started_one, g);
+		watcher_queue(w, op);
+		return;
+	}
+	group_finish(g);
+}
+
+/* Start watchers in priority order (highest first), autostart only. */
+void
+arbiter_start_watchers(struct arbiter *a, struct watcher **list, size_t n,
+    arbiter_done_cb done, void *ctx)
+{
+	struct group_op *g = group_new(a, list, n, done, ctx);
+
+	arbiter_sort_ascending = false;
+	qsort(g->list, g->n, sizeof *g->list, arbiter_cmp);
+	arbiter_start_next(g);
+}
+
+/* One watcher of a concurrent stop finished. */
+static void
+arbiter_stopped_one(UNUSED struct watcher *w, void *ctx, json_t *result,
+    int error)
+{
+	struct group_op *g = ctx;
+
+	(void)result;
+	if (error)
+		g->failed = 1;
+	if (--g->pending > 0)
+		return;
+	if (g->then_start) {
+		g->then_start = false;
+		g->i = 0;
+		arbiter_sort_ascending = false;
+		qsort(g->list, g->n, sizeof *g->list, arbiter_cmp);
+		arbiter_start_next(g);
+		return;
+	}
+	group_finish(g);
+}
+
+/* Issue stops lowest priority first; they run concurrently. */
+static void
+arbiter_stop_group(struct group_op *g)
+{
+	struct watcher_op *op;
+	size_t i;
+
+	arbiter_sort_ascending = true;
+	qsort(g->list, g->n, sizeof *g->list, arbiter_cmp);
+	g->pending = g->n + 1;
+	for (i = 0; i < g->n; i++) {
+		op = watcher_op_new(WOP_STOP, arbiter_stopped_one, g);
+		op->close_streams = g->close_streams;
+		watcher_queue(g->list[i], op);
+	}
+	arbiter_stopped_one(NULL, g, NULL, 0);
+}
+
+/* Stop a set of watchers concurrently. */
+void
+arbiter_stop_watchers(struct arbiter *a, struct watcher **list, size_t n,
+    bool close_streams, arbiter_done_cb done, void *ctx)
+{
+	struct group_op *g = group_new(a, list, n, done, ctx);
+
+	g->close_streams = close_streams;
+	arbiter_stop_group(g);
+}
+
+/* Stop them all, then start (autostart ones) in priority order. */
+void
+arbiter_restart_watchers(struct arbiter *a, struct watcher **list, size_t n,
+    arbiter_done_cb done, void *ctx)
+{
+	struct group_op *g = group_new(a, list, n, done, ctx);
+
+	g->then_start = true;
+	arbiter_stop_group(g);
+}
+
+static void arbiter_reload_next(struct group_op *);
+
+/* One watcher of reload-all finished. */
+static void
+arbiter_reloaded_one(UNUSED struct watcher *w, void *ctx, json_t *result,
+    int error)
+{
+	struct group_op *g = ctx;
+
+	(void)result;
+	if (error)
+		g->failed = 1;
+	arbiter_reload_next(g);
+}
+
+/* Reload the next watcher in priority order. */
+static void
+arbiter_reload_next(struct group_op *g)
+{
+	struct watcher_op *op;
+	struct watcher *w;
+
+	while (g->i < g->n) {
+		w = g->list[g->i++];
+		if (w->removed)
+			continue;
+		op = watcher_op_new(WOP_RELOAD, arbiter_reloaded_one, g);
+		op->graceful = g->graceful;
+		op->sequential = g->sequential;
+		watcher_queue(w, op);
+		return;
+	}
+	group_finish(g);
+}
+
+/* Reload every watcher, highest priority first, one after the other. */
+void
+arbiter_reload_all(struct arbiter *a, bool graceful, bool sequential,
+    arbiter_done_cb done, void *ctx)
+{
+	struct watcher **list;
+	struct group_op *g;
+	size_t n;
+
+	log_reopen();
+	arbiter_reopen(a);
+	if (a->stopping) {
+		if (done != NULL)
+			done(a, ctx, 0);
+		return;
+	}
+	list = arbiter_sorted(a, false, &n);
+	g = group_new(a, list, n, done, ctx);
+	free(list);
+	g->graceful = graceful;
+	g->sequential = sequential;
+	arbiter_reload_next(g);
+}
+
+/* Reopen stream files and the log (SIGUSR1). */
+void
+arbiter_reopen(struct arbiter *a)
+{
+	struct watcher *w;
+	char *cause = NULL;
+
+	log_reopen();
+	TAILQ_FOREACH(w, &a->watchers, entry) {
+		if (w->stdout_stream != NULL &&
+		    stream_reopen(w->stdout_stream, &cause) == -1) {
+			log_errorx("%s", cause);
+			free(cause);
+			cause = NULL;
+		}
+		if (w->stderr_stream != NULL &&
+		    stream_reopen(w->stderr_stream, &cause) == -1) {
+			log_errorx("%s", cause);
+			free(cause);
+			cause = NULL;
+		}
+	}
+}
+
+/* All watchers are stopped: let the loop end. */
+static void
+arbiter_quit_done(struct arbiter *a, void *ctx, int error)
+{
+	struct group_op *g = ctx;
+
+	(void)error;
+	(void)g;
+	log_info("Arbiter exiting");
+	a->done = true;
+	ev_break(a->loop, EVBREAK_ALL);
+}
+
+/* Stop every watcher, then end the loop. */
+void
+arbiter_quit(struct arbiter *a, arbiter_done_cb done, void *ctx)
+{
+	struct watcher **list;
+	size_t n;
+
+	a->stopping = true;
+	ev_timer_stop(a->loop, &a->tick);
+	list = arbiter_sorted(a, true, &n);
+	arbiter_stop_watchers(a, list, n, true, done != NULL ? done :
+	    arbiter_quit_done, ctx);
+	free(list);
+}
+
+/* Safety-net tick: make sure every active watcher is at its count. */
+static void
+arbiter_tick_cb(UNUSED struct ev_loop *loop, ev_timer *t, UNUSED int revents)
+{
+	struct arbiter *a = t->data;
+	struct watcher *w;
+
+	if (a->stopping)
+		return;
+	TAILQ_FOREACH(w, &a->watchers, entry)
+		if (!w->op_running)
+			watcher_manage(w);
+}
+
+/* Signals become internal commands (never lost: they queue). */
+static void
+arbiter_signal_cb(UNUSED struct ev_loop *loop, ev_signal *sw,
+    UNUSED int revents)
+{
+	struct arbiter *a = sw->data;
+	const char *name = util_signal_name(sw->signum);
+
+	log_info("Got signal SIG_%s", name != NULL ? name : "?");
+	switch (sw->signum) {
+	case SIGHUP:
+		cmd_run_internal(a, "reload", json_pack("{s:b}", "graceful", 1));
+		break;
+	case SIGUSR1:
+		arbiter_reopen(a);
+		break;
+	default:
+		cmd_run_internal(a, "quit", json_object());
+		break;
+	}
+}
+
+/* Initial start finished. */
+static void
+arbiter_boot_done(struct arbiter *a, UNUSED void *ctx, UNUSED int error)
+{
+	(void)a;
+	log_debug("initial start finished");
+}
+
+/* Bind everything and start the watchers. */
+int
+arbiter_start(struct arbiter *a, char **cause)
+{
+	static const int sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGUSR1 };
+	struct csocket *s;
+	struct watcher **list;
+	size_t i, n;
+
+	if (a->cfg->circus.umask >= 0)
+		umask((mode_t)a->cfg->circus.umask);
+	/* Orphaned grandchildren come back to us to be reaped and killed. */
+	(void)prctl(PR_SET_CHILD_SUBREAPER, 1);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGWINCH, SIG_IGN);
+	if (controller_open(a, cause) == -1)
+		return -1;
+	n = 0;
+	TAILQ_FOREACH(s, &a->sockets, entry) {
+		if (csocket_bind(s, cause) == -1)
+			return -1;
+		n++;
+	}
+	if (n > 0)
+		log_info("sockets started");
+	log_info("Registering signals...");
+	for (i = 0; i < nitems(sigs); i++) {
+		ev_signal_init(&a->sig_w[i], arbiter_signal_cb, sigs[i]);
+		a->sig_w[i].data = a;
+		ev_signal_start(a->loop, &a->sig_w[i]);
+	}
+	a->nsig = (int)nitems(sigs);
+	if (a->cfg->circus.check_delay > 0) {
+		ev_timer_init(&a->tick, arbiter_tick_cb,
+		    a->cfg->circus.check_delay, a->cfg->circus.check_delay);
+		a->tick.data = a;
+		ev_timer_start(a->loop, &a->tick);
+	}
+	log_info("Arbiter now waiting for commands");
+	list = arbiter_sorted(a, false, &n);
+	arbiter_start_watchers(a, list, n, arbiter_boot_done, NULL);
+	free(list);
+	return 0;
+}
+
+/* Free everything the arbiter holds. */
+void
+arbiter_free(struct arbiter *a)
+{
+	struct watcher *w;
+	struct csocket *s;
+	int i;
+
+	if (a == NULL)
+		return;
+	controller_fail_parked(a);
+	for (i = 0; i < a->nsig; i++)
+		ev_signal_stop(a->loop, &a->sig_w[i]);
+	ev_timer_stop(a->loop, &a->tick);
+	controller_close(a);
+	while ((w = TAILQ_FIRST(&a->watchers)) != NULL) {
+		TAILQ_REMOVE(&a->watchers, w, entry);
+		watcher_free(w);
+	}
+	while ((s = TAILQ_FIRST(&a->sockets)) != NULL) {
+		TAILQ_REMOVE(&a->sockets, s, entry);
+		csocket_free(s);
+	}
+	config_free(a->cfg);
+	free(a->config_path);
+	free(a->cwd);
+	free(a);
+}

@@ -1,0 +1,384 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * circusd private header: every type of the daemon, then one prototype
+ * section per file. Dependencies point one way: cmd-* -> arbiter ->
+ * watcher -> process; only events.c publishes and only controller.c
+ * talks to the control socket.
+ */
+#ifndef CIRCUSD_H
+#define CIRCUSD_H
+
+#include <sys/types.h>
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <bsd/sys/queue.h>
+#include <ev.h>
+#include <jansson.h>
+
+#include "compat.h"
+#include "config.h"
+#include "stream.h"
+
+struct arbiter;
+struct watcher;
+struct process;
+struct cmd_ctx;
+
+/* ---- process.c ---- */
+
+enum process_state {
+	PROCESS_RUNNING = 0,
+	PROCESS_STOPPING,	/* stop signal sent, waiting for exit */
+	PROCESS_EXITED,		/* reaped by the kernel, not yet removed */
+};
+
+/* Why circusd is killing a process: decides which events follow. */
+enum process_kill_reason {
+	KILL_NONE = 0,
+	KILL_STOP,		/* watcher stop: reap events, then stop */
+	KILL_TRIM,		/* decr, max_age, reload, kill cmd: no reap event */
+	KILL_SEQUENTIAL,	/* sequential reload: reap event, then respawn */
+};
+
+struct process {
+	TAILQ_ENTRY(process)	 entry;		/* watcher's table, spawn order */
+	struct watcher		*watcher;
+	pid_t			 pid;
+	int			 wid;
+	double			 started;	/* wall clock, for messages */
+	ev_tstamp		 started_mono;	/* ev_now at spawn */
+	enum process_state	 state;
+	enum process_kill_reason kill_reason;
+	int			 exit_code;	/* valid when EXITED */
+	bool			 exit_known;
+	ev_child		 child_w;
+	ev_timer		 kill_timer;	/* graceful_timeout -> SIGKILL */
+	ev_timer		 age_timer;	/* max_age expiry */
+	struct outpipe		*out;
+	struct outpipe		*err;
+	/* cpu sampling for stats */
+	uint64_t		 last_cpu_ticks;
+	double			 last_cpu_time;
+};
+
+/* Spawn one process for w with worker id wid. NULL + *cause on a spawn
+ * failure (missing binary, bad working_dir, unknown user...). */
+struct process *process_spawn(struct watcher *, int wid, char **cause);
+/* Send signum to the process (and its group/children as asked). */
+int process_signal(struct process *, int signum);
+/* Begin a graceful kill: stop signal, then SIGKILL after timeout_s. */
+void process_kill(struct process *, int signum, double timeout_s,
+    enum process_kill_reason);
+/* Direct children of pid (from /proc). Caller frees *out. */
+size_t process_children(pid_t pid, pid_t **out);
+/* All descendants of pid. Caller frees *out. */
+size_t process_descendants(pid_t pid, pid_t **out);
+/* Free a process that has been removed from its watcher. */
+void process_free(struct process *);
+
+/* ---- watcher.c ---- */
+
+enum watcher_state {
+	WATCHER_STOPPED = 0,
+	WATCHER_STARTING,
+	WATCHER_ACTIVE,
+	WATCHER_STOPPING,
+};
+
+typedef void (*watcher_done_cb)(struct watcher *, void *ctx, json_t *result,
+    int error);
+
+enum watcher_op_type {
+	WOP_START,
+	WOP_STOP,
+	WOP_RESTART,
+	WOP_RELOAD,
+	WOP_SCALE,		/* incr/decr/set numprocesses: wait until reached */
+	WOP_KILL,		/* kill command */
+	WOP_CALL,		/* run a function in queue order */
+};
+
+struct watcher_op {
+	TAILQ_ENTRY(watcher_op)	 entry;
+	enum watcher_op_type	 type;
+	bool			 close_streams;
+	bool			 graceful;
+	bool			 sequential;
+	bool			 autostart_only;
+	pid_t			 pid;		/* WOP_KILL: 0 = all */
+	int			 signum;	/* WOP_KILL */
+	double			 timeout_s;	/* WOP_KILL */
+	void			(*call)(struct watcher *, void *);
+	watcher_done_cb		 done;
+	void			*ctx;
+	/* in-flight bookkeeping */
+	json_t			*before;	/* pids before, for info */
+	json_t			*stopped_pids;	/* restart: pids stopped */
+	int			 phase;
+	struct process		*seq_current;	/* sequential reload */
+	size_t			 seq_index;
+	pid_t			*seq_pids;
+	size_t			 seq_npids;
+};
+
+struct watcher {
+	TAILQ_ENTRY(watcher)	 entry;		/* arbiter list, load order */
+	struct arbiter		*arbiter;
+	struct watcher_cfg	*cfg;		/* current options (owned) */
+	char			*name;		/* display name (cfg->name) */
+	char			*lname;		/* lower-cased, for lookup/list */
+	char			*topic;		/* lname with ' ' -> '_' */
+	enum watcher_state	 state;
+	TAILQ_HEAD(, process)	 processes;
+	size_t			 nprocesses;
+	TAILQ_HEAD(, watcher_op) ops;		/* FIFO; head is running */
+	bool			 op_running;
+	bool			 removed;	/* rm: free when idle */
+	bool			 is_plugin;
+	bool			 is_stats;
+	int			 order;		/* load order for ties */
+	/* spawning */
+	ev_timer		 spawn_timer;	/* warmup_delay / back-off */
+	ev_tstamp		 last_spawn;
+	int			 spawn_failures;	/* consecutive, vs max_retry */
+	/* crash back-off (DECISIONS 3) */
+	double			 backoff_s;	/* current delay, 0 = none */
+	int			 crashes;	/* consecutive quick deaths */
+	char			*backoff_reason;
+	ev_tstamp		 backoff_until;
+	bool			 gave_up;	/* spawn failed max_retry times */
+	bool			 socket_event;	/* on_demand start allowed */
+	struct stream		*stdout_stream;
+	struct stream		*stderr_stream;
+	/* stop bookkeeping */
+	TAILQ_HEAD(, process)	 dead;		/* exited during stop, for reap events */
+	json_t			*stopped_before;
+};
+
+struct watcher *watcher_new(struct arbiter *, struct watcher_cfg *cfg,
+    char **cause);
+void watcher_free(struct watcher *);
+const char *watcher_state_name(enum watcher_state);
+/* Queue an operation; it runs when those before it are done. */
+void watcher_queue(struct watcher *, struct watcher_op *);
+struct watcher_op *watcher_op_new(enum watcher_op_type, watcher_done_cb,
+    void *ctx);
+/* Spawn missing / trim surplus now (no queueing). */
+void watcher_manage(struct watcher *);
+/* Number of processes that are running (not stopping, not exited). */
+size_t watcher_active_count(const struct watcher *);
+/* Pids of active processes, spawn order. Caller owns. */
+json_t *watcher_pids(const struct watcher *);
+struct process *watcher_find_process(struct watcher *, pid_t);
+/* Called by process.c when a child exits. */
+void watcher_process_exited(struct watcher *, struct process *);
+/* Apply a new set of options (reloadconfig numprocesses-only change). */
+void watcher_set_numprocesses(struct watcher *, int n);
+/* Open/close stream sinks. */
+int watcher_open_streams(struct watcher *, char **cause);
+void watcher_close_streams(struct watcher *);
+/* Back-off state for status/stats: NULL when not backing off. Caller owns. */
+json_t *watcher_backoff_json(const struct watcher *);
+/* Signal every process (signal command), with options. */
+int watcher_signal(struct watcher *, int signum, pid_t pid, pid_t childpid,
+    bool children, bool recursive, char **cause);
+
+/* ---- sockets.c ---- */
+
+struct csocket {
+	TAILQ_ENTRY(csocket)	 entry;
+	struct socket_cfg	*cfg;		/* owned */
+	int			 fd;		/* -1 until bound */
+	char			 fdstr[16];
+	char			*bound_host;	/* after getsockname */
+	int			 bound_port;
+	ev_io			 ondemand_w;
+};
+
+struct csocket *csocket_new(struct socket_cfg *);
+/* Bind and listen. -1 + *cause naming the socket. */
+int csocket_bind(struct csocket *, char **cause);
+/* A fresh bound socket for so_reuseport (per process); -1 on error. */
+int csocket_bind_reuseport(struct csocket *, char **cause);
+void csocket_close(struct csocket *);
+void csocket_free(struct csocket *);
+json_t *csocket_json(const struct csocket *);
+
+/* ---- events.c ---- */
+
+/* Publish watcher.<topic>.<event> with body (stolen). */
+void events_publish(struct arbiter *, struct watcher *, const char *event,
+    json_t *body);
+void events_pid(struct arbiter *, struct watcher *, const char *event,
+    pid_t pid, double when);
+
+/* ---- arbiter.c ---- */
+
+struct pending_reply;
+
+struct arbiter {
+	struct ev_loop		*loop;
+	struct config		*cfg;		/* the loaded file (owned) */
+	char			*config_path;
+	TAILQ_HEAD(, watcher)	 watchers;	/* load order */
+	size_t			 nwatchers;
+	int			 next_order;
+	TAILQ_HEAD(, csocket)	 sockets;	/* sorted by name */
+	void			*zctx;		/* not used: czmq global ctx */
+	void			*router;	/* zsock_t * */
+	void			*pub;		/* zsock_t * */
+	void			*router_raw;	/* zmq socket handle */
+	void			*pub_raw;
+	ev_io			 router_w;
+	ev_prepare		 router_prepare;
+	ev_signal		 sig_w[8];
+	int			 nsig;
+	ev_timer		 tick;
+	int			 mcast_fd;
+	ev_io			 mcast_w;
+	bool			 stopping;
+	bool			 restarting;
+	int			 exit_code;
+	char			*pidfile;
+	char			*cwd;
+	/* arbiter-wide operations in flight (quit, reloadconfig...) */
+	int			 busy;
+	TAILQ_HEAD(, cmd_ctx)	 parked;	/* replies waiting for completion */
+	bool			 quit_reply_sent;
+	bool			 restart_requested;	/* full restart after loop */
+	bool			 done;			/* loop may end */
+};
+
+struct arbiter *arbiter_new(struct ev_loop *, struct config *,
+    const char *config_path, char **cause);
+/* Bind everything and schedule start of all watchers. */
+int arbiter_start(struct arbiter *, char **cause);
+void arbiter_free(struct arbiter *);
+struct watcher *arbiter_find_watcher(struct arbiter *, const char *name);
+struct csocket *arbiter_find_socket(struct arbiter *, const char *name);
+/* Add a watcher (already created) in order. */
+void arbiter_add_watcher(struct arbiter *, struct watcher *);
+/* Remove from lists; caller stops/frees. */
+void arbiter_remove_watcher(struct arbiter *, struct watcher *);
+/* Watchers sorted by priority (desc, ties by order). Caller frees array. */
+struct watcher **arbiter_sorted(struct arbiter *, bool ascending, size_t *n);
+
+typedef void (*arbiter_done_cb)(struct arbiter *, void *ctx, int error);
+/* Start (in priority order, autostart only) / stop a set of watchers. */
+void arbiter_start_watchers(struct arbiter *, struct watcher **, size_t,
+    arbiter_done_cb, void *ctx);
+void arbiter_stop_watchers(struct arbiter *, struct watcher **, size_t,
+    bool close_streams, arbiter_done_cb, void *ctx);
+void arbiter_restart_watchers(struct arbiter *, struct watcher **, size_t,
+    arbiter_done_cb, void *ctx);
+void arbiter_reload_all(struct arbiter *, bool graceful, bool sequential,
+    arbiter_done_cb, void *ctx);
+void arbiter_quit(struct arbiter *, arbiter_done_cb, void *ctx);
+/* reloadconfig: apply the file's diff; dry_run fills *plan only. */
+int arbiter_reload_config(struct arbiter *, bool dry_run, json_t **plan,
+    arbiter_done_cb, void *ctx, char **cause);
+/* Reopen logs and stream files (SIGUSR1). */
+void arbiter_reopen(struct arbiter *);
+
+/* ---- controller.c ---- */
+
+enum cmd_status {
+	CMD_OK = 0,		/* reply now with ctx->result */
+	CMD_ERROR,		/* reply now with ctx->errnum / ctx->reason */
+	CMD_WAIT,		/* parked: completed later by cmd_finish */
+};
+
+struct cmd_ctx {
+	TAILQ_ENTRY(cmd_ctx)	 entry;
+	struct arbiter		*arbiter;
+	char			*identity;	/* ROUTER identity frame */
+	size_t			 identity_len;
+	json_t			*id;		/* echoed */
+	json_t			*props;		/* properties object */
+	char			*raw;		/* request body, for errno 5 texts */
+	size_t			 raw_len;
+	const char		*command;
+	char			*command_buf;	/* owned copy of the name */
+	bool			 cast;
+	bool			 waiting;
+	bool			 internal;	/* from a signal: no reply */
+	bool			 parked;
+	struct watcher		*watcher;	/* resolved "name" */
+	json_t			*result;	/* object, or NULL */
+	int			 errnum;
+	char			*reason;
+	int			 pending;	/* sub-operations outstanding */
+	int			 failed;
+};
+
+int controller_open(struct arbiter *, char **cause);
+void controller_close(struct arbiter *);
+/* Send the reply for a finished command and free ctx. */
+void cmd_finish(struct cmd_ctx *);
+/* Helpers for handlers. */
+enum cmd_status cmd_error(struct cmd_ctx *, int errnum, const char *fmt, ...)
+    PRINTFLIKE(3, 4);
+/* errno 5 with Circus's "command b'...': <text>" prefix. */
+enum cmd_status cmd_error5(struct cmd_ctx *, const char *fmt, ...)
+    PRINTFLIKE(2, 3);
+/* Park ctx until cmd_finish. */
+enum cmd_status cmd_park(struct cmd_ctx *);
+/* Run a command internally (signals): no reply. */
+void cmd_run_internal(struct arbiter *, const char *command, json_t *props);
+struct cmd_ctx *cmd_ctx_new(struct arbiter *);
+void cmd_ctx_free(struct cmd_ctx *);
+/* Fail every parked reply (shutdown). */
+void controller_fail_parked(struct arbiter *);
+
+/* ---- cmd.c ---- */
+
+#define CMD_WATCHER	0x1	/* "name" required and resolved */
+#define CMD_MUTATES	0x2
+
+struct cmd_entry {
+	const char		 *name;
+	const char		 *summary;
+	const char *const	 *required;	/* NULL-terminated */
+	int			  flags;
+	enum cmd_status		(*exec)(struct cmd_ctx *);
+};
+
+extern const struct cmd_entry *const cmd_table[];
+extern const size_t cmd_table_len;
+const struct cmd_entry *cmd_find(const char *name);
+/* Watcher selection for start/stop/restart (match simple/glob/regex).
+ * Returns array (caller frees) or NULL with an error set on ctx. */
+struct watcher **cmd_select(struct cmd_ctx *, size_t *n);
+/* Property helpers. */
+bool cmd_prop_bool(struct cmd_ctx *, const char *key, bool dflt);
+const char *cmd_prop_str(struct cmd_ctx *, const char *key);
+/* Parse a signal property (int, numeric string or name); -1 if bad. */
+int cmd_prop_signal(const json_t *v);
+
+/* ---- cmd-ops.c ---- */
+
+/* Completion callbacks that finish a parked command (or do nothing when
+ * the reply was already sent). */
+void cmd_op_done(struct watcher *, void *ctx, json_t *result, int error);
+void cmd_op_done_info_toplevel(struct watcher *, void *ctx, json_t *result,
+    int error);
+void cmd_group_done(struct arbiter *, void *ctx, int error);
+/* Queue op on w; park ctx if waiting, else reply at once. */
+enum cmd_status cmd_queue(struct cmd_ctx *, struct watcher *,
+    struct watcher_op *);
+
+/* ---- stats.c ---- */
+
+/* Process info object (protocol.md §4.2) for pid; the string
+ * "No such process (stopped?)" if gone. Caller owns. */
+json_t *stats_process_info(pid_t pid, bool with_children,
+    uint64_t *last_ticks, double *last_time);
+json_t *stats_process(struct process *);
+
+/* ---- main.c ---- */
+
+extern volatile int circusd_exit_code;
+
+#endif

@@ -1,0 +1,310 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * reloadconfig: re-read the file and apply the real diff (DECISIONS 7):
+ * sockets added/removed/rebound, watchers using a changed socket
+ * restarted, watchers removed/added/replaced, numprocesses-only changes
+ * applied in place, priority honoured; dry_run returns the plan only.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "circusd.h"
+#include "log.h"
+#include "xmalloc.h"
+
+/* Outstanding work of one reloadconfig. */
+struct reload_state {
+	struct cmd_ctx	*ctx;
+	int		 pending;
+	int		 failed;
+};
+
+/* One piece finished; reply when all have. */
+static void
+reload_piece_done(struct reload_state *rs, int error)
+{
+	if (error)
+		rs->failed = 1;
+	if (--rs->pending > 0)
+		return;
+	if (rs->ctx != NULL) {
+		rs->ctx->failed = rs->failed;
+		cmd_finish(rs->ctx);
+	}
+	free(rs);
+}
+
+/* Watcher op callback. */
+static void
+reload_watcher_done(struct watcher *w, void *arg, json_t *result, int error)
+{
+	(void)w;
+	(void)result;
+	reload_piece_done(arg, error);
+}
+
+/* Group op callback. */
+static void
+reload_group_done(struct arbiter *a, void *arg, int error)
+{
+	(void)a;
+	reload_piece_done(arg, error);
+}
+
+/* Find a watcher config by name in a config. */
+static struct watcher_cfg *
+reload_find_wcfg(struct config *cfg, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->nwatchers; i++)
+		if (strcasecmp(cfg->watchers[i]->name, name) == 0)
+			return cfg->watchers[i];
+	return NULL;
+}
+
+/* Find a socket config by name. */
+static struct socket_cfg *
+reload_find_scfg(struct config *cfg, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->nsockets; i++)
+		if (strcmp(cfg->sockets[i]->name, name) == 0)
+			return cfg->sockets[i];
+	return NULL;
+}
+
+/* Does this watcher use socket name? */
+static bool
+reload_uses_socket(const struct watcher_cfg *c, const char *name)
+{
+	char ref[300];
+	char *args;
+	bool found;
+
+	snprintf(ref, sizeof ref, "circus.sockets.%s", name);
+	if (c->cmd != NULL && strcasestr(c->cmd, ref) != NULL)
+		return true;
+	if (c->stdin_socket != NULL && strcasecmp(c->stdin_socket, name) == 0)
+		return true;
+	if (c->args == NULL)
+		return false;
+	args = json_dumps(c->args, JSON_ENCODE_ANY);
+	found = args != NULL && strcasestr(args, ref) != NULL;
+	free(args);
+	return found;
+}
+
+/* Queue a stop of w that then frees it (removed from the arbiter). */
+static void
+reload_remove(struct arbiter *a, struct watcher *w, struct reload_state *rs)
+{
+	struct watcher_op *op;
+
+	arbiter_remove_watcher(a, w);
+	w->removed = true;
+	op = watcher_op_new(WOP_STOP, reload_watcher_done, rs);
+	rs->pending++;
+	watcher_queue(w, op);
+}
+
+/* Apply (or plan) the diff between the running config and the file. */
+static enum cmd_status
+cmd_reloadconfig_exec(struct cmd_ctx *ctx)
+{
+	struct arbiter *a = ctx->arbiter;
+	struct config *ncfg, *ocfg = a->cfg;
+	struct reload_state *rs;
+	struct watcher *w, *tw, **starts;
+	struct csocket *s, *ts;
+	struct watcher_cfg *wc;
+	struct socket_cfg *sc;
+	json_t *plan, *p_start, *p_stop, *p_restart, *p_adjust, *p_sockets,
+	    *changed_sockets;
+	char *errors = NULL, *cause = NULL;
+	bool dry = cmd_prop_bool(ctx, "dry_run", false), only_n;
+	size_t i, nstarts = 0;
+
+	ncfg = config_load(a->config_path, &errors);
+	if (ncfg == NULL) {
+		cmd_error(ctx, 3, "%s", errors != NULL ? errors :
+		    "cannot load the configuration");
+		log_errorx("reloadconfig refused: %s", errors ? errors : "");
+		free(errors);
+		return CMD_ERROR;
+	}
+	for (i = 0; ncfg->warnings != NULL && i < json_array_size(ncfg->warnings);
+	    i++)
+		log_warnx("%s", json_string_value(json_array_get(ncfg->warnings,
+		    i)));
+	plan = json_object();
+	p_start = json_array();
+	p_stop = json_array();
+	p_restart = json_array();
+	p_adjust = json_array();
+	p_sockets = json_object();
+	changed_sockets = json_array();
+	json_object_set_new(plan, "start", p_start);
+	json_object_set_new(plan, "stop", p_stop);
+	json_object_set_new(plan, "restart", p_restart);
+	json_object_set_new(plan, "adjust", p_adjust);
+	json_object_set_new(plan, "sockets", p_sockets);
+	json_object_set_new(plan, "arbiter_changed",
+	    json_boolean(circus_cfg_changed(&ocfg->circus, &ncfg->circus)));
+
+	/* Sockets. */
+	json_object_set_new(p_sockets, "add", json_array());
+	json_object_set_new(p_sockets, "remove", json_array());
+	json_object_set_new(p_sockets, "rebind", json_array());
+	TAILQ_FOREACH(s, &a->sockets, entry) {
+		sc = reload_find_scfg(ncfg, s->cfg->name);
+		if (sc == NULL) {
+			json_array_append_new(json_object_get(p_sockets,
+			    "remove"), json_string(s->cfg->name));
+			json_array_append_new(changed_sockets,
+			    json_string(s->cfg->name));
+		} else if (socket_cfg_changed(s->cfg, sc)) {
+			json_array_append_new(json_object_get(p_sockets,
+			    "rebind"), json_string(s->cfg->name));
+			json_array_append_new(changed_sockets,
+			    json_string(s->cfg->name));
+		}
+	}
+	for (i = 0; i < ncfg->nsockets; i++)
+		if (arbiter_find_socket(a, ncfg->sockets[i]->name) == NULL)
+			json_array_append_new(json_object_get(p_sockets, "add"),
+			    json_string(ncfg->sockets[i]->name));
+
+	/* Watchers. */
+	TAILQ_FOREACH(w, &a->watchers, entry) {
+		if (w->is_stats)
+			continue;
+		wc = reload_find_wcfg(ncfg, w->name);
+		if (wc == NULL) {
+			json_array_append_new(p_stop, json_string(w->name));
+			continue;
+		}
+		sc = NULL;
+		for (i = 0; i < json_array_size(changed_sockets); i++)
+			if (reload_uses_socket(w->cfg, json_string_value(
+			    json_array_get(changed_sockets, i))))
+				sc = (struct socket_cfg *)1;
+		if (w->cfg->from_add || reload_find_wcfg(ocfg, w->name) == NULL)
+			json_array_append_new(p_restart, json_string(w->name));
+		else if (watcher_cfg_changed(reload_find_wcfg(ocfg, w->name), wc,
+		    &only_n)) {
+			if (only_n && sc == NULL)
+				json_array_append_new(p_adjust,
+				    json_string(w->name));
+			else
+				json_array_append_new(p_restart,
+				    json_string(w->name));
+		} else if (sc != NULL)
+			json_array_append_new(p_restart, json_string(w->name));
+	}
+	for (i = 0; i < ncfg->nwatchers; i++)
+		if (arbiter_find_watcher(a, ncfg->watchers[i]->name) == NULL)
+			json_array_append_new(p_start,
+			    json_string(ncfg->watchers[i]->name));
+	json_decref(changed_sockets);
+
+	if (dry) {
+		ctx->result = json_pack("{s:o}", "plan", plan);
+		config_free(ncfg);
+		return CMD_OK;
+	}
+	log_info("reloading configuration from %s", a->config_path);
+	rs = xcalloc(1, sizeof *rs);
+	rs->pending = 1;
+	if (ctx->waiting && !ctx->internal) {
+		rs->ctx = ctx;
+		cmd_park(ctx);
+	}
+	if (json_is_true(json_object_get(plan, "arbiter_changed"))) {
+		struct watcher **list;
+		size_t n;
+
+		log_warnx("[circus] options changed: restarting every watcher; "
+		    "endpoints and sockets apply at the next full restart");
+		list = arbiter_sorted(a, false, &n);
+		rs->pending++;
+		arbiter_restart_watchers(a, list, n, reload_group_done, rs);
+		free(list);
+		json_decref(plan);
+		config_free(ncfg);
+		reload_piece_done(rs, 0);
+		return rs->ctx != NULL ? CMD_WAIT : CMD_OK;
+	}
+	/* Removals and replacements stop first. */
+	TAILQ_FOREACH_SAFE(w, &a->watchers, entry, tw) {
+		bool stop = false, restart = false;
+
+		for (i = 0; i < json_array_size(p_stop); i++)
+			if (strcmp(json_string_value(json_array_get(p_stop, i)),
+			    w->name) == 0)
+				stop = true;
+		for (i = 0; i < json_array_size(p_restart); i++)
+			if (strcmp(json_string_value(json_array_get(p_restart,
+			    i)), w->name) == 0)
+				restart = true;
+		if (stop || restart)
+			reload_remove(a, w, rs);
+		for (i = 0; i < json_array_size(p_adjust); i++)
+			if (strcmp(json_string_value(json_array_get(p_adjust, i)),
+			    w->name) == 0) {
+				wc = reload_find_wcfg(ncfg, w->name);
+				watcher_set_numprocesses(w, wc->numprocesses);
+			}
+	}
+	/* Sockets: close removed/changed, bind new/changed. */
+	TAILQ_FOREACH_SAFE(s, &a->sockets, entry, ts) {
+		sc = reload_find_scfg(ncfg, s->cfg->name);
+		if (sc == NULL || socket_cfg_changed(s->cfg, sc)) {
+			TAILQ_REMOVE(&a->sockets, s, entry);
+			csocket_free(s);
+		}
+	}
+	for (i = 0; i < ncfg->nsockets; i++) {
+		if (arbiter_find_socket(a, ncfg->sockets[i]->name) != NULL)
+			continue;
+		s = csocket_new(socket_cfg_dup(ncfg->sockets[i]));
+		if (csocket_bind(s, &cause) == -1) {
+			log_errorx("reloadconfig: %s", cause);
+			free(cause);
+			cause = NULL;
+			rs->failed = 1;
+		}
+		TAILQ_INSERT_TAIL(&a->sockets, s, entry);
+	}
+	/* New and replaced watchers start in priority order. */
+	starts = xcalloc(ncfg->nwatchers + 1, sizeof *starts);
+	for (i = 0; i < ncfg->nwatchers; i++) {
+		if (arbiter_find_watcher(a, ncfg->watchers[i]->name) != NULL)
+			continue;
+		w = watcher_new(a, watcher_cfg_dup(ncfg->watchers[i]), &cause);
+		arbiter_add_watcher(a, w);
+		starts[nstarts++] = w;
+	}
+	if (nstarts > 0) {
+		rs->pending++;
+		arbiter_start_watchers(a, starts, nstarts, reload_group_done, rs);
+	}
+	free(starts);
+	a->cfg = ncfg;
+	/* keep the running [circus] values (they only change on restart) */
+	config_free(ocfg);
+	json_decref(plan);
+	reload_piece_done(rs, 0);
+	if (ctx->waiting && !ctx->internal)
+		return CMD_WAIT;
+	return CMD_OK;
+}
+
+const struct cmd_entry cmd_reloadconfig_entry = {
+	.name = "reloadconfig",
+	.summary = "Reload the configuration file",
+	.required = NULL,
+	.flags = CMD_MUTATES,
+	.exec = cmd_reloadconfig_exec,
+};

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* stop: one watcher (streams closed), several or all (concurrently). */
+#include <stdlib.h>
+
+#include "circusd.h"
+
+/* Stop the selected watchers. */
+static enum cmd_status
+cmd_stop_exec(struct cmd_ctx *ctx)
+{
+	struct arbiter *a = ctx->arbiter;
+	struct watcher **list, *w;
+	struct watcher_op *op;
+	size_t n;
+
+	if (cmd_prop_str(ctx, "name") != NULL) {
+		if ((list = cmd_select(ctx, &n)) == NULL)
+			return CMD_ERROR;
+		if (n == 1) {
+			w = list[0];
+			free(list);
+			op = watcher_op_new(WOP_STOP, cmd_op_done, NULL);
+			op->close_streams = true;
+			return cmd_queue(ctx, w, op);
+		}
+	} else
+		list = arbiter_sorted(a, true, &n);
+	if (ctx->waiting) {
+		cmd_park(ctx);
+		arbiter_stop_watchers(a, list, n, false, cmd_group_done, ctx);
+	} else
+		arbiter_stop_watchers(a, list, n, false, NULL, NULL);
+	free(list);
+	return ctx->waiting ? CMD_WAIT : CMD_OK;
+}
+
+static const char *const cmd_stop_required[] = { NULL };
+
+const struct cmd_entry cmd_stop_entry = {
+	.name = "stop",
+	.summary = "Stop watchers",
+	.required = cmd_stop_required,
+	.flags = CMD_MUTATES,
+	.exec = cmd_stop_exec,
+};

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The command table (sorted by name, one entry per cmd-<name>.c), lookup,
+ * watcher selection for start/stop/restart, and internal commands run for
+ * signals.
+ */
+#include <ctype.h>
+#include <fnmatch.h>
+#include <regex.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "circusd.h"
+#include "log.h"
+#include "xmalloc.h"
+
+extern const struct cmd_entry cmd_add_entry, cmd_decr_entry, cmd_dstats_entry,
+    cmd_get_entry, cmd_globaloptions_entry, cmd_incr_entry, cmd_ipython_entry,
+    cmd_kill_entry, cmd_list_entry, cmd_listen_entry, cmd_listsockets_entry,
+    cmd_numprocesses_entry, cmd_numwatchers_entry, cmd_options_entry,
+    cmd_quit_entry, cmd_reload_entry, cmd_reloadconfig_entry,
+    cmd_restart_entry, cmd_rm_entry, cmd_set_entry, cmd_signal_entry,
+    cmd_start_entry, cmd_stats_entry, cmd_status_entry, cmd_stop_entry;
+
+const struct cmd_entry *const cmd_table[] = {
+	&cmd_add_entry, &cmd_decr_entry, &cmd_dstats_entry, &cmd_get_entry,
+	&cmd_globaloptions_entry, &cmd_incr_entry, &cmd_ipython_entry,
+	&cmd_kill_entry, &cmd_list_entry, &cmd_listen_entry,
+	&cmd_listsockets_entry, &cmd_numprocesses_entry,
+	&cmd_numwatchers_entry, &cmd_options_entry, &cmd_quit_entry,
+	&cmd_reload_entry, &cmd_reloadconfig_entry, &cmd_restart_entry,
+	&cmd_rm_entry, &cmd_set_entry, &cmd_signal_entry, &cmd_start_entry,
+	&cmd_stats_entry, &cmd_status_entry, &cmd_stop_entry,
+};
+const size_t cmd_table_len = nitems(cmd_table);
+
+/* Look up a command by wire name, case-insensitively. */
+const struct cmd_entry *
+cmd_find(const char *name)
+{
+	size_t lo = 0, hi = cmd_table_len, mid;
+	int c;
+
+	while (lo < hi) {
+		mid = (lo + hi) / 2;
+		c = strcasecmp(name, cmd_table[mid]->name);
+		if (c == 0)
+			return cmd_table[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+/* Lower-case copy. */
+static char *
+cmd_lower(const char *s)
+{
+	char *l = xstrdup(s), *c;
+
+	for (c = l; *c != '\0'; c++)
+		*c = (char)tolower((unsigned char)*c);
+	return l;
+}
+
+/* Select watchers by name and match method (simple/glob/regex). */
+struct watcher **
+cmd_select(struct cmd_ctx *ctx, size_t *n)
+{
+	struct arbiter *a = ctx->arbiter;
+	const char *name = cmd_prop_str(ctx, "name");
+	const char *match = cmd_prop_str(ctx, "match");
+	struct watcher **list, *w;
+	char *pat;
+	regex_t re;
+	regmatch_t m;
+	bool ok;
+
+	if (match == NULL)
+		match = "glob";
+	if (strcmp(match, "simple") != 0 && strcmp(match, "glob") != 0 &&
+	    strcmp(match, "regex") != 0) {
+		cmd_error(ctx, 3, "unknown match method %s", match);
+		return NULL;
+	}
+	list = xcalloc(a->nwatchers + 1, sizeof *list);
+	*n = 0;
+	pat = cmd_lower(name);
+	if (strcmp(match, "regex") == 0 &&
+	    regcomp(&re, pat, REG_EXTENDED) != 0) {
+		free(pat);
+		free(list);
+		cmd_error(ctx, 3, "program %s not found", name);
+		return NULL;
+	}
+	TAILQ_FOREACH(w, &a->watchers, entry) {
+		if (strcmp(match, "simple") == 0)
+			ok = strcmp(w->lname, pat) == 0;
+		else if (strcmp(match, "glob") == 0)
+			ok = fnmatch(pat, w->lname, 0) == 0;
+		else
+			ok = regexec(&re, w->lname, 1, &m, 0) == 0 &&
+			    m.rm_so == 0;
+		if (ok)
+			list[(*n)++] = w;
+	}
+	if (strcmp(match, "regex") == 0)
+		regfree(&re);
+	free(pat);
+	if (*n == 0) {
+		free(list);
+		cmd_error(ctx, 3, "program %s not found", name);
+		return NULL;
+	}
+	return list;
+}
+
+/* Run a command with no reply path (signals); it queues like any other. */
+void
+cmd_run_internal(struct arbiter *a, const char *command, json_t *props)
+{
+	const struct cmd_entry *ce = cmd_find(command);
+	struct cmd_ctx *ctx;
+	enum cmd_status st;
+
+	if (ce == NULL) {
+		json_decref(props);
+		return;
+	}
+	ctx = cmd_ctx_new(a);
+	ctx->internal = true;
+	ctx->command = ce->name;
+	ctx->props = props;
+	st = ce->exec(ctx);
+	if (st == CMD_ERROR)
+		log_warnx("%s: %s", command, ctx->reason);
+	if (st != CMD_WAIT)
+		cmd_ctx_free(ctx);
+}

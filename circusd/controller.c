@@ -1,0 +1,436 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The control channel: a ROUTER socket driven from libev through ZMQ_FD
+ * (edge-triggered, so it is drained until ZMQ_EVENTS says no more), one
+ * pipeline for every request (frames -> JSON -> command lookup -> required
+ * properties -> watcher lookup -> exec -> reply envelope), and parked
+ * replies for commands that complete later.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <czmq.h>
+#include <zmq.h>
+
+#include "circusd.h"
+#include "log.h"
+#include "pyjson.h"
+#include "util.h"
+#include "xmalloc.h"
+
+#define CONTROLLER_MAX_MSG	(16 * 1024 * 1024)
+
+static void controller_drain(struct arbiter *);
+
+/* New request context. */
+struct cmd_ctx *
+cmd_ctx_new(struct arbiter *a)
+{
+	struct cmd_ctx *ctx = xcalloc(1, sizeof *ctx);
+
+	ctx->arbiter = a;
+	return ctx;
+}
+
+/* Free a request context. */
+void
+cmd_ctx_free(struct cmd_ctx *ctx)
+{
+	if (ctx == NULL)
+		return;
+	free(ctx->identity);
+	json_decref(ctx->id);
+	json_decref(ctx->props);
+	free(ctx->raw);
+	free(ctx->command_buf);
+	json_decref(ctx->result);
+	free(ctx->reason);
+	free(ctx);
+}
+
+/* Set an error with errno and reason. */
+enum cmd_status
+cmd_error(struct cmd_ctx *ctx, int errnum, const char *fmt, ...)
+{
+	va_list ap;
+
+	free(ctx->reason);
+	va_start(ap, fmt);
+	if (vasprintf(&ctx->reason, fmt, ap) < 0)
+		fatal("vasprintf");
+	va_end(ap);
+	ctx->errnum = errnum;
+	return CMD_ERROR;
+}
+
+/* errno 5 with Circus's "command b'<raw>': " prefix. */
+enum cmd_status
+cmd_error5(struct cmd_ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+	char *text, *raw;
+
+	va_start(ap, fmt);
+	if (vasprintf(&text, fmt, ap) < 0)
+		fatal("vasprintf");
+	va_end(ap);
+	raw = pyjson_bytes_repr(ctx->raw != NULL ? ctx->raw : "",
+	    ctx->raw != NULL ? ctx->raw_len : 0);
+	cmd_error(ctx, 5, "command %s: %s", raw, text);
+	free(raw);
+	free(text);
+	return CMD_ERROR;
+}
+
+/* Park a request until its operation completes. */
+enum cmd_status
+cmd_park(struct cmd_ctx *ctx)
+{
+	ctx->parked = true;
+	TAILQ_INSERT_TAIL(&ctx->arbiter->parked, ctx, entry);
+	return CMD_WAIT;
+}
+
+/* Send [identity, body] on the ROUTER. */
+static void
+controller_send(struct arbiter *a, const char *identity, size_t idlen,
+    const char *body)
+{
+	if (a->router_raw == NULL)
+		return;
+	if (zmq_send(a->router_raw, identity, idlen, ZMQ_SNDMORE) == -1 ||
+	    zmq_send(a->router_raw, body, strlen(body), 0) == -1)
+		log_debug("reply not sent: %s", zmq_strerror(errno));
+}
+
+/* Build the reply envelope for ctx. Caller frees. */
+static char *
+controller_envelope(struct cmd_ctx *ctx, enum cmd_status st)
+{
+	json_t *r = json_object(), *v;
+	const char *k;
+	char *text;
+
+	if (st == CMD_ERROR) {
+		json_object_set_new(r, "status", json_string("error"));
+		json_object_set_new(r, "reason", json_string(ctx->reason ?
+		    ctx->reason : "unknown error"));
+		json_object_set_new(r, "tb", json_null());
+		json_object_set_new(r, "time", json_real(util_wallclock()));
+		json_object_set_new(r, "errno", json_integer(ctx->errnum));
+	} else {
+		json_object_set_new(r, "status", json_string("ok"));
+		json_object_set_new(r, "time", json_real(util_wallclock()));
+		if (json_is_object(ctx->result)) {
+			json_object_foreach(ctx->result, k, v)
+				json_object_set(r, k, v);
+		} else if (json_is_array(ctx->result))
+			json_object_set(r, "results", ctx->result);
+	}
+	json_object_set(r, "id", ctx->id != NULL ? ctx->id : json_null());
+	text = pyjson_dumps(r);
+	json_decref(r);
+	return text;
+}
+
+/* Reply (unless cast/internal) and free ctx. */
+static void
+controller_reply(struct cmd_ctx *ctx, enum cmd_status st)
+{
+	char *body;
+
+	if (!ctx->cast && !ctx->internal && ctx->identity != NULL) {
+		body = controller_envelope(ctx, st);
+		controller_send(ctx->arbiter, ctx->identity, ctx->identity_len,
+		    body);
+		free(body);
+	} else if (st == CMD_ERROR)
+		log_warnx("command %s failed: %s", ctx->command ? ctx->command :
+		    "?", ctx->reason ? ctx->reason : "");
+	cmd_ctx_free(ctx);
+}
+
+/* Send the reply of a parked command and free it. */
+void
+cmd_finish(struct cmd_ctx *ctx)
+{
+	if (ctx->parked) {
+		TAILQ_REMOVE(&ctx->arbiter->parked, ctx, entry);
+		ctx->parked = false;
+	}
+	if (ctx->failed) {
+		free(ctx->reason);
+		ctx->reason = xstrdup("server error");
+		ctx->errnum = 6;
+		controller_reply(ctx, CMD_ERROR);
+	} else
+		controller_reply(ctx, CMD_OK);
+}
+
+/* Fail every parked reply (shutdown). */
+void
+controller_fail_parked(struct arbiter *a)
+{
+	struct cmd_ctx *ctx;
+
+	while ((ctx = TAILQ_FIRST(&a->parked)) != NULL) {
+		ctx->failed = 1;
+		cmd_finish(ctx);
+	}
+}
+
+/* Run a parsed request through the pipeline. */
+static void
+controller_dispatch(struct cmd_ctx *ctx)
+{
+	const struct cmd_entry *ce;
+	const char *const *req;
+	enum cmd_status st;
+	json_t *name;
+	char *repr;
+
+	ce = cmd_find(ctx->command);
+	if (ce == NULL) {
+		repr = pyjson_str_repr(ctx->command);
+		cmd_error(ctx, 2, "unknown command: %s", repr);
+		free(repr);
+		controller_reply(ctx, CMD_ERROR);
+		return;
+	}
+	ctx->command = ce->name;
+	for (req = ce->required; req != NULL && *req != NULL; req++) {
+		if (json_object_get(ctx->props, *req) == NULL) {
+			cmd_error(ctx, 3, "message invalid '%s' is missing",
+			    *req);
+			controller_reply(ctx, CMD_ERROR);
+			return;
+		}
+	}
+	if (ce->flags & CMD_WATCHER) {
+		name = json_object_get(ctx->props, "name");
+		if (json_is_string(name))
+			ctx->watcher = arbiter_find_watcher(ctx->arbiter,
+			    json_string_value(name));
+		if (ctx->watcher == NULL) {
+			repr = json_is_string(name) ?
+			    xstrdup(json_string_value(name)) : pyjson_str(name);
+			cmd_error(ctx, 3, "program %s not found", repr);
+			free(repr);
+			controller_reply(ctx, CMD_ERROR);
+			return;
+		}
+	}
+	ctx->waiting = cmd_prop_bool(ctx, "waiting", false);
+	st = ce->exec(ctx);
+	if (st != CMD_WAIT)
+		controller_reply(ctx, st);
+}
+
+/* Handle one [identity, body] message. */
+static void
+controller_handle(struct arbiter *a, zmq_msg_t *idm, zmq_msg_t *bodym)
+{
+	struct cmd_ctx *ctx;
+	json_error_t jerr;
+	json_t *req, *cmd, *mt;
+	const char *b = zmq_msg_data(bodym);
+	size_t len = zmq_msg_size(bodym);
+
+	ctx = cmd_ctx_new(a);
+	ctx->identity_len = zmq_msg_size(idm);
+	ctx->identity = xmalloc(ctx->identity_len + 1);
+	memcpy(ctx->identity, zmq_msg_data(idm), ctx->identity_len);
+	while (len > 0 && isspace((unsigned char)*b)) {
+		b++;
+		len--;
+	}
+	while (len > 0 && isspace((unsigned char)b[len - 1]))
+		len--;
+	if (len == 0) {
+		log_warnx("got an empty message, ignoring it");
+		cmd_ctx_free(ctx);
+		return;
+	}
+	ctx->raw = xmalloc(len + 1);
+	memcpy(ctx->raw, b, len);
+	ctx->raw[len] = '\0';
+	ctx->raw_len = len;
+	req = json_loadb(ctx->raw, len, JSON_DECODE_ANY | JSON_ALLOW_NUL,
+	    &jerr);
+	if (req == NULL) {
+		cmd_error(ctx, 1, "json invalid");
+		controller_reply(ctx, CMD_ERROR);
+		return;
+	}
+	if (!json_is_object(req)) {
+		json_decref(req);
+		cmd_error(ctx, 2, "unknown command: None");
+		controller_reply(ctx, CMD_ERROR);
+		return;
+	}
+	ctx->id = json_incref(json_object_get(req, "id"));
+	mt = json_object_get(req, "msg_type");
+	ctx->cast = json_is_string(mt) &&
+	    strcmp(json_string_value(mt), "cast") == 0;
+	ctx->props = json_incref(json_object_get(req, "properties"));
+	if (!json_is_object(ctx->props)) {
+		json_decref(ctx->props);
+		ctx->props = json_object();
+	}
+	cmd = json_object_get(req, "command");
+	if (!json_is_string(cmd)) {
+		json_decref(req);
+		cmd_error(ctx, 2, "unknown command: None");
+		controller_reply(ctx, CMD_ERROR);
+		return;
+	}
+	ctx->command_buf = xstrdup(json_string_value(cmd));
+	ctx->command = ctx->command_buf;
+	json_decref(req);
+	controller_dispatch(ctx);
+}
+
+/* Read every pending message (ZMQ_FD is edge-triggered). */
+static void
+controller_drain(struct arbiter *a)
+{
+	zmq_msg_t parts[3];
+	int events, more, n, i;
+	size_t sz;
+
+	for (;;) {
+		if (a->router_raw == NULL)
+			return;
+		sz = sizeof events;
+		if (zmq_getsockopt(a->router_raw, ZMQ_EVENTS, &events, &sz) == -1)
+			return;
+		if (!(events & ZMQ_POLLIN))
+			return;
+		n = 0;
+		for (;;) {
+			zmq_msg_t m;
+
+			zmq_msg_init(&m);
+			if (zmq_msg_recv(&m, a->router_raw, ZMQ_DONTWAIT) == -1) {
+				zmq_msg_close(&m);
+				break;
+			}
+			more = zmq_msg_more(&m);
+			if (n < 3)
+				parts[n] = m;
+			else
+				zmq_msg_close(&m);
+			n++;
+			if (!more)
+				break;
+		}
+		if (n == 2)
+			controller_handle(a, &parts[0], &parts[1]);
+		else if (n > 0)
+			log_warnx("got unexpected message with %d frames, "
+			    "ignoring it", n);
+		for (i = 0; i < n && i < 3; i++)
+			zmq_msg_close(&parts[i]);
+	}
+}
+
+/* ROUTER fd readable. */
+static void
+controller_io_cb(UNUSED struct ev_loop *loop, ev_io *io, UNUSED int revents)
+{
+	struct arbiter *a = io->data;
+
+	controller_drain(a);
+}
+
+/* Before the loop sleeps: sends may have consumed a readiness edge. */
+static void
+controller_prepare_cb(UNUSED struct ev_loop *loop, ev_prepare *pw,
+    UNUSED int revents)
+{
+	struct arbiter *a = pw->data;
+
+	controller_drain(a);
+}
+
+/* Bind the ROUTER and PUB sockets. */
+int
+controller_open(struct arbiter *a, char **cause)
+{
+	const struct circus_cfg *c = &a->cfg->circus;
+	zsock_t *router, *pub;
+	int64_t maxmsg = CONTROLLER_MAX_MSG;
+	int fd, zero = 0;
+	size_t sz = sizeof fd;
+
+	pub = zsock_new(ZMQ_PUB);
+	if (pub == NULL) {
+		*cause = xstrdup("cannot create the pub/sub socket");
+		return -1;
+	}
+	zsock_set_linger(pub, 0);
+	if (zsock_bind(pub, "%s", c->pubsub_endpoint) == -1) {
+		*cause = xprintf("cannot bind pubsub_endpoint %s: %s",
+		    c->pubsub_endpoint, zmq_strerror(errno));
+		zsock_destroy(&pub);
+		return -1;
+	}
+	a->pub = pub;
+	a->pub_raw = zsock_resolve(pub);
+	router = zsock_new(ZMQ_ROUTER);
+	if (router == NULL) {
+		*cause = xstrdup("cannot create the control socket");
+		return -1;
+	}
+	zsock_set_linger(router, 0);
+	zmq_setsockopt(zsock_resolve(router), ZMQ_MAXMSGSIZE, &maxmsg,
+	    sizeof maxmsg);
+	zmq_setsockopt(zsock_resolve(router), ZMQ_ROUTER_MANDATORY, &zero,
+	    sizeof zero);
+	if (zsock_bind(router, "%s", c->endpoint) == -1) {
+		*cause = xprintf("cannot bind endpoint %s: %s", c->endpoint,
+		    zmq_strerror(errno));
+		zsock_destroy(&router);
+		return -1;
+	}
+	a->router = router;
+	a->router_raw = zsock_resolve(router);
+	zmq_getsockopt(a->router_raw, ZMQ_FD, &fd, &sz);
+	ev_io_init(&a->router_w, controller_io_cb, fd, EV_READ);
+	a->router_w.data = a;
+	ev_io_start(a->loop, &a->router_w);
+	ev_prepare_init(&a->router_prepare, controller_prepare_cb);
+	a->router_prepare.data = a;
+	ev_prepare_start(a->loop, &a->router_prepare);
+	return 0;
+}
+
+/* Close both sockets. */
+void
+controller_close(struct arbiter *a)
+{
+	zsock_t *s;
+
+	if (a->router != NULL) {
+		ev_io_stop(a->loop, &a->router_w);
+		ev_prepare_stop(a->loop, &a->router_prepare);
+		s = a->router;
+		/* let the last replies (quit) leave before the socket goes */
+		zsock_set_linger(s, 1000);
+		zsock_destroy(&s);
+		a->router = NULL;
+		a->router_raw = NULL;
+	}
+	if (a->pub != NULL) {
+		s = a->pub;
+		/* final stop events reach subscribers (DECISIONS 13) */
+		zsock_set_linger(s, 1000);
+		zsock_destroy(&s);
+		a->pub = NULL;
+		a->pub_raw = NULL;
+	}
+}

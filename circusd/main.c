@@ -1,0 +1,309 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * circusd: command line, daemonization, pidfile, logging, and the main
+ * loop (re-created in place for a full `restart`). Exits 0 after quit,
+ * 1 when it cannot start (DECISIONS 13).
+ */
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <czmq.h>
+
+#include "circusd.h"
+#include "log.h"
+#include "xmalloc.h"
+
+volatile int circusd_exit_code;
+
+/* Print usage. */
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: circusd [-h] [--log-level LEVEL] [--log-output "
+	    "LOGOUTPUT]\n               [--logger-config LOGGERCONFIG] "
+	    "[--daemon] [--pidfile PIDFILE]\n               [--version] "
+	    "[--check] [config]\n\nRun programs.\n\npositional arguments:\n"
+	    "  config                configuration file\n\noptions:\n"
+	    "  -h, --help            show this help message and exit\n"
+	    "  --log-level LEVEL     log level (critical, error, warning, "
+	    "info, debug)\n"
+	    "  --log-output LOGOUTPUT\n"
+	    "                        '-', a file, or syslog://...\n"
+	    "  --logger-config LOGGERCONFIG\n"
+	    "                        only 'default' is supported\n"
+	    "  --daemon              start circusd in the background\n"
+	    "  --pidfile PIDFILE     pidfile path\n"
+	    "  --check               validate the configuration and exit\n"
+	    "  --version             display version and exit\n");
+}
+
+/* Fork twice, detach, point stdio at /dev/null (lifecycle.md §12). */
+static void
+daemonize(void)
+{
+	struct rlimit rl;
+	rlim_t max, fd;
+	int nul;
+
+	if (fork() != 0)
+		_exit(0);
+	setsid();
+	if (fork() != 0)
+		_exit(0);
+	max = 1024;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY)
+		max = rl.rlim_max > 65536 ? 65536 : rl.rlim_max;
+	for (fd = 0; fd < max; fd++)
+		close((int)fd);
+	nul = open("/dev/null", O_RDWR);
+	if (nul == 0) {
+		(void)!dup2(0, 1);
+		(void)!dup2(0, 2);
+	}
+}
+
+/* Create the pidfile; -1 (message printed) if in use or impossible. */
+static int
+pidfile_create(const char *path)
+{
+	char buf[32], *dir, *copy;
+	ssize_t n;
+	long pid;
+	int fd;
+
+	copy = xstrdup(path);
+	dir = dirname(copy);
+	if (access(dir, F_OK) == -1) {
+		fprintf(stderr, "%s doesn't exist. Can't create pidfile\n", dir);
+		free(copy);
+		return -1;
+	}
+	free(copy);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd != -1) {
+		n = read(fd, buf, sizeof buf - 1);
+		close(fd);
+		if (n > 0) {
+			buf[n] = '\0';
+			pid = strtol(buf, NULL, 10);
+			if (pid > 0 && pid != getpid() &&
+			    (kill((pid_t)pid, 0) == 0 || errno == EPERM)) {
+				printf("pid file '%s' is stale, current pid %d\n",
+				    path, (int)getpid());
+				return -1;
+			}
+		}
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd == -1) {
+		fprintf(stderr, "circusd: cannot create pidfile %s: %s\n", path,
+		    strerror(errno));
+		return -1;
+	}
+	n = snprintf(buf, sizeof buf, "%d\n", (int)getpid());
+	if (write(fd, buf, (size_t)n) != n || fsync(fd) == -1) {
+		fprintf(stderr, "circusd: cannot write pidfile %s: %s\n", path,
+		    strerror(errno));
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Remove the pidfile if it still holds our pid. */
+static void
+pidfile_remove(const char *path)
+{
+	char buf[32];
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n > 0) {
+		buf[n] = '\0';
+		if (strtol(buf, NULL, 10) == getpid())
+			unlink(path);
+	}
+}
+
+/* Load and report a config; NULL (message printed) on error. */
+static struct config *
+load_config(const char *path)
+{
+	struct config *cfg;
+	char *errors = NULL;
+	size_t i;
+
+	cfg = config_load(path, &errors);
+	if (cfg == NULL) {
+		fprintf(stderr, "circusd: configuration refused:\n%s%s",
+		    errors != NULL ? errors : "unknown error",
+		    errors != NULL && errors[0] != '\0' &&
+		    errors[strlen(errors) - 1] == '\n' ? "" : "\n");
+		free(errors);
+		return NULL;
+	}
+	for (i = 0; cfg->warnings != NULL && i < json_array_size(cfg->warnings);
+	    i++)
+		log_warnx("%s", json_string_value(json_array_get(cfg->warnings,
+		    i)));
+	return cfg;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "log-output", required_argument, NULL, 'o' },
+		{ "logger-config", required_argument, NULL, 'g' },
+		{ "daemon", no_argument, NULL, 'd' },
+		{ "pidfile", required_argument, NULL, 'p' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "check", no_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *loglevel = NULL, *logoutput = NULL, *pidfile = NULL;
+	const char *level;
+	bool daemon_mode = false, check = false, pid_created = false;
+	struct ev_loop *loop;
+	struct arbiter *a;
+	struct config *cfg;
+	char *cause = NULL, *path;
+	int ch, rc = 0;
+
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'l':
+			loglevel = optarg;
+			if (strcasecmp(optarg, "critical") != 0 &&
+			    strcasecmp(optarg, "error") != 0 &&
+			    strcasecmp(optarg, "warning") != 0 &&
+			    strcasecmp(optarg, "info") != 0 &&
+			    strcasecmp(optarg, "debug") != 0) {
+				usage(stderr);
+				fprintf(stderr, "circusd: error: argument "
+				    "--log-level: invalid choice: '%s'\n",
+				    optarg);
+				return 2;
+			}
+			break;
+		case 'o':
+			logoutput = optarg;
+			break;
+		case 'g':
+			break;
+		case 'd':
+			daemon_mode = true;
+			break;
+		case 'p':
+			pidfile = optarg;
+			break;
+		case 'V':
+			printf("%s\n", CIRCUS_VERSION);
+			return 0;
+		case 'c':
+			check = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stdout);
+		return 0;
+	}
+	path = argv[optind];
+	if (check) {
+		cfg = load_config(path);
+		if (cfg == NULL)
+			return 1;
+		printf("%s: OK (%zu watchers, %zu sockets, %zu plugins)\n", path,
+		    cfg->nwatchers, cfg->nsockets, cfg->nplugins);
+		config_free(cfg);
+		return 0;
+	}
+	if (daemon_mode)
+		daemonize();
+	zsys_handler_set(NULL);
+	zsys_set_linger(0);
+	loop = ev_default_loop(EVFLAG_AUTO);
+	for (;;) {
+		cfg = load_config(path);
+		if (cfg == NULL) {
+			rc = 1;
+			break;
+		}
+		level = loglevel != NULL ? loglevel : cfg->circus.loglevel;
+		log_level_current = log_level_parse(level);
+		if (log_open("circus", logoutput != NULL ? logoutput :
+		    cfg->circus.logoutput, &cause) == -1) {
+			fprintf(stderr, "circusd: %s\n", cause);
+			free(cause);
+			config_free(cfg);
+			rc = 1;
+			break;
+		}
+		if (cfg->circus.httpd) {
+			fprintf(stderr, "You need to install circus-web\n");
+			config_free(cfg);
+			rc = 1;
+			break;
+		}
+		if (cfg->circus.umask >= 0)
+			umask((mode_t)cfg->circus.umask);
+		if (!pid_created) {
+			if (pidfile == NULL && cfg->circus.pidfile != NULL)
+				pidfile = xstrdup(cfg->circus.pidfile);
+			if (pidfile != NULL && pidfile_create(pidfile) == -1) {
+				config_free(cfg);
+				rc = 1;
+				break;
+			}
+			pid_created = pidfile != NULL;
+		}
+		log_info("Starting master on pid %d", (int)getpid());
+		a = arbiter_new(loop, cfg, path, &cause);
+		if (arbiter_start(a, &cause) == -1) {
+			log_msg(LOG_LEVEL_CRITICAL, "%s", cause);
+			fprintf(stderr, "circusd: %s\n", cause);
+			free(cause);
+			arbiter_free(a);
+			rc = 1;
+			break;
+		}
+		ev_run(loop, 0);
+		if (!a->restart_requested) {
+			arbiter_free(a);
+			break;
+		}
+		log_info("restarting");
+		arbiter_free(a);
+	}
+	if (pid_created)
+		pidfile_remove(pidfile);
+	ev_loop_destroy(loop);
+	zsys_shutdown();
+	log_close();
+	return rc;
+}

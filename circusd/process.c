@@ -1,0 +1,797 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * One worker process: build argv/env/fd plan in the parent, vfork, apply
+ * the Circus spawn contract in the child with async-signal-safe calls only,
+ * exec, and learn about failures through a close-on-exec pipe. Reaping is
+ * libev's (ev_child); this file never calls waitpid().
+ */
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bsd/string.h>
+
+#include "circusd.h"
+#include "log.h"
+#include "pyjson.h"
+#include "util.h"
+#include "xmalloc.h"
+
+#define SPAWN_MAX_FDS	64
+#define SPAWN_MAX_RLIM	16
+#define SPAWN_MAX_GROUPS 64
+
+/* Steps of the child, reported with errno on failure. */
+enum spawn_step {
+	STEP_DUP = 1, STEP_CHDIR, STEP_SETSID, STEP_RLIMIT, STEP_SETGROUPS,
+	STEP_SETGID, STEP_SETUID, STEP_EXEC,
+};
+
+static const char *spawn_step_names[] = { "", "dup2", "chdir", "setsid",
+	"setrlimit", "setgroups", "setgid", "setuid", "exec" };
+
+/* Everything the child needs, prepared before vfork. */
+struct spawn_plan {
+	const char	*path;
+	char		**argv;
+	char		**envp;
+	const char	*cwd;
+	int		 fd0, fd1, fd2;		/* -1 = inherit */
+	int		 keep[SPAWN_MAX_FDS];
+	int		 nkeep;
+	int		 rl_res[SPAWN_MAX_RLIM];
+	rlim_t		 rl_val[SPAWN_MAX_RLIM];
+	int		 nrl;
+	bool		 set_gid, set_uid, set_groups;
+	gid_t		 gid;
+	uid_t		 uid;
+	gid_t		 groups[SPAWN_MAX_GROUPS];
+	int		 ngroups;
+	int		 errfd;
+	const int	*sigs;		/* signals to reset to SIG_DFL */
+	int		 nsigs;
+};
+
+static const int spawn_reset_sigs[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM,
+	SIGCHLD, SIGPIPE, SIGUSR1, SIGUSR2, SIGWINCH, SIGXFSZ, SIGALRM };
+
+static const struct {
+	const char *name;
+	int res;
+} spawn_rlimits[] = {
+	{ "as", RLIMIT_AS }, { "core", RLIMIT_CORE }, { "cpu", RLIMIT_CPU },
+	{ "data", RLIMIT_DATA }, { "fsize", RLIMIT_FSIZE },
+	{ "memlock", RLIMIT_MEMLOCK }, { "msgqueue", RLIMIT_MSGQUEUE },
+	{ "nice", RLIMIT_NICE }, { "nofile", RLIMIT_NOFILE },
+	{ "nproc", RLIMIT_NPROC }, { "rss", RLIMIT_RSS },
+	{ "rtprio", RLIMIT_RTPRIO }, { "rttime", RLIMIT_RTTIME },
+	{ "sigpending", RLIMIT_SIGPENDING }, { "stack", RLIMIT_STACK },
+};
+
+/* Report a failed step to the parent and exit. */
+static void NORETURN
+spawn_child_fail(const struct spawn_plan *plan, int step)
+{
+	int msg[2] = { step, errno };
+
+	(void)!write(plan->errfd, msg, sizeof msg);
+	_exit(127);
+}
+
+/* The child side, between vfork and exec: async-signal-safe calls only. */
+static void NORETURN __attribute__((noinline))
+spawn_child(const struct spawn_plan *plan)
+{
+	struct sigaction sa;
+	sigset_t empty;
+	struct rlimit rl;
+	int i;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_DFL;
+	for (i = 0; i < plan->nsigs; i++)
+		sigaction(plan->sigs[i], &sa, NULL);
+	sigemptyset(&empty);
+	sigprocmask(SIG_SETMASK, &empty, NULL);
+
+	if (plan->fd0 != -1 && dup2(plan->fd0, 0) == -1)
+		spawn_child_fail(plan, STEP_DUP);
+	if (plan->fd1 != -1 && dup2(plan->fd1, 1) == -1)
+		spawn_child_fail(plan, STEP_DUP);
+	if (plan->fd2 != -1 && dup2(plan->fd2, 2) == -1)
+		spawn_child_fail(plan, STEP_DUP);
+	if (plan->cwd != NULL && chdir(plan->cwd) == -1)
+		spawn_child_fail(plan, STEP_CHDIR);
+	if (setsid() == -1)
+		spawn_child_fail(plan, STEP_SETSID);
+	for (i = 0; i < plan->nrl; i++) {
+		rl.rlim_cur = rl.rlim_max = plan->rl_val[i];
+		if (setrlimit(plan->rl_res[i], &rl) == -1) {
+			if (plan->rl_res[i] == RLIMIT_NOFILE &&
+			    plan->rl_val[i] == RLIM_INFINITY &&
+			    getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+				rl.rlim_cur = rl.rlim_max;
+				if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+					continue;
+			}
+			spawn_child_fail(plan, STEP_RLIMIT);
+		}
+	}
+	if (plan->set_groups)
+		(void)setgroups(plan->ngroups, plan->groups);
+	if (plan->set_gid && setgid(plan->gid) == -1)
+		spawn_child_fail(plan, STEP_SETGID);
+	if (plan->set_uid && setuid(plan->uid) == -1)
+		spawn_child_fail(plan, STEP_SETUID);
+	/* Everything >= 3 closes on exec except the sockets we hand over. */
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == -1) {
+		for (i = 3; i < 65536; i++)
+			(void)fcntl(i, F_SETFD, FD_CLOEXEC);
+	}
+	for (i = 0; i < plan->nkeep; i++)
+		(void)fcntl(plan->keep[i], F_SETFD, 0);
+	execve(plan->path, plan->argv, plan->envp);
+	spawn_child_fail(plan, STEP_EXEC);
+}
+
+/* vfork in its own frame so the caller's variables cannot be clobbered;
+ * the child never returns from here. */
+static pid_t __attribute__((noinline))
+spawn_vfork(const struct spawn_plan *plan)
+{
+	pid_t pid = vfork();
+
+	if (pid == 0)
+		spawn_child(plan);
+	return pid;
+}
+
+/* Lookup for spawn-time substitution: wid, env.*, sockets.*, options. */
+struct spawn_subst_ctx {
+	struct watcher	*watcher;
+	char		 wid[16];
+	char		*tmp;
+};
+
+/* Resolve one $(circus.KEY) at spawn time. */
+static const char *
+spawn_subst_lookup(void *arg, const char *key)
+{
+	struct spawn_subst_ctx *sc = arg;
+	struct watcher *w = sc->watcher;
+	struct csocket *s;
+	const char *k;
+	json_t *v;
+	char *cause = NULL;
+
+	if (strcmp(key, "wid") == 0)
+		return sc->wid;
+	if (strncmp(key, "env.", 4) == 0 && w->cfg->env != NULL) {
+		json_object_foreach(w->cfg->env, k, v) {
+			if (strcasecmp(k, key + 4) == 0 && json_is_string(v))
+				return json_string_value(v);
+		}
+		return NULL;
+	}
+	if (strncmp(key, "sockets.", 8) == 0) {
+		s = arbiter_find_socket(w->arbiter, key + 8);
+		return s != NULL && s->fd != -1 ? s->fdstr : NULL;
+	}
+	if (strcmp(key, "use_fds") == 0)
+		return w->cfg->use_sockets ? "True" : "False";
+	v = watcher_cfg_get(w->cfg, key, &cause);
+	free(cause);
+	if (v == NULL)
+		return NULL;
+	free(sc->tmp);
+	sc->tmp = pyjson_str(v);
+	json_decref(v);
+	return sc->tmp;
+}
+
+/* Substitute if the text mentions circus at all (fast path otherwise). */
+static char *
+spawn_subst(struct spawn_subst_ctx *sc, const char *in)
+{
+	if (strcasestr(in, "circus.") == NULL)
+		return xstrdup(in);
+	return subst_circus(in, spawn_subst_lookup, sc);
+}
+
+/* Build argv from cmd/args/shell options. Returns 0 or -1 + *cause. */
+static int
+spawn_build_argv(struct watcher *w, struct spawn_subst_ctx *sc, char ***argvp,
+    char **cause)
+{
+	struct watcher_cfg *cfg = w->cfg;
+	char **argv = NULL, *s, *joined, *q;
+	size_t argc = 0, i, len;
+	json_t *a;
+
+	s = spawn_subst(sc, cfg->cmd != NULL ? cfg->cmd : "");
+	if (shlex_split(s, &argv, &argc, cause) == -1) {
+		free(s);
+		argv_free(argv);
+		return -1;
+	}
+	free(s);
+	if (json_is_string(cfg->args)) {
+		s = spawn_subst(sc, json_string_value(cfg->args));
+		if (shlex_split(s, &argv, &argc, cause) == -1) {
+			free(s);
+			argv_free(argv);
+			return -1;
+		}
+		free(s);
+	} else if (json_is_array(cfg->args)) {
+		json_array_foreach(cfg->args, i, a) {
+			if (!json_is_string(a))
+				continue;
+			argv = xreallocarray(argv, argc + 2, sizeof *argv);
+			argv[argc++] = spawn_subst(sc, json_string_value(a));
+			argv[argc] = NULL;
+		}
+	}
+	if (argc == 0) {
+		argv_free(argv);
+		*cause = xstrdup("empty command");
+		return -1;
+	}
+	if (cfg->shell) {
+		len = 1;
+		for (i = 0; i < argc; i++)
+			len += 3 * strlen(argv[i]) + 3;
+		joined = xcalloc(1, len);
+		for (i = 0; i < argc; i++) {
+			q = shlex_quote(argv[i]);
+			if (i > 0)
+				strlcat(joined, " ", len);
+			strlcat(joined, q, len);
+			free(q);
+		}
+		argv_free(argv);
+		argv = xcalloc(4, sizeof *argv);
+		argv[0] = xstrdup("/bin/sh");
+		argv[1] = xstrdup("-c");
+		argv[2] = joined;
+		argc = 3;
+		if (cfg->shell_args != NULL) {
+			s = spawn_subst(sc, cfg->shell_args);
+			if (shlex_split(s, &argv, &argc, cause) == -1) {
+				free(s);
+				argv_free(argv);
+				return -1;
+			}
+			free(s);
+		}
+	}
+	*argvp = argv;
+	return 0;
+}
+
+/* Build "K=V" strings from the watcher env (NULL env = empty). */
+static char **
+spawn_build_envp(const json_t *env)
+{
+	const char *k;
+	json_t *v;
+	char **envp;
+	size_t n = 0;
+
+	envp = xcalloc(json_object_size(env) + 1, sizeof *envp);
+	json_object_foreach((json_t *)env, k, v) {
+		if (json_is_string(v))
+			envp[n++] = xprintf("%s=%s", k, json_string_value(v));
+	}
+	envp[n] = NULL;
+	return envp;
+}
+
+/* Find the program in the child's PATH (fallback /bin:/usr/bin). */
+static char *
+spawn_find_program(const char *prog, const json_t *env)
+{
+	const char *path = NULL, *p, *e;
+	json_t *v;
+	char *cand;
+
+	if (strchr(prog, '/') != NULL)
+		return xstrdup(prog);
+	if (env != NULL && (v = json_object_get(env, "PATH")) != NULL &&
+	    json_is_string(v))
+		path = json_string_value(v);
+	if (path == NULL)
+		path = "/bin:/usr/bin";
+	for (p = path;; p = e + 1) {
+		e = strchr(p, ':');
+		if (e == NULL)
+			e = p + strlen(p);
+		cand = xprintf("%.*s%s%s", (int)(e - p), p,
+		    e > p ? "/" : "./", prog);
+		if (access(cand, X_OK) == 0)
+			return cand;
+		free(cand);
+		if (*e == '\0')
+			break;
+	}
+	return NULL;
+}
+
+/* Resolve uid/gid (name or number) to ids; -1 + *cause if unknown. */
+static int
+spawn_resolve_ids(struct watcher *w, struct spawn_plan *plan, char **cause)
+{
+	struct watcher_cfg *cfg = w->cfg;
+	struct passwd *pw = NULL;
+	struct group *gr;
+	const char *name;
+	char *end;
+	long n;
+	int ng;
+
+	if (cfg->uid != NULL && !json_is_null(cfg->uid)) {
+		if (json_is_integer(cfg->uid))
+			pw = getpwuid((uid_t)json_integer_value(cfg->uid));
+		else {
+			name = json_string_value(cfg->uid);
+			n = strtol(name, &end, 10);
+			pw = (*name != '\0' && *end == '\0') ?
+			    getpwuid((uid_t)n) : getpwnam(name);
+			if (pw == NULL && *name != '\0' && *end == '\0') {
+				plan->set_uid = true;
+				plan->uid = (uid_t)n;
+			}
+		}
+		if (pw == NULL && !plan->set_uid) {
+			*cause = xprintf("unknown user '%s'",
+			    json_is_string(cfg->uid) ?
+			    json_string_value(cfg->uid) : "?");
+			return -1;
+		}
+		if (pw != NULL) {
+			plan->set_uid = true;
+			plan->uid = pw->pw_uid;
+			plan->set_gid = true;
+			plan->gid = pw->pw_gid;
+			ng = SPAWN_MAX_GROUPS;
+			if (getgrouplist(pw->pw_name, pw->pw_gid, plan->groups,
+			    &ng) >= 0) {
+				plan->ngroups = ng;
+				plan->set_groups = true;
+			}
+		}
+	}
+	if (cfg->gid != NULL && !json_is_null(cfg->gid)) {
+		if (json_is_integer(cfg->gid)) {
+			plan->gid = (gid_t)json_integer_value(cfg->gid);
+		} else {
+			name = json_string_value(cfg->gid);
+			n = strtol(name, &end, 10);
+			if (*name != '\0' && *end == '\0')
+				plan->gid = (gid_t)n;
+			else if ((gr = getgrnam(name)) != NULL)
+				plan->gid = gr->gr_gid;
+			else {
+				*cause = xprintf("unknown group '%s'", name);
+				return -1;
+			}
+		}
+		plan->set_gid = true;
+		if (plan->set_groups) {
+			ng = SPAWN_MAX_GROUPS;
+			if (pw != NULL && getgrouplist(pw->pw_name, plan->gid,
+			    plan->groups, &ng) >= 0)
+				plan->ngroups = ng;
+		}
+	}
+	return 0;
+}
+
+/* Fill the rlimit table of the plan. */
+static int
+spawn_rlimits_plan(struct watcher *w, struct spawn_plan *plan, char **cause)
+{
+	const char *k;
+	json_t *v;
+	size_t i;
+	json_int_t n;
+
+	if (w->cfg->rlimits == NULL)
+		return 0;
+	json_object_foreach(w->cfg->rlimits, k, v) {
+		for (i = 0; i < nitems(spawn_rlimits); i++)
+			if (strcasecmp(k, spawn_rlimits[i].name) == 0)
+				break;
+		if (i == nitems(spawn_rlimits)) {
+			*cause = xprintf("unknown rlimit 'rlimit_%s'", k);
+			return -1;
+		}
+		if (plan->nrl == SPAWN_MAX_RLIM)
+			break;
+		n = json_is_integer(v) ? json_integer_value(v) : -1;
+		plan->rl_res[plan->nrl] = spawn_rlimits[i].res;
+		plan->rl_val[plan->nrl] = n < 0 ? RLIM_INFINITY : (rlim_t)n;
+		plan->nrl++;
+	}
+	return 0;
+}
+
+/* Child exited: hand over to the watcher. */
+static void
+process_child_cb(struct ev_loop *loop, ev_child *cw, UNUSED int revents)
+{
+	struct process *p = container_of(cw, struct process, child_w);
+	int status = cw->rstatus;
+
+	ev_child_stop(loop, cw);
+	if (WIFEXITED(status))
+		p->exit_code = WEXITSTATUS(status);
+	else if (WIFSIGNALED(status))
+		p->exit_code = -WTERMSIG(status);
+	else
+		return;
+	p->exit_known = true;
+	p->state = PROCESS_EXITED;
+	ev_timer_stop(loop, &p->kill_timer);
+	ev_timer_stop(loop, &p->age_timer);
+	if (p->out != NULL) {
+		outpipe_close(p->out);
+		p->out = NULL;
+	}
+	if (p->err != NULL) {
+		outpipe_close(p->err);
+		p->err = NULL;
+	}
+	watcher_process_exited(p->watcher, p);
+}
+
+/* Spawn one process. */
+struct process *
+process_spawn(struct watcher *w, int wid, char **cause)
+{
+	struct arbiter *a = w->arbiter;
+	struct watcher_cfg *cfg = w->cfg;
+	struct spawn_subst_ctx sc;
+	struct spawn_plan plan;
+	struct process *p;
+	struct csocket *s;
+	char **argv = NULL, **envp = NULL, *path = NULL;
+	int errpipe[2] = { -1, -1 }, outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
+	int devnull = -1, msg[2], reuse_fds[SPAWN_MAX_FDS], nreuse = 0, i;
+	sigset_t all, old;
+	ssize_t n;
+	pid_t pid;
+	double started;
+
+	memset(&plan, 0, sizeof plan);
+	plan.fd0 = plan.fd1 = plan.fd2 = -1;
+	memset(&sc, 0, sizeof sc);
+	sc.watcher = w;
+	snprintf(sc.wid, sizeof sc.wid, "%d", wid);
+
+	/* so_reuseport sockets named in cmd get a fresh per-process copy. */
+	TAILQ_FOREACH(s, &a->sockets, entry) {
+		char ref[300];
+
+		if (!s->cfg->so_reuseport || cfg->cmd == NULL)
+			continue;
+		snprintf(ref, sizeof ref, "circus.sockets.%s", s->cfg->name);
+		if (strstr(cfg->cmd, ref) == NULL || nreuse == SPAWN_MAX_FDS)
+			continue;
+		reuse_fds[nreuse] = csocket_bind_reuseport(s, cause);
+		if (reuse_fds[nreuse] == -1)
+			goto fail;
+		snprintf(s->fdstr, sizeof s->fdstr, "%d", reuse_fds[nreuse]);
+		nreuse++;
+	}
+	if (spawn_build_argv(w, &sc, &argv, cause) == -1)
+		goto fail;
+	envp = spawn_build_envp(cfg->env);
+	if (cfg->executable != NULL && cfg->executable[0] != '\0')
+		path = xstrdup(cfg->executable);
+	else if ((path = spawn_find_program(argv[0], cfg->env)) == NULL) {
+		*cause = xprintf("[Errno 2] No such file or directory: '%s'",
+		    argv[0]);
+		goto fail;
+	}
+	if (spawn_resolve_ids(w, &plan, cause) == -1 ||
+	    spawn_rlimits_plan(w, &plan, cause) == -1)
+		goto fail;
+	if (pipe2(errpipe, O_CLOEXEC) == -1)
+		goto fail_errno;
+	if (cfg->close_child_stdin || cfg->close_child_stdout ||
+	    cfg->close_child_stderr) {
+		devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (devnull == -1)
+			goto fail_errno;
+	}
+	if (cfg->close_child_stdin)
+		plan.fd0 = devnull;
+	if (cfg->stdin_socket != NULL) {
+		s = arbiter_find_socket(a, cfg->stdin_socket);
+		if (s != NULL && s->fd != -1)
+			plan.fd0 = s->fd;
+	}
+	if (cfg->close_child_stdout)
+		plan.fd1 = devnull;
+	else if (w->stdout_stream != NULL) {
+		if (pipe2(outp, O_CLOEXEC) == -1)
+			goto fail_errno;
+		plan.fd1 = outp[1];
+	}
+	if (cfg->close_child_stderr)
+		plan.fd2 = devnull;
+	else if (w->stderr_stream != NULL) {
+		if (pipe2(errp, O_CLOEXEC) == -1)
+			goto fail_errno;
+		plan.fd2 = errp[1];
+	}
+	if (cfg->use_sockets) {
+		TAILQ_FOREACH(s, &a->sockets, entry)
+			if (s->fd != -1 && plan.nkeep < SPAWN_MAX_FDS)
+				plan.keep[plan.nkeep++] = s->fd;
+		for (i = 0; i < nreuse && plan.nkeep < SPAWN_MAX_FDS; i++)
+			plan.keep[plan.nkeep++] = reuse_fds[i];
+	}
+	plan.path = path;
+	plan.argv = argv;
+	plan.envp = envp;
+	plan.cwd = cfg->working_dir;
+	plan.errfd = errpipe[1];
+	plan.sigs = spawn_reset_sigs;
+	plan.nsigs = nitems(spawn_reset_sigs);
+
+	started = util_wallclock();
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	pid = spawn_vfork(&plan);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (pid == -1)
+		goto fail_errno;
+
+	p = xcalloc(1, sizeof *p);
+	p->watcher = w;
+	p->pid = pid;
+	p->wid = wid;
+	p->started = started;
+	p->started_mono = ev_now(a->loop);
+	p->state = PROCESS_RUNNING;
+	ev_child_init(&p->child_w, process_child_cb, pid, 0);
+	ev_child_start(a->loop, &p->child_w);
+	ev_timer_init(&p->kill_timer, NULL, 0, 0);
+	ev_timer_init(&p->age_timer, NULL, 0, 0);
+
+	close(errpipe[1]);
+	errpipe[1] = -1;
+	do
+		n = read(errpipe[0], msg, sizeof msg);
+	while (n == -1 && errno == EINTR);
+	close(errpipe[0]);
+	errpipe[0] = -1;
+	if (n == (ssize_t)sizeof msg) {
+		/* The child never ran the program: not a crash (DECISIONS 4). */
+		ev_child_stop(a->loop, &p->child_w);
+		free(p);
+		if (msg[0] == STEP_EXEC)
+			*cause = xprintf("[Errno %d] %s: '%s'", msg[1],
+			    strerror(msg[1]), path);
+		else if (msg[0] == STEP_CHDIR)
+			*cause = xprintf("[Errno %d] %s: '%s'", msg[1],
+			    strerror(msg[1]), cfg->working_dir);
+		else
+			*cause = xprintf("%s: [Errno %d] %s",
+			    msg[0] > 0 && msg[0] <= STEP_EXEC ?
+			    spawn_step_names[msg[0]] : "spawn", msg[1],
+			    strerror(msg[1]));
+		goto fail_quiet;
+	}
+	if (outp[0] != -1) {
+		close(outp[1]);
+		p->out = outpipe_new(a->loop, outp[0], w->stdout_stream, pid);
+	}
+	if (errp[0] != -1) {
+		close(errp[1]);
+		p->err = outpipe_new(a->loop, errp[0], w->stderr_stream, pid);
+	}
+	for (i = 0; i < nreuse; i++)
+		close(reuse_fds[i]);
+	if (devnull != -1)
+		close(devnull);
+	free(sc.tmp);
+	free(path);
+	argv_free(argv);
+	argv_free(envp);
+	return p;
+
+fail_errno:
+	*cause = xprintf("[Errno %d] %s", errno, strerror(errno));
+fail:
+fail_quiet:
+	for (i = 0; i < 2; i++) {
+		if (errpipe[i] != -1)
+			close(errpipe[i]);
+		if (outp[i] != -1)
+			close(outp[i]);
+		if (errp[i] != -1)
+			close(errp[i]);
+	}
+	for (i = 0; i < nreuse; i++)
+		close(reuse_fds[i]);
+	if (devnull != -1)
+		close(devnull);
+	free(sc.tmp);
+	free(path);
+	argv_free(argv);
+	argv_free(envp);
+	return NULL;
+}
+
+/* Send a signal to the process itself. */
+int
+process_signal(struct process *p, int signum)
+{
+	if (p->state == PROCESS_EXITED)
+		return -1;
+	return kill(p->pid, signum);
+}
+
+/* Read the ppid of a /proc entry; -1 on error. */
+static pid_t
+process_read_ppid(const char *pidstr)
+{
+	char path[64], buf[512], *rp;
+	ssize_t n;
+	int fd;
+	long ppid;
+
+	snprintf(path, sizeof path, "/proc/%s/stat", pidstr);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	if ((rp = strrchr(buf, ')')) == NULL)
+		return -1;
+	if (sscanf(rp + 2, "%*c %ld", &ppid) != 1)
+		return -1;
+	return (pid_t)ppid;
+}
+
+/* Direct children of pid, from /proc. */
+size_t
+process_children(pid_t pid, pid_t **out)
+{
+	DIR *d;
+	struct dirent *de;
+	pid_t *list = NULL;
+	size_t n = 0;
+
+	*out = NULL;
+	if ((d = opendir("/proc")) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		if (process_read_ppid(de->d_name) == pid) {
+			list = xreallocarray(list, n + 1, sizeof *list);
+			list[n++] = (pid_t)atoi(de->d_name);
+		}
+	}
+	closedir(d);
+	*out = list;
+	return n;
+}
+
+/* All descendants of pid (breadth first). */
+size_t
+process_descendants(pid_t pid, pid_t **out)
+{
+	pid_t *all = NULL, *kids;
+	size_t n = 0, i = 0, k, j;
+
+	k = process_children(pid, &kids);
+	for (;;) {
+		for (j = 0; j < k; j++) {
+			all = xreallocarray(all, n + 1, sizeof *all);
+			all[n++] = kids[j];
+		}
+		free(kids);
+		if (i >= n)
+			break;
+		k = process_children(all[i++], &kids);
+	}
+	*out = all;
+	return n;
+}
+
+/* Graceful timeout expired: SIGKILL the process, its group and tree. */
+static void
+process_kill_timeout_cb(UNUSED struct ev_loop *loop, ev_timer *t,
+    UNUSED int revents)
+{
+	struct process *p = container_of(t, struct process, kill_timer);
+	struct watcher *w = p->watcher;
+	pid_t *desc;
+	size_t n, i;
+
+	if (p->state == PROCESS_EXITED)
+		return;
+	n = process_descendants(p->pid, &desc);
+	log_info("%s: process %d still alive after graceful_timeout, "
+	    "sending SIGKILL", w->name, (int)p->pid);
+	kill(p->pid, SIGKILL);
+	events_pid(w->arbiter, w, "kill", p->pid, util_wallclock());
+	kill(-p->pid, SIGKILL);
+	for (i = 0; i < n; i++) {
+		if (kill(desc[i], SIGKILL) == 0)
+			events_pid(w->arbiter, w, "kill", desc[i],
+			    util_wallclock());
+	}
+	free(desc);
+}
+
+/* Start a graceful kill. */
+void
+process_kill(struct process *p, int signum, double timeout_s,
+    enum process_kill_reason reason)
+{
+	struct watcher *w = p->watcher;
+	struct arbiter *a = w->arbiter;
+	pid_t *kids = NULL;
+	size_t n = 0, i;
+
+	if (p->state != PROCESS_RUNNING) {
+		/* Already on its way out: only let a stop take it over. */
+		if (reason == KILL_STOP && p->state == PROCESS_STOPPING)
+			p->kill_reason = KILL_STOP;
+		return;
+	}
+	p->kill_reason = reason;
+	p->state = PROCESS_STOPPING;
+	if (w->cfg->stop_children)
+		n = process_children(p->pid, &kids);
+	if (kill(p->pid, signum) == 0)
+		events_pid(a, w, "kill", p->pid, util_wallclock());
+	for (i = 0; i < n; i++)
+		if (kill(kids[i], signum) == 0)
+			events_pid(a, w, "kill", kids[i], util_wallclock());
+	free(kids);
+	ev_timer_init(&p->kill_timer, process_kill_timeout_cb,
+	    timeout_s > 0 ? timeout_s : 0.0, 0.);
+	ev_timer_start(a->loop, &p->kill_timer);
+}
+
+/* Free a removed process (its child watcher must be stopped). */
+void
+process_free(struct process *p)
+{
+	struct ev_loop *loop;
+
+	if (p == NULL)
+		return;
+	loop = p->watcher->arbiter->loop;
+	ev_child_stop(loop, &p->child_w);
+	ev_timer_stop(loop, &p->kill_timer);
+	ev_timer_stop(loop, &p->age_timer);
+	if (p->out != NULL)
+		outpipe_close(p->out);
+	if (p->err != NULL)
+		outpipe_close(p->err);
+	free(p);
+}

@@ -1,0 +1,1030 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The watcher: a state machine over its processes, driven only by events
+ * (operations queued by commands, child exits, timers). It never waits.
+ *
+ *   stopped --start--> starting --all spawned--> active
+ *   starting --nothing could be spawned--> stopped
+ *   active --stop/restart/rm/quit--> stopping --last exit--> stopped
+ *   active --reload--> active (processes replaced, "reload" event)
+ *
+ * Every watcher has its own FIFO of operations (DECISIONS 1): the head
+ * runs, the rest wait their turn; other watchers are never held up.
+ * watcher_progress() re-evaluates the running operation after every
+ * event and completes it when its goal is reached.
+ */
+#include <sys/types.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bsd/stdlib.h>
+
+#include "circusd.h"
+#include "log.h"
+#include "util.h"
+#include "xmalloc.h"
+
+/* Operation phases. */
+enum {
+	PH_STOP_BEGIN = 0, PH_STOP_WAIT,
+	PH_START_BEGIN = 10, PH_START_WAIT,
+	PH_RELOAD_BEGIN = 20, PH_RELOAD_TRIM,
+	PH_SEQ_NEXT = 30, PH_SEQ_WAIT,
+	PH_SCALE_WAIT = 40,
+	PH_KILL_WAIT = 50,
+};
+
+static void watcher_run_next(struct watcher *);
+static void watcher_spawn_some(struct watcher *);
+static void watcher_progress(struct watcher *);
+
+static const char *watcher_state_names[] = { "stopped", "starting", "active",
+	"stopping" };
+
+/* Name of a state as the protocol spells it. */
+const char *
+watcher_state_name(enum watcher_state s)
+{
+	return watcher_state_names[s];
+}
+
+/* Change state, with a debug trace of every transition. */
+static void
+watcher_set_state(struct watcher *w, enum watcher_state s)
+{
+	if (w->state != s)
+		log_debug("%s: %s -> %s", w->name, watcher_state_names[w->state],
+		    watcher_state_names[s]);
+	w->state = s;
+}
+
+/* Timer for the next spawn (warmup_delay or back-off). */
+static void
+watcher_spawn_timer_cb(UNUSED struct ev_loop *loop, ev_timer *t,
+    UNUSED int revents)
+{
+	struct watcher *w = container_of(t, struct watcher, spawn_timer);
+
+	watcher_spawn_some(w);
+	watcher_progress(w);
+}
+
+/* Create a watcher from its config (ownership of cfg passes). */
+struct watcher *
+watcher_new(struct arbiter *a, struct watcher_cfg *cfg, char **cause)
+{
+	struct watcher *w;
+	char *c;
+
+	(void)cause;
+	w = xcalloc(1, sizeof *w);
+	w->arbiter = a;
+	w->cfg = cfg;
+	w->name = cfg->name;
+	w->lname = xstrdup(cfg->name);
+	for (c = w->lname; *c != '\0'; c++)
+		*c = (char)tolower((unsigned char)*c);
+	w->topic = xstrdup(w->lname);
+	for (c = w->topic; *c != '\0'; c++)
+		if (*c == ' ')
+			*c = '_';
+	w->state = WATCHER_STOPPED;
+	TAILQ_INIT(&w->processes);
+	TAILQ_INIT(&w->dead);
+	TAILQ_INIT(&w->ops);
+	ev_timer_init(&w->spawn_timer, watcher_spawn_timer_cb, 0., 0.);
+	return w;
+}
+
+/* Free a watcher and whatever it still holds. */
+void
+watcher_free(struct watcher *w)
+{
+	struct process *p, *tp;
+	struct watcher_op *op, *top;
+
+	if (w == NULL)
+		return;
+	ev_timer_stop(w->arbiter->loop, &w->spawn_timer);
+	TAILQ_FOREACH_SAFE(p, &w->processes, entry, tp) {
+		TAILQ_REMOVE(&w->processes, p, entry);
+		process_free(p);
+	}
+	TAILQ_FOREACH_SAFE(p, &w->dead, entry, tp) {
+		TAILQ_REMOVE(&w->dead, p, entry);
+		process_free(p);
+	}
+	TAILQ_FOREACH_SAFE(op, &w->ops, entry, top) {
+		TAILQ_REMOVE(&w->ops, op, entry);
+		if (op->done != NULL)
+			op->done(w, op->ctx, NULL, 1);
+		json_decref(op->before);
+		json_decref(op->stopped_pids);
+		free(op->seq_pids);
+		free(op);
+	}
+	watcher_close_streams(w);
+	free(w->backoff_reason);
+	free(w->lname);
+	free(w->topic);
+	watcher_cfg_free(w->cfg);
+	free(w);
+}
+
+/* Allocate an operation. */
+struct watcher_op *
+watcher_op_new(enum watcher_op_type type, watcher_done_cb done, void *ctx)
+{
+	struct watcher_op *op = xcalloc(1, sizeof *op);
+
+	op->type = type;
+	op->done = done;
+	op->ctx = ctx;
+	op->graceful = true;
+	return op;
+}
+
+/* Queue an operation behind those already there. */
+void
+watcher_queue(struct watcher *w, struct watcher_op *op)
+{
+	TAILQ_INSERT_TAIL(&w->ops, op, entry);
+	if (!w->op_running)
+		watcher_run_next(w);
+}
+
+/* Processes that are running (not being stopped, not exited). */
+size_t
+watcher_active_count(const struct watcher *w)
+{
+	const struct process *p;
+	size_t n = 0;
+
+	TAILQ_FOREACH(p, &w->processes, entry)
+		if (p->state == PROCESS_RUNNING)
+			n++;
+	return n;
+}
+
+/* Processes being stopped. */
+static size_t
+watcher_stopping_count(const struct watcher *w)
+{
+	const struct process *p;
+	size_t n = 0;
+
+	TAILQ_FOREACH(p, &w->processes, entry)
+		if (p->state == PROCESS_STOPPING)
+			n++;
+	return n;
+}
+
+/* Pids of running processes in spawn order. */
+json_t *
+watcher_pids(const struct watcher *w)
+{
+	const struct process *p;
+	json_t *a = json_array();
+
+	TAILQ_FOREACH(p, &w->processes, entry)
+		if (p->state == PROCESS_RUNNING)
+			json_array_append_new(a, json_integer(p->pid));
+	return a;
+}
+
+/* Find a process by pid. */
+struct process *
+watcher_find_process(struct watcher *w, pid_t pid)
+{
+	struct process *p;
+
+	TAILQ_FOREACH(p, &w->processes, entry)
+		if (p->pid == pid)
+			return p;
+	return NULL;
+}
+
+/* Smallest free worker id (lifecycle.md §4). */
+static int
+watcher_next_wid(struct watcher *w)
+{
+	struct process *p;
+	int wid;
+	bool used;
+
+	for (wid = 1;; wid++) {
+		used = false;
+		TAILQ_FOREACH(p, &w->processes, entry)
+			if (p->wid == wid && p->state != PROCESS_EXITED) {
+				used = true;
+				break;
+			}
+		if (!used)
+			return wid;
+	}
+}
+
+/* The configured number of processes, as a count. */
+static size_t
+watcher_target(const struct watcher *w)
+{
+	int n = w->cfg->numprocesses;
+
+	if (n < 0)
+		n = 0;
+	if (w->cfg->singleton && n > 1)
+		n = 1;
+	return (size_t)n;
+}
+
+/* Sorted pid array helpers for info objects. */
+static int
+watcher_cmp_int(const void *a, const void *b)
+{
+	json_int_t x = *(const json_int_t *)a, y = *(const json_int_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Sorted copy of a pid array. */
+static json_t *
+watcher_sorted(const json_t *arr)
+{
+	json_int_t *v;
+	size_t n = json_array_size(arr), i;
+	json_t *out = json_array();
+
+	v = xcalloc(n + 1, sizeof *v);
+	for (i = 0; i < n; i++)
+		v[i] = json_integer_value(json_array_get(arr, i));
+	qsort(v, n, sizeof *v, watcher_cmp_int);
+	for (i = 0; i < n; i++)
+		json_array_append_new(out, json_integer(v[i]));
+	free(v);
+	return out;
+}
+
+/* True if pid is in the array. */
+static bool
+watcher_pid_in(const json_t *arr, json_int_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < json_array_size(arr); i++)
+		if (json_integer_value(json_array_get(arr, i)) == pid)
+			return true;
+	return false;
+}
+
+/* {"started": [...], "kept": [...]} (+ "stopped") comparing pid sets. */
+static json_t *
+watcher_info(const json_t *before, const json_t *after, bool with_stopped)
+{
+	json_t *info = json_object(), *started = json_array(),
+	    *kept = json_array(), *stopped = json_array(), *tmp;
+	size_t i;
+	json_int_t pid;
+
+	for (i = 0; i < json_array_size(after); i++) {
+		pid = json_integer_value(json_array_get(after, i));
+		json_array_append_new(watcher_pid_in(before, pid) ? kept :
+		    started, json_integer(pid));
+	}
+	for (i = 0; i < json_array_size(before); i++) {
+		pid = json_integer_value(json_array_get(before, i));
+		if (!watcher_pid_in(after, pid))
+			json_array_append_new(stopped, json_integer(pid));
+	}
+	if (with_stopped) {
+		json_object_set_new(info, "stopped", watcher_sorted(stopped));
+	}
+	tmp = watcher_sorted(started);
+	json_object_set_new(info, "started", tmp);
+	json_object_set_new(info, "kept", watcher_sorted(kept));
+	json_decref(started);
+	json_decref(kept);
+	json_decref(stopped);
+	return info;
+}
+
+/* Complete the running operation and start the next one. */
+static void
+watcher_op_done(struct watcher *w, json_t *result, int error)
+{
+	struct watcher_op *op = TAILQ_FIRST(&w->ops);
+
+	if (op == NULL) {
+		json_decref(result);
+		return;
+	}
+	TAILQ_REMOVE(&w->ops, op, entry);
+	w->op_running = false;
+	if (op->done != NULL)
+		op->done(w, op->ctx, result, error);
+	json_decref(result);
+	json_decref(op->before);
+	json_decref(op->stopped_pids);
+	free(op->seq_pids);
+	free(op);
+	if (w->removed && TAILQ_EMPTY(&w->ops)) {
+		watcher_free(w);
+		return;
+	}
+	if (!TAILQ_EMPTY(&w->ops))
+		watcher_run_next(w);
+}
+
+/* Open the stream sinks configured for the watcher. */
+int
+watcher_open_streams(struct watcher *w, char **cause)
+{
+	const struct watcher_cfg *cfg = w->cfg;
+
+	if (w->stdout_stream == NULL && cfg->stdout_stream != NULL &&
+	    !cfg->close_child_stdout) {
+		w->stdout_stream = stream_new(w->name, cfg->stdout_stream, cause);
+		if (w->stdout_stream == NULL)
+			return -1;
+	}
+	if (w->stderr_stream == NULL && cfg->stderr_stream != NULL &&
+	    !cfg->close_child_stderr) {
+		w->stderr_stream = stream_new(w->name, cfg->stderr_stream, cause);
+		if (w->stderr_stream == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+/* Close the stream sinks (processes must have been detached). */
+void
+watcher_close_streams(struct watcher *w)
+{
+	stream_free(w->stdout_stream);
+	stream_free(w->stderr_stream);
+	w->stdout_stream = NULL;
+	w->stderr_stream = NULL;
+}
+
+/* max_age expired for one process: recycle it. */
+static void
+watcher_age_cb(UNUSED struct ev_loop *loop, ev_timer *t, UNUSED int revents)
+{
+	struct process *p = container_of(t, struct process, age_timer);
+	struct watcher *w = p->watcher;
+
+	if (p->state != PROCESS_RUNNING || w->state != WATCHER_ACTIVE)
+		return;
+	log_info("%s: process %d reached max_age, recycling", w->name,
+	    (int)p->pid);
+	process_kill(p, w->cfg->stop_signal, w->cfg->graceful_timeout,
+	    KILL_TRIM);
+}
+
+/* Spawn one process now. Returns it, or NULL after logging the failure. */
+static struct process *
+watcher_spawn_one(struct watcher *w)
+{
+	struct arbiter *a = w->arbiter;
+	struct process *p;
+	char *cause = NULL;
+	double age;
+
+	p = process_spawn(w, watcher_next_wid(w), &cause);
+	if (p == NULL) {
+		log_errorx("error in '%s': %s", w->name,
+		    cause != NULL ? cause : "spawn failed");
+		free(cause);
+		w->spawn_failures++;
+		return NULL;
+	}
+	w->spawn_failures = 0;
+	w->last_spawn = ev_now(a->loop);
+	TAILQ_INSERT_TAIL(&w->processes, p, entry);
+	w->nprocesses++;
+	if (w->cfg->max_age > 0) {
+		age = w->cfg->max_age;
+		if (w->cfg->max_age_variance > 0)
+			age += arc4random_uniform(
+			    (uint32_t)w->cfg->max_age_variance + 1);
+		ev_timer_init(&p->age_timer, watcher_age_cb, age, 0.);
+		ev_timer_start(a->loop, &p->age_timer);
+	}
+	events_pid(a, w, "spawn", p->pid, p->started);
+	return p;
+}
+
+/* Give up after max_retry spawn failures: the watcher stops. */
+static void
+watcher_give_up(struct watcher *w)
+{
+	struct watcher_op *op;
+
+	log_errorx("%s: could not spawn a process after %d attempts, "
+	    "stopping the watcher", w->name, w->spawn_failures);
+	w->gave_up = true;
+	w->spawn_failures = 0;
+	if (w->state == WATCHER_ACTIVE) {
+		op = watcher_op_new(WOP_STOP, NULL, NULL);
+		watcher_queue(w, op);
+	}
+}
+
+/* Fill up to numprocesses, honouring warmup_delay and back-off. */
+static void
+watcher_spawn_some(struct watcher *w)
+{
+	struct ev_loop *loop = w->arbiter->loop;
+	ev_tstamp now, next;
+	size_t target = watcher_target(w);
+	double retry;
+
+	if (w->state != WATCHER_ACTIVE && w->state != WATCHER_STARTING)
+		return;
+	if (w->arbiter->stopping)
+		return;
+	while (watcher_active_count(w) < target && !w->gave_up) {
+		now = ev_now(loop);
+		next = w->backoff_until;
+		if (w->cfg->warmup_delay > 0 && w->last_spawn > 0 &&
+		    w->last_spawn + w->cfg->warmup_delay > next)
+			next = w->last_spawn + w->cfg->warmup_delay;
+		if (next > now + 1e-4) {
+			if (!ev_is_active(&w->spawn_timer)) {
+				ev_timer_set(&w->spawn_timer, next - now, 0.);
+				ev_timer_start(loop, &w->spawn_timer);
+			}
+			return;
+		}
+		if (watcher_spawn_one(w) == NULL) {
+			if (w->cfg->max_retry >= 0 &&
+			    w->spawn_failures > w->cfg->max_retry) {
+				watcher_give_up(w);
+				return;
+			}
+			/* Retry later, yielding to the loop (never spin). */
+			retry = w->arbiter->cfg->circus.backoff_min_s *
+			    w->spawn_failures;
+			if (retry > 1.0)
+				retry = 1.0;
+			w->backoff_until = ev_now(loop) + retry;
+			continue;
+		}
+		ev_now_update(loop);
+	}
+}
+
+/* Kill the oldest surplus processes (all but the newest target). */
+static void
+watcher_trim(struct watcher *w)
+{
+	struct process *p;
+	size_t active = watcher_active_count(w), target = watcher_target(w);
+
+	TAILQ_FOREACH(p, &w->processes, entry) {
+		if (active <= target)
+			break;
+		if (p->state != PROCESS_RUNNING)
+			continue;
+		process_kill(p, w->cfg->stop_signal, w->cfg->graceful_timeout,
+		    KILL_TRIM);
+		active--;
+	}
+}
+
+/* Spawn missing / trim surplus now. */
+void
+watcher_manage(struct watcher *w)
+{
+	if (w->state != WATCHER_ACTIVE)
+		return;
+	watcher_trim(w);
+	watcher_spawn_some(w);
+}
+
+/* Change numprocesses (incr/decr/reloadconfig) and apply it. */
+void
+watcher_set_numprocesses(struct watcher *w, int n)
+{
+	w->cfg->numprocesses = n < 0 ? 0 : n;
+	watcher_manage(w);
+}
+
+/* Record a death for the crash back-off (DECISIONS 3). */
+static void
+watcher_account_death(struct watcher *w, struct process *p)
+{
+	const struct circus_cfg *c = &w->arbiter->cfg->circus;
+	ev_tstamp now = ev_now(w->arbiter->loop);
+	double lived = now - p->started_mono, delay;
+
+	if (lived >= c->backoff_reset_s) {
+		w->crashes = 0;
+		w->backoff_s = 0;
+		w->backoff_until = 0;
+		free(w->backoff_reason);
+		w->backoff_reason = NULL;
+		return;
+	}
+	w->crashes++;
+	if (w->crashes <= 1)
+		delay = 0;
+	else
+		delay = c->backoff_min_s * pow(c->backoff_factor,
+		    w->crashes - 2);
+	if (delay > c->backoff_max_s)
+		delay = c->backoff_max_s;
+	w->backoff_s = delay;
+	w->backoff_until = now + delay;
+	free(w->backoff_reason);
+	w->backoff_reason = xprintf("process %d exited with %d after %.3fs",
+	    (int)p->pid, p->exit_code, lived);
+	if (delay > 0)
+		log_warnx("%s: %s; %d quick deaths in a row, next spawn in "
+		    "%.2fs", w->name, w->backoff_reason, w->crashes, delay);
+}
+
+/* Back-off state for status/stats. */
+json_t *
+watcher_backoff_json(const struct watcher *w)
+{
+	ev_tstamp now = ev_now(w->arbiter->loop);
+
+	if (w->backoff_s <= 0 && w->crashes == 0)
+		return NULL;
+	return json_pack("{s:f, s:i, s:f, s:s?}", "delay", w->backoff_s,
+	    "crashes", w->crashes, "next_spawn_in",
+	    w->backoff_until > now ? w->backoff_until - now : 0.0, "reason",
+	    w->backoff_reason);
+}
+
+/* Publish reap for a process (and log it). */
+static void
+watcher_publish_reap(struct watcher *w, struct process *p)
+{
+	json_t *body;
+
+	body = json_pack("{s:i, s:f, s:i}", "process_pid", (int)p->pid, "time",
+	    util_wallclock(), "exit_code", p->exit_code);
+	events_publish(w->arbiter, w, "reap", body);
+}
+
+/* A child exited: decide its fate and the watcher's. */
+void
+watcher_process_exited(struct watcher *w, struct process *p)
+{
+	enum process_kill_reason reason = p->kill_reason;
+
+	log_debug("%s: process %d exited with %d", w->name, (int)p->pid,
+	    p->exit_code);
+	TAILQ_REMOVE(&w->processes, p, entry);
+	w->nprocesses--;
+	if (reason == KILL_STOP || w->state == WATCHER_STOPPING) {
+		TAILQ_INSERT_TAIL(&w->dead, p, entry);
+		watcher_progress(w);
+		return;
+	}
+	if (reason == KILL_TRIM) {
+		process_free(p);
+		watcher_manage(w);
+		watcher_progress(w);
+		return;
+	}
+	/* It died on its own, or for a sequential reload. */
+	watcher_publish_reap(w, p);
+	if (reason == KILL_NONE)
+		watcher_account_death(w, p);
+	process_free(p);
+	if (reason == KILL_NONE && w->state == WATCHER_ACTIVE) {
+		if (!w->cfg->respawn) {
+			if (w->nprocesses == 0 && !w->cfg->on_demand)
+				watcher_queue(w, watcher_op_new(WOP_STOP, NULL,
+				    NULL));
+			else if (w->nprocesses == 0)
+				watcher_set_state(w, WATCHER_STOPPED);
+		} else if (w->cfg->on_demand && w->nprocesses == 0 &&
+		    !w->socket_event) {
+			watcher_set_state(w, WATCHER_STOPPED);
+		} else
+			watcher_manage(w);
+	}
+	watcher_progress(w);
+}
+
+/* Begin stopping: every process gets the stop signal. */
+static void
+watcher_stop_begin(struct watcher *w, struct watcher_op *op)
+{
+	struct process *p, *tp;
+
+	(void)op;
+	ev_timer_stop(w->arbiter->loop, &w->spawn_timer);
+	watcher_set_state(w, WATCHER_STOPPING);
+	TAILQ_FOREACH_SAFE(p, &w->processes, entry, tp)
+		process_kill(p, w->cfg->stop_signal, w->cfg->graceful_timeout,
+		    KILL_STOP);
+	op->phase = PH_STOP_WAIT;
+}
+
+/* Finish a stop once every process is gone; true when stopped. */
+static bool
+watcher_stop_finish(struct watcher *w, struct watcher_op *op)
+{
+	struct process *p, *tp;
+
+	if (w->nprocesses > 0)
+		return false;
+	TAILQ_FOREACH_SAFE(p, &w->dead, entry, tp) {
+		TAILQ_REMOVE(&w->dead, p, entry);
+		watcher_publish_reap(w, p);
+		process_free(p);
+	}
+	if (op->close_streams)
+		watcher_close_streams(w);
+	watcher_set_state(w, WATCHER_STOPPED);
+	events_publish(w->arbiter, w, "stop",
+	    json_pack("{s:f}", "time", util_wallclock()));
+	log_info("%s stopped", w->name);
+	w->crashes = 0;
+	w->backoff_s = 0;
+	w->backoff_until = 0;
+	return true;
+}
+
+/* Begin starting (status starting, streams, spawns). Returns false if
+ * the start was skipped (on_demand). */
+static bool
+watcher_start_begin(struct watcher *w, struct watcher_op *op)
+{
+	char *cause = NULL;
+
+	op->phase = PH_START_WAIT;
+	if (w->cfg->on_demand && !w->socket_event)
+		return false;
+	if (w->state != WATCHER_STOPPED) {
+		if (op->before == NULL)
+			op->before = watcher_pids(w);
+		watcher_manage(w);
+		return true;
+	}
+	if (op->before == NULL)
+		op->before = json_array();
+	if (watcher_open_streams(w, &cause) == -1) {
+		log_errorx("%s: %s", w->name, cause);
+		free(cause);
+		return false;
+	}
+	w->gave_up = false;
+	w->spawn_failures = 0;
+	w->backoff_until = 0;
+	w->last_spawn = 0;
+	watcher_set_state(w, WATCHER_STARTING);
+	watcher_spawn_some(w);
+	return true;
+}
+
+/* Finish a start; true when done (result in *info). */
+static bool
+watcher_start_finish(struct watcher *w, struct watcher_op *op, json_t **info)
+{
+	json_t *after;
+
+	if (w->state == WATCHER_STARTING && !w->gave_up &&
+	    watcher_active_count(w) < watcher_target(w))
+		return false;
+	if (w->state == WATCHER_STARTING) {
+		if (w->nprocesses == 0) {
+			watcher_close_streams(w);
+			watcher_set_state(w, WATCHER_STOPPED);
+			if (w->gave_up)
+				events_publish(w->arbiter, w, "stop",
+				    json_pack("{s:f}", "time", util_wallclock()));
+		} else {
+			watcher_set_state(w, WATCHER_ACTIVE);
+			log_info("%s started", w->name);
+			events_publish(w->arbiter, w, "start",
+			    json_pack("{s:f}", "time", util_wallclock()));
+		}
+	}
+	after = watcher_pids(w);
+	*info = watcher_info(op->before, after, false);
+	json_decref(after);
+	return true;
+}
+
+/* Publish the reload event and log. */
+static void
+watcher_reloaded(struct watcher *w)
+{
+	events_publish(w->arbiter, w, "reload",
+	    json_pack("{s:f}", "time", util_wallclock()));
+	log_info("%s reloaded", w->name);
+}
+
+/* Result {"info": {...}} for restart/reload with stopped/started/kept. */
+static json_t *
+watcher_full_info(struct watcher *w, struct watcher_op *op)
+{
+	json_t *after = watcher_pids(w), *info;
+
+	info = watcher_info(op->before, after, true);
+	json_decref(after);
+	return json_pack("{s:o}", "info", info);
+}
+
+/* Sequential reload: next process, or finish. */
+static void
+watcher_seq_next(struct watcher *w, struct watcher_op *op)
+{
+	struct process *p;
+
+	while (op->seq_index < op->seq_npids) {
+		p = watcher_find_process(w, op->seq_pids[op->seq_index++]);
+		if (p == NULL || p->state != PROCESS_RUNNING)
+			continue;
+		op->seq_current = p;
+		op->phase = PH_SEQ_WAIT;
+		process_kill(p, w->cfg->stop_signal, w->cfg->graceful_timeout,
+		    KILL_SEQUENTIAL);
+		return;
+	}
+	op->seq_current = NULL;
+	watcher_reloaded(w);
+	watcher_op_done(w, watcher_full_info(w, op), 0);
+}
+
+/* Start running the operation at the head of the queue. */
+static void
+watcher_run_next(struct watcher *w)
+{
+	struct watcher_op *op = TAILQ_FIRST(&w->ops);
+	struct process *p, *tp;
+	size_t i, n;
+	void (*call)(struct watcher *, void *);
+
+	if (op == NULL || w->op_running)
+		return;
+	w->op_running = true;
+	switch (op->type) {
+	case WOP_CALL:
+		call = op->call;
+		call(w, op->ctx);
+		op->done = NULL;
+		watcher_op_done(w, NULL, 0);
+		return;
+	case WOP_STOP:
+		if (w->state == WATCHER_STOPPED) {
+			watcher_op_done(w, NULL, 0);
+			return;
+		}
+		watcher_stop_begin(w, op);
+		break;
+	case WOP_RESTART:
+		op->before = watcher_pids(w);
+		if (w->state == WATCHER_STOPPED) {
+			op->phase = PH_START_BEGIN;
+			break;
+		}
+		watcher_stop_begin(w, op);
+		break;
+	case WOP_START:
+		op->phase = PH_START_BEGIN;
+		break;
+	case WOP_RELOAD:
+		op->before = watcher_pids(w);
+		if (!op->graceful) {
+			op->type = WOP_RESTART;
+			if (w->state == WATCHER_STOPPED)
+				op->phase = PH_START_BEGIN;
+			else
+				watcher_stop_begin(w, op);
+			break;
+		}
+		if (w->state == WATCHER_STOPPED) {
+			op->phase = PH_START_BEGIN;
+			break;
+		}
+		if (w->cfg->send_hup) {
+			TAILQ_FOREACH(p, &w->processes, entry)
+				process_signal(p, SIGHUP);
+			watcher_reloaded(w);
+			watcher_op_done(w, watcher_full_info(w, op), 0);
+			return;
+		}
+		if (op->sequential) {
+			n = 0;
+			TAILQ_FOREACH(p, &w->processes, entry)
+				if (p->state == PROCESS_RUNNING)
+					n++;
+			op->seq_pids = xcalloc(n + 1, sizeof *op->seq_pids);
+			i = 0;
+			TAILQ_FOREACH(p, &w->processes, entry)
+				if (p->state == PROCESS_RUNNING)
+					op->seq_pids[i++] = p->pid;
+			op->seq_npids = i;
+			watcher_seq_next(w, op);
+			return;
+		}
+		/* Spawn a full new set back to back, then trim the old. */
+		n = watcher_target(w);
+		for (i = 0; i < n; i++)
+			(void)watcher_spawn_one(w);
+		w->spawn_failures = 0;
+		watcher_trim(w);
+		op->phase = PH_RELOAD_TRIM;
+		break;
+	case WOP_SCALE:
+		op->phase = PH_SCALE_WAIT;
+		watcher_manage(w);
+		break;
+	case WOP_KILL:
+		op->phase = PH_KILL_WAIT;
+		TAILQ_FOREACH_SAFE(p, &w->processes, entry, tp) {
+			if (p->state != PROCESS_RUNNING)
+				continue;
+			if (op->pid != 0 && p->pid != op->pid)
+				continue;
+			process_kill(p, op->signum, op->timeout_s, KILL_TRIM);
+		}
+		break;
+	}
+	watcher_progress(w);
+}
+
+/* Re-evaluate the running operation; complete it when its goal is met. */
+static void
+watcher_progress(struct watcher *w)
+{
+	struct watcher_op *op;
+	json_t *info = NULL;
+
+	for (;;) {
+		op = TAILQ_FIRST(&w->ops);
+		if (op == NULL || !w->op_running)
+			return;
+		switch (op->phase) {
+		case PH_STOP_WAIT:
+			if (!watcher_stop_finish(w, op))
+				return;
+			if (op->type == WOP_RESTART) {
+				op->phase = PH_START_BEGIN;
+				continue;
+			}
+			watcher_op_done(w, json_pack("{s:n}", "info"), 0);
+			return;
+		case PH_START_BEGIN:
+			if (op->type == WOP_RESTART || op->type == WOP_RELOAD) {
+				json_t *b = op->before;
+
+				op->before = NULL;
+				if (!watcher_start_begin(w, op)) {
+					json_decref(op->before);
+					op->before = b;
+					watcher_op_done(w, watcher_full_info(w, op),
+					    0);
+					return;
+				}
+				json_decref(op->before);
+				op->before = b;
+				continue;
+			}
+			if (!watcher_start_begin(w, op)) {
+				if (op->before == NULL)
+					op->before = json_array();
+				info = watcher_info(op->before, op->before,
+				    false);
+				watcher_op_done(w, json_pack("{s:o}", "info",
+				    info), 0);
+				return;
+			}
+			continue;
+		case PH_START_WAIT:
+			if (op->type == WOP_RESTART || op->type == WOP_RELOAD) {
+				json_t *b = op->before;
+
+				op->before = json_array();
+				if (!watcher_start_finish(w, op, &info)) {
+					json_decref(op->before);
+					op->before = b;
+					return;
+				}
+				json_decref(info);
+				json_decref(op->before);
+				op->before = b;
+				if (op->type == WOP_RELOAD)
+					watcher_reloaded(w);
+				watcher_op_done(w, watcher_full_info(w, op), 0);
+				return;
+			}
+			if (!watcher_start_finish(w, op, &info))
+				return;
+			watcher_op_done(w, json_pack("{s:o}", "info", info), 0);
+			return;
+		case PH_RELOAD_TRIM:
+			if (watcher_stopping_count(w) > 0)
+				return;
+			watcher_reloaded(w);
+			watcher_op_done(w, watcher_full_info(w, op), 0);
+			return;
+		case PH_SEQ_WAIT:
+			if (op->seq_current != NULL &&
+			    watcher_find_process(w, op->seq_current->pid) != NULL)
+				return;
+			op->seq_current = NULL;
+			(void)watcher_spawn_one(w);
+			op->phase = PH_SEQ_NEXT;
+			if (w->cfg->warmup_delay > 0) {
+				/* wait for the spawn timer to pace us */
+				w->backoff_until = ev_now(w->arbiter->loop) +
+				    w->cfg->warmup_delay;
+			}
+			continue;
+		case PH_SEQ_NEXT:
+			if (w->backoff_until > ev_now(w->arbiter->loop) + 1e-4) {
+				if (!ev_is_active(&w->spawn_timer)) {
+					ev_timer_set(&w->spawn_timer,
+					    w->backoff_until -
+					    ev_now(w->arbiter->loop), 0.);
+					ev_timer_start(w->arbiter->loop,
+					    &w->spawn_timer);
+				}
+				return;
+			}
+			watcher_seq_next(w, op);
+			return;
+		case PH_SCALE_WAIT:
+			if (w->state == WATCHER_ACTIVE && !w->gave_up &&
+			    (watcher_active_count(w) != watcher_target(w) ||
+			    watcher_stopping_count(w) > 0))
+				return;
+			watcher_op_done(w, json_pack("{s:i}", "numprocesses",
+			    w->cfg->numprocesses), 0);
+			return;
+		case PH_KILL_WAIT:
+			if (watcher_stopping_count(w) > 0)
+				return;
+			watcher_op_done(w, NULL, 0);
+			return;
+		default:
+			return;
+		}
+	}
+}
+
+/* The signal command: plain, children, childpid or recursive. */
+int
+watcher_signal(struct watcher *w, int signum, pid_t pid, pid_t childpid,
+    bool children, bool recursive, char **cause)
+{
+	struct process *p;
+	pid_t *kids;
+	size_t n, i;
+	bool found;
+
+	TAILQ_FOREACH(p, &w->processes, entry) {
+		if (p->state == PROCESS_EXITED)
+			continue;
+		if (pid != 0 && p->pid != pid)
+			continue;
+		if (childpid != 0) {
+			n = process_children(p->pid, &kids);
+			found = false;
+			for (i = 0; i < n; i++)
+				if (kids[i] == childpid)
+					found = true;
+			free(kids);
+			if (!found) {
+				*cause = xprintf("process %d has no child %d",
+				    (int)p->pid, (int)childpid);
+				return -1;
+			}
+			kill(childpid, signum);
+			continue;
+		}
+		if (children) {
+			n = process_children(p->pid, &kids);
+			for (i = 0; i < n; i++)
+				kill(kids[i], signum);
+			free(kids);
+			continue;
+		}
+		process_signal(p, signum);
+		if (recursive) {
+			n = process_descendants(p->pid, &kids);
+			for (i = 0; i < n; i++)
+				kill(kids[i], signum);
+			free(kids);
+		}
+	}
+	if (pid != 0 && (children || childpid != 0) &&
+	    watcher_find_process(w, pid) == NULL) {
+		*cause = xprintf("[Errno 3] No such process");
+		return -1;
+	}
+	return 0;
+}
