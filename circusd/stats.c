@@ -81,6 +81,7 @@ static int	 stats_link_ppid_cmp(const void *, const void *);
 static int	 stats_pid_cmp(const void *, const void *);
 static void	 stats_scan(struct stats_batch *);
 static size_t	 stats_children(struct stats_batch *, pid_t, pid_t **);
+static json_t	*stats_jstring(const char *);
 static double	 stats_cpu(const struct stats_stat *, struct stats_batch *,
 		    uint64_t *, double *);
 
@@ -501,6 +502,25 @@ stats_children(struct stats_batch *b, pid_t pid, pid_t **out)
 	return n;
 }
 
+/* A JSON string of s; bytes that are not UTF-8 become '?'. */
+static json_t *
+stats_jstring(const char *s)
+{
+	json_t	*v;
+	char	*copy, *p;
+
+	if ((v = json_string(s)) != NULL)
+		return v;
+	copy = xstrdup(s);
+	for (p = copy; *p != '\0'; p++) {
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	}
+	v = json_string(copy);
+	free(copy);
+	return v;
+}
+
 /* CPU percent since the last sample (psutil's cpu_percent), 1 decimal. */
 static double
 stats_cpu(const struct stats_stat *st, struct stats_batch *b,
@@ -564,7 +584,7 @@ stats_batch_pid(struct stats_batch *b, pid_t pid, bool with_children,
 	struct stats_stat	 st;
 	struct stat		 sb;
 	json_t			*info, *children, *child;
-	char			 path[64], buf[8192], text[64];
+	char			 path[64], buf[8192], text[64], name[1024];
 	pid_t			*kids;
 	size_t			 nkids, i;
 	ssize_t			 n;
@@ -606,7 +626,7 @@ stats_batch_pid(struct stats_batch *b, pid_t pid, bool with_children,
 	json_object_set_new(info, "ctime", json_string(text));
 	json_object_set_new(info, "pid", json_integer(pid));
 	json_object_set_new(info, "username",
-	    json_string(stats_username(b, uid)));
+	    stats_jstring(stats_username(b, uid)));
 	json_object_set_new(info, "nice", json_integer(st.nice));
 	create_time = stats_round((double)st.start_ticks /
 	    (double)machine.hz + machine.boot_time, 2);
@@ -617,8 +637,8 @@ stats_batch_pid(struct stats_batch *b, pid_t pid, bool with_children,
 	n = stats_read_at(fd, path, buf, sizeof buf, NULL);
 	if (n < 0)
 		n = 0;
-	stats_cmdline_name(buf, (size_t)n, text, sizeof text);
-	json_object_set_new(info, "cmdline", json_string(text));
+	stats_cmdline_name(buf, (size_t)n, name, sizeof name);
+	json_object_set_new(info, "cmdline", stats_jstring(name));
 
 	children = json_array();
 	if (with_children) {
