@@ -185,6 +185,42 @@ int watcher_cfg_set(struct watcher_cfg *, const char *key, const json_t *value,
 /* `globaloptions` object (5 keys in Circus order). Caller owns. */
 json_t *circus_cfg_globaloptions(const struct circus_cfg *);
 
+/*
+ * Apply the `options` object of an `add` request to a watcher made by
+ * watcher_cfg_new_add, as Circus's constructor does (rlimit_* into
+ * rlimits, retry_in and dotted keys kept as free-form, whole stream and
+ * hooks objects installed, uid/gid kept as given). Values must have passed
+ * watcher_opt_validate. Returns 0, or -1 with *cause (errno-5 text such as
+ * "Cannot have 2 processes with a singleton  watcher").
+ */
+int watcher_cfg_add_options(struct watcher_cfg *, const json_t *options,
+    char **cause);
+
+/* How the ini loader treats one [watcher:*] key (table-driven). */
+enum opt_ini {
+	OPT_INI_FREEFORM = 0,	/* not a table key: free-form string */
+	OPT_INI_EARLY,		/* typed: converted at load, bad value fatal */
+	OPT_INI_LATE,		/* string, expanded with the watcher env; a bad
+				 * value (max_age...) only skips the watcher */
+	OPT_INI_IGNORED,	/* read but overwritten (env) */
+};
+enum opt_ini watcher_opt_ini_kind(const char *key);
+/* Convert and store one ini value of a table key. Returns 0, or -1 with
+ * *cause (without file:line). */
+int watcher_cfg_ini_set(struct watcher_cfg *, const char *key,
+    const char *value, char **cause);
+/* Check a hook target: a path to an executable (contains '/'); a Python
+ * dotted name gives -1 and *cause naming the hook. */
+int config_hook_check(const char *hook, const char *target, char **cause);
+/* circusd's working directory as Circus computes it ($PWD if it is the
+ * same directory as getcwd()). Caller frees. */
+char *config_working_dir(void);
+/* RLIMIT_* number of an rlimit name ("nofile", "CORE": any case), or -1. */
+int config_rlimit_resource(const char *name);
+/* Python int() / float() of a string. 0, or -1 if not a valid literal. */
+int config_parse_int(const char *, long long *);
+int config_parse_float(const char *, double *);
+
 /* ---- substitution and argv (subst.c) ---- */
 
 /* Resolve one lower-cased key like "wid", "env.path", "sockets.web";

@@ -1,0 +1,1925 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Loading Circus ini files into the plain structs of config.h: our own
+ * line reader (config.md §1, no length limit), includes, [env] sections,
+ * load-time $(circus.env.*) substitution and the watcher environment.
+ * Errors carry file:line. Nothing here spawns, binds or logs.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <limits.h>
+#include <glob.h>
+#include <math.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "config.h"
+#include "pyjson.h"
+#include "util.h"
+#include "xmalloc.h"
+
+extern char **environ;
+
+/* ---- the ini reader ---- */
+
+struct ini_opt {
+	char		*name;
+	char		*value;
+	const char	*file;		/* borrowed from ini->files */
+	int		 line;
+};
+
+struct ini_sect {
+	char		*name;
+	const char	*file;
+	int		 line;
+	struct ini_opt	*opts;
+	size_t		 nopts;
+};
+
+struct ini {
+	struct ini_sect	**sects;	/* in order of first appearance */
+	size_t		  nsects;
+	char		**files;
+	size_t		  nfiles;
+};
+
+/* One watcher being loaded, with the section it comes from. */
+struct wload {
+	struct watcher_cfg	*w;
+	struct ini_sect		*sect;
+	size_t			 order;
+	bool			 skip;
+};
+
+struct load {
+	struct config	*cfg;
+	struct ini	 ini;
+	json_t		*errors;	/* array of "file:line: ..." */
+	json_t		*os_env;	/* circusd's environment */
+	json_t		*local_env;	/* [env] */
+	const char	*main_file;
+};
+
+static void	 load_error(struct load *, const char *, int, const char *, ...)
+		     PRINTFLIKE(4, 5);
+static void	 load_warn(struct load *, const char *, int, const char *, ...)
+		     PRINTFLIKE(4, 5);
+
+/* Is the whole string whitespace? */
+static bool
+cfg_blank(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (!isspace((unsigned char)*s))
+			return (false);
+	}
+	return (true);
+}
+
+/* Copy of s[0..len) with surrounding whitespace removed. */
+static char *
+cfg_strip(const char *s, size_t len)
+{
+	while (len > 0 && isspace((unsigned char)*s)) {
+		s++;
+		len--;
+	}
+	while (len > 0 && isspace((unsigned char)s[len - 1]))
+		len--;
+	return (xstrndup(s, len));
+}
+
+/* A JSON string, even for invalid UTF-8. */
+static json_t *
+cfg_jstr(const char *s)
+{
+	json_t	*v;
+
+	if ((v = json_string(s)) == NULL)
+		v = json_string_nocheck(s);
+	return (v);
+}
+
+/* Set obj[key] = v (stolen), even for an invalid UTF-8 key. */
+static void
+cfg_jset(json_t *obj, const char *key, json_t *v)
+{
+	if (json_object_set_new(obj, key, v) == -1)
+		json_object_set_new_nocheck(obj, key, v);
+}
+
+/* Find a section by exact name. */
+static struct ini_sect *
+ini_find(struct ini *ini, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < ini->nsects; i++) {
+		if (strcmp(ini->sects[i]->name, name) == 0)
+			return (ini->sects[i]);
+	}
+	return (NULL);
+}
+
+/* Find an option of a section, or NULL. */
+static struct ini_opt *
+ini_get(const struct ini_sect *s, const char *name)
+{
+	size_t	 i;
+
+	if (s == NULL)
+		return (NULL);
+	for (i = 0; i < s->nopts; i++) {
+		if (strcmp(s->opts[i].name, name) == 0)
+			return (&s->opts[i]);
+	}
+	return (NULL);
+}
+
+/* Free everything the reader allocated. */
+static void
+ini_free(struct ini *ini)
+{
+	struct ini_sect	*s;
+	size_t		 i, j;
+
+	for (i = 0; i < ini->nsects; i++) {
+		s = ini->sects[i];
+		for (j = 0; j < s->nopts; j++) {
+			free(s->opts[j].name);
+			free(s->opts[j].value);
+		}
+		free(s->opts);
+		free(s->name);
+		free(s);
+	}
+	free(ini->sects);
+	for (i = 0; i < ini->nfiles; i++)
+		free(ini->files[i]);
+	free(ini->files);
+	memset(ini, 0, sizeof *ini);
+}
+
+/* Cut an option value at its inline comment, as Circus's reader does. */
+static size_t
+ini_value_len(const char *v, size_t len)
+{
+	const char	*semi;
+	char		 before;
+
+	if ((semi = memchr(v, ';', len)) == NULL)
+		return (len);
+	/* Python's optval[pos - 1] wraps around to the last character. */
+	before = semi == v ? v[len - 1] : semi[-1];
+	if (isspace((unsigned char)before))
+		return (semi - v);
+	return (len);
+}
+
+/*
+ * Parse one file into the section namespace. Returns -1 if it cannot be
+ * opened (errno set); bad lines go to l->errors.
+ */
+static int
+ini_read(struct load *l, const char *path)
+{
+	struct ini	*ini = &l->ini;
+	struct ini_sect	*cur = NULL;
+	struct ini_opt	*o;
+	FILE		*f;
+	char		*line = NULL, *name, *value, *tmp, *r;
+	const char	*file, *delim, *end, *v;
+	size_t		 cap = 0, len, i;
+	ssize_t		 n, optidx = -1;
+	int		 lineno = 0;
+	bool		 header_error = false;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return (-1);
+	ini->files = xreallocarray(ini->files, ini->nfiles + 1,
+	    sizeof *ini->files);
+	file = ini->files[ini->nfiles++] = xstrdup(path);
+
+	while ((n = getline(&line, &cap, f)) != -1) {
+		lineno++;
+		len = (size_t)n;
+		if (len > 0 && line[len - 1] == '\n')
+			line[--len] = '\0';
+		if (len > 0 && line[len - 1] == '\r')
+			line[--len] = '\0';
+
+		/* Blank lines and comments. */
+		if (cfg_blank(line) || line[0] == '#' || line[0] == ';')
+			continue;
+		if ((line[0] == 'r' || line[0] == 'R') &&
+		    strncasecmp(line, "rem", 3) == 0 &&
+		    (line[3] == '\0' || isspace((unsigned char)line[3])))
+			continue;
+
+		/* Continuation of the current option. */
+		if (isspace((unsigned char)line[0]) && cur != NULL &&
+		    optidx != -1) {
+			value = cfg_strip(line, len);
+			if (*value != '\0') {
+				o = &cur->opts[optidx];
+				tmp = xprintf("%s\n%s", o->value, value);
+				free(o->value);
+				o->value = tmp;
+			}
+			free(value);
+			continue;
+		}
+
+		/* Section header: up to the last ']'. */
+		if (line[0] == '[' && (end = strrchr(line, ']')) != NULL &&
+		    end > line + 1) {
+			name = xstrndup(line + 1, end - line - 1);
+			if ((cur = ini_find(ini, name)) == NULL) {
+				cur = xcalloc(1, sizeof *cur);
+				cur->name = name;
+				cur->file = file;
+				cur->line = lineno;
+				ini->sects = xreallocarray(ini->sects,
+				    ini->nsects + 1, sizeof *ini->sects);
+				ini->sects[ini->nsects++] = cur;
+			} else
+				free(name);
+			optidx = -1;
+			continue;
+		}
+		if (cur == NULL) {
+			if (!header_error) {
+				r = pyjson_str_repr(line);
+				load_error(l, file, lineno,
+				    "missing section header: %s", r);
+				free(r);
+			}
+			header_error = true;
+			continue;
+		}
+
+		/* Option: name, first '=' or ':', value. */
+		if ((delim = strpbrk(line, "=:")) == NULL) {
+			r = pyjson_str_repr(line);
+			load_error(l, file, lineno, "cannot parse line: %s", r);
+			free(r);
+			continue;
+		}
+		len = delim - line;
+		while (len > 0 && isspace((unsigned char)line[len - 1]))
+			len--;
+		name = xstrndup(line, len);
+		for (i = 0; i < cur->nopts; i++) {
+			if (strcmp(cur->opts[i].name, name) == 0)
+				break;
+		}
+		if (i < cur->nopts) {
+			/* First definition wins; continuations go to it. */
+			free(name);
+			optidx = (ssize_t)i;
+			continue;
+		}
+		for (v = delim + 1; isspace((unsigned char)*v); v++)
+			;
+		value = cfg_strip(v, ini_value_len(v, strlen(v)));
+		if (strcmp(value, "\"\"") == 0)
+			value[0] = '\0';
+		cur->opts = xreallocarray(cur->opts, cur->nopts + 1,
+		    sizeof *cur->opts);
+		o = &cur->opts[cur->nopts];
+		o->name = name;
+		o->value = value;
+		o->file = file;
+		o->line = lineno;
+		optidx = (ssize_t)cur->nopts++;
+	}
+	free(line);
+	fclose(f);
+	return (0);
+}
+
+/* ---- errors, environments, substitution ---- */
+
+/* Record a fatal load error "file:line: message". */
+static void
+load_error(struct load *l, const char *file, int line, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*msg, *full;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) == -1)
+		msg = xstrdup("out of memory");
+	va_end(ap);
+	full = xprintf("%s:%d: %s", file, line, msg);
+	json_array_append_new(l->errors, cfg_jstr(full));
+	free(full);
+	free(msg);
+}
+
+/* Record a warning "file:line: message" in config->warnings. */
+static void
+load_warn(struct load *l, const char *file, int line, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*msg, *full;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) == -1) {
+		va_end(ap);
+		return;
+	}
+	va_end(ap);
+	full = xprintf("%s:%d: %s", file, line, msg);
+	json_array_append_new(l->cfg->warnings, cfg_jstr(full));
+	free(full);
+	free(msg);
+}
+
+/* circusd's environment as a JSON object, in environ order. */
+static json_t *
+cfg_os_env(void)
+{
+	json_t	 *env;
+	char	**ep, *k;
+	const char *eq;
+
+	env = json_object();
+	for (ep = environ; ep != NULL && *ep != NULL; ep++) {
+		if ((eq = strchr(*ep, '=')) == NULL)
+			continue;
+		k = xstrndup(*ep, eq - *ep);
+		cfg_jset(env, k, cfg_jstr(eq + 1));
+		free(k);
+	}
+	return (env);
+}
+
+/* Case-insensitive lookup in an env object; the last match wins. */
+static const char *
+cfg_env_lookup(void *ctx, const char *key)
+{
+	json_t		*env = ctx, *v;
+	const char	*k, *found = NULL;
+
+	if (env == NULL || strncmp(key, "env.", 4) != 0)
+		return (NULL);
+	key += 4;
+	json_object_foreach(env, k, v) {
+		if (strcasecmp(k, key) == 0)
+			found = json_string_value(v);
+	}
+	return (found);
+}
+
+/* Substitute $(circus.env.*) in s against env. Caller frees. */
+static char *
+cfg_subst(const char *s, json_t *env)
+{
+	return (subst_circus(s, cfg_env_lookup, env));
+}
+
+/* Python int() of a string. */
+int
+config_parse_int(const char *s, long long *out)
+{
+	long long	 v = 0;
+	int		 neg = 0, digits = 0;
+
+	if (s == NULL)
+		return (-1);
+	while (isspace((unsigned char)*s))
+		s++;
+	if (*s == '+' || *s == '-')
+		neg = (*s++ == '-');
+	while (*s != '\0') {
+		if (*s == '_' && digits > 0 && isdigit((unsigned char)s[1])) {
+			s++;
+			continue;
+		}
+		if (!isdigit((unsigned char)*s))
+			break;
+		if (v > (LLONG_MAX - 9) / 10)
+			return (-1);
+		v = v * 10 + (*s++ - '0');
+		digits++;
+	}
+	while (isspace((unsigned char)*s))
+		s++;
+	if (digits == 0 || *s != '\0')
+		return (-1);
+	*out = neg ? -v : v;
+	return (0);
+}
+
+/* Python float() of a string (no hexadecimal forms). */
+int
+config_parse_float(const char *s, double *out)
+{
+	char	*end;
+	double	 d;
+
+	if (s == NULL)
+		return (-1);
+	while (isspace((unsigned char)*s))
+		s++;
+	if (*s == '\0' || strpbrk(s, "xX") != NULL)
+		return (-1);
+	errno = 0;
+	d = strtod(s, &end);
+	if (end == s)
+		return (-1);
+	while (isspace((unsigned char)*end))
+		end++;
+	if (*end != '\0')
+		return (-1);
+	*out = d;
+	return (0);
+}
+
+/* circusd's working directory as Circus computes it. */
+char *
+config_working_dir(void)
+{
+	struct stat	 a, b;
+	const char	*pwd;
+	char		*cwd;
+
+	if ((cwd = getcwd(NULL, 0)) == NULL)
+		return (xstrdup("/"));
+	pwd = getenv("PWD");
+	if (pwd != NULL && stat(pwd, &a) == 0 && stat(cwd, &b) == 0 &&
+	    a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+		free(cwd);
+		return (xstrdup(pwd));
+	}
+	return (cwd);
+}
+
+/* ---- constructors and destructors ---- */
+
+/* A watcher with the ini defaults (config.py watcher_defaults). */
+static struct watcher_cfg *
+watcher_cfg_new_ini(const char *name, const char *file, int line)
+{
+	struct watcher_cfg	*w;
+
+	w = xcalloc(1, sizeof *w);
+	w->name = xstrdup(name);
+	w->file = xstrdup(file);
+	w->line = line;
+	w->cmd = xstrdup("");
+	w->args = json_string("");
+	w->numprocesses = 1;
+	w->warmup_delay = 0;
+	w->warmup_delay_is_int = true;
+	w->stop_signal = 15;
+	w->max_retry = 5;
+	w->graceful_timeout = 30.0;
+	w->max_age_variance = 30;
+	w->respawn = true;
+	w->autostart = true;
+	w->close_child_stdin = true;
+	w->hooks = json_object();
+	w->rlimits = json_object();
+	w->freeform = json_object();
+	w->raw = json_object();
+	return (w);
+}
+
+/* Defaults of a watcher created by `add` (constructor defaults). */
+struct watcher_cfg *
+watcher_cfg_new_add(const char *name, const char *cmd)
+{
+	struct watcher_cfg	*w;
+
+	w = xcalloc(1, sizeof *w);
+	w->name = xstrdup(name);
+	w->cmd = xstrdup(cmd != NULL ? cmd : "");
+	w->numprocesses = 1;
+	w->warmup_delay = 0.0;
+	w->working_dir = config_working_dir();
+	w->stop_signal = 15;
+	w->max_retry = 5;
+	w->graceful_timeout = 30.0;
+	w->max_age_variance = 30;
+	w->respawn = true;
+	w->autostart = true;
+	w->close_child_stdin = true;
+	w->hooks = json_object();
+	w->rlimits = json_object();
+	w->freeform = json_object();
+	w->raw = json_object();
+	w->from_add = true;
+	return (w);
+}
+
+/* Deep copy of a JSON value or NULL. */
+static json_t *
+cfg_jdup(const json_t *v)
+{
+	return (v != NULL ? json_deep_copy(v) : NULL);
+}
+
+/* Copy of a string or NULL. */
+static char *
+cfg_sdup(const char *s)
+{
+	return (s != NULL ? xstrdup(s) : NULL);
+}
+
+/* Deep copy of a watcher config. */
+struct watcher_cfg *
+watcher_cfg_dup(const struct watcher_cfg *o)
+{
+	struct watcher_cfg	*w;
+
+	w = xmalloc(sizeof *w);
+	*w = *o;
+	w->name = cfg_sdup(o->name);
+	w->file = cfg_sdup(o->file);
+	w->cmd = cfg_sdup(o->cmd);
+	w->args = cfg_jdup(o->args);
+	w->executable = cfg_sdup(o->executable);
+	w->working_dir = cfg_sdup(o->working_dir);
+	w->shell_args = cfg_sdup(o->shell_args);
+	w->uid = cfg_jdup(o->uid);
+	w->gid = cfg_jdup(o->gid);
+	w->stdin_socket = cfg_sdup(o->stdin_socket);
+	w->virtualenv = cfg_sdup(o->virtualenv);
+	w->virtualenv_py_ver = cfg_sdup(o->virtualenv_py_ver);
+	w->env = cfg_jdup(o->env);
+	w->stdout_stream = cfg_jdup(o->stdout_stream);
+	w->stderr_stream = cfg_jdup(o->stderr_stream);
+	w->hooks = cfg_jdup(o->hooks);
+	w->rlimits = cfg_jdup(o->rlimits);
+	w->freeform = cfg_jdup(o->freeform);
+	w->raw = cfg_jdup(o->raw);
+	return (w);
+}
+
+/* Free a watcher config. */
+void
+watcher_cfg_free(struct watcher_cfg *w)
+{
+	if (w == NULL)
+		return;
+	free(w->name);
+	free(w->file);
+	free(w->cmd);
+	json_decref(w->args);
+	free(w->executable);
+	free(w->working_dir);
+	free(w->shell_args);
+	json_decref(w->uid);
+	json_decref(w->gid);
+	free(w->stdin_socket);
+	free(w->virtualenv);
+	free(w->virtualenv_py_ver);
+	json_decref(w->env);
+	json_decref(w->stdout_stream);
+	json_decref(w->stderr_stream);
+	json_decref(w->hooks);
+	json_decref(w->rlimits);
+	json_decref(w->freeform);
+	json_decref(w->raw);
+	free(w);
+}
+
+/* Deep copy of a socket config. */
+struct socket_cfg *
+socket_cfg_dup(const struct socket_cfg *o)
+{
+	struct socket_cfg	*s;
+
+	s = xmalloc(sizeof *s);
+	*s = *o;
+	s->name = cfg_sdup(o->name);
+	s->file = cfg_sdup(o->file);
+	s->host = cfg_sdup(o->host);
+	s->path = cfg_sdup(o->path);
+	s->interface = cfg_sdup(o->interface);
+	s->raw = cfg_jdup(o->raw);
+	return (s);
+}
+
+/* Free a socket config. */
+void
+socket_cfg_free(struct socket_cfg *s)
+{
+	if (s == NULL)
+		return;
+	free(s->name);
+	free(s->file);
+	free(s->host);
+	free(s->path);
+	free(s->interface);
+	json_decref(s->raw);
+	free(s);
+}
+
+/* Free a plugin config. */
+static void
+plugin_cfg_free(struct plugin_cfg *p)
+{
+	if (p == NULL)
+		return;
+	free(p->name);
+	free(p->file);
+	free(p->use);
+	json_decref(p->raw);
+	free(p);
+}
+
+/* Free the [circus] strings. */
+static void
+circus_cfg_clear(struct circus_cfg *c)
+{
+	free(c->endpoint);
+	free(c->endpoint_owner);
+	free(c->pubsub_endpoint);
+	free(c->multicast_endpoint);
+	free(c->stats_endpoint);
+	free(c->pidfile);
+	free(c->loglevel);
+	free(c->logoutput);
+	free(c->loggerconfig);
+	free(c->httpd_host);
+	free(c->fqdn_prefix);
+	json_decref(c->raw);
+}
+
+/* Free a loaded config and everything in it. */
+void
+config_free(struct config *cfg)
+{
+	size_t	 i;
+
+	if (cfg == NULL)
+		return;
+	free(cfg->path);
+	circus_cfg_clear(&cfg->circus);
+	for (i = 0; i < cfg->nwatchers; i++)
+		watcher_cfg_free(cfg->watchers[i]);
+	free(cfg->watchers);
+	for (i = 0; i < cfg->nsockets; i++)
+		socket_cfg_free(cfg->sockets[i]);
+	free(cfg->sockets);
+	for (i = 0; i < cfg->nplugins; i++)
+		plugin_cfg_free(cfg->plugins[i]);
+	free(cfg->plugins);
+	json_decref(cfg->global_env);
+	json_decref(cfg->warnings);
+	free(cfg);
+}
+
+/* ---- includes ---- */
+
+/* Compare two C strings for qsort. */
+static int
+cfg_strcmp(const void *a, const void *b)
+{
+	return (strcmp(*(char *const *)a, *(char *const *)b));
+}
+
+/* Expand one include pattern and append its (sorted) matches. */
+static void
+load_scan(struct load *l, const struct ini_opt *o, const char *dir,
+    const char *pattern, char ***files, size_t *nfiles)
+{
+	glob_t	 g;
+	char	*full, *r;
+	size_t	 i;
+
+	if (*pattern == '/' || *dir == '\0')
+		full = xstrdup(pattern);
+	else
+		full = xprintf("%s/%s", dir, pattern);
+	memset(&g, 0, sizeof g);
+	if (glob(full, GLOB_NOSORT, NULL, &g) != 0 || g.gl_pathc == 0) {
+		r = pyjson_str_repr(full);
+		load_warn(l, o->file, o->line, "%s does not lead to any "
+		    "config. Make sure include paths are relative to the main "
+		    "config file", r);
+		free(r);
+		globfree(&g);
+		free(full);
+		return;
+	}
+	qsort(g.gl_pathv, g.gl_pathc, sizeof *g.gl_pathv, cfg_strcmp);
+	for (i = 0; i < g.gl_pathc; i++) {
+		*files = xreallocarray(*files, *nfiles + 1, sizeof **files);
+		(*files)[(*nfiles)++] = xstrdup(g.gl_pathv[i]);
+	}
+	globfree(&g);
+	free(full);
+}
+
+/* Read the files named by the main file's include and include_dir. */
+static void
+load_includes(struct load *l)
+{
+	struct ini_sect	*circus;
+	struct ini_opt	*o;
+	char		*dir, *value, *word, *save, *pat, **files = NULL;
+	size_t		 nfiles = 0, i;
+	const char	*keys[] = { "include", "include_dir" };
+	int		 k;
+
+	circus = ini_find(&l->ini, "circus");
+	dir = xstrdup(l->main_file);
+	if (strrchr(dir, '/') != NULL)
+		*strrchr(dir, '/') = '\0';
+	else
+		dir[0] = '\0';
+	if (dir[0] == '\0' && l->main_file[0] == '/') {
+		free(dir);
+		dir = xstrdup("/");
+	}
+	for (k = 0; k < 2; k++) {
+		if ((o = ini_get(circus, keys[k])) == NULL)
+			continue;
+		value = cfg_subst(o->value, l->os_env);
+		for (word = strtok_r(value, " \t\r\n\f\v", &save); word != NULL;
+		    word = strtok_r(NULL, " \t\r\n\f\v", &save)) {
+			if (k == 0)
+				load_scan(l, o, dir, word, &files, &nfiles);
+			else {
+				pat = xprintf("%s/*.ini", word);
+				load_scan(l, o, dir, pat, &files, &nfiles);
+				free(pat);
+			}
+		}
+		free(value);
+	}
+	for (i = 0; i < nfiles; i++) {
+		if (ini_read(l, files[i]) == -1)
+			load_warn(l, files[i], 0, "cannot read included file: "
+			    "%s", strerror(errno));
+		free(files[i]);
+	}
+	free(files);
+	free(dir);
+}
+
+/* ---- [circus] ---- */
+
+/* Substituted value of a [circus] key, or NULL when absent. */
+static char *
+circus_get(struct load *l, const char *key, const struct ini_opt **op)
+{
+	const struct ini_opt	*o;
+
+	o = ini_get(ini_find(&l->ini, "circus"), key);
+	if (op != NULL)
+		*op = o;
+	if (o == NULL)
+		return (NULL);
+	return (cfg_subst(o->value, l->cfg->global_env));
+}
+
+/* Read a string [circus] key into *dst (kept when absent). */
+static void
+circus_str(struct load *l, const char *key, char **dst)
+{
+	char	*v;
+
+	if ((v = circus_get(l, key, NULL)) == NULL)
+		return;
+	free(*dst);
+	*dst = v;
+}
+
+/* Read a boolean [circus] key. */
+static void
+circus_bool(struct load *l, const char *key, bool *dst)
+{
+	const struct ini_opt	*o;
+	char			*v, *r;
+
+	if ((v = circus_get(l, key, &o)) == NULL)
+		return;
+	if (util_parse_bool(v, dst) == -1) {
+		r = pyjson_str_repr(v);
+		load_error(l, o->file, o->line, "[circus] %s = %s is not a "
+		    "boolean", key, r);
+		free(r);
+	}
+	free(v);
+}
+
+/* Read an integer [circus] key. */
+static void
+circus_int(struct load *l, const char *key, int *dst)
+{
+	const struct ini_opt	*o;
+	char			*v, *r;
+	long long		 n;
+
+	if ((v = circus_get(l, key, &o)) == NULL)
+		return;
+	if (config_parse_int(v, &n) == -1 || n < -2147483647LL ||
+	    n > 2147483647LL) {
+		r = pyjson_str_repr(v);
+		load_error(l, o->file, o->line, "[circus] %s = %s is not an "
+		    "integer", key, r);
+		free(r);
+	} else
+		*dst = (int)n;
+	free(v);
+}
+
+/* Read a float [circus] key. */
+static void
+circus_float(struct load *l, const char *key, double *dst)
+{
+	const struct ini_opt	*o;
+	char			*v, *r;
+
+	if ((v = circus_get(l, key, &o)) == NULL)
+		return;
+	if (config_parse_float(v, dst) == -1) {
+		r = pyjson_str_repr(v);
+		load_error(l, o->file, o->line, "[circus] %s = %s is not a "
+		    "number", key, r);
+		free(r);
+	}
+	free(v);
+}
+
+/* Read the [circus] section (config.md §4). */
+static void
+load_circus(struct load *l)
+{
+	struct circus_cfg	*c = &l->cfg->circus;
+	struct ini_sect		*s;
+	const struct ini_opt	*o;
+	char			*v, *r, *end;
+	long			 m;
+	bool			 debug_gc = false;
+	size_t			 i;
+
+	c->endpoint = xstrdup("tcp://127.0.0.1:5555");
+	c->pubsub_endpoint = xstrdup("tcp://127.0.0.1:5556");
+	c->multicast_endpoint = xstrdup("udp://237.219.251.97:12027");
+	c->check_delay = 5.0;
+	c->umask = -1;
+	c->httpd_host = xstrdup("localhost");
+	c->httpd_port = 8080;
+	c->backoff_min_s = 0.1;
+	c->backoff_factor = 2.0;
+	c->backoff_max_s = 30.0;
+	c->backoff_reset_s = 10.0;
+	c->raw = json_object();
+
+	if ((s = ini_find(&l->ini, "circus")) != NULL) {
+		for (i = 0; i < s->nopts; i++)
+			cfg_jset(c->raw, s->opts[i].name,
+			    cfg_jstr(s->opts[i].value));
+	}
+
+	circus_float(l, "check_delay", &c->check_delay);
+	circus_str(l, "endpoint", &c->endpoint);
+	circus_str(l, "endpoint_owner", &c->endpoint_owner);
+	circus_str(l, "pubsub_endpoint", &c->pubsub_endpoint);
+	circus_str(l, "multicast_endpoint", &c->multicast_endpoint);
+	circus_bool(l, "statsd", &c->statsd);
+	if ((v = circus_get(l, "stats_endpoint", &o)) == NULL)
+		c->stats_endpoint = xstrdup("tcp://127.0.0.1:5557");
+	else {
+		c->stats_endpoint = v;
+		if (!c->statsd) {
+			load_warn(l, o->file, o->line, "You defined a "
+			    "stats_endpoint without setting up statsd to "
+			    "True.");
+			c->statsd = true;
+		}
+	}
+	if ((v = circus_get(l, "umask", &o)) != NULL) {
+		if (*v != '\0') {
+			errno = 0;
+			m = strtol(v + (strncasecmp(v, "0o", 2) == 0 ? 2 : 0),
+			    &end, 8);
+			if (errno != 0 || *end != '\0' || end == v || m < 0 ||
+			    m > 07777) {
+				r = pyjson_str_repr(v);
+				load_error(l, o->file, o->line, "[circus] "
+				    "umask = %s is not an octal number", r);
+				free(r);
+			} else
+				c->umask = (int)m;
+		}
+		free(v);
+	}
+	circus_int(l, "warmup_delay", &c->warmup_delay);
+	circus_bool(l, "httpd", &c->httpd);
+	circus_str(l, "httpd_host", &c->httpd_host);
+	circus_int(l, "httpd_port", &c->httpd_port);
+	circus_bool(l, "debug", &c->debug);
+	circus_bool(l, "debug_gc", &debug_gc);
+	circus_str(l, "pidfile", &c->pidfile);
+	circus_str(l, "loglevel", &c->loglevel);
+	circus_str(l, "logoutput", &c->logoutput);
+	circus_str(l, "loggerconfig", &c->loggerconfig);
+	circus_str(l, "fqdn_prefix", &c->fqdn_prefix);
+	circus_float(l, "backoff_min", &c->backoff_min_s);
+	circus_float(l, "backoff_factor", &c->backoff_factor);
+	circus_float(l, "backoff_max", &c->backoff_max_s);
+	circus_float(l, "backoff_reset", &c->backoff_reset_s);
+	if (s != NULL && (!(c->backoff_min_s >= 0) ||
+	    !(c->backoff_factor >= 1) || !(c->backoff_max_s >= 0) ||
+	    !(c->backoff_reset_s >= 0) || isinf(c->backoff_min_s))) {
+		load_error(l, s->file, s->line, "[circus] back-off settings "
+		    "need backoff_min >= 0, backoff_factor >= 1, "
+		    "backoff_max >= 0 and backoff_reset >= 0");
+	}
+}
+
+/* ---- sockets and plugins ---- */
+
+/* Object of every key of a section, substituted against env. */
+static json_t *
+sect_values(const struct ini_sect *s, json_t *env)
+{
+	json_t	*obj;
+	char	*v;
+	size_t	 i;
+
+	obj = json_object();
+	for (i = 0; i < s->nopts; i++) {
+		v = env != NULL ? cfg_subst(s->opts[i].value, env) :
+		    xstrdup(s->opts[i].value);
+		cfg_jset(obj, s->opts[i].name, cfg_jstr(v));
+		free(v);
+	}
+	return (obj);
+}
+
+/* Line of a key in a section (the section's line when absent). */
+static int
+sect_line(const struct ini_sect *s, const char *key)
+{
+	const struct ini_opt	*o;
+
+	if ((o = ini_get(s, key)) != NULL)
+		return (o->line);
+	return (s->line);
+}
+
+/* Read one [socket:NAME]; NULL when skipped (warning) or on error. */
+static struct socket_cfg *
+load_socket(struct load *l, const struct ini_sect *s)
+{
+	struct socket_cfg	*sc;
+	struct protoent		*pe;
+	json_t			*vals;
+	const char		*name, *v, *bad = NULL;
+	char			*r;
+	long long		 n;
+	bool			 b;
+	size_t			 i;
+
+	name = s->name;
+	while ((v = strstr(name, "socket:")) != NULL)
+		name = v + 7;
+	vals = sect_values(s, l->cfg->global_env);
+	sc = xcalloc(1, sizeof *sc);
+	sc->name = xstrdup(name);
+	for (i = 0; sc->name[i] != '\0'; i++)
+		sc->name[i] = tolower((unsigned char)sc->name[i]);
+	sc->file = xstrdup(s->file);
+	sc->line = s->line;
+	sc->host = xstrdup("localhost");
+	sc->port = 8080;
+	sc->family = AF_INET;
+	sc->type = SOCK_STREAM;
+	sc->backlog = 2048;
+	sc->umask = 8;
+	sc->raw = vals;
+
+	/* Booleans converted by the loader: fatal. */
+	if ((v = json_string_value(json_object_get(vals, "so_reuseport"))) &&
+	    util_parse_bool(v, &sc->so_reuseport) == -1)
+		bad = "so_reuseport";
+	if ((v = json_string_value(json_object_get(vals, "replace"))) &&
+	    util_parse_bool(v, &sc->replace) == -1)
+		bad = "replace";
+	if (bad != NULL) {
+		r = pyjson_str_repr(json_string_value(json_object_get(vals,
+		    bad)));
+		load_error(l, s->file, sect_line(s, bad), "socket '%s': %s = "
+		    "%s is not a boolean", sc->name, bad, r);
+		free(r);
+		socket_cfg_free(sc);
+		return (NULL);
+	}
+
+	/* The rest is checked when the socket is created: skip. */
+	if ((v = json_string_value(json_object_get(vals, "host"))) != NULL) {
+		free(sc->host);
+		sc->host = xstrdup(v);
+	}
+	if ((v = json_string_value(json_object_get(vals, "path"))) != NULL)
+		sc->path = xstrdup(v);
+	if ((v = json_string_value(json_object_get(vals, "interface"))))
+		sc->interface = xstrdup(v);
+	if ((v = json_string_value(json_object_get(vals, "port"))) != NULL) {
+		if (config_parse_int(v, &n) == -1 || n < 0 || n > 65535) {
+			bad = "port";
+			goto skip;
+		}
+		sc->port = (int)n;
+	}
+	if ((v = json_string_value(json_object_get(vals, "backlog")))) {
+		if (config_parse_int(v, &n) == -1 || n < 0 || n > 1 << 30) {
+			bad = "backlog";
+			goto skip;
+		}
+		sc->backlog = (int)n;
+	}
+	if ((v = json_string_value(json_object_get(vals, "umask"))) != NULL) {
+		/* Decimal, like Circus: "022" is 22. */
+		if (config_parse_int(v, &n) == -1 || n < 0 || n > 07777) {
+			bad = "umask";
+			goto skip;
+		}
+		sc->umask = (int)n;
+	}
+	if ((v = json_string_value(json_object_get(vals, "blocking"))) &&
+	    util_parse_bool(v, &b) == -1) {
+		bad = "blocking";
+		goto skip;
+	} else if (v != NULL)
+		sc->blocking = b;
+	if ((v = json_string_value(json_object_get(vals, "family"))) != NULL) {
+		if (strcasecmp(v, "AF_INET") == 0)
+			sc->family = AF_INET;
+		else if (strcasecmp(v, "AF_INET6") == 0)
+			sc->family = AF_INET6;
+		else if (strcasecmp(v, "AF_UNIX") == 0)
+			sc->family = AF_UNIX;
+		else {
+			bad = "family";
+			goto skip;
+		}
+	}
+	if ((v = json_string_value(json_object_get(vals, "type"))) != NULL) {
+		if (strcasecmp(v, "SOCK_STREAM") == 0)
+			sc->type = SOCK_STREAM;
+		else if (strcasecmp(v, "SOCK_DGRAM") == 0)
+			sc->type = SOCK_DGRAM;
+		else if (strcasecmp(v, "SOCK_RAW") == 0)
+			sc->type = SOCK_RAW;
+		else if (strcasecmp(v, "SOCK_RDM") == 0)
+			sc->type = SOCK_RDM;
+		else if (strcasecmp(v, "SOCK_SEQPACKET") == 0)
+			sc->type = SOCK_SEQPACKET;
+		else {
+			bad = "type";
+			goto skip;
+		}
+	}
+	if ((v = json_string_value(json_object_get(vals, "proto"))) != NULL) {
+		if ((pe = getprotobyname(v)) == NULL) {
+			bad = "proto";
+			goto skip;
+		}
+		sc->proto = pe->p_proto;
+	}
+	if (sc->path != NULL)
+		sc->family = AF_UNIX;
+	return (sc);
+
+skip:
+	r = pyjson_str_repr(v);
+	load_warn(l, s->file, sect_line(s, bad), "Failed to create socket "
+	    "'%s': invalid %s %s; socket skipped", sc->name, bad, r);
+	free(r);
+	socket_cfg_free(sc);
+	return (NULL);
+}
+
+/* Read one [plugin:NAME]; NULL on error. */
+static struct plugin_cfg *
+load_plugin(struct load *l, const struct ini_sect *s)
+{
+	struct plugin_cfg	*p;
+	const char		*v;
+	char			*r;
+	long long		 n;
+
+	p = xcalloc(1, sizeof *p);
+	p->name = xstrdup(s->name + 7);
+	p->file = xstrdup(s->file);
+	p->line = s->line;
+	p->priority = 1;
+	p->raw = sect_values(s, l->cfg->global_env);
+	if ((v = json_string_value(json_object_get(p->raw, "priority")))) {
+		if (config_parse_int(v, &n) == -1 || n < -2147483647LL ||
+		    n > 2147483647LL) {
+			r = pyjson_str_repr(v);
+			load_error(l, s->file, sect_line(s, "priority"),
+			    "plugin '%s': priority = %s is not an integer",
+			    p->name, r);
+			free(r);
+			plugin_cfg_free(p);
+			return (NULL);
+		}
+		p->priority = (int)n;
+	}
+	if ((v = json_string_value(json_object_get(p->raw, "use"))) == NULL) {
+		load_error(l, s->file, s->line, "plugin '%s': missing 'use'",
+		    p->name);
+		plugin_cfg_free(p);
+		return (NULL);
+	}
+	p->use = xstrdup(v);
+	return (p);
+}
+
+/* ---- watchers ---- */
+
+/* Read one [watcher:NAME] typed options (phase 1, fatal errors). */
+static struct watcher_cfg *
+load_watcher(struct load *l, struct ini_sect *s)
+{
+	struct watcher_cfg	*w;
+	struct ini_opt		*o;
+	json_t			*hook;
+	char			*v, *cause, *r, *target;
+	const char		*comma;
+	long long		 n;
+	bool			 b, ok = true;
+	size_t			 i, len;
+
+	w = watcher_cfg_new_ini(s->name + 8, s->file, s->line);
+	for (i = 0; i < s->nopts; i++) {
+		o = &s->opts[i];
+		cfg_jset(w->raw, o->name, cfg_jstr(o->value));
+		if (strcmp(o->name, "name") == 0) {
+			/* Circus lets a "name" key rename the watcher. */
+			free(w->name);
+			w->name = xstrdup(o->value);
+			continue;
+		}
+		if (strncmp(o->name, "stdout_stream", 13) == 0 ||
+		    strncmp(o->name, "stderr_stream", 13) == 0) {
+			if (o->name[13] != '.' || o->name[14] == '\0') {
+				load_error(l, o->file, o->line, "watcher '%s': "
+				    "invalid stream option '%s'", w->name,
+				    o->name);
+				ok = false;
+			}
+			continue;	/* phase 2 */
+		}
+		if (strncmp(o->name, "rlimit_", 7) == 0) {
+			if (o->value[0] == '\0')
+				n = -1;
+			else if (config_parse_int(o->value, &n) == -1) {
+				r = pyjson_str_repr(o->value);
+				load_error(l, o->file, o->line, "watcher '%s': "
+				    "%s = %s is not an integer", w->name,
+				    o->name, r);
+				free(r);
+				ok = false;
+				continue;
+			}
+			cfg_jset(w->rlimits, o->name + 7, json_integer(n));
+			continue;
+		}
+		if (strncmp(o->name, "hooks.", 6) == 0) {
+			b = false;
+			if ((comma = strchr(o->value, ',')) != NULL) {
+				v = cfg_strip(comma + 1, strlen(comma + 1));
+				if (util_parse_bool(v, &b) == -1) {
+					r = pyjson_str_repr(v);
+					load_error(l, o->file, o->line,
+					    "watcher '%s': %s: %s is not a "
+					    "boolean", w->name, o->name, r);
+					free(r);
+					ok = false;
+				}
+				free(v);
+				len = comma - o->value;
+			} else
+				len = strlen(o->value);
+			target = cfg_strip(o->value, len);
+			hook = json_pack("[s b]", target, b);
+			if (hook == NULL)
+				hook = json_pack("[o b]", cfg_jstr(target), b);
+			cfg_jset(w->hooks, o->name + 6, hook);
+			free(target);
+			continue;
+		}
+		if (strcmp(o->name, "check_flapping") == 0) {
+			v = cfg_subst(o->value, l->cfg->global_env);
+			if (util_parse_bool(v, &b) == -1) {
+				r = pyjson_str_repr(v);
+				load_error(l, o->file, o->line, "watcher '%s': "
+				    "check_flapping = %s is not a boolean",
+				    w->name, r);
+				free(r);
+				ok = false;
+			} else
+				cfg_jset(w->freeform, o->name, json_boolean(b));
+			free(v);
+			continue;
+		}
+		if (watcher_opt_ini_kind(o->name) != OPT_INI_EARLY)
+			continue;	/* phase 2 or ignored */
+		v = cfg_subst(o->value, l->cfg->global_env);
+		if (watcher_cfg_ini_set(w, o->name, v, &cause) == -1) {
+			load_error(l, o->file, o->line, "watcher '%s': %s",
+			    w->name, cause);
+			free(cause);
+			ok = false;
+		}
+		free(v);
+	}
+	if (!ok) {
+		watcher_cfg_free(w);
+		return (NULL);
+	}
+	return (w);
+}
+
+/* Apply [env:PATTERNS] sections to a watcher environment. */
+static void
+load_env_patterns(struct load *l, struct watcher_cfg *w)
+{
+	struct ini_sect	*s;
+	char		*list, *item, *save, *pat;
+	size_t		 i, j;
+
+	for (i = 0; i < l->ini.nsects; i++) {
+		s = l->ini.sects[i];
+		if (strncmp(s->name, "env:", 4) != 0)
+			continue;
+		list = xstrdup(s->name + 4);
+		for (item = strtok_r(list, ",", &save); item != NULL;
+		    item = strtok_r(NULL, ",", &save)) {
+			pat = cfg_strip(item, strlen(item));
+			if (fnmatch(pat, w->name, 0) == 0) {
+				for (j = 0; j < s->nopts; j++)
+					cfg_jset(w->env, s->opts[j].name,
+					    cfg_jstr(s->opts[j].value));
+			}
+			free(pat);
+		}
+		free(list);
+	}
+}
+
+/* Replace $NAME (upper-case start) by circusd's own environment. */
+static char *
+cfg_expand_dollar(const char *v, json_t *os_env)
+{
+	char		*out, *name, *tmp;
+	const char	*p, *e, *val;
+	size_t		 len = 0, size = strlen(v) + 1;
+
+	out = xmalloc(size);
+	for (p = v; *p != '\0';) {
+		if (p[0] == '$' && p[1] >= 'A' && p[1] <= 'Z') {
+			for (e = p + 1; (*e >= 'A' && *e <= 'Z') ||
+			    (*e >= '0' && *e <= '9') || *e == '_'; e++)
+				;
+			name = xstrndup(p + 1, e - p - 1);
+			val = json_string_value(json_object_get(os_env, name));
+			free(name);
+			if (val == NULL)
+				val = "";
+			size += strlen(val);
+			out = xrealloc(out, size);
+			memcpy(out + len, val, strlen(val));
+			len += strlen(val);
+			p = e;
+			continue;
+		}
+		out[len++] = *p++;
+	}
+	out[len] = '\0';
+	tmp = cfg_strip(out, len);
+	free(out);
+	return (tmp);
+}
+
+/* Build the final process environment (config.md §8.3 steps 3). */
+static void
+load_env_finish(struct load *l, struct watcher_cfg *w)
+{
+	json_t		*env, *v;
+	const char	*k;
+	char		*nk, *nv;
+
+	env = w->copy_env ? json_deep_copy(l->os_env) : json_object();
+	json_object_foreach(w->env, k, v) {
+		nk = cfg_strip(k, strlen(k));
+		nv = cfg_expand_dollar(json_string_value(v), l->os_env);
+		cfg_jset(env, nk, cfg_jstr(nv));
+		free(nk);
+		free(nv);
+	}
+	json_decref(w->env);
+	w->env = env;
+}
+
+/* Add <venv>/bin and the site-packages to the environment (§8.3 step 4). */
+static int
+load_virtualenv(struct watcher_cfg *w, char **cause)
+{
+	struct stat	 sb;
+	struct dirent	*de;
+	DIR		*d;
+	FILE		*f;
+	char		*site = NULL, *bin, *pth, *line = NULL, *pkg, *real;
+	char		*paths = NULL, *tmp, *libdir, *ver = NULL;
+	const char	*old, *kinds[] = { "python", "pypy" };
+	size_t		 cap = 0, i, len;
+	ssize_t		 n;
+
+	if (!w->copy_env) {
+		*cause = xstrdup("copy_env must be True to to use virtualenv");
+		return (-1);
+	}
+	if (w->virtualenv_py_ver != NULL && *w->virtualenv_py_ver != '\0')
+		ver = xstrdup(w->virtualenv_py_ver);
+	else {
+		/* No Python here: take the single lib/python* directory. */
+		libdir = xprintf("%s/lib", w->virtualenv);
+		if ((d = opendir(libdir)) != NULL) {
+			while ((de = readdir(d)) != NULL) {
+				if (strncmp(de->d_name, "python", 6) != 0)
+					continue;
+				free(ver);
+				ver = ver == NULL ? xstrdup(de->d_name + 6) :
+				    NULL;
+				if (ver == NULL)
+					break;
+			}
+			closedir(d);
+		}
+		free(libdir);
+		if (ver == NULL)
+			ver = xstrdup("3");
+	}
+	for (i = 0; i < nitems(kinds) && site == NULL; i++) {
+		site = xprintf("%s/lib/%s%s/site-packages", w->virtualenv,
+		    kinds[i], ver);
+		if (stat(site, &sb) != 0) {
+			free(site);
+			site = NULL;
+		}
+	}
+	if (site == NULL) {
+		*cause = xprintf("%s/lib/python%s/site-packages,%s/lib/pypy%s/"
+		    "site-packages does not exist", w->virtualenv, ver,
+		    w->virtualenv, ver);
+		free(ver);
+		return (-1);
+	}
+	free(ver);
+
+	bin = xprintf("%s/bin", w->virtualenv);
+	if (stat(bin, &sb) == 0) {
+		old = json_string_value(json_object_get(w->env, "PATH"));
+		tmp = xprintf("%s:%s", bin, old != NULL ? old : "");
+		cfg_jset(w->env, "PATH", cfg_jstr(tmp));
+		free(tmp);
+	}
+	free(bin);
+
+	if ((d = opendir(site)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			len = strlen(de->d_name);
+			if (len < 4 || strcmp(de->d_name + len - 4, ".pth"))
+				continue;
+			pth = xprintf("%s/%s", site, de->d_name);
+			if ((f = fopen(pth, "r")) != NULL) {
+				while ((n = getline(&line, &cap, f)) != -1) {
+					if (line[0] == '#' ||
+					    strncmp(line, "import", 6) == 0)
+						continue;
+					while (n > 0 && isspace(
+					    (unsigned char)line[n - 1]))
+						line[--n] = '\0';
+					pkg = line[0] == '/' ? xstrdup(line) :
+					    xprintf("%s/%s", site, line);
+					if ((real = realpath(pkg, NULL))) {
+						tmp = paths == NULL ?
+						    xstrdup(real) :
+						    xprintf("%s:%s", paths,
+						    real);
+						free(paths);
+						paths = tmp;
+						free(real);
+					}
+					free(pkg);
+				}
+				fclose(f);
+			}
+			free(pth);
+		}
+		closedir(d);
+	}
+	free(line);
+	old = json_string_value(json_object_get(w->env, "PYTHONPATH"));
+	if (paths != NULL) {
+		tmp = old != NULL && *old != '\0' ?
+		    xprintf("%s:%s:%s", paths, old, site) :
+		    xprintf("%s:%s", paths, site);
+	} else if (old != NULL && *old != '\0')
+		tmp = xprintf("%s:%s", old, site);
+	else
+		tmp = xstrdup(site);
+	cfg_jset(w->env, "PYTHONPATH", cfg_jstr(tmp));
+	free(tmp);
+	free(paths);
+	free(site);
+	return (0);
+}
+
+/* Check a stream conf gathered from the ini (§11); -1 + cause to skip. */
+static int
+load_stream_check(json_t *conf, char **cause)
+{
+	static const char *const classes[] = {
+		"FileStream", "WatchedFileStream", "TimedRotatingFileStream",
+		"StdoutStream", "FancyStdoutStream", "QueueStream",
+	};
+	const char	*cls, *v;
+	long long	 n;
+	size_t		 i;
+
+	if ((cls = json_string_value(json_object_get(conf, "class"))) ==
+	    NULL) {
+		if (json_object_get(conf, "filename") == NULL) {
+			*cause = xstrdup("stream configuration invalid");
+			return (-1);
+		}
+		json_object_set_new(conf, "class", json_string("FileStream"));
+		cls = "FileStream";
+	}
+	if (strncmp(cls, "circus.stream.", 14) == 0)
+		cls += 14;
+	for (i = 0; i < nitems(classes); i++) {
+		if (strcmp(classes[i], cls) == 0)
+			break;
+	}
+	if (i == nitems(classes)) {
+		*cause = xprintf("unknown stream class '%s' (use FileStream, "
+		    "WatchedFileStream, TimedRotatingFileStream, StdoutStream, "
+		    "FancyStdoutStream or QueueStream)",
+		    json_string_value(json_object_get(conf, "class")));
+		return (-1);
+	}
+	for (i = 0; i < 2; i++) {
+		v = json_string_value(json_object_get(conf,
+		    i == 0 ? "max_bytes" : "backup_count"));
+		if (v != NULL && config_parse_int(v, &n) == -1) {
+			*cause = xprintf("stream option %s = '%s' is not an "
+			    "integer", i == 0 ? "max_bytes" : "backup_count",
+			    v);
+			return (-1);
+		}
+	}
+	return (0);
+}
+
+/* Phase 2: strings, streams, env and creation checks. false = skip. */
+static bool
+load_watcher_finish(struct load *l, struct wload *wl)
+{
+	struct watcher_cfg	*w = wl->w;
+	struct ini_sect		*s = wl->sect;
+	struct ini_opt		*o;
+	json_t			*xenv, **jp, *hook;
+	const char		*hk;
+	char			*v, *cause = NULL;
+	int			 line = s->line;
+	size_t			 i;
+
+	/* The watcher env before $NAME expansion: [env] (+ OS) + patterns. */
+	w->env = json_deep_copy(w->copy_env ? l->cfg->global_env :
+	    l->local_env);
+	load_env_patterns(l, w);
+	xenv = json_deep_copy(l->cfg->global_env);
+	json_object_update(xenv, w->env);
+
+	for (i = 0; i < s->nopts; i++) {
+		o = &s->opts[i];
+		if (strncmp(o->name, "stdout_stream.", 14) == 0 ||
+		    strncmp(o->name, "stderr_stream.", 14) == 0) {
+			jp = o->name[3] == 'o' ? &w->stdout_stream :
+			    &w->stderr_stream;
+			if (*jp == NULL)
+				*jp = json_object();
+			v = cfg_subst(o->value, xenv);
+			cfg_jset(*jp, o->name + 14, cfg_jstr(v));
+			free(v);
+			continue;
+		}
+		if (strcmp(o->name, "name") == 0 ||
+		    strncmp(o->name, "rlimit_", 7) == 0 ||
+		    strncmp(o->name, "hooks.", 6) == 0 ||
+		    strcmp(o->name, "check_flapping") == 0)
+			continue;
+		switch (watcher_opt_ini_kind(o->name)) {
+		case OPT_INI_LATE:
+			v = cfg_subst(o->value, xenv);
+			if (watcher_cfg_ini_set(w, o->name, v, &cause) == -1)
+				line = o->line;
+			free(v);
+			break;
+		case OPT_INI_FREEFORM:
+			v = cfg_subst(o->value, xenv);
+			cfg_jset(w->freeform, o->name, cfg_jstr(v));
+			free(v);
+			break;
+		default:
+			break;
+		}
+		if (cause != NULL)
+			goto skip;
+	}
+	json_decref(xenv);
+	xenv = NULL;
+
+	load_env_finish(l, w);
+	if (w->working_dir == NULL)
+		w->working_dir = config_working_dir();
+
+	if (w->singleton && w->numprocesses != 0 && w->numprocesses != 1) {
+		cause = xprintf("Cannot have %d processes with a singleton  "
+		    "watcher", w->numprocesses);
+		line = sect_line(s, "numprocesses");
+		goto skip;
+	}
+	if (w->copy_path && !w->copy_env) {
+		cause = xstrdup("copy_env and copy_path must have the same "
+		    "value");
+		line = sect_line(s, "copy_path");
+		goto skip;
+	}
+	if (w->virtualenv != NULL && load_virtualenv(w, &cause) == -1) {
+		line = sect_line(s, "virtualenv");
+		goto skip;
+	}
+	if (w->stdout_stream != NULL &&
+	    load_stream_check(w->stdout_stream, &cause) == -1) {
+		line = s->line;
+		goto skip;
+	}
+	if (w->stderr_stream != NULL &&
+	    load_stream_check(w->stderr_stream, &cause) == -1) {
+		line = s->line;
+		goto skip;
+	}
+	json_object_foreach(w->hooks, hk, hook) {
+		if (config_hook_check(hk, json_string_value(json_array_get(hook,
+		    0)), &cause) == -1) {
+			v = xprintf("hooks.%s", hk);
+			line = sect_line(s, v);
+			free(v);
+			goto skip;
+		}
+	}
+	if (w->shell_args != NULL && !w->shell)
+		load_warn(l, s->file, sect_line(s, "shell_args"), "watcher "
+		    "'%s': shell_args is ignored because shell is false",
+		    w->name);
+	if (!w->singleton && w->numprocesses == 0)
+		load_warn(l, s->file, sect_line(s, "numprocesses"),
+		    "Non-singleton watcher %s with numprocesses=0 won't start "
+		    "any process", w->name);
+	return (true);
+
+skip:
+	json_decref(xenv);
+	load_warn(l, s->file, line, "watcher '%s': %s; watcher skipped",
+	    w->name, cause);
+	free(cause);
+	return (false);
+}
+
+/* Order watchers by name (byte order), then by section order. */
+static int
+wload_cmp(const void *a, const void *b)
+{
+	const struct wload	*x = a, *y = b;
+	int			 c;
+
+	if ((c = strcmp(x->w->name, y->w->name)) != 0)
+		return (c);
+	return (x->order < y->order ? -1 : x->order > y->order);
+}
+
+/* Order sockets by name, stable. */
+static int
+socket_cmp(const void *a, const void *b)
+{
+	const struct socket_cfg	*x = *(struct socket_cfg *const *)a;
+	const struct socket_cfg	*y = *(struct socket_cfg *const *)b;
+	int			 c;
+
+	if ((c = strcmp(x->name, y->name)) != 0)
+		return (c);
+	if ((c = strcmp(x->file, y->file)) != 0)
+		return (c);
+	return (x->line - y->line);
+}
+
+/* Order plugins by name. */
+static int
+plugin_cmp(const void *a, const void *b)
+{
+	return (strcmp((*(struct plugin_cfg *const *)a)->name,
+	    (*(struct plugin_cfg *const *)b)->name));
+}
+
+/* Join the collected errors, one per line. */
+static char *
+load_errors_text(struct load *l)
+{
+	char	*out = xstrdup(""), *tmp;
+	size_t	 i;
+
+	for (i = 0; i < json_array_size(l->errors); i++) {
+		tmp = xprintf("%s%s%s", out, i > 0 ? "\n" : "",
+		    json_string_value(json_array_get(l->errors, i)));
+		free(out);
+		out = tmp;
+	}
+	return (out);
+}
+
+/* Walk the sections: sockets, plugins, watchers (§3 step 5-9). */
+static void
+load_sections(struct load *l)
+{
+	struct config		*cfg = l->cfg;
+	struct ini_sect		*s;
+	struct wload		*wl = NULL;
+	struct socket_cfg	*sc;
+	struct plugin_cfg	*p;
+	struct watcher_cfg	*w;
+	size_t			 nwl = 0, i, j;
+
+	for (i = 0; i < l->ini.nsects; i++) {
+		s = l->ini.sects[i];
+		if (s->nopts == 0)
+			continue;
+		if (strncmp(s->name, "socket:", 7) == 0) {
+			if ((sc = load_socket(l, s)) == NULL)
+				continue;
+			cfg->sockets = xreallocarray(cfg->sockets,
+			    cfg->nsockets + 1, sizeof *cfg->sockets);
+			cfg->sockets[cfg->nsockets++] = sc;
+		} else if (strncmp(s->name, "plugin:", 7) == 0) {
+			if ((p = load_plugin(l, s)) == NULL)
+				continue;
+			cfg->plugins = xreallocarray(cfg->plugins,
+			    cfg->nplugins + 1, sizeof *cfg->plugins);
+			cfg->plugins[cfg->nplugins++] = p;
+		} else if (strncmp(s->name, "watcher:", 8) == 0) {
+			if ((w = load_watcher(l, s)) == NULL)
+				continue;
+			wl = xreallocarray(wl, nwl + 1, sizeof *wl);
+			wl[nwl].w = w;
+			wl[nwl].sect = s;
+			wl[nwl].order = nwl;
+			wl[nwl].skip = false;
+			nwl++;
+		}
+	}
+	if (cfg->nsockets > 0)
+		qsort(cfg->sockets, cfg->nsockets, sizeof *cfg->sockets,
+		    socket_cmp);
+	if (cfg->nplugins > 0)
+		qsort(cfg->plugins, cfg->nplugins, sizeof *cfg->plugins,
+		    plugin_cmp);
+	if (nwl > 0)
+		qsort(wl, nwl, sizeof *wl, wload_cmp);
+
+	/* Two sockets whose names differ only in case: the later wins. */
+	for (i = 0; i + 1 < cfg->nsockets;) {
+		if (strcmp(cfg->sockets[i]->name, cfg->sockets[i + 1]->name)) {
+			i++;
+			continue;
+		}
+		load_warn(l, cfg->sockets[i]->file, cfg->sockets[i]->line,
+		    "socket '%s' is defined again at %s:%d; this definition "
+		    "is ignored", cfg->sockets[i]->name,
+		    cfg->sockets[i + 1]->file, cfg->sockets[i + 1]->line);
+		socket_cfg_free(cfg->sockets[i]);
+		memmove(&cfg->sockets[i], &cfg->sockets[i + 1],
+		    (cfg->nsockets - i - 1) * sizeof *cfg->sockets);
+		cfg->nsockets--;
+	}
+
+	if (json_array_size(l->errors) == 0) {
+		for (i = 0; i < nwl; i++)
+			wl[i].skip = !load_watcher_finish(l, &wl[i]);
+	}
+	for (i = 0, j = 0; i < nwl; i++) {
+		if (wl[i].skip || json_array_size(l->errors) != 0) {
+			watcher_cfg_free(wl[i].w);
+			continue;
+		}
+		cfg->watchers = xreallocarray(cfg->watchers, j + 1,
+		    sizeof *cfg->watchers);
+		cfg->watchers[j++] = wl[i].w;
+	}
+	cfg->nwatchers = j;
+	free(wl);
+}
+
+/* Load a config file with its includes. */
+struct config *
+config_load(const char *path, char **errors)
+{
+	struct load	 l;
+	struct config	*cfg;
+	struct ini_sect	*env;
+	struct stat	 sb;
+	char		*r, *v;
+	size_t		 i;
+
+	*errors = NULL;
+	if (stat(path, &sb) != 0) {
+		r = pyjson_str_repr(path);
+		*errors = xprintf("%s:0: the configuration file %s does not "
+		    "exist", path, r);
+		free(r);
+		return (NULL);
+	}
+	memset(&l, 0, sizeof l);
+	cfg = l.cfg = xcalloc(1, sizeof *cfg);
+	cfg->path = xstrdup(path);
+	cfg->warnings = json_array();
+	l.errors = json_array();
+	l.os_env = cfg_os_env();
+	l.local_env = json_object();
+	l.main_file = path;
+
+	if (ini_read(&l, path) == -1) {
+		*errors = xprintf("%s:0: cannot read the configuration file: "
+		    "%s", path, strerror(errno));
+		goto fail;
+	}
+	load_includes(&l);
+	if (json_array_size(l.errors) != 0)
+		goto fail_errors;
+
+	/* Global environment: OS env updated with [env] (§8.1). */
+	cfg->global_env = json_deep_copy(l.os_env);
+	if ((env = ini_find(&l.ini, "env")) != NULL) {
+		for (i = 0; i < env->nopts; i++) {
+			v = cfg_subst(env->opts[i].value, l.os_env);
+			cfg_jset(l.local_env, env->opts[i].name, cfg_jstr(v));
+			free(v);
+		}
+		json_object_update(cfg->global_env, l.local_env);
+	}
+
+	load_circus(&l);
+	load_sections(&l);
+	if (json_array_size(l.errors) != 0)
+		goto fail_errors;
+
+	ini_free(&l.ini);
+	json_decref(l.errors);
+	json_decref(l.os_env);
+	json_decref(l.local_env);
+	return (cfg);
+
+fail_errors:
+	*errors = load_errors_text(&l);
+fail:
+	ini_free(&l.ini);
+	json_decref(l.errors);
+	json_decref(l.os_env);
+	json_decref(l.local_env);
+	config_free(cfg);
+	return (NULL);
+}
+
+/* ---- reloadconfig comparisons ---- */
+
+/* Everything of a watcher config that matters, as one JSON object. */
+static json_t *
+watcher_cfg_canonical(const struct watcher_cfg *w)
+{
+	static const char *const ignored[] = {
+		"PS1", "PROMPT_COMMAND", "COMP_WORDBREAKS",
+		"__CF_USER_TEXT_ENCODING",
+	};
+	json_t	*o, *env;
+	size_t	 i;
+
+	o = watcher_cfg_options(w);
+	if ((env = json_object_get(o, "env")) != NULL && json_is_object(env)) {
+		for (i = 0; i < nitems(ignored); i++)
+			json_object_del(env, ignored[i]);
+	}
+	json_object_set_new(o, "name", cfg_jstr(w->name));
+	json_object_set_new(o, "autostart", json_boolean(w->autostart));
+	json_object_set_new(o, "copy_path", json_boolean(w->copy_path));
+	json_object_set_new(o, "stdin_socket", w->stdin_socket != NULL ?
+	    cfg_jstr(w->stdin_socket) : json_null());
+	json_object_set_new(o, "virtualenv", w->virtualenv != NULL ?
+	    cfg_jstr(w->virtualenv) : json_null());
+	json_object_set_new(o, "virtualenv_py_ver", w->virtualenv_py_ver ?
+	    cfg_jstr(w->virtualenv_py_ver) : json_null());
+	json_object_set_new(o, "hooks", cfg_jdup(w->hooks));
+	json_object_set_new(o, "rlimits", cfg_jdup(w->rlimits));
+	json_object_set_new(o, "stdout_stream", cfg_jdup(w->stdout_stream));
+	json_object_set_new(o, "stderr_stream", cfg_jdup(w->stderr_stream));
+	json_object_set_new(o, "raw", cfg_jdup(w->raw));
+	json_object_del(json_object_get(o, "raw"), "numprocesses");
+	return (o);
+}
+
+/* True when two watcher configs differ; tell if only numprocesses does. */
+bool
+watcher_cfg_changed(const struct watcher_cfg *a, const struct watcher_cfg *b,
+    bool *only_numprocesses)
+{
+	json_t	*x, *y;
+	bool	 same;
+
+	x = watcher_cfg_canonical(a);
+	y = watcher_cfg_canonical(b);
+	json_object_del(x, "numprocesses");
+	json_object_del(y, "numprocesses");
+	same = json_equal(x, y);
+	json_decref(x);
+	json_decref(y);
+	if (only_numprocesses != NULL)
+		*only_numprocesses = same && a->numprocesses != b->numprocesses;
+	return (!same || a->numprocesses != b->numprocesses);
+}
+
+/* Compare two possibly NULL strings. */
+static bool
+cfg_streq(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return (a == b);
+	return (strcmp(a, b) == 0);
+}
+
+/* True when two socket configs differ. */
+bool
+socket_cfg_changed(const struct socket_cfg *a, const struct socket_cfg *b)
+{
+	return (!cfg_streq(a->name, b->name) || !cfg_streq(a->host, b->host) ||
+	    a->port != b->port || !cfg_streq(a->path, b->path) ||
+	    a->family != b->family || a->type != b->type ||
+	    a->proto != b->proto || a->backlog != b->backlog ||
+	    !cfg_streq(a->interface, b->interface) || a->umask != b->umask ||
+	    a->replace != b->replace || a->so_reuseport != b->so_reuseport ||
+	    a->blocking != b->blocking || !json_equal(a->raw, b->raw));
+}
+
+/* True when two [circus] sections differ. */
+bool
+circus_cfg_changed(const struct circus_cfg *a, const struct circus_cfg *b)
+{
+	return (!cfg_streq(a->endpoint, b->endpoint) ||
+	    !cfg_streq(a->endpoint_owner, b->endpoint_owner) ||
+	    !cfg_streq(a->pubsub_endpoint, b->pubsub_endpoint) ||
+	    !cfg_streq(a->multicast_endpoint, b->multicast_endpoint) ||
+	    a->statsd != b->statsd ||
+	    !cfg_streq(a->stats_endpoint, b->stats_endpoint) ||
+	    a->check_delay != b->check_delay ||
+	    a->warmup_delay != b->warmup_delay || a->umask != b->umask ||
+	    !cfg_streq(a->pidfile, b->pidfile) ||
+	    !cfg_streq(a->loglevel, b->loglevel) ||
+	    !cfg_streq(a->logoutput, b->logoutput) ||
+	    !cfg_streq(a->loggerconfig, b->loggerconfig) ||
+	    a->debug != b->debug || a->httpd != b->httpd ||
+	    !cfg_streq(a->httpd_host, b->httpd_host) ||
+	    a->httpd_port != b->httpd_port ||
+	    !cfg_streq(a->fqdn_prefix, b->fqdn_prefix) ||
+	    a->backoff_min_s != b->backoff_min_s ||
+	    a->backoff_factor != b->backoff_factor ||
+	    a->backoff_max_s != b->backoff_max_s ||
+	    a->backoff_reset_s != b->backoff_reset_s ||
+	    (a->raw != NULL && b->raw != NULL && !json_equal(a->raw, b->raw)));
+}
