@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * dstats: circusd's own process info. CPU is measured since the previous
+ * dstats (the first one: since circusd started), never by sleeping in the
+ * loop as Circus does for 10 ms.
+ */
+#include <unistd.h>
+
+#include "circusd.h"
+#include "stats.h"
+
+/* The previous sample; one circusd process, so one sample. */
+static uint64_t	cmd_dstats_ticks;
+static double	cmd_dstats_time;
+
+/* Info object of circusd itself, children always empty. */
+static enum cmd_status
+cmd_dstats_exec(struct cmd_ctx *ctx)
+{
+	pid_t	pid = getpid();
+
+	if (cmd_dstats_time == 0)
+		stats_seed_from_start(pid, &cmd_dstats_ticks, &cmd_dstats_time);
+	ctx->result = json_object();
+	json_object_set_new(ctx->result, "info", stats_process_info(pid, false,
+	    &cmd_dstats_ticks, &cmd_dstats_time));
+	return CMD_OK;
+}
+
+const struct cmd_entry cmd_dstats_entry = {
+	.name = "dstats",
+	.summary = "Get circusd stats",
+	.required = NULL,
+	.flags = 0,
+	.exec = cmd_dstats_exec,
+};

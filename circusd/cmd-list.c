@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* list: every watcher name (lower-cased, sorted), or one watcher's pids. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "circusd.h"
+#include "pyjson.h"
+#include "xmalloc.h"
+
+/* Order strings bytewise (Python sorts str by code point, same thing). */
+static int
+cmd_list_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Watcher names, or the pids of the named watcher's active processes. */
+static enum cmd_status
+cmd_list_exec(struct cmd_ctx *ctx)
+{
+	struct arbiter	 *a = ctx->arbiter;
+	struct watcher	 *w = NULL;
+	const char	**names;
+	json_t		 *name, *list;
+	char		 *text;
+	size_t		  n = 0, i;
+
+	if ((name = json_object_get(ctx->props, "name")) != NULL) {
+		if (json_is_string(name))
+			w = arbiter_find_watcher(a, json_string_value(name));
+		if (w == NULL) {
+			text = json_is_string(name) ?
+			    xstrdup(json_string_value(name)) : pyjson_str(name);
+			cmd_error(ctx, 3, "program %s not found", text);
+			free(text);
+			return CMD_ERROR;
+		}
+		ctx->result = json_object();
+		json_object_set_new(ctx->result, "pids", watcher_pids(w));
+		return CMD_OK;
+	}
+
+	names = xreallocarray(NULL, a->nwatchers + 1, sizeof *names);
+	TAILQ_FOREACH(w, &a->watchers, entry) {
+		if (n < a->nwatchers)
+			names[n++] = w->lname;
+	}
+	qsort(names, n, sizeof *names, cmd_list_cmp);
+	list = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(list, json_string(names[i]));
+	free(names);
+	ctx->result = json_object();
+	json_object_set_new(ctx->result, "watchers", list);
+	return CMD_OK;
+}
+
+const struct cmd_entry cmd_list_entry = {
+	.name = "list",
+	.summary = "Get list of watchers or processes in a watcher",
+	.required = NULL,
+	.flags = 0,
+	.exec = cmd_list_exec,
+};

@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * stats: process info objects of every watcher, of one watcher, or of one
+ * of its processes. One stats batch per request, so children are found
+ * with a single /proc scan whatever the number of processes.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "circusd.h"
+#include "pyjson.h"
+#include "stats.h"
+#include "xmalloc.h"
+
+/* Python's type name of a JSON value, for TypeError texts. */
+static const char *
+cmd_stats_pytype(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return "dict";
+	case JSON_ARRAY:
+		return "list";
+	case JSON_STRING:
+		return "str";
+	case JSON_INTEGER:
+		return "int";
+	case JSON_REAL:
+		return "float";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "bool";
+	case JSON_NULL:
+		break;
+	}
+	return "NoneType";
+}
+
+/*
+ * Python's int() of a string: blanks around, an optional sign, digits with
+ * single underscores between them. Returns 0, or -1 if not an integer;
+ * *out saturates (no pid is that large anyway).
+ */
+static int
+cmd_stats_pyint(const char *s, long long *out)
+{
+	long long	v = 0;
+	bool		neg = false, digit = false;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	if (*s == '+' || *s == '-')
+		neg = *s++ == '-';
+	for (; *s != '\0'; s++) {
+		if (*s == '_' && digit && isdigit((unsigned char)s[1]))
+			continue;
+		if (!isdigit((unsigned char)*s))
+			break;
+		digit = true;
+		if (v < 1000000000000LL)
+			v = v * 10 + (*s - '0');
+	}
+	while (isspace((unsigned char)*s))
+		s++;
+	if (!digit || *s != '\0')
+		return -1;
+	*out = neg ? -v : v;
+	return 0;
+}
+
+/* The {"<pid>": info} object of one watcher. */
+static json_t *
+cmd_stats_watcher(struct stats_batch *b, struct watcher *w)
+{
+	struct process	*p;
+	json_t		*infos = json_object();
+	char		 key[32];
+
+	TAILQ_FOREACH(p, &w->processes, entry) {
+		snprintf(key, sizeof key, "%d", (int)p->pid);
+		json_object_set_new(infos, key, stats_batch_process(b, p));
+	}
+	return infos;
+}
+
+/* One process of w, given as an int, a float, a bool or a string. */
+static enum cmd_status
+cmd_stats_process(struct cmd_ctx *ctx, struct stats_batch *b,
+    struct watcher *w, json_t *name, json_t *process)
+{
+	struct process	*p = NULL;
+	long long	 pid;
+	double		 d;
+	char		*repr, *nrepr;
+
+	switch (json_typeof(process)) {
+	case JSON_INTEGER:
+		pid = json_integer_value(process);
+		break;
+	case JSON_TRUE:
+	case JSON_FALSE:
+		pid = json_is_true(process);
+		break;
+	case JSON_REAL:
+		d = json_real_value(process);
+		if (isnan(d))
+			return cmd_error5(ctx,
+			    "cannot convert float NaN to integer");
+		if (isinf(d))
+			return cmd_error5(ctx,
+			    "cannot convert float infinity to integer");
+		pid = fabs(d) < 1e15 ? (long long)d : -1;
+		break;
+	case JSON_STRING:
+		if (cmd_stats_pyint(json_string_value(process), &pid) != 0) {
+			repr = pyjson_str_repr(json_string_value(process));
+			cmd_error5(ctx, "invalid literal for int() with base "
+			    "10: %s", repr);
+			free(repr);
+			return CMD_ERROR;
+		}
+		break;
+	default:
+		return cmd_error5(ctx, "int() argument must be a string, a "
+		    "bytes-like object or a real number, not '%s'",
+		    cmd_stats_pytype(process));
+	}
+	if (pid > 0 && pid <= INT32_MAX)
+		p = watcher_find_process(w, (pid_t)pid);
+	if (p == NULL) {
+		repr = pyjson_repr(process);
+		nrepr = pyjson_repr(name);
+		cmd_error(ctx, 3, "process %s not found in %s", repr, nrepr);
+		free(nrepr);
+		free(repr);
+		return CMD_ERROR;
+	}
+	ctx->result = json_object();
+	json_object_set_new(ctx->result, "process", json_deep_copy(process));
+	json_object_set_new(ctx->result, "info", stats_batch_process(b, p));
+	return CMD_OK;
+}
+
+/* Info objects for all watchers, one watcher, or one process. */
+static enum cmd_status
+cmd_stats_exec(struct cmd_ctx *ctx)
+{
+	struct arbiter		*a = ctx->arbiter;
+	struct watcher		*w = NULL;
+	struct stats_batch	*b;
+	json_t			*name, *process, *infos;
+	enum cmd_status		 st;
+	char			*text;
+
+	if ((name = json_object_get(ctx->props, "name")) != NULL) {
+		if (json_is_string(name))
+			w = arbiter_find_watcher(a, json_string_value(name));
+		if (w == NULL) {
+			text = json_is_string(name) ?
+			    xstrdup(json_string_value(name)) : pyjson_str(name);
+			cmd_error(ctx, 3, "program %s not found", text);
+			free(text);
+			return CMD_ERROR;
+		}
+	}
+
+	b = stats_batch_new();
+	if (w != NULL &&
+	    (process = json_object_get(ctx->props, "process")) != NULL) {
+		st = cmd_stats_process(ctx, b, w, name, process);
+		stats_batch_free(b);
+		return st;
+	}
+	ctx->result = json_object();
+	if (w != NULL) {
+		json_object_set_new(ctx->result, "name", json_deep_copy(name));
+		json_object_set_new(ctx->result, "info",
+		    cmd_stats_watcher(b, w));
+	} else {
+		infos = json_object();
+		TAILQ_FOREACH(w, &a->watchers, entry) {
+			json_object_set_new(infos, w->name,
+			    cmd_stats_watcher(b, w));
+		}
+		json_object_set_new(ctx->result, "infos", infos);
+	}
+	stats_batch_free(b);
+	return CMD_OK;
+}
+
+const struct cmd_entry cmd_stats_entry = {
+	.name = "stats",
+	.summary = "Get process infos",
+	.required = NULL,
+	.flags = 0,
+	.exec = cmd_stats_exec,
+};

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* status: one watcher's state (replacing the envelope's "ok"), or all. */
+#include <stdlib.h>
+
+#include "circusd.h"
+#include "pyjson.h"
+#include "xmalloc.h"
+
+/* State of the named watcher, or of every watcher by display name. */
+static enum cmd_status
+cmd_status_exec(struct cmd_ctx *ctx)
+{
+	struct arbiter	*a = ctx->arbiter;
+	struct watcher	*w = NULL;
+	json_t		*name, *all;
+	char		*text;
+
+	if ((name = json_object_get(ctx->props, "name")) != NULL) {
+		if (json_is_string(name))
+			w = arbiter_find_watcher(a, json_string_value(name));
+		if (w == NULL) {
+			text = json_is_string(name) ?
+			    xstrdup(json_string_value(name)) : pyjson_str(name);
+			cmd_error(ctx, 3, "program %s not found", text);
+			free(text);
+			return CMD_ERROR;
+		}
+		ctx->result = json_object();
+		json_object_set_new(ctx->result, "status",
+		    json_string(watcher_state_name(w->state)));
+		return CMD_OK;
+	}
+
+	all = json_object();
+	TAILQ_FOREACH(w, &a->watchers, entry) {
+		json_object_set_new(all, w->name,
+		    json_string(watcher_state_name(w->state)));
+	}
+	ctx->result = json_object();
+	json_object_set_new(ctx->result, "statuses", all);
+	return CMD_OK;
+}
+
+const struct cmd_entry cmd_status_entry = {
+	.name = "status",
+	.summary = "Get the status of a watcher or all watchers",
+	.required = NULL,
+	.flags = 0,
+	.exec = cmd_status_exec,
+};
