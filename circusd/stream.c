@@ -64,6 +64,8 @@ static const char *const stream_colors[] = { "red", "green", "yellow",
 /* Minimum seconds between two attempts to open a file that failed. */
 #define STREAM_OPEN_RETRY_S 1.0
 #define SECONDS_PER_DAY 86400
+/* Formatting buffers larger than this are freed after use. */
+#define STREAM_BUF_KEEP (256 * 1024)
 
 struct stream {
 	enum stream_class class;
@@ -906,6 +908,22 @@ stream_prefix(const struct stream *s, pid_t pid, char *buf, size_t size)
 	return (size_t)n >= size ? size - 1 : (size_t)n;
 }
 
+/* Free the reusable buffers when a burst made them large. */
+static void
+stream_trim(struct stream *s)
+{
+	if (s->out_size > STREAM_BUF_KEEP) {
+		free(s->out);
+		s->out = NULL;
+		s->out_size = 0;
+	}
+	if (s->fix_size > STREAM_BUF_KEEP) {
+		free(s->fix);
+		s->fix = NULL;
+		s->fix_size = 0;
+	}
+}
+
 /* Size rotation: shift filename.N up, move filename to filename.1 and
  * open a fresh filename. */
 static void
@@ -1065,9 +1083,14 @@ stream_write_file(struct stream *s, pid_t pid, const char *buf, size_t len)
 	char prefix[384];
 	const char *p, *nl, *end = buf + len;
 	size_t plen = 0, start, n;
-	bool rotate = s->class == STREAM_FILE && s->max_bytes > 0 &&
-	    s->backup_count > 0 && s->regular;
+	bool rotate;
 
+	/* Rotate only an open regular file: never shift the backups of a
+	 * file that cannot be opened. */
+	if (s->fd == -1)
+		(void)stream_try_open(s);
+	rotate = s->class == STREAM_FILE && s->max_bytes > 0 &&
+	    s->backup_count > 0 && s->regular;
 	if (s->time_format == NULL && !rotate) {
 		stream_emit(s, pid, buf, len);
 		return;
@@ -1089,7 +1112,8 @@ stream_write_file(struct stream *s, pid_t pid, const char *buf, size_t len)
 			stream_out_add(s, "\n", 1);
 		} else
 			stream_out_add(s, p, (size_t)(nl - p));
-		if (rotate && s->size + s->out_len >= (uint64_t)s->max_bytes &&
+		if (rotate && s->fd != -1 &&
+		    s->size + s->out_len >= (uint64_t)s->max_bytes &&
 		    s->size + start > 0) {
 			stream_emit(s, pid, s->out, start);
 			stream_rotate(s);
@@ -1140,9 +1164,11 @@ stream_write(struct stream *s, pid_t pid, const char *buf, size_t len)
 	switch (s->class) {
 	case STREAM_STDOUT:
 		stream_emit(s, pid, buf, len);
+		stream_trim(s);
 		return;
 	case STREAM_FANCY:
 		stream_write_fancy(s, pid, buf, len);
+		stream_trim(s);
 		return;
 	case STREAM_WATCHED:
 		stream_watch_check(s);
@@ -1156,6 +1182,7 @@ stream_write(struct stream *s, pid_t pid, const char *buf, size_t len)
 		break;
 	}
 	stream_write_file(s, pid, buf, len);
+	stream_trim(s);
 }
 
 /* Reopen the sink's file; on failure the old one stays in use. */
@@ -1182,6 +1209,7 @@ stream_close(struct stream *s)
 		return;
 	close(s->fd);
 	s->fd = -1;
+	s->size = 0;
 }
 
 /* Total bytes dropped since creation. */

@@ -669,6 +669,44 @@ test_reopen(void **state)
 	free(old);
 }
 
+/* A file that cannot be reopened drops (no rotation, no backup shifted)
+ * and recovers with a marker once it can be opened again. */
+static void
+test_open_failure_recovers(void **state)
+{
+	char *p = fpath(state, "f.log"), *keep = fpath(state, "f.keep");
+	char *one = fpath(state, "f.log.1"), *all;
+	struct stream *s;
+
+	s = new_stream(json_pack("{s:s, s:s, s:s}", "filename", p,
+	    "max_bytes", "100", "backup_count", "3"));
+	all = numbered(1, 9);
+	put(s, 1, all);
+	free(all);
+	stream_close(s);
+	assert_int_equal(rename(p, keep), 0);
+	assert_int_equal(mkdir(p, 0700), 0);	/* open() now fails */
+	put(s, 1, "lost1\n");
+	fake_now += 0.5;
+	put(s, 1, "lost2\n");
+	assert_int_equal(stream_dropped_bytes(s), 12);
+	assert_int_equal(stream_dropped_lines(s), 2);
+	assert_int_equal(access(one, F_OK), -1);
+	assert_int_equal(rmdir(p), 0);
+	put(s, 1, "lost3\n");		/* within the retry delay */
+	fake_now += 2;
+	put(s, 1, "back\n");
+	stream_free(s);
+	assert_file(p, "[circus] dropped 18 bytes (3 lines)\nback\n");
+	all = numbered(1, 9);
+	assert_file(keep, all);
+	free(all);
+	assert_int_equal(access(one, F_OK), -1);
+	free(p);
+	free(keep);
+	free(one);
+}
+
 /* /dev/full: every byte is dropped and counted, nothing blocks. */
 static void
 test_dev_full(void **state)
@@ -1237,6 +1275,7 @@ main(void)
 		T(test_rotation_midnight_dst),
 		T(test_watched),
 		T(test_reopen),
+		T(test_open_failure_recovers),
 		T(test_dev_full),
 		T(test_drop_marker),
 		T(test_time_format),
