@@ -25,7 +25,6 @@ waits for an event or polls with a deadline.
 import ctypes
 import json
 import os
-import re
 import shutil
 import signal
 import socket
@@ -267,12 +266,27 @@ def _reap_nohang(pid):
 # worker programs (Python sources written into the workdir)
 
 WORKER_DUMP = r'''
-import json, os, sys, time, signal
+import json, os, socket, sys, time, signal
 out = sys.argv[1]
 info = {"argv": sys.argv, "env": dict(os.environ), "cwd": os.getcwd(),
         "pid": os.getpid(), "ppid": os.getppid(), "uid": os.getuid(),
         "gid": os.getgid(), "sid": os.getsid(0), "pgid": os.getpgid(0),
         "fds": sorted(int(x) for x in os.listdir("/proc/self/fd"))}
+socks = {}
+for fd in info["fds"]:
+    if fd < 3:
+        continue
+    try:
+        s = socket.socket(fileno=fd)
+    except OSError:
+        continue
+    try:
+        socks[str(fd)] = [s.family, s.type, s.getsockname()]
+    except OSError:
+        pass
+    finally:
+        s.detach()
+info["socks"] = socks
 tmp = out + ".tmp.%d" % os.getpid()
 with open(tmp, "w") as f:
     json.dump(info, f)
@@ -1005,3 +1019,8 @@ def finish_shared_daemon(w, f):
     w.cleanup()
     if problems:
         pytest.fail("teardown: " + "; ".join(problems), pytrace=False)
+
+
+def ini(*parts):
+    """Join ini fragments, dedenting each one separately."""
+    return "\n\n".join(textwrap.dedent(p).strip("\n") for p in parts) + "\n"

@@ -2,7 +2,6 @@
 """Every command of commands.md: valid use, replies (keys, order, types),
 `waiting` true and false, and each documented error."""
 
-import json
 import os
 import signal
 import socket

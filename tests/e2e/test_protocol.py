@@ -9,8 +9,7 @@ import uuid
 import pytest
 import zmq
 
-from conftest import (Client, assert_error, assert_ok, is_python_json_layout,
-                      wait_until, _ZCTX)
+from conftest import (assert_error, assert_ok, is_python_json_layout, _ZCTX)
 
 BODY = """
 [watcher:sleeper]
