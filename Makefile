@@ -23,17 +23,17 @@ CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -MMD -MP -Ilib $(PKG_CFLAGS) 
 LDFLAGS_ALL = $(LDSAN) $(LDFLAGS)
 
 LIB_SRC  = $(wildcard lib/*.c)
-LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIBA     = $(BUILD)/libcircus.a
 
 CIRCUSD_SRC  = $(wildcard circusd/*.c)
-CIRCUSD_OBJ  = $(CIRCUSD_SRC:%.c=$(BUILD)/%.o)
+CIRCUSD_OBJ  = $(CIRCUSD_SRC:%.c=$(BUILD)/obj/%.o)
 # everything of circusd but main.c, linked into unit tests and fuzzers
-CIRCUSD_CORE = $(filter-out $(BUILD)/circusd/main.o,$(CIRCUSD_OBJ))
+CIRCUSD_CORE = $(filter-out $(BUILD)/obj/circusd/main.o,$(CIRCUSD_OBJ))
 
 CTL_SRC  = $(wildcard circusctl/*.c)
-CTL_OBJ  = $(CTL_SRC:%.c=$(BUILD)/%.o)
-CTL_CORE = $(filter-out $(BUILD)/circusctl/main.o,$(CTL_OBJ))
+CTL_OBJ  = $(CTL_SRC:%.c=$(BUILD)/obj/%.o)
+CTL_CORE = $(filter-out $(BUILD)/obj/circusctl/main.o,$(CTL_OBJ))
 
 UNIT_SRC  = $(wildcard tests/unit/test-*.c)
 UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -46,7 +46,7 @@ BINS = $(BUILD)/circusd $(BUILD)/circusctl
 .PHONY: all test unit e2e run deps clean check bench bench-quick fuzz soak format
 all: $(BINS) $(HELPER_BIN)
 
-$(BUILD)/%.o: %.c
+$(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
