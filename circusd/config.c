@@ -73,11 +73,14 @@ struct load {
 	json_t		*os_env;	/* circusd's environment */
 	json_t		*local_env;	/* [env] */
 	const char	*main_file;
+	bool		 lenient;	/* section errors only drop the section */
 };
 
 static void	 load_error(struct load *, const char *, int, const char *, ...)
 		     PRINTFLIKE(4, 5);
 static void	 load_warn(struct load *, const char *, int, const char *, ...)
+		     PRINTFLIKE(4, 5);
+static void	 load_skip(struct load *, const char *, int, const char *, ...)
 		     PRINTFLIKE(4, 5);
 
 /* Is the whole string whitespace? */
@@ -349,6 +352,51 @@ load_warn(struct load *l, const char *file, int line, const char *fmt, ...)
 	json_array_append_new(l->cfg->warnings, cfg_jstr(full));
 	free(full);
 	free(msg);
+}
+
+/* Record a dropped section in config->warnings and config->invalid. */
+static void
+load_skip(struct load *l, const char *file, int line, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*msg, *full;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) == -1) {
+		va_end(ap);
+		return;
+	}
+	va_end(ap);
+	full = xprintf("%s:%d: %s", file, line, msg);
+	json_array_append_new(l->cfg->warnings, cfg_jstr(full));
+	json_array_append_new(l->cfg->invalid, cfg_jstr(full));
+	free(full);
+	free(msg);
+}
+
+/*
+ * In lenient mode, turn the errors recorded since index `from` into
+ * "dropped" warnings. Returns true if there were any.
+ */
+static bool
+load_demote(struct load *l, size_t from, const char *what)
+{
+	const char	*e;
+	char		*full;
+	bool		 any = false;
+
+	while (json_array_size(l->errors) > from) {
+		any = true;
+		if (!l->lenient)
+			break;
+		e = json_string_value(json_array_get(l->errors, from));
+		full = xprintf("%s; %s skipped", e, what);
+		json_array_append_new(l->cfg->warnings, cfg_jstr(full));
+		json_array_append_new(l->cfg->invalid, cfg_jstr(full));
+		free(full);
+		json_array_remove(l->errors, from);
+	}
+	return (any);
 }
 
 /* circusd's environment as a JSON object, in environ order. */
@@ -685,6 +733,7 @@ config_free(struct config *cfg)
 	free(cfg->plugins);
 	json_decref(cfg->global_env);
 	json_decref(cfg->warnings);
+	json_decref(cfg->invalid);
 	free(cfg);
 }
 
@@ -1107,7 +1156,7 @@ load_socket(struct load *l, const struct ini_sect *s)
 
 skip:
 	r = pyjson_str_repr(v);
-	load_warn(l, s->file, sect_line(s, bad), "Failed to create socket "
+	load_skip(l, s->file, sect_line(s, bad), "Failed to create socket "
 	    "'%s': invalid %s %s; socket skipped", sc->name, bad, r);
 	free(r);
 	socket_cfg_free(sc);
@@ -1611,7 +1660,7 @@ load_watcher_finish(struct load *l, struct wload *wl)
 
 skip:
 	json_decref(xenv);
-	load_warn(l, s->file, line, "watcher '%s': %s; watcher skipped",
+	load_skip(l, s->file, line, "watcher '%s': %s; watcher skipped",
 	    w->name, cause);
 	free(cause);
 	return (false);
@@ -1678,27 +1727,37 @@ load_sections(struct load *l)
 	struct socket_cfg	*sc;
 	struct plugin_cfg	*p;
 	struct watcher_cfg	*w;
-	size_t			 nwl = 0, i, j;
+	size_t			 nwl = 0, i, j, nerr;
 
 	for (i = 0; i < l->ini.nsects; i++) {
 		s = l->ini.sects[i];
 		if (s->nopts == 0)
 			continue;
+		nerr = json_array_size(l->errors);
 		if (strncmp(s->name, "socket:", 7) == 0) {
-			if ((sc = load_socket(l, s)) == NULL)
+			sc = load_socket(l, s);
+			if (load_demote(l, nerr, "socket") || sc == NULL) {
+				socket_cfg_free(sc);
 				continue;
+			}
 			cfg->sockets = xreallocarray(cfg->sockets,
 			    cfg->nsockets + 1, sizeof *cfg->sockets);
 			cfg->sockets[cfg->nsockets++] = sc;
 		} else if (strncmp(s->name, "plugin:", 7) == 0) {
-			if ((p = load_plugin(l, s)) == NULL)
+			p = load_plugin(l, s);
+			if (load_demote(l, nerr, "plugin") || p == NULL) {
+				plugin_cfg_free(p);
 				continue;
+			}
 			cfg->plugins = xreallocarray(cfg->plugins,
 			    cfg->nplugins + 1, sizeof *cfg->plugins);
 			cfg->plugins[cfg->nplugins++] = p;
 		} else if (strncmp(s->name, "watcher:", 8) == 0) {
-			if ((w = load_watcher(l, s)) == NULL)
+			w = load_watcher(l, s);
+			if (load_demote(l, nerr, "watcher") || w == NULL) {
+				watcher_cfg_free(w);
 				continue;
+			}
 			wl = xreallocarray(wl, nwl + 1, sizeof *wl);
 			wl[nwl].w = w;
 			wl[nwl].sect = s;
@@ -1749,9 +1808,9 @@ load_sections(struct load *l)
 	free(wl);
 }
 
-/* Load a config file with its includes. */
-struct config *
-config_load(const char *path, char **errors)
+/* Load a config file with its includes; lenient for reloadconfig. */
+static struct config *
+config_load_mode(const char *path, bool lenient, char **errors)
 {
 	struct load	 l;
 	struct config	*cfg;
@@ -1772,7 +1831,9 @@ config_load(const char *path, char **errors)
 	cfg = l.cfg = xcalloc(1, sizeof *cfg);
 	cfg->path = xstrdup(path);
 	cfg->warnings = json_array();
+	cfg->invalid = json_array();
 	l.errors = json_array();
+	l.lenient = lenient;
 	l.os_env = cfg_os_env();
 	l.local_env = json_object();
 	l.main_file = path;
@@ -1817,6 +1878,20 @@ fail:
 	json_decref(l.local_env);
 	config_free(cfg);
 	return (NULL);
+}
+
+/* Load a config file with its includes. */
+struct config *
+config_load(const char *path, char **errors)
+{
+	return (config_load_mode(path, false, errors));
+}
+
+/* Load for reloadconfig: a bad section only drops that section. */
+struct config *
+config_load_lenient(const char *path, char **errors)
+{
+	return (config_load_mode(path, true, errors));
 }
 
 /* ---- reloadconfig comparisons ---- */

@@ -130,6 +130,9 @@ struct config {
 	size_t			  nplugins;
 	json_t			 *global_env;	/* OS env + [env] */
 	json_t			 *warnings;	/* array of strings "file:line: ..." */
+	json_t			 *invalid;	/* the subset of warnings naming a
+						 * watcher/socket/plugin that was
+						 * dropped */
 };
 
 /*
@@ -139,6 +142,13 @@ struct config {
  * only warns about are dropped and reported in config->warnings.
  */
 struct config *config_load(const char *path, char **errors);
+/*
+ * Same for reloadconfig (DECISIONS 8): an error inside one [watcher:*],
+ * [socket:*] or [plugin:*] section only drops that section (listed in
+ * config->invalid and config->warnings); parse errors, missing files and
+ * [circus] errors still refuse the whole file.
+ */
+struct config *config_load_lenient(const char *path, char **errors);
 void config_free(struct config *);
 
 /* Defaults of a watcher created by `add` (constructor defaults). */
