@@ -62,9 +62,11 @@ arbiter_new(struct ev_loop *loop, struct config *cfg, const char *path,
 	TAILQ_INIT(&a->parked);
 	if (getcwd(buf, sizeof buf) != NULL)
 		a->cwd = xstrdup(buf);
-	for (i = 0; i < cfg->nsockets; i++)
-		TAILQ_INSERT_TAIL(&a->sockets,
-		    csocket_new(socket_cfg_dup(cfg->sockets[i])), entry);
+	for (i = 0; i < cfg->nsockets; i++) {
+		struct csocket *s = csocket_new(socket_cfg_dup(cfg->sockets[i]));
+
+		TAILQ_INSERT_TAIL(&a->sockets, s, entry);
+	}
 	for (i = 0; i < cfg->nwatchers; i++) {
 		w = watcher_new(a, watcher_cfg_dup(cfg->watchers[i]), cause);
 		if (w == NULL) {
