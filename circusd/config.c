@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Loading Circus ini files into the plain structs of config.h: our own
- * line reader (config.md §1, no length limit), includes, [env] sections,
- * load-time $(circus.env.*) substitution and the watcher environment.
- * Errors carry file:line. Nothing here spawns, binds or logs.
+ * Loading Circus ini files into the plain structs of config.h: the load
+ * pipeline of config.md §3 over the reader of config-ini.c (includes,
+ * [circus], sockets, plugins, watchers), constructors, and the comparisons
+ * reloadconfig needs. Errors carry file:line. Nothing here spawns or binds.
  */
 
 #include <sys/types.h>
@@ -11,10 +11,7 @@
 #include <sys/stat.h>
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fnmatch.h>
-#include <limits.h>
 #include <glob.h>
 #include <math.h>
 #include <netdb.h>
@@ -28,35 +25,10 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "config-int.h"
 #include "pyjson.h"
 #include "util.h"
 #include "xmalloc.h"
-
-extern char **environ;
-
-/* ---- the ini reader ---- */
-
-struct ini_opt {
-	char		*name;
-	char		*value;
-	const char	*file;		/* borrowed from ini->files */
-	int		 line;
-};
-
-struct ini_sect {
-	char		*name;
-	const char	*file;
-	int		 line;
-	struct ini_opt	*opts;
-	size_t		 nopts;
-};
-
-struct ini {
-	struct ini_sect	**sects;	/* in order of first appearance */
-	size_t		  nsects;
-	char		**files;
-	size_t		  nfiles;
-};
 
 /* One watcher being loaded, with the section it comes from. */
 struct wload {
@@ -83,238 +55,6 @@ static void	 load_warn(struct load *, const char *, int, const char *, ...)
 static void	 load_skip(struct load *, const char *, int, const char *, ...)
 		     PRINTFLIKE(4, 5);
 
-/* Is the whole string whitespace? */
-static bool
-cfg_blank(const char *s)
-{
-	for (; *s != '\0'; s++) {
-		if (!isspace((unsigned char)*s))
-			return (false);
-	}
-	return (true);
-}
-
-/* Copy of s[0..len) with surrounding whitespace removed. */
-static char *
-cfg_strip(const char *s, size_t len)
-{
-	while (len > 0 && isspace((unsigned char)*s)) {
-		s++;
-		len--;
-	}
-	while (len > 0 && isspace((unsigned char)s[len - 1]))
-		len--;
-	return (xstrndup(s, len));
-}
-
-/* A JSON string, even for invalid UTF-8. */
-static json_t *
-cfg_jstr(const char *s)
-{
-	json_t	*v;
-
-	if ((v = json_string(s)) == NULL)
-		v = json_string_nocheck(s);
-	return (v);
-}
-
-/* Set obj[key] = v (stolen), even for an invalid UTF-8 key. */
-static void
-cfg_jset(json_t *obj, const char *key, json_t *v)
-{
-	if (json_object_set_new(obj, key, v) == -1)
-		json_object_set_new_nocheck(obj, key, v);
-}
-
-/* Find a section by exact name. */
-static struct ini_sect *
-ini_find(struct ini *ini, const char *name)
-{
-	size_t	 i;
-
-	for (i = 0; i < ini->nsects; i++) {
-		if (strcmp(ini->sects[i]->name, name) == 0)
-			return (ini->sects[i]);
-	}
-	return (NULL);
-}
-
-/* Find an option of a section, or NULL. */
-static struct ini_opt *
-ini_get(const struct ini_sect *s, const char *name)
-{
-	size_t	 i;
-
-	if (s == NULL)
-		return (NULL);
-	for (i = 0; i < s->nopts; i++) {
-		if (strcmp(s->opts[i].name, name) == 0)
-			return (&s->opts[i]);
-	}
-	return (NULL);
-}
-
-/* Free everything the reader allocated. */
-static void
-ini_free(struct ini *ini)
-{
-	struct ini_sect	*s;
-	size_t		 i, j;
-
-	for (i = 0; i < ini->nsects; i++) {
-		s = ini->sects[i];
-		for (j = 0; j < s->nopts; j++) {
-			free(s->opts[j].name);
-			free(s->opts[j].value);
-		}
-		free(s->opts);
-		free(s->name);
-		free(s);
-	}
-	free(ini->sects);
-	for (i = 0; i < ini->nfiles; i++)
-		free(ini->files[i]);
-	free(ini->files);
-	memset(ini, 0, sizeof *ini);
-}
-
-/* Cut an option value at its inline comment, as Circus's reader does. */
-static size_t
-ini_value_len(const char *v, size_t len)
-{
-	const char	*semi;
-	char		 before;
-
-	if ((semi = memchr(v, ';', len)) == NULL)
-		return (len);
-	/* Python's optval[pos - 1] wraps around to the last character. */
-	before = semi == v ? v[len - 1] : semi[-1];
-	if (isspace((unsigned char)before))
-		return (semi - v);
-	return (len);
-}
-
-/*
- * Parse one file into the section namespace. Returns -1 if it cannot be
- * opened (errno set); bad lines go to l->errors.
- */
-static int
-ini_read(struct load *l, const char *path)
-{
-	struct ini	*ini = &l->ini;
-	struct ini_sect	*cur = NULL;
-	struct ini_opt	*o;
-	FILE		*f;
-	char		*line = NULL, *name, *value, *tmp, *r;
-	const char	*file, *delim, *end, *v;
-	size_t		 cap = 0, len, i;
-	ssize_t		 n, optidx = -1;
-	int		 lineno = 0;
-	bool		 header_error = false;
-
-	if ((f = fopen(path, "r")) == NULL)
-		return (-1);
-	ini->files = xreallocarray(ini->files, ini->nfiles + 1,
-	    sizeof *ini->files);
-	file = ini->files[ini->nfiles++] = xstrdup(path);
-
-	while ((n = getline(&line, &cap, f)) != -1) {
-		lineno++;
-		len = (size_t)n;
-		if (len > 0 && line[len - 1] == '\n')
-			line[--len] = '\0';
-		if (len > 0 && line[len - 1] == '\r')
-			line[--len] = '\0';
-
-		/* Blank lines and comments. */
-		if (cfg_blank(line) || line[0] == '#' || line[0] == ';')
-			continue;
-		if ((line[0] == 'r' || line[0] == 'R') &&
-		    strncasecmp(line, "rem", 3) == 0 &&
-		    (line[3] == '\0' || isspace((unsigned char)line[3])))
-			continue;
-
-		/* Continuation of the current option. */
-		if (isspace((unsigned char)line[0]) && cur != NULL &&
-		    optidx != -1) {
-			value = cfg_strip(line, len);
-			if (*value != '\0') {
-				o = &cur->opts[optidx];
-				tmp = xprintf("%s\n%s", o->value, value);
-				free(o->value);
-				o->value = tmp;
-			}
-			free(value);
-			continue;
-		}
-
-		/* Section header: up to the last ']'. */
-		if (line[0] == '[' && (end = strrchr(line, ']')) != NULL &&
-		    end > line + 1) {
-			name = xstrndup(line + 1, end - line - 1);
-			if ((cur = ini_find(ini, name)) == NULL) {
-				cur = xcalloc(1, sizeof *cur);
-				cur->name = name;
-				cur->file = file;
-				cur->line = lineno;
-				ini->sects = xreallocarray(ini->sects,
-				    ini->nsects + 1, sizeof *ini->sects);
-				ini->sects[ini->nsects++] = cur;
-			} else
-				free(name);
-			optidx = -1;
-			continue;
-		}
-		if (cur == NULL) {
-			if (!header_error) {
-				r = pyjson_str_repr(line);
-				load_error(l, file, lineno,
-				    "missing section header: %s", r);
-				free(r);
-			}
-			header_error = true;
-			continue;
-		}
-
-		/* Option: name, first '=' or ':', value. */
-		if ((delim = strpbrk(line, "=:")) == NULL) {
-			r = pyjson_str_repr(line);
-			load_error(l, file, lineno, "cannot parse line: %s", r);
-			free(r);
-			continue;
-		}
-		len = delim - line;
-		while (len > 0 && isspace((unsigned char)line[len - 1]))
-			len--;
-		name = xstrndup(line, len);
-		for (i = 0; i < cur->nopts; i++) {
-			if (strcmp(cur->opts[i].name, name) == 0)
-				break;
-		}
-		if (i < cur->nopts) {
-			/* First definition wins; continuations go to it. */
-			free(name);
-			optidx = (ssize_t)i;
-			continue;
-		}
-		for (v = delim + 1; isspace((unsigned char)*v); v++)
-			;
-		value = cfg_strip(v, ini_value_len(v, strlen(v)));
-		if (strcmp(value, "\"\"") == 0)
-			value[0] = '\0';
-		cur->opts = xreallocarray(cur->opts, cur->nopts + 1,
-		    sizeof *cur->opts);
-		o = &cur->opts[cur->nopts];
-		o->name = name;
-		o->value = value;
-		o->file = file;
-		o->line = lineno;
-		optidx = (ssize_t)cur->nopts++;
-	}
-	free(line);
-	fclose(f);
-	return (0);
-}
 
 /* ---- errors, environments, substitution ---- */
 
@@ -330,7 +70,7 @@ load_error(struct load *l, const char *file, int line, const char *fmt, ...)
 		msg = xstrdup("out of memory");
 	va_end(ap);
 	full = xprintf("%s:%d: %s", file, line, msg);
-	json_array_append_new(l->errors, cfg_jstr(full));
+	json_array_append_new(l->errors, ini_jstr(full));
 	free(full);
 	free(msg);
 }
@@ -349,7 +89,7 @@ load_warn(struct load *l, const char *file, int line, const char *fmt, ...)
 	}
 	va_end(ap);
 	full = xprintf("%s:%d: %s", file, line, msg);
-	json_array_append_new(l->cfg->warnings, cfg_jstr(full));
+	json_array_append_new(l->cfg->warnings, ini_jstr(full));
 	free(full);
 	free(msg);
 }
@@ -368,8 +108,8 @@ load_skip(struct load *l, const char *file, int line, const char *fmt, ...)
 	}
 	va_end(ap);
 	full = xprintf("%s:%d: %s", file, line, msg);
-	json_array_append_new(l->cfg->warnings, cfg_jstr(full));
-	json_array_append_new(l->cfg->invalid, cfg_jstr(full));
+	json_array_append_new(l->cfg->warnings, ini_jstr(full));
+	json_array_append_new(l->cfg->invalid, ini_jstr(full));
 	free(full);
 	free(msg);
 }
@@ -391,132 +131,12 @@ load_demote(struct load *l, size_t from, const char *what)
 			break;
 		e = json_string_value(json_array_get(l->errors, from));
 		full = xprintf("%s; %s skipped", e, what);
-		json_array_append_new(l->cfg->warnings, cfg_jstr(full));
-		json_array_append_new(l->cfg->invalid, cfg_jstr(full));
+		json_array_append_new(l->cfg->warnings, ini_jstr(full));
+		json_array_append_new(l->cfg->invalid, ini_jstr(full));
 		free(full);
 		json_array_remove(l->errors, from);
 	}
 	return (any);
-}
-
-/* circusd's environment as a JSON object, in environ order. */
-static json_t *
-cfg_os_env(void)
-{
-	json_t	 *env;
-	char	**ep, *k;
-	const char *eq;
-
-	env = json_object();
-	for (ep = environ; ep != NULL && *ep != NULL; ep++) {
-		if ((eq = strchr(*ep, '=')) == NULL)
-			continue;
-		k = xstrndup(*ep, eq - *ep);
-		cfg_jset(env, k, cfg_jstr(eq + 1));
-		free(k);
-	}
-	return (env);
-}
-
-/* Case-insensitive lookup in an env object; the last match wins. */
-static const char *
-cfg_env_lookup(void *ctx, const char *key)
-{
-	json_t		*env = ctx, *v;
-	const char	*k, *found = NULL;
-
-	if (env == NULL || strncmp(key, "env.", 4) != 0)
-		return (NULL);
-	key += 4;
-	json_object_foreach(env, k, v) {
-		if (strcasecmp(k, key) == 0)
-			found = json_string_value(v);
-	}
-	return (found);
-}
-
-/* Substitute $(circus.env.*) in s against env. Caller frees. */
-static char *
-cfg_subst(const char *s, json_t *env)
-{
-	return (subst_circus(s, cfg_env_lookup, env));
-}
-
-/* Python int() of a string. */
-int
-config_parse_int(const char *s, long long *out)
-{
-	long long	 v = 0;
-	int		 neg = 0, digits = 0;
-
-	if (s == NULL)
-		return (-1);
-	while (isspace((unsigned char)*s))
-		s++;
-	if (*s == '+' || *s == '-')
-		neg = (*s++ == '-');
-	while (*s != '\0') {
-		if (*s == '_' && digits > 0 && isdigit((unsigned char)s[1])) {
-			s++;
-			continue;
-		}
-		if (!isdigit((unsigned char)*s))
-			break;
-		if (v > (LLONG_MAX - 9) / 10)
-			return (-1);
-		v = v * 10 + (*s++ - '0');
-		digits++;
-	}
-	while (isspace((unsigned char)*s))
-		s++;
-	if (digits == 0 || *s != '\0')
-		return (-1);
-	*out = neg ? -v : v;
-	return (0);
-}
-
-/* Python float() of a string (no hexadecimal forms). */
-int
-config_parse_float(const char *s, double *out)
-{
-	char	*end;
-	double	 d;
-
-	if (s == NULL)
-		return (-1);
-	while (isspace((unsigned char)*s))
-		s++;
-	if (*s == '\0' || strpbrk(s, "xX") != NULL)
-		return (-1);
-	errno = 0;
-	d = strtod(s, &end);
-	if (end == s)
-		return (-1);
-	while (isspace((unsigned char)*end))
-		end++;
-	if (*end != '\0')
-		return (-1);
-	*out = d;
-	return (0);
-}
-
-/* circusd's working directory as Circus computes it. */
-char *
-config_working_dir(void)
-{
-	struct stat	 a, b;
-	const char	*pwd;
-	char		*cwd;
-
-	if ((cwd = getcwd(NULL, 0)) == NULL)
-		return (xstrdup("/"));
-	pwd = getenv("PWD");
-	if (pwd != NULL && stat(pwd, &a) == 0 && stat(cwd, &b) == 0 &&
-	    a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
-		free(cwd);
-		return (xstrdup(pwd));
-	}
-	return (cwd);
 }
 
 /* ---- constructors and destructors ---- */
@@ -786,7 +406,7 @@ load_includes(struct load *l)
 	struct ini_sect	*circus;
 	struct ini_opt	*o;
 	char		*dir, *value, *word, *save, *pat, **files = NULL;
-	size_t		 nfiles = 0, i;
+	size_t		 nfiles = 0, i, len;
 	const char	*keys[] = { "include", "include_dir" };
 	int		 k;
 
@@ -803,12 +423,15 @@ load_includes(struct load *l)
 	for (k = 0; k < 2; k++) {
 		if ((o = ini_get(circus, keys[k])) == NULL)
 			continue;
-		value = cfg_subst(o->value, l->os_env);
+		value = config_env_subst(o->value, l->os_env);
 		for (word = strtok_r(value, " \t\r\n\f\v", &save); word != NULL;
 		    word = strtok_r(NULL, " \t\r\n\f\v", &save)) {
 			if (k == 0)
 				load_scan(l, o, dir, word, &files, &nfiles);
 			else {
+				len = strlen(word);
+				while (len > 1 && word[len - 1] == '/')
+					word[--len] = '\0';
 				pat = xprintf("%s/*.ini", word);
 				load_scan(l, o, dir, pat, &files, &nfiles);
 				free(pat);
@@ -817,7 +440,7 @@ load_includes(struct load *l)
 		free(value);
 	}
 	for (i = 0; i < nfiles; i++) {
-		if (ini_read(l, files[i]) == -1)
+		if (ini_read(&l->ini, files[i], l->errors) == -1)
 			load_warn(l, files[i], 0, "cannot read included file: "
 			    "%s", strerror(errno));
 		free(files[i]);
@@ -839,7 +462,7 @@ circus_get(struct load *l, const char *key, const struct ini_opt **op)
 		*op = o;
 	if (o == NULL)
 		return (NULL);
-	return (cfg_subst(o->value, l->cfg->global_env));
+	return (config_env_subst(o->value, l->cfg->global_env));
 }
 
 /* Read a string [circus] key into *dst (kept when absent). */
@@ -918,7 +541,7 @@ load_circus(struct load *l)
 	struct circus_cfg	*c = &l->cfg->circus;
 	struct ini_sect		*s;
 	const struct ini_opt	*o;
-	char			*v, *r, *end;
+	char			*v, *r, *end, *t;
 	long			 m;
 	bool			 debug_gc = false;
 	size_t			 i;
@@ -938,8 +561,8 @@ load_circus(struct load *l)
 
 	if ((s = ini_find(&l->ini, "circus")) != NULL) {
 		for (i = 0; i < s->nopts; i++)
-			cfg_jset(c->raw, s->opts[i].name,
-			    cfg_jstr(s->opts[i].value));
+			ini_jset(c->raw, s->opts[i].name,
+			    ini_jstr(s->opts[i].value));
 	}
 
 	circus_float(l, "check_delay", &c->check_delay);
@@ -960,12 +583,13 @@ load_circus(struct load *l)
 		}
 	}
 	if ((v = circus_get(l, "umask", &o)) != NULL) {
-		if (*v != '\0') {
+		t = ini_strip(v, strlen(v));
+		if (*t != '\0') {
 			errno = 0;
-			m = strtol(v + (strncasecmp(v, "0o", 2) == 0 ? 2 : 0),
+			m = strtol(t + (strncasecmp(t, "0o", 2) == 0 ? 2 : 0),
 			    &end, 8);
-			if (errno != 0 || *end != '\0' || end == v || m < 0 ||
-			    m > 07777) {
+			if (errno != 0 || *end != '\0' || end == t || m < 0 ||
+			    m > 07777 || !isdigit((unsigned char)*t)) {
 				r = pyjson_str_repr(v);
 				load_error(l, o->file, o->line, "[circus] "
 				    "umask = %s is not an octal number", r);
@@ -973,6 +597,7 @@ load_circus(struct load *l)
 			} else
 				c->umask = (int)m;
 		}
+		free(t);
 		free(v);
 	}
 	circus_int(l, "warmup_delay", &c->warmup_delay);
@@ -1011,9 +636,9 @@ sect_values(const struct ini_sect *s, json_t *env)
 
 	obj = json_object();
 	for (i = 0; i < s->nopts; i++) {
-		v = env != NULL ? cfg_subst(s->opts[i].value, env) :
+		v = env != NULL ? config_env_subst(s->opts[i].value, env) :
 		    xstrdup(s->opts[i].value);
-		cfg_jset(obj, s->opts[i].name, cfg_jstr(v));
+		ini_jset(obj, s->opts[i].name, ini_jstr(v));
 		free(v);
 	}
 	return (obj);
@@ -1219,7 +844,7 @@ load_watcher(struct load *l, struct ini_sect *s)
 	w = watcher_cfg_new_ini(s->name + 8, s->file, s->line);
 	for (i = 0; i < s->nopts; i++) {
 		o = &s->opts[i];
-		cfg_jset(w->raw, o->name, cfg_jstr(o->value));
+		ini_jset(w->raw, o->name, ini_jstr(o->value));
 		if (strcmp(o->name, "name") == 0) {
 			/* Circus lets a "name" key rename the watcher. */
 			free(w->name);
@@ -1248,13 +873,13 @@ load_watcher(struct load *l, struct ini_sect *s)
 				ok = false;
 				continue;
 			}
-			cfg_jset(w->rlimits, o->name + 7, json_integer(n));
+			ini_jset(w->rlimits, o->name + 7, json_integer(n));
 			continue;
 		}
 		if (strncmp(o->name, "hooks.", 6) == 0) {
 			b = false;
 			if ((comma = strchr(o->value, ',')) != NULL) {
-				v = cfg_strip(comma + 1, strlen(comma + 1));
+				v = ini_strip(comma + 1, strlen(comma + 1));
 				if (util_parse_bool(v, &b) == -1) {
 					r = pyjson_str_repr(v);
 					load_error(l, o->file, o->line,
@@ -1267,16 +892,16 @@ load_watcher(struct load *l, struct ini_sect *s)
 				len = comma - o->value;
 			} else
 				len = strlen(o->value);
-			target = cfg_strip(o->value, len);
+			target = ini_strip(o->value, len);
 			hook = json_pack("[s b]", target, b);
 			if (hook == NULL)
-				hook = json_pack("[o b]", cfg_jstr(target), b);
-			cfg_jset(w->hooks, o->name + 6, hook);
+				hook = json_pack("[o b]", ini_jstr(target), b);
+			ini_jset(w->hooks, o->name + 6, hook);
 			free(target);
 			continue;
 		}
 		if (strcmp(o->name, "check_flapping") == 0) {
-			v = cfg_subst(o->value, l->cfg->global_env);
+			v = config_env_subst(o->value, l->cfg->global_env);
 			if (util_parse_bool(v, &b) == -1) {
 				r = pyjson_str_repr(v);
 				load_error(l, o->file, o->line, "watcher '%s': "
@@ -1285,13 +910,13 @@ load_watcher(struct load *l, struct ini_sect *s)
 				free(r);
 				ok = false;
 			} else
-				cfg_jset(w->freeform, o->name, json_boolean(b));
+				ini_jset(w->freeform, o->name, json_boolean(b));
 			free(v);
 			continue;
 		}
 		if (watcher_opt_ini_kind(o->name) != OPT_INI_EARLY)
 			continue;	/* phase 2 or ignored */
-		v = cfg_subst(o->value, l->cfg->global_env);
+		v = config_env_subst(o->value, l->cfg->global_env);
 		if (watcher_cfg_ini_set(w, o->name, v, &cause) == -1) {
 			load_error(l, o->file, o->line, "watcher '%s': %s",
 			    w->name, cause);
@@ -1305,202 +930,6 @@ load_watcher(struct load *l, struct ini_sect *s)
 		return (NULL);
 	}
 	return (w);
-}
-
-/* Apply [env:PATTERNS] sections to a watcher environment. */
-static void
-load_env_patterns(struct load *l, struct watcher_cfg *w)
-{
-	struct ini_sect	*s;
-	char		*list, *item, *save, *pat;
-	size_t		 i, j;
-
-	for (i = 0; i < l->ini.nsects; i++) {
-		s = l->ini.sects[i];
-		if (strncmp(s->name, "env:", 4) != 0)
-			continue;
-		list = xstrdup(s->name + 4);
-		for (item = strtok_r(list, ",", &save); item != NULL;
-		    item = strtok_r(NULL, ",", &save)) {
-			pat = cfg_strip(item, strlen(item));
-			if (fnmatch(pat, w->name, 0) == 0) {
-				for (j = 0; j < s->nopts; j++)
-					cfg_jset(w->env, s->opts[j].name,
-					    cfg_jstr(s->opts[j].value));
-			}
-			free(pat);
-		}
-		free(list);
-	}
-}
-
-/* Replace $NAME (upper-case start) by circusd's own environment. */
-static char *
-cfg_expand_dollar(const char *v, json_t *os_env)
-{
-	char		*out, *name, *tmp;
-	const char	*p, *e, *val;
-	size_t		 len = 0, size = strlen(v) + 1;
-
-	out = xmalloc(size);
-	for (p = v; *p != '\0';) {
-		if (p[0] == '$' && p[1] >= 'A' && p[1] <= 'Z') {
-			for (e = p + 1; (*e >= 'A' && *e <= 'Z') ||
-			    (*e >= '0' && *e <= '9') || *e == '_'; e++)
-				;
-			name = xstrndup(p + 1, e - p - 1);
-			val = json_string_value(json_object_get(os_env, name));
-			free(name);
-			if (val == NULL)
-				val = "";
-			size += strlen(val);
-			out = xrealloc(out, size);
-			memcpy(out + len, val, strlen(val));
-			len += strlen(val);
-			p = e;
-			continue;
-		}
-		out[len++] = *p++;
-	}
-	out[len] = '\0';
-	tmp = cfg_strip(out, len);
-	free(out);
-	return (tmp);
-}
-
-/* Build the final process environment (config.md §8.3 steps 3). */
-static void
-load_env_finish(struct load *l, struct watcher_cfg *w)
-{
-	json_t		*env, *v;
-	const char	*k;
-	char		*nk, *nv;
-
-	env = w->copy_env ? json_deep_copy(l->os_env) : json_object();
-	json_object_foreach(w->env, k, v) {
-		nk = cfg_strip(k, strlen(k));
-		nv = cfg_expand_dollar(json_string_value(v), l->os_env);
-		cfg_jset(env, nk, cfg_jstr(nv));
-		free(nk);
-		free(nv);
-	}
-	json_decref(w->env);
-	w->env = env;
-}
-
-/* Add <venv>/bin and the site-packages to the environment (§8.3 step 4). */
-static int
-load_virtualenv(struct watcher_cfg *w, char **cause)
-{
-	struct stat	 sb;
-	struct dirent	*de;
-	DIR		*d;
-	FILE		*f;
-	char		*site = NULL, *bin, *pth, *line = NULL, *pkg, *real;
-	char		*paths = NULL, *tmp, *libdir, *ver = NULL;
-	const char	*old, *kinds[] = { "python", "pypy" };
-	size_t		 cap = 0, i, len;
-	ssize_t		 n;
-
-	if (!w->copy_env) {
-		*cause = xstrdup("copy_env must be True to to use virtualenv");
-		return (-1);
-	}
-	if (w->virtualenv_py_ver != NULL && *w->virtualenv_py_ver != '\0')
-		ver = xstrdup(w->virtualenv_py_ver);
-	else {
-		/* No Python here: take the single lib/python* directory. */
-		libdir = xprintf("%s/lib", w->virtualenv);
-		if ((d = opendir(libdir)) != NULL) {
-			while ((de = readdir(d)) != NULL) {
-				if (strncmp(de->d_name, "python", 6) != 0)
-					continue;
-				free(ver);
-				ver = ver == NULL ? xstrdup(de->d_name + 6) :
-				    NULL;
-				if (ver == NULL)
-					break;
-			}
-			closedir(d);
-		}
-		free(libdir);
-		if (ver == NULL)
-			ver = xstrdup("3");
-	}
-	for (i = 0; i < nitems(kinds) && site == NULL; i++) {
-		site = xprintf("%s/lib/%s%s/site-packages", w->virtualenv,
-		    kinds[i], ver);
-		if (stat(site, &sb) != 0) {
-			free(site);
-			site = NULL;
-		}
-	}
-	if (site == NULL) {
-		*cause = xprintf("%s/lib/python%s/site-packages,%s/lib/pypy%s/"
-		    "site-packages does not exist", w->virtualenv, ver,
-		    w->virtualenv, ver);
-		free(ver);
-		return (-1);
-	}
-	free(ver);
-
-	bin = xprintf("%s/bin", w->virtualenv);
-	if (stat(bin, &sb) == 0) {
-		old = json_string_value(json_object_get(w->env, "PATH"));
-		tmp = xprintf("%s:%s", bin, old != NULL ? old : "");
-		cfg_jset(w->env, "PATH", cfg_jstr(tmp));
-		free(tmp);
-	}
-	free(bin);
-
-	if ((d = opendir(site)) != NULL) {
-		while ((de = readdir(d)) != NULL) {
-			len = strlen(de->d_name);
-			if (len < 4 || strcmp(de->d_name + len - 4, ".pth"))
-				continue;
-			pth = xprintf("%s/%s", site, de->d_name);
-			if ((f = fopen(pth, "r")) != NULL) {
-				while ((n = getline(&line, &cap, f)) != -1) {
-					if (line[0] == '#' ||
-					    strncmp(line, "import", 6) == 0)
-						continue;
-					while (n > 0 && isspace(
-					    (unsigned char)line[n - 1]))
-						line[--n] = '\0';
-					pkg = line[0] == '/' ? xstrdup(line) :
-					    xprintf("%s/%s", site, line);
-					if ((real = realpath(pkg, NULL))) {
-						tmp = paths == NULL ?
-						    xstrdup(real) :
-						    xprintf("%s:%s", paths,
-						    real);
-						free(paths);
-						paths = tmp;
-						free(real);
-					}
-					free(pkg);
-				}
-				fclose(f);
-			}
-			free(pth);
-		}
-		closedir(d);
-	}
-	free(line);
-	old = json_string_value(json_object_get(w->env, "PYTHONPATH"));
-	if (paths != NULL) {
-		tmp = old != NULL && *old != '\0' ?
-		    xprintf("%s:%s:%s", paths, old, site) :
-		    xprintf("%s:%s", paths, site);
-	} else if (old != NULL && *old != '\0')
-		tmp = xprintf("%s:%s", old, site);
-	else
-		tmp = xstrdup(site);
-	cfg_jset(w->env, "PYTHONPATH", cfg_jstr(tmp));
-	free(tmp);
-	free(paths);
-	free(site);
-	return (0);
 }
 
 /* Check a stream conf gathered from the ini (§11); -1 + cause to skip. */
@@ -1566,7 +995,7 @@ load_watcher_finish(struct load *l, struct wload *wl)
 	/* The watcher env before $NAME expansion: [env] (+ OS) + patterns. */
 	w->env = json_deep_copy(w->copy_env ? l->cfg->global_env :
 	    l->local_env);
-	load_env_patterns(l, w);
+	config_env_patterns(&l->ini, w);
 	xenv = json_deep_copy(l->cfg->global_env);
 	json_object_update(xenv, w->env);
 
@@ -1578,8 +1007,8 @@ load_watcher_finish(struct load *l, struct wload *wl)
 			    &w->stderr_stream;
 			if (*jp == NULL)
 				*jp = json_object();
-			v = cfg_subst(o->value, xenv);
-			cfg_jset(*jp, o->name + 14, cfg_jstr(v));
+			v = config_env_subst(o->value, xenv);
+			ini_jset(*jp, o->name + 14, ini_jstr(v));
 			free(v);
 			continue;
 		}
@@ -1590,14 +1019,14 @@ load_watcher_finish(struct load *l, struct wload *wl)
 			continue;
 		switch (watcher_opt_ini_kind(o->name)) {
 		case OPT_INI_LATE:
-			v = cfg_subst(o->value, xenv);
+			v = config_env_subst(o->value, xenv);
 			if (watcher_cfg_ini_set(w, o->name, v, &cause) == -1)
 				line = o->line;
 			free(v);
 			break;
 		case OPT_INI_FREEFORM:
-			v = cfg_subst(o->value, xenv);
-			cfg_jset(w->freeform, o->name, cfg_jstr(v));
+			v = config_env_subst(o->value, xenv);
+			ini_jset(w->freeform, o->name, ini_jstr(v));
 			free(v);
 			break;
 		default:
@@ -1609,7 +1038,7 @@ load_watcher_finish(struct load *l, struct wload *wl)
 	json_decref(xenv);
 	xenv = NULL;
 
-	load_env_finish(l, w);
+	config_env_finish(w, l->os_env);
 	if (w->working_dir == NULL)
 		w->working_dir = config_working_dir();
 
@@ -1625,7 +1054,7 @@ load_watcher_finish(struct load *l, struct wload *wl)
 		line = sect_line(s, "copy_path");
 		goto skip;
 	}
-	if (w->virtualenv != NULL && load_virtualenv(w, &cause) == -1) {
+	if (w->virtualenv != NULL && config_env_virtualenv(w, &cause) == -1) {
 		line = sect_line(s, "virtualenv");
 		goto skip;
 	}
@@ -1827,6 +1256,13 @@ config_load_mode(const char *path, bool lenient, char **errors)
 		free(r);
 		return (NULL);
 	}
+	if (S_ISDIR(sb.st_mode)) {
+		r = pyjson_str_repr(path);
+		*errors = xprintf("%s:0: the configuration file %s is a "
+		    "directory", path, r);
+		free(r);
+		return (NULL);
+	}
 	memset(&l, 0, sizeof l);
 	cfg = l.cfg = xcalloc(1, sizeof *cfg);
 	cfg->path = xstrdup(path);
@@ -1834,11 +1270,11 @@ config_load_mode(const char *path, bool lenient, char **errors)
 	cfg->invalid = json_array();
 	l.errors = json_array();
 	l.lenient = lenient;
-	l.os_env = cfg_os_env();
+	l.os_env = config_env_os();
 	l.local_env = json_object();
 	l.main_file = path;
 
-	if (ini_read(&l, path) == -1) {
+	if (ini_read(&l.ini, path, l.errors) == -1) {
 		*errors = xprintf("%s:0: cannot read the configuration file: "
 		    "%s", path, strerror(errno));
 		goto fail;
@@ -1851,8 +1287,8 @@ config_load_mode(const char *path, bool lenient, char **errors)
 	cfg->global_env = json_deep_copy(l.os_env);
 	if ((env = ini_find(&l.ini, "env")) != NULL) {
 		for (i = 0; i < env->nopts; i++) {
-			v = cfg_subst(env->opts[i].value, l.os_env);
-			cfg_jset(l.local_env, env->opts[i].name, cfg_jstr(v));
+			v = config_env_subst(env->opts[i].value, l.os_env);
+			ini_jset(l.local_env, env->opts[i].name, ini_jstr(v));
 			free(v);
 		}
 		json_object_update(cfg->global_env, l.local_env);
@@ -1912,15 +1348,15 @@ watcher_cfg_canonical(const struct watcher_cfg *w)
 		for (i = 0; i < nitems(ignored); i++)
 			json_object_del(env, ignored[i]);
 	}
-	json_object_set_new(o, "name", cfg_jstr(w->name));
+	json_object_set_new(o, "name", ini_jstr(w->name));
 	json_object_set_new(o, "autostart", json_boolean(w->autostart));
 	json_object_set_new(o, "copy_path", json_boolean(w->copy_path));
 	json_object_set_new(o, "stdin_socket", w->stdin_socket != NULL ?
-	    cfg_jstr(w->stdin_socket) : json_null());
+	    ini_jstr(w->stdin_socket) : json_null());
 	json_object_set_new(o, "virtualenv", w->virtualenv != NULL ?
-	    cfg_jstr(w->virtualenv) : json_null());
+	    ini_jstr(w->virtualenv) : json_null());
 	json_object_set_new(o, "virtualenv_py_ver", w->virtualenv_py_ver ?
-	    cfg_jstr(w->virtualenv_py_ver) : json_null());
+	    ini_jstr(w->virtualenv_py_ver) : json_null());
 	json_object_set_new(o, "hooks", cfg_jdup(w->hooks));
 	json_object_set_new(o, "rlimits", cfg_jdup(w->rlimits));
 	json_object_set_new(o, "stdout_stream", cfg_jdup(w->stdout_stream));

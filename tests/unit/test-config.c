@@ -435,6 +435,10 @@ test_missing_file(void **state)
 	assert_string_equal(errors, FIX "no-such.ini:0: the configuration "
 	    "file '" FIX "no-such.ini' does not exist");
 	free(errors);
+	errors = load_fail("tests/config");
+	assert_string_equal(errors, "tests/config:0: the configuration file "
+	    "'tests/config' is a directory");
+	free(errors);
 }
 
 /* include + include_dir, first definition wins across files. */
