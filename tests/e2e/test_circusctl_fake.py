@@ -6,7 +6,9 @@ answers every request from a background thread: it records the decoded
 request (and its raw bytes), then replies with whatever `respond` returns
 for it, wrapped as circusd does ({"status": "ok", "time": T, ..., "id": id}).
 `respond` may return None (no reply at all), a dict (merged over the
-success envelope), or `error(reason, errno)` (an error envelope).
+success envelope), `error(reason, errno)` (an error envelope) or bytes
+(sent as is). Raw messages in `before_reply` are sent before each reply
+(stale replies a client must discard).
 """
 
 import json
@@ -47,6 +49,8 @@ class FakeDaemon:
         self.requests = []
         self.raw = []
         self.identities = []
+        self.sent = []
+        self.before_reply = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = None
@@ -101,6 +105,8 @@ class FakeDaemon:
                 self.requests.append(req)
                 self.identities.append(ident)
             result = self.respond(req) if req is not None else {}
+            for extra in self.before_reply:
+                self.sock.send_multipart([ident, extra])
             if result is None:
                 continue
             if isinstance(result, bytes):
@@ -114,7 +120,10 @@ class FakeDaemon:
                 reply = {"status": "ok", "time": 1795437126.7098472}
                 reply.update(result)
             reply["id"] = req.get("id") if isinstance(req, dict) else None
-            self.sock.send_multipart([ident, json.dumps(reply).encode()])
+            body = json.dumps(reply).encode()
+            with self._lock:
+                self.sent.append(body)
+            self.sock.send_multipart([ident, body])
 
     def last(self):
         """The last request received (decoded)."""
