@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 from conftest import (WORKER_SIGNALS, WORKER_TREE, assert_error, assert_ok,
-                      finish_shared_daemon, pid_alive, proc_cmdline,
+                      all_pids, finish_shared_daemon, pid_alive, proc_cmdline,
                       proc_environ, start_shared_daemon, wait_until)
 
 
@@ -478,8 +478,6 @@ def test_stop_start_waiting(d):
     assert d.status("sleeper") == "stopped"
     assert d.pids("sleeper") == []
     assert not any(pid_alive(p) for p in old)
-    # stopping a stopped watcher is a no-op
-    assert_ok(d.call("stop", name="sleeper", waiting=True), ["info"])
     r = d.call("start", name="sleeper", waiting=True)
     assert_ok(r, ["info"])
     assert list(r["info"]) == ["started", "kept"]
@@ -489,6 +487,16 @@ def test_stop_start_waiting(d):
     # starting an active, complete watcher changes nothing
     r = d.call("start", name="sleeper", waiting=True)
     assert r["info"] == {"started": [], "kept": sorted(new)}
+
+
+def test_stop_of_stopped_watcher_waiting_reply(d):
+    """A no-op, but the reply of `stop <one watcher>` with waiting is still
+    {"info": null} (commands.md §stop)."""
+    assert d.call("stop", name="lazy")["status"] == "ok"
+    r = d.call("stop", name="lazy", waiting=True)
+    assert_ok(r, ["info"])
+    assert r["info"] is None
+    assert d.status("lazy") == "stopped"
 
 
 def test_stop_start_without_waiting(d):
@@ -688,7 +696,19 @@ def treed(circusd, wd):
     cmd = %s %s/tree.pids 2
     graceful_timeout = 2
     """ % (wd.script("tree.py", WORKER_TREE), wd.path)
-    return circusd(body)
+    d = circusd(body)
+    yield d
+    # whole-tree stops are tested in test_lifecycle: here, kill the
+    # grandchildren ourselves so that their fate is not blamed on signal
+    leaders = set(d.pids("tree")) if d.alive() else set()
+    script = str(wd / "tree.py")
+    for pid in all_pids():
+        argv = proc_cmdline(pid) or []
+        if script in argv and pid not in leaders:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def wait_ready_files(wd, pids):
@@ -732,7 +752,6 @@ def test_signal_childpid(treed, wd):
     assert_ok(r, [])
     wait_until(lambda: not pid_alive(kids[0]), 15)
     assert pid_alive(kids[1]) and pid_alive(pid)
-    os.kill(kids[1], signal.SIGKILL)  # whole-tree stops are tested elsewhere
 
 
 # --------------------------------------------------------------------------
@@ -973,6 +992,9 @@ def test_signal_recursive(treed, wd):
     (wd / "tree.pids").unlink()
     r = treed.call("signal", name="tree", signum="KILL", recursive=True)
     assert_ok(r, [])
-    wait_until(lambda: not any(pid_alive(p) for p in [pid] + kids), 15)
+    wait_until(lambda: not pid_alive(pid), 15)
+    # the descendants too (they must be found before the parent dies)
+    wait_until(lambda: not any(pid_alive(p) for p in kids), 15,
+               msg="grandchildren killed by recursive signal")
     # the parent died on its own (from circusd's point of view): replaced
     wait_until(lambda: treed.pids("tree") and treed.pids("tree") != [pid], 20)

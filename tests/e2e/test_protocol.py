@@ -26,12 +26,6 @@ def d(circusd):
     return circusd(BODY)
 
 
-def send_body(client, body):
-    """Send one raw frame; return the decoded reply frames seen within the
-    next sync call (see no_reply_then_alive)."""
-    client.raw_send([body])
-
-
 def replies_until_sync(client, timeout=15.0, grace=0.5):
     """Send a `list` with a fresh id and return every *other* message that
     arrived before its reply (and within a short grace period after).
