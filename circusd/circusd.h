@@ -356,6 +356,8 @@ bool cmd_prop_bool(struct cmd_ctx *, const char *key, bool dflt);
 const char *cmd_prop_str(struct cmd_ctx *, const char *key);
 /* Parse a signal property (int, numeric string or name); -1 if bad. */
 int cmd_prop_signal(const json_t *v);
+/* "SIGFOO" as Circus's error names an unknown signal. Caller frees. */
+char *cmd_signal_attr(const char *s);
 
 /* ---- cmd-ops.c ---- */
 

@@ -40,10 +40,15 @@ cmd_kill_exec(struct cmd_ctx *ctx)
 	signum = w->cfg->stop_signal;
 	if (sigj != NULL && !json_is_null(sigj)) {
 		signum = cmd_prop_signal(sigj);
-		if (signum < 0)
-			return cmd_error5(ctx, "module 'signal' has no "
-			    "attribute 'SIG%s'", json_is_string(sigj) ?
-			    json_string_value(sigj) : "?");
+		if (signum < 0) {
+			char *attr = cmd_signal_attr(json_is_string(sigj) ?
+			    json_string_value(sigj) : "");
+
+			cmd_error5(ctx, "module 'signal' has no attribute '%s'",
+			    attr);
+			free(attr);
+			return CMD_ERROR;
+		}
 	}
 	timeout = w->cfg->graceful_timeout;
 	if (json_is_number(gtj))

@@ -16,7 +16,7 @@
  * the leading word characters, upper-cased, with "SIG" in front unless
  * already there ("foo+1" -> "SIGFOO"). Caller frees.
  */
-static char *
+char *
 cmd_signal_attr(const char *s)
 {
 	char	*name, *p;

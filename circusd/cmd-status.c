@@ -12,7 +12,7 @@ cmd_status_exec(struct cmd_ctx *ctx)
 {
 	struct arbiter	*a = ctx->arbiter;
 	struct watcher	*w = NULL;
-	json_t		*name, *all;
+	json_t		*name, *all, *backoff, *backoffs;
 	char		*text;
 
 	if ((name = json_object_get(ctx->props, "name")) != NULL) {
@@ -28,16 +28,26 @@ cmd_status_exec(struct cmd_ctx *ctx)
 		ctx->result = json_object();
 		json_object_set_new(ctx->result, "status",
 		    json_string(watcher_state_name(w->state)));
+		/* ours (DECISIONS 3): why and for how long it is backing off */
+		if ((backoff = watcher_backoff_json(w)) != NULL)
+			json_object_set_new(ctx->result, "backoff", backoff);
 		return CMD_OK;
 	}
 
 	all = json_object();
+	backoffs = json_object();
 	TAILQ_FOREACH(w, &a->watchers, entry) {
 		json_object_set_new(all, w->name,
 		    json_string(watcher_state_name(w->state)));
+		if ((backoff = watcher_backoff_json(w)) != NULL)
+			json_object_set_new(backoffs, w->name, backoff);
 	}
 	ctx->result = json_object();
 	json_object_set_new(ctx->result, "statuses", all);
+	if (json_object_size(backoffs) > 0)
+		json_object_set_new(ctx->result, "backoff", backoffs);
+	else
+		json_decref(backoffs);
 	return CMD_OK;
 }
 

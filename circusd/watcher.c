@@ -479,22 +479,28 @@ watcher_spawn_some(struct watcher *w)
 	}
 }
 
-/* Kill the oldest surplus processes (all but the newest target). */
+/* Kill the oldest surplus processes (all but the newest target), the
+ * newest of them first, as Circus orders them. */
 static void
 watcher_trim(struct watcher *w)
 {
-	struct process *p;
+	struct process *p, **surplus;
 	size_t active = watcher_active_count(w), target = watcher_target(w);
+	size_t n = 0, i;
 
+	if (active <= target)
+		return;
+	surplus = xcalloc(active - target, sizeof *surplus);
 	TAILQ_FOREACH(p, &w->processes, entry) {
-		if (active <= target)
+		if (n == active - target)
 			break;
-		if (p->state != PROCESS_RUNNING)
-			continue;
-		process_kill(p, w->cfg->stop_signal, w->cfg->graceful_timeout,
-		    KILL_TRIM);
-		active--;
+		if (p->state == PROCESS_RUNNING)
+			surplus[n++] = p;
 	}
+	for (i = n; i > 0; i--)
+		process_kill(surplus[i - 1], w->cfg->stop_signal,
+		    w->cfg->graceful_timeout, KILL_TRIM);
+	free(surplus);
 }
 
 /* Spawn missing / trim surplus now. */
@@ -779,7 +785,7 @@ watcher_run_next(struct watcher *w)
 		return;
 	case WOP_STOP:
 		if (w->state == WATCHER_STOPPED) {
-			watcher_op_done(w, NULL, 0);
+			watcher_op_done(w, json_pack("{s:n}", "info"), 0);
 			return;
 		}
 		watcher_stop_begin(w, op);
