@@ -45,7 +45,7 @@ struct load {
 	json_t		*os_env;	/* circusd's environment */
 	json_t		*local_env;	/* [env] */
 	const char	*main_file;
-	bool		 lenient;	/* section errors only drop the section */
+	bool		 lenient;	/* errors drop only the section */
 };
 
 static void	 load_error(struct load *, const char *, int, const char *, ...)
@@ -301,8 +301,23 @@ socket_cfg_free(struct socket_cfg *s)
 	free(s);
 }
 
+/* Deep copy of a plugin config. */
+struct plugin_cfg *
+plugin_cfg_dup(const struct plugin_cfg *o)
+{
+	struct plugin_cfg	*p;
+
+	p = xmalloc(sizeof *p);
+	*p = *o;
+	p->name = cfg_sdup(o->name);
+	p->file = cfg_sdup(o->file);
+	p->use = cfg_sdup(o->use);
+	p->raw = cfg_jdup(o->raw);
+	return (p);
+}
+
 /* Free a plugin config. */
-static void
+void
 plugin_cfg_free(struct plugin_cfg *p)
 {
 	if (p == NULL)
@@ -1406,6 +1421,14 @@ socket_cfg_changed(const struct socket_cfg *a, const struct socket_cfg *b)
 	    !cfg_streq(a->interface, b->interface) || a->umask != b->umask ||
 	    a->replace != b->replace || a->so_reuseport != b->so_reuseport ||
 	    a->blocking != b->blocking || !json_equal(a->raw, b->raw));
+}
+
+/* True when two plugin configs differ (any key of the section). */
+bool
+plugin_cfg_changed(const struct plugin_cfg *a, const struct plugin_cfg *b)
+{
+	return (!cfg_streq(a->name, b->name) || !cfg_streq(a->use, b->use) ||
+	    a->priority != b->priority || !json_equal(a->raw, b->raw));
 }
 
 /* True when two [circus] sections differ. */

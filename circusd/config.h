@@ -161,6 +161,9 @@ void socket_cfg_free(struct socket_cfg *);
 bool watcher_cfg_changed(const struct watcher_cfg *, const struct watcher_cfg *,
     bool *only_numprocesses);
 bool socket_cfg_changed(const struct socket_cfg *, const struct socket_cfg *);
+struct plugin_cfg *plugin_cfg_dup(const struct plugin_cfg *);
+void plugin_cfg_free(struct plugin_cfg *);
+bool plugin_cfg_changed(const struct plugin_cfg *, const struct plugin_cfg *);
 bool circus_cfg_changed(const struct circus_cfg *, const struct circus_cfg *);
 
 /* ---- the option table (options-table.c) ---- */

@@ -482,7 +482,8 @@ watcher_opt_validate(const char *key, const json_t *value, char **cause)
 		}
 		if (!json_is_null(value) && !json_is_integer(value)) {
 			r = pyjson_repr(value);
-			*cause = xprintf("%s rlimit value isn't a valid int", r);
+			*cause = xprintf("%s rlimit value isn't a valid int",
+			    r);
 			free(r);
 			return (-1);
 		}

@@ -180,7 +180,8 @@ shlex_split(const char *s, char ***argv, size_t *argc, char **cause)
 			for (;; p++) {
 				if (*p == '\0') {
 					free(w.s);
-					*cause = xstrdup("No closing quotation");
+					*cause = xstrdup(
+					    "No closing quotation");
 					return (-1);
 				}
 				if (*p == q)

@@ -1326,6 +1326,7 @@ test_changed(void **state)
 	struct config		*a, *b, *c;
 	struct watcher_cfg	*w, *d;
 	struct socket_cfg	*s;
+	struct plugin_cfg	*p;
 	bool			 only;
 
 	(void)state;
@@ -1359,6 +1360,12 @@ test_changed(void **state)
 	assert_false(only);
 	assert_true(socket_cfg_changed(a->sockets[0], c->sockets[0]));
 	assert_true(circus_cfg_changed(&a->circus, &c->circus));
+	p = plugin_cfg_dup(a->plugins[0]);
+	assert_false(plugin_cfg_changed(a->plugins[0], p));
+	json_object_set_new(p->raw, "service", json_string("test1"));
+	assert_true(plugin_cfg_changed(a->plugins[0], p));
+	plugin_cfg_free(p);
+	plugin_cfg_free(NULL);
 
 	/* Ignored environment keys. */
 	d = watcher_cfg_dup(a->watchers[1]);
