@@ -1024,3 +1024,26 @@ def finish_shared_daemon(w, f):
 def ini(*parts):
     """Join ini fragments, dedenting each one separately."""
     return "\n\n".join(textwrap.dedent(p).strip("\n") for p in parts) + "\n"
+
+
+def kill_script_procs(wd, script_name, keep=()):
+    """SIGKILL every process running wd/script_name (except keep); reap the
+    ones that are our children. Returns the pids killed."""
+    script = str(wd / script_name)
+    killed = []
+    for pid in all_pids():
+        argv = proc_cmdline(pid) or []
+        if script in argv and pid not in keep and pid_alive(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+            except ProcessLookupError:
+                pass
+    for pid in killed:
+        st = proc_stat(pid)
+        if st and st[1] == os.getpid():
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+    return killed

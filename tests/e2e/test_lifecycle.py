@@ -11,7 +11,7 @@ import time
 import pytest
 
 from conftest import (WORKER_DUMP, WORKER_IGNORE_TERM, WORKER_TREE,
-                      assert_ok, group_members, pid_alive, proc_environ, proc_stat,
+                      assert_ok, kill_script_procs, group_members, pid_alive, proc_environ, proc_stat,
                       timed_call, wait_until)
 
 AT_ONCE = 1.0  # seconds: "answers at once" on a slow, noisy 2-core machine
@@ -150,11 +150,21 @@ def test_dead_process_reaped_and_replaced_at_once(circusd):
     assert proc_stat(victim) is None, "victim left as a zombie"
 
 
+EXIT_ON_FILE = r'''
+import os, sys, time
+trigger = sys.argv[1]
+while not os.path.exists(trigger):
+    time.sleep(0.05)
+os.unlink(trigger)
+sys.exit(int(sys.argv[2]))
+'''
+
+
 def test_process_exiting_on_its_own_is_replaced_at_once(circusd, wd):
     d = circusd("""
     [watcher:w]
-    cmd = /bin/sh -c "while [ ! -e %s/go ]; do /bin/sleep 0.05; done; rm -f %s/go; exit 7"
-    """ % (wd.path, wd.path), check_delay=30)
+    cmd = %s %s/go 7
+    """ % (wd.script("exit.py", EXIT_ON_FILE), wd.path), check_delay=30)
     [pid] = d.wait_pids("w", 1)
     m = d.events.mark()
     t0 = time.monotonic()
@@ -404,16 +414,22 @@ def _tree_daemon(circusd, wd, stop_children):
 
 @pytest.mark.parametrize("stop_children", [False, True])
 def test_whole_tree_stops(circusd, wd, stop_children):
+    """DECISIONS 10: the SIGKILL escalation signals the whole process group
+    and a watcher is stopped only when its group is empty (the
+    grandchildren ignore SIGTERM; their parent exits on it)."""
     d = _tree_daemon(circusd, wd, stop_children)
     [pid] = d.wait_pids("tree", 1)
     wait_until(lambda: (wd / "tree.pids").exists(), 20)
     kids = read_pid_file(wd / "tree.pids")
     assert all(pid_alive(k) for k in kids)
-    r = d.call("stop", name="tree", waiting=True, timeout=60)
-    assert r["status"] == "ok", r
-    alive = [p for p in [pid] + kids if pid_alive(p)]
-    assert alive == [], "still running after stop: %s" % alive
-    assert group_members(pid) == []
+    try:
+        r = d.call("stop", name="tree", waiting=True, timeout=60)
+        assert r["status"] == "ok", r
+        alive = [p for p in [pid] + kids if pid_alive(p)]
+        assert alive == [], "still running after stop: %s" % alive
+        assert group_members(pid) == []
+    finally:
+        kill_script_procs(wd, "tree.py")
 
 
 def test_quit_stops_whole_trees(circusd, wd):
@@ -421,8 +437,12 @@ def test_quit_stops_whole_trees(circusd, wd):
     [pid] = d.wait_pids("tree", 1)
     wait_until(lambda: (wd / "tree.pids").exists(), 20)
     kids = read_pid_file(wd / "tree.pids")
-    assert d.quit() == 0
-    assert [p for p in [pid] + kids if pid_alive(p)] == []
+    try:
+        assert d.quit() == 0
+        alive = [p for p in [pid] + kids if pid_alive(p)]
+        assert alive == [], "still running after quit: %s" % alive
+    finally:
+        kill_script_procs(wd, "tree.py")
 
 
 # --------------------------------------------------------------------------
