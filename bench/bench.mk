@@ -1,8 +1,9 @@
 # Benchmark harness (included by the top-level Makefile).
 #   make bench        full run, about 10 minutes on 2 cores; writes BENCHMARKS.md
-#   make bench-quick  about 1 minute; writes bench/results/ only (and
-#                     BENCHMARKS.md unless BENCH_ARGS says otherwise)
-# Baseline programs go to $(BUILD)/bench/; raw results to bench/results/.
+#   make bench-quick  about 1 minute; writes bench/results/BENCHMARKS-quick.md
+#   make bench BENCH_ARGS="--only spawn,rtt --repeats 3"   a subset
+# Baseline programs go to $(BUILD)/bench/; raw JSON to bench/results/
+# (gitignored). `bench/run.py --help` lists the options.
 
 BENCH_BUILD = $(BUILD)/bench
 BENCH_BINS  = $(BENCH_BUILD)/floor_spawn $(BENCH_BUILD)/zmq_echo \
@@ -37,7 +38,7 @@ bench-deps:
 	fi
 
 bench: all bench-deps bench-bins
-	$(BENCH_RUN)
+	$(BENCH_RUN) --make-target "make bench"
 
 bench-quick: all bench-deps bench-bins
-	$(BENCH_RUN) --quick
+	$(BENCH_RUN) --quick --make-target "make bench-quick"

@@ -558,8 +558,13 @@ class Circusd:
         data = read_file(self.log_path) or ""
         return data[-n:].strip().replace("\n", " | ")
 
-    def call(self, command, **props):
-        return self.client.ok(command, **props)
+    def call(self, command, timeout=None, **props):
+        r = self.client.call(command, timeout=timeout, **props)
+        if r.get("status") == "error":
+            raise BenchError("circusd %s %r: %s (errno %s)"
+                             % (command, props, r.get("reason"),
+                                r.get("errno")))
+        return r
 
     def pids(self, name):
         return self.client.ok("list", name=name).get("pids", [])
@@ -874,12 +879,14 @@ def circ_spawn_cycle(c, n):
     wait_children(c.pid, 0, 30, "circusd watcher w to be empty")
     out = {}
     t0 = now()
-    c.call("start", name="w")
+    c.call("start", timeout=spawn_timeout(n), name="w")
+    out["start_reply"] = now() - t0
     out["spawn"] = poll_until(lambda: len(c.pids("w")) >= n,
                               spawn_timeout(n), what="%d pids listed" % n) - t0
     out["rss_kib"], out["pss_kib"] = mem_kib(c.pid)
     t0 = now()
-    c.call("incr", name="w", nb=100)
+    c.call("incr", timeout=spawn_timeout(100), name="w", nb=100)
+    out["incr_reply"] = now() - t0
     out["incr"] = poll_until(lambda: len(c.pids("w")) >= n + 100,
                              spawn_timeout(100), what="incr listed") - t0
     wait_children(c.pid, n + 100, 30, "incr children")
@@ -1191,7 +1198,7 @@ def circ_restart(c, n):
     wait_children(c.pid, n, 30, "circusd steady")
     old = set(c.pids("w"))
     t0 = now()
-    c.call("restart", name="w")
+    c.call("restart", timeout=spawn_timeout(n), name="w")
     t = poll_until(lambda: (lambda p: len(p) == n and not (set(p) & old))(
         c.pids("w")), spawn_timeout(n) * 2, what="new pids") - t0
     return {"restart": t}
@@ -1442,21 +1449,21 @@ def scale_precheck(n):
             avail = int(line.split()[1]) * 1024
     if avail < n * 600 * 1024:
         return "only %.1f GiB of memory available" % (avail / 2 ** 30)
-    want = 8 * n + 4096
+    # circusd keeps no descriptor per process unless a stream is configured;
+    # raise the soft limits as far as the hard ones allow, for the children.
     try:
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        if hard != resource.RLIM_INFINITY and hard < want:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
-        elif soft < want:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+        if hard == resource.RLIM_INFINITY or hard > soft:
+            resource.setrlimit(resource.RLIMIT_NOFILE,
+                               (min(hard, 1 << 20), hard))
         soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
         if soft != resource.RLIM_INFINITY and soft < n + 4096:
             resource.setrlimit(resource.RLIMIT_NPROC, (hard, hard))
-    except (ValueError, OSError) as e:
-        return "cannot raise RLIMIT_NOFILE/NPROC: %s" % e
+    except (ValueError, OSError):
+        pass
     soft, _ = resource.getrlimit(resource.RLIMIT_NPROC)
     if soft != resource.RLIM_INFINITY and soft < n + 1000 and os.getuid():
-        return "RLIMIT_NPROC is %d" % soft
+        return "RLIMIT_NPROC is %d and cannot be raised" % soft
     return None
 
 
@@ -1464,7 +1471,8 @@ def circ_scale_cycle(B, c, n):
     wait_children(c.pid, 0, 120, "empty")
     out = {}
     t0 = now()
-    c.call("start", name="w")
+    c.call("start", timeout=spawn_timeout(n) * 2, name="w")
+    out["start_reply"] = now() - t0
     out["spawn"] = poll_until(lambda: len(c.pids("w")) >= n,
                               spawn_timeout(n) * 2, 0.02,
                               "%d pids listed" % n) - t0
@@ -1494,8 +1502,7 @@ def sc_scale(B):
     log("scale: %d processes" % n)
     circ = B.guarded("scale", "start circusd", B.circusd,
                      [{"name": "w", "n": n,
-                       "options": {"autostart": "false"}}],
-                     nofile=8 * n + 4096)
+                       "options": {"autostart": "false"}}])
     subjects = [("vfork", lambda: floor_spawn_cycle(B, "vfork", n))]
     if circ:
         subjects.append(("circusd", lambda: circ_scale_cycle(B, circ, n)))
@@ -1582,10 +1589,11 @@ class Report:
                 fmt_stat(sm(series(runs, "supervisord", "spawn"))),
                 fmt_stat(sm(ratio_list(series(runs, "supervisord", "spawn"),
                                        vf)), "ratio"),
+                fmt_stat(sm(series(runs, "circusd", "start_reply"))),
                 len(runs)])
         self.table(["N", "vfork floor", "fork floor", "circusd",
                     "circusd / vfork", "supervisord", "supervisord / vfork",
-                    "reps"], rows)
+                    "circusd's reply to `start` came after", "reps"], rows)
         rows = []
         for n, runs in d.items():
             vf_per = series(runs, "vfork", "per_spawn")
@@ -1919,6 +1927,8 @@ class Report:
               fmt_stat(sm(ratio_list(c, vf)), "ratio")],
              ["per process", fmt_stat(sm(vf, 1 / n)),
               fmt_stat(sm(c, 1 / n)), ""],
+             ["reply to `start` after", "",
+              fmt_stat(sm(series(runs, "circusd", "start_reply"))), ""],
              ["stop (until reaped)", fmt_stat(sm(series(runs, "vfork",
                                                         "stop"))),
               fmt_stat(sm(series(runs, "circusd", "stop"))), ""],

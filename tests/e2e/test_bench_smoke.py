@@ -1,0 +1,215 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Smoke test of the benchmark harness (bench/): the floor programs run with
+tiny sizes and print what bench/run.py parses, and the report renders.
+
+Nothing here is timed or compared: `make bench` does that. The programs are
+taken from $CIRCUS_BUILD/bench/ when `make bench-bins` built them there, and
+otherwise built into a temporary directory with the rules of bench/bench.mk.
+"""
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import BUILD, REPO, wait_until
+
+TOOLS = ("floor_spawn", "zmq_echo", "zmq_rtt")
+
+
+@pytest.fixture(scope="module")
+def bindir(tmp_path_factory):
+    have = BUILD / "bench"
+    if all(os.access(have / t, os.X_OK) for t in TOOLS):
+        return have
+    build = tmp_path_factory.mktemp("benchbuild")
+    env = dict(os.environ)
+    for k in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL"):
+        env.pop(k, None)
+    subprocess.run(["make", "-s", "-C", str(REPO), "BUILD=%s" % build,
+                    "bench-bins"], check=True, env=env, timeout=300,
+                   stdin=subprocess.DEVNULL)
+    return build / "bench"
+
+
+@pytest.fixture(scope="module")
+def runpy():
+    spec = importlib.util.spec_from_file_location(
+        "bench_run", str(REPO / "bench" / "run.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def last_json(text):
+    lines = [l for l in text.splitlines() if l.startswith("{")]
+    assert lines, "no JSON line in %r" % text
+    return json.loads(lines[-1])
+
+
+def children(pid):
+    out = []
+    for tid in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
+            out += [int(x) for x in f.read().split()]
+    return out
+
+
+@pytest.mark.parametrize("mode", ["fork", "vfork", "spawn"])
+def test_floor_spawn_reports_one_json_line(bindir, mode):
+    cp = subprocess.run([str(bindir / "floor_spawn"), "-m", mode, "-n", "3",
+                         "--", "sleep", "30"], capture_output=True,
+                        text=True, timeout=60)
+    assert cp.returncode == 0, cp.stderr
+    r = last_json(cp.stdout)
+    assert r["tool"] == "floor_spawn" and r["mode"] == mode
+    assert r["n"] == 3
+    assert r["exec_failures"] == 0 and r["spawn_errors"] == 0
+    assert r["respawns"] == 0
+    for k in ("fork_s", "spawn_s", "stop_s", "per_spawn_us"):
+        assert isinstance(r[k], float) and r[k] >= 0
+    assert r["spawn_s"] >= r["fork_s"]
+
+
+def test_floor_spawn_missing_command_fails_cleanly(bindir):
+    cp = subprocess.run([str(bindir / "floor_spawn"), "-n", "2", "--",
+                         "no-such-program-xyz"], capture_output=True,
+                        text=True, timeout=30)
+    assert cp.returncode == 1
+    assert "not found" in cp.stderr
+
+
+def test_floor_spawn_bad_usage(bindir):
+    cp = subprocess.run([str(bindir / "floor_spawn"), "-m", "clone"],
+                        capture_output=True, text=True, timeout=30)
+    assert cp.returncode == 2 and "usage" in cp.stderr
+
+
+def test_floor_hold_and_respawn(bindir):
+    p = subprocess.Popen([str(bindir / "floor_spawn"), "-n", "1", "-H", "30",
+                          "-R", "5", "--", "sleep", "30"],
+                         stdout=subprocess.PIPE, text=True)
+    try:
+        ready = json.loads(p.stdout.readline())
+        assert ready["event"] == "ready" and ready["pid"] == p.pid
+        wait_until(lambda: len(children(p.pid)) == 1, 10)
+        victim = children(p.pid)[0]
+        os.kill(victim, signal.SIGKILL)
+        wait_until(lambda: children(p.pid) and
+                   children(p.pid)[0] != victim, 10)
+        p.send_signal(signal.SIGTERM)
+        out, _ = p.communicate(timeout=20)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    r = last_json(out)
+    assert r["respawns"] == 1
+    assert p.returncode == 0
+
+
+def test_echo_and_rtt_client(bindir, tmp_path):
+    ep = "ipc://%s/echo.sock" % tmp_path
+    echo = subprocess.Popen([str(bindir / "zmq_echo"), ep, "60"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        ready = json.loads(echo.stdout.readline())
+        assert ready["event"] == "ready" and ready["endpoint"] == ep
+        cp = subprocess.run([str(bindir / "zmq_rtt"), "-e", ep, "-c",
+                             "status", "-p", '{"name": "w"}', "-n", "40",
+                             "-C", "2", "-w", "5", "-t", "20"],
+                            capture_output=True, text=True, timeout=60)
+        assert cp.returncode == 0, cp.stderr
+        r = last_json(cp.stdout)
+        assert r["tool"] == "zmq_rtt" and r["command"] == "status"
+        assert r["clients"] == 2 and r["count"] == 40
+        assert r["errors"] == 0 and r["timeouts"] == 0
+        for k in ("p50_us", "p90_us", "p99_us", "min_us", "max_us",
+                  "mean_us", "rps", "elapsed_s"):
+            assert r[k] >= 0
+        assert r["min_us"] <= r["p50_us"] <= r["p99_us"] <= r["max_us"]
+        echo.send_signal(signal.SIGTERM)
+        out, _ = echo.communicate(timeout=20)
+    finally:
+        if echo.poll() is None:
+            echo.kill()
+            echo.wait()
+    assert last_json(out)["messages"] == 50  # 2 × 5 warm-up + 40
+
+
+def test_rtt_client_gives_up_on_a_silent_endpoint(bindir, tmp_path):
+    t0 = time.monotonic()
+    cp = subprocess.run([str(bindir / "zmq_rtt"), "-e",
+                         "ipc://%s/nobody.sock" % tmp_path, "-c", "status",
+                         "-n", "5", "-w", "0", "-T", "200"],
+                        capture_output=True, text=True, timeout=60)
+    assert cp.returncode == 1
+    assert last_json(cp.stdout)["timeouts"] >= 1
+    assert time.monotonic() - t0 < 30
+
+
+def test_harness_statistics(runpy):
+    s = runpy.summary([3.0, 1.0, None, 2.0])
+    assert (s["median"], s["min"], s["max"], s["n"]) == (2.0, 1.0, 3.0, 3)
+    assert runpy.summary([None]) is None
+    assert runpy.ratio_list([2.0, None, 3.0], [1.0, 1.0, 0]) == [2.0, None,
+                                                                 None]
+    assert runpy.pctl([5, 1, 4, 2, 3], 50) == 3
+    assert runpy.pctl(list(range(1, 101)), 99) == 99
+    items = [("a", 1), ("supervisord x", 2), ("c", 3)]
+    assert [i[0] for i in runpy.rotated(items, 1)] == ["supervisord x", "c",
+                                                       "a"]
+    assert [i[0] for i in runpy.rotated(items, 1, {"supervisord": 1})] == [
+        "c", "a"]
+    assert runpy.fmt_stat(runpy.summary([0.0015, 0.002, 0.0025])) == \
+        "2.00 ms (1.50 ms–2.50 ms)"
+    assert runpy.fmt_stat(None) == "n/a"
+
+
+def test_harness_parses_floor_output(runpy, bindir):
+    floors = runpy.Floors(str(bindir))
+    r = runpy.floor_spawn_cycle(
+        type("B", (), {"floors": floors})(), "vfork", 2)
+    assert set(r) == {"spawn", "stop", "per_spawn"}
+
+
+def test_report_renders_from_raw_results(runpy):
+    spawn_rep = {"fork": {"spawn": 0.02, "stop": 0.004, "per_spawn": 0.002},
+                 "vfork": {"spawn": 0.01, "stop": 0.003, "per_spawn": 0.001},
+                 "circusd": {"spawn": 0.011, "incr": 0.1, "decr": 0.02,
+                             "stop": 0.004, "start_reply": 0.001,
+                             "rss_kib": 2048, "pss_kib": 1024}}
+    rtt_rep = {"echo": {"p50_us": 50.0, "p99_us": 90.0},
+               "circusd status": {"p50_us": 55.0, "p99_us": 99.0},
+               "circusd stats <name>": {"p50_us": 500.0, "p99_us": 900.0}}
+    res = {"mode": "quick", "command": "bench/run.py --quick",
+           "make_target": "make bench-quick", "elapsed_s": 1.0,
+           "raw_path": "bench/results/x.json",
+           "meta": {"date": "today", "cpu": "cpu", "cores": 2},
+           "profile": {"foot_seconds": 2.0, "foot_windows": 2},
+           "scenarios": {
+               "spawn": {"10": [spawn_rep, spawn_rep]},
+               "rtt": {"configs": {"1x10": [rtt_rep], "50x10": [rtt_rep]},
+                       "throughput": {"1x10": [
+                           {"echo": {"rps": 100.0},
+                            "circusd": {"rps": 95.0}}]}},
+               "scale": {"skipped": "not in quick mode"}},
+           "notes": [{"scenario": "scale", "text": "skipped"}],
+           "errors": [{"scenario": "rtt", "what": "x", "error": "boom"}]}
+    text = runpy.Report(res).render()
+    assert text.startswith("# Benchmarks")
+    assert "## Targets" in text and "## Notes" in text
+    assert "1.10× (1.10×–1.10×)" in text        # spawn ratio to vfork
+    assert "| 10 | 10.0 ms" in text
+    assert "0.95× (n=1)" in text                 # throughput ratio
+    assert "boom" in text
+    assert "section" not in text                 # no section failed
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, "-q"]))
