@@ -78,21 +78,41 @@ def test_spawn_failure_at_boot_other_watchers_start(circusd):
 @pytest.mark.timeout(120)
 def test_unlimited_retry_of_missing_binary_never_spins(circusd):
     d = circusd(ini(GOOD, """
-    [watcher:broken]
+    [watcher:zbroken]
     cmd = /nonexistent/e2e-binary
     max_retry = -1
     """))
+    d.wait_pids("good", 2)
     t_end = time.monotonic() + 6
     while time.monotonic() < t_end:
         dt, r = timed_call(d.client, "status", name="good")
         assert r["status"] == "active" and dt < 1.0, (dt, r)
         time.sleep(0.2)  # pacing of the observation loop
-    n1 = len(log_lines_with(d, "broken", "/nonexistent/e2e-binary"))
+    n1 = len(log_lines_with(d, "zbroken", "/nonexistent/e2e-binary"))
     assert 1 <= n1 <= 100, "%d error lines in ~6 s" % n1
     assert d.pids("good") and d.alive()
-    # the watcher still reports a usable state and can be stopped
-    assert d.call("stop", name="broken", waiting=True, timeout=30)["status"] == "ok"
-    assert d.status("broken") == "stopped"
+    # the watcher can still be stopped, and the daemon can quit
+    assert d.call("stop", name="zbroken", waiting=True, timeout=30)["status"] == "ok"
+    assert d.status("zbroken") == "stopped"
+    assert d.quit(30) == 0
+
+
+@pytest.mark.timeout(120)
+def test_unlimited_retry_does_not_block_other_watchers_or_quit(circusd):
+    """A watcher retrying a missing binary forever (sorted first, so the
+    boot start-all reaches it first) must not keep the others from
+    starting, nor keep `quit` from finishing."""
+    d = circusd(ini(GOOD, """
+    [watcher:broken]
+    cmd = /nonexistent/e2e-binary
+    max_retry = -1
+    """))
+    wait_until(lambda: d.status("good") == "active", 20,
+               msg="watcher 'good' started despite 'broken' retrying")
+    d.wait_pids("good", 2)
+    m = d.call("quit")
+    assert m["status"] == "ok", m
+    assert d.wait_exit(30) == 0
 
 
 def test_add_with_missing_binary(circusd):
@@ -174,26 +194,30 @@ def test_socket_port_in_use_at_reloadconfig(circusd, wd):
 # refused configurations (DECISIONS 8, 13)
 
 
-def test_invalid_config_refused_whole_with_every_error(circusd, wd):
-    d = circusd("""
+@pytest.mark.parametrize("bad_lines", [
+    ["this line has no delimiter", "neither has this one"],
+    ["numprocesses = many", "graceful_timeout = soon"],
+    ["numprocesses = many", "this line has no delimiter", "graceful_timeout = soon"],
+], ids=["parse-errors", "type-errors", "mixed"])
+def test_invalid_config_every_error_listed(circusd, wd, bad_lines):
+    """DECISIONS 8: at first start an invalid file is refused whole with
+    every error listed (file:line each); exit non-zero (DECISIONS 13)."""
+    d = circusd(ini("""
     [watcher:a]
     cmd = /bin/sleep 3600
-    numprocesses = many
+    %s
 
     [watcher:b]
     cmd = /bin/sleep 3600
-    this line has no delimiter
-    graceful_timeout = soon
-    """, start=False)
+    %s
+    """ % (bad_lines[0], "\n    ".join(bad_lines[1:]))), start=False)
     lines = d.ini.read_text().splitlines()
-    bad = [i + 1 for i, ln in enumerate(lines)
-           if ln.startswith(("numprocesses = many", "this line", "graceful_timeout = soon"))]
-    assert len(bad) == 3
+    bad = [lines.index(b) + 1 for b in bad_lines]
     r = run_circusd([d.ini], timeout=60, cwd=str(wd.path))
     out = r.stdout + r.stderr
     assert r.returncode != 0, out
-    for n in bad:
-        assert "%s:%d" % (d.ini.name, n) in out, (n, out)
+    missing = [n for n in bad if "%s:%d" % (d.ini.name, n) not in out]
+    assert not missing, "lines %s not reported in: %s" % (missing, out)
     assert not (wd / "ctl.sock").exists()
 
 
