@@ -430,7 +430,21 @@ spawn_rlimits_plan(struct watcher *w, struct spawn_plan *plan, char **cause)
 	return 0;
 }
 
-/* Child exited: hand over to the watcher. */
+/* The group of a stopped process is empty: now it counts as gone. */
+static void
+process_group_poll_cb(struct ev_loop *loop, ev_timer *t, UNUSED int revents)
+{
+	struct process *p = container_of(t, struct process, age_timer);
+
+	if (kill(-p->pid, 0) == 0 || errno == EPERM)
+		return;
+	ev_timer_stop(loop, t);
+	ev_timer_stop(loop, &p->kill_timer);
+	watcher_process_exited(p->watcher, p);
+}
+
+/* Child exited: hand over to the watcher (DECISIONS 10: a stopped
+ * process counts as gone only when its whole process group is). */
 static void
 process_child_cb(struct ev_loop *loop, ev_child *cw, UNUSED int revents)
 {
@@ -446,7 +460,6 @@ process_child_cb(struct ev_loop *loop, ev_child *cw, UNUSED int revents)
 		return;
 	p->exit_known = true;
 	p->state = PROCESS_EXITED;
-	ev_timer_stop(loop, &p->kill_timer);
 	ev_timer_stop(loop, &p->age_timer);
 	if (p->out != NULL) {
 		outpipe_close(p->out);
@@ -456,6 +469,21 @@ process_child_cb(struct ev_loop *loop, ev_child *cw, UNUSED int revents)
 		outpipe_close(p->err);
 		p->err = NULL;
 	}
+	if (p->kill_reason == KILL_STOP && kill(-p->pid, 0) == 0) {
+		/* Leftovers of its tree: ask them to stop too, and SIGKILL
+		 * them when the graceful timeout runs out. */
+		log_debug("%s: process %d exited, its group is still alive",
+		    p->watcher->name, (int)p->pid);
+		kill(-p->pid, p->watcher->cfg->stop_signal);
+		if (!ev_is_active(&p->kill_timer)) {
+			ev_timer_set(&p->kill_timer, 0., 0.);
+			ev_timer_start(loop, &p->kill_timer);
+		}
+		ev_timer_init(&p->age_timer, process_group_poll_cb, 0.02, 0.05);
+		ev_timer_start(loop, &p->age_timer);
+		return;
+	}
+	ev_timer_stop(loop, &p->kill_timer);
 	watcher_process_exited(p->watcher, p);
 }
 
@@ -730,8 +758,11 @@ process_kill_timeout_cb(UNUSED struct ev_loop *loop, ev_timer *t,
 	pid_t *desc;
 	size_t n, i;
 
-	if (p->state == PROCESS_EXITED)
+	if (p->state == PROCESS_EXITED) {
+		/* the leader is gone but not its group */
+		kill(-p->pid, SIGKILL);
 		return;
+	}
 	n = process_descendants(p->pid, &desc);
 	log_info("%s: process %d still alive after graceful_timeout, "
 	    "sending SIGKILL", w->name, (int)p->pid);
