@@ -27,6 +27,7 @@ import argparse
 import atexit
 import ctypes
 import datetime
+import errno
 import http.client
 import json
 import os
@@ -42,6 +43,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 import uuid
 import xmlrpc.client
 
@@ -238,17 +240,20 @@ def descendants_of(pid):
     return out
 
 
+def smaps_rollup(pid):
+    """All the KiB fields of /proc/<pid>/smaps_rollup, by name."""
+    out = {}
+    for line in (read_file("/proc/%d/smaps_rollup" % pid) or "").splitlines():
+        f = line.split()
+        if len(f) == 3 and f[2] == "kB":
+            out[f[0].rstrip(":")] = int(f[1])
+    return out
+
+
 def mem_kib(pid):
     """(Rss, Pss) in KiB from smaps_rollup."""
-    data = read_file("/proc/%d/smaps_rollup" % pid)
-    rss = pss = None
-    if data:
-        for line in data.splitlines():
-            if line.startswith("Rss:"):
-                rss = int(line.split()[1])
-            elif line.startswith("Pss:"):
-                pss = int(line.split()[1])
-    return rss, pss
+    m = smaps_rollup(pid)
+    return m.get("Rss"), m.get("Pss")
 
 
 def cpu_ticks(pid):
@@ -288,6 +293,23 @@ def kill_quietly(pid, sig=signal.SIGKILL):
         os.kill(pid, sig)
     except OSError:
         pass
+
+
+def ppid_of(pid):
+    data = read_file("/proc/%d/stat" % pid)
+    if not data:
+        return None
+    return int(data[data.rindex(")") + 2:].split()[1])
+
+
+def kill_leftovers(pids):
+    """SIGKILL the pids that are still alive and now our children (orphans
+    of a daemon that died come back to us, the subreaper): never anything
+    that is not ours."""
+    for pid in pids:
+        if ppid_of(pid) == os.getpid() and pid_alive(pid):
+            kill_quietly(pid)
+    reap_orphans()
 
 
 def poll_until(check, timeout, min_interval=0.0005, what="condition"):
@@ -330,9 +352,8 @@ def _cleanup():
             if p.poll() is None:
                 kids = descendants_of(p.pid)
                 kill_quietly(p.pid)
-                for k in kids:
-                    kill_quietly(k)
                 p.wait(timeout=10)
+                kill_leftovers(kids)
         except Exception:
             pass
     reap_orphans()
@@ -364,9 +385,7 @@ def stop_process(p, sig=signal.SIGTERM, timeout=15):
         except subprocess.TimeoutExpired:
             kill_quietly(p.pid)
             p.wait(timeout=10)
-        for k in kids:
-            if pid_alive(k):
-                kill_quietly(k)
+        kill_leftovers(kids)
     reap_orphans()
     if p in _STARTED:
         _STARTED.remove(p)
@@ -573,6 +592,7 @@ class Circusd:
         return children_of(self.pid)
 
     def close(self):
+        kids = descendants_of(self.pid)
         try:
             self.client.call("quit", timeout=5)
         except Exception:
@@ -583,6 +603,7 @@ class Circusd:
         except subprocess.TimeoutExpired:
             pass
         stop_process(self.proc)
+        kill_leftovers(kids)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -687,6 +708,7 @@ class Supervisord:
         return children_of(self.pid)
 
     def close(self):
+        kids = descendants_of(self.pid)
         try:
             self.rpc.supervisor.shutdown()
         except Exception:
@@ -696,6 +718,7 @@ class Supervisord:
         except subprocess.TimeoutExpired:
             pass
         stop_process(self.proc)
+        kill_leftovers(kids)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -721,7 +744,11 @@ class ProcEvents:
         self.sock.setblocking(False)
         try:
             while True:
-                self.sock.recv(65536)
+                try:
+                    self.sock.recv(65536)
+                except OSError as e:
+                    if e.errno != errno.ENOBUFS:
+                        raise
         except (BlockingIOError, InterruptedError):
             pass
         self.sock.setblocking(True)
@@ -738,6 +765,10 @@ class ProcEvents:
                 data = self.sock.recv(65536)
             except socket.timeout:
                 return
+            except OSError as e:  # ENOBUFS: events were dropped; go on
+                if e.errno == errno.ENOBUFS:
+                    continue
+                raise
             off = 0
             while off + 16 <= len(data):
                 ln = struct.unpack_from("I", data, off)[0]
@@ -845,6 +876,8 @@ class Bench:
         except Exception as e:  # keep going: one broken part != no report
             msg = "%s: %s" % (what, e)
             log("ERROR (%s) %s" % (scenario, msg))
+            if not isinstance(e, BenchError):
+                log(traceback.format_exc().rstrip())
             self.errors.append({"scenario": scenario, "what": what,
                                 "error": str(e)})
             return None
@@ -988,42 +1021,60 @@ def pctl(values, p):
 
 
 def sv_load_main(argv):
-    """Child process of the 4-client supervisord throughput run."""
-    sock_path, method, start_at, seconds, count = argv
-    start_at, seconds, count = float(start_at), float(seconds), int(count)
+    """Child process of the 4-client supervisord throughput run: warm up,
+    say ready, wait for "go" on stdin, then a closed loop."""
+    sock_path, method, seconds, count = argv
+    seconds, count = float(seconds), int(count)
     rpc = sv_proxy(sock_path)
     fn = rpc
     for part in method.split("."):
         fn = getattr(fn, part)
     for _ in range(5):
         fn()
-    time.sleep(max(0, start_at - now()))
-    done, t_end, lat = 0, now(), []
-    while done < count and now() < start_at + seconds:
+    print("ready", flush=True)
+    sys.stdin.readline()
+    start = now()
+    done, t_end, lat = 0, start, []
+    while done < count and now() < start + seconds:
         t0 = now()
         fn()
         t_end = now()
         lat.append(t_end - t0)
         done += 1
-    print(json.dumps({"count": done, "start": start_at, "end": t_end,
+    print(json.dumps({"count": done, "start": start, "end": t_end,
                       "lat": lat}))
 
 
 def sv_throughput(sock_path, method, clients, seconds, count):
-    start_at = now() + 1.0
     procs = [subprocess.Popen([sys.executable, os.path.abspath(__file__),
-                               "--sv-load", sock_path, method, repr(start_at),
-                               str(seconds), str(count // clients)],
-                              stdout=subprocess.PIPE, text=True)
+                               "--sv-load", sock_path, method, str(seconds),
+                               str(count // clients)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
              for _ in range(clients)]
-    res = []
-    for p in procs:
-        out, _ = p.communicate(timeout=seconds + 60)
-        res.append(json.loads(out.strip().splitlines()[-1]))
+    try:
+        for p in procs:
+            if p.stdout.readline().strip() != "ready":
+                raise BenchError("supervisord load client did not start")
+        for p in procs:
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        res = []
+        for p in procs:
+            out, _ = p.communicate(timeout=seconds + 60)
+            res.append(json.loads(out.strip().splitlines()[-1]))
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
     total = sum(r["count"] for r in res)
+    start = min(r["start"] for r in res)
     end = max(r["end"] for r in res)
     lat = [x for r in res for x in r["lat"]]
-    return {"rps": total / (end - start_at), "count": total,
+    if not total or end <= start:
+        raise BenchError("supervisord load clients made no call")
+    return {"rps": total / (end - start), "count": total,
             "p50_us": pctl(lat, 50) * 1e6, "p99_us": pctl(lat, 99) * 1e6}
 
 
@@ -1133,6 +1184,10 @@ def sc_footprint(B):
                            B.floors.hold, level, P["foot_seconds"] + 120)
         if holder:
             subj["floor"] = holder.pid
+        echo = B.guarded("footprint", "echo", B.floors.echo,
+                         "ipc://%s/foot-echo.sock" % B.tmp_root)
+        if echo:
+            subj["echo"] = echo.pid
         circ = B.guarded("footprint", "start circusd %d" % level, B.circusd,
                          [{"name": "w", "n": level}])
         if circ:
@@ -1145,6 +1200,8 @@ def sc_footprint(B):
         if sv:
             subj["supervisord"] = sv.pid
         for name, pid in list(subj.items()):
+            if name == "echo":
+                continue
             if B.guarded("footprint", "%s %d up" % (name, level),
                          wait_children, pid, level,
                          spawn_timeout(level) * 3, name) is None:
@@ -1152,9 +1209,9 @@ def sc_footprint(B):
         time.sleep(2.0 if not B.quick else 0.5)
         window = P["foot_seconds"] / P["foot_windows"]
         rec = {name: {"cpu_pct": [], "wakeups_per_s": [], "rss_kib": [],
-                      "pss_kib": []} for name in subj}
+                      "pss_kib": [], "anon_kib": []} for name in subj}
         ticks0 = {name: cpu_ticks(pid) for name, pid in subj.items()}
-        ns0 = {name: cpu_ns(pid)[0] for name, pid in subj.items()}
+        period_ns0 = {name: cpu_ns(pid)[0] for name, pid in subj.items()}
         t_start = now()
         for _ in range(P["foot_windows"]):
             before = {name: cpu_ns(pid) for name, pid in subj.items()}
@@ -1168,9 +1225,10 @@ def sc_footprint(B):
                     continue
                 rec[name]["cpu_pct"].append((ns1 - ns0) / 1e9 / dt * 100)
                 rec[name]["wakeups_per_s"].append((sl1 - sl0) / dt)
-                rss, pss = mem_kib(pid)
-                rec[name]["rss_kib"].append(rss)
-                rec[name]["pss_kib"].append(pss)
+                m = smaps_rollup(pid)
+                rec[name]["rss_kib"].append(m.get("Rss"))
+                rec[name]["pss_kib"].append(m.get("Pss"))
+                rec[name]["anon_kib"].append(m.get("Anonymous"))
         elapsed = now() - t_start
         for name, pid in subj.items():
             t1 = cpu_ticks(pid)
@@ -1178,15 +1236,16 @@ def sc_footprint(B):
                 rec[name]["ticks"] = t1 - ticks0[name]
                 rec[name]["ticks_seconds"] = elapsed
                 ns1 = cpu_ns(pid)[0]
-                if ns1 is not None and ns0[name] is not None:
-                    rec[name]["cpu_pct_total"] = ((ns1 - ns0[name]) / 1e9
+                if ns1 is not None and period_ns0[name] is not None:
+                    rec[name]["cpu_pct_total"] = ((ns1 - period_ns0[name]) / 1e9
                                                   / elapsed * 100)
-                    rec[name]["cpu_ms_total"] = (ns1 - ns0[name]) / 1e6
+                    rec[name]["cpu_ms_total"] = (ns1 - period_ns0[name]) / 1e6
                 rec[name]["threads"] = len(os.listdir("/proc/%d/task" % pid))
         out[str(level)] = rec
         close_all(circ, sv)
-        if holder:
-            stop_process(holder)
+        for p in (holder, echo):
+            if p:
+                stop_process(p)
     return out
 
 
@@ -1360,7 +1419,7 @@ def graceful_circusd(B, script, G, W):
                                                     "reason")}
             if r.get("status") != "error":
                 incr["listed_s"] = poll_until(
-                    lambda: len(c.client.call("list", name="w")
+                    lambda: len(side.call("list", name="w")
                                 .get("pids", [])) >= 11,
                     G, 0.002, "incr'd process") - t0
         t_stop = now()
@@ -1721,25 +1780,31 @@ class Report:
         self.w("## 3. Footprint and idle CPU")
         self.w()
         secs = self.res["profile"]["foot_seconds"]
-        self.w("The three subjects idle side by side for %.0f s, cut in %d "
+        self.w("The subjects idle side by side for %.0f s, cut in %d "
                "windows; RSS and PSS from `/proc/<pid>/smaps_rollup`, CPU "
                "from the run time in `/proc/<pid>/task/*/schedstat` "
                "(ns, all threads) and, as a cross-check, utime+stime ticks "
                "in `/proc/<pid>/stat` over the whole period (1 tick = "
-               "%d ms). Wake-ups are scheduler timeslices per second. The "
-               "floor is `floor_spawn -H`, a C process that only holds its "
-               "children." % (secs, self.res["profile"]["foot_windows"],
+               "%d ms). Wake-ups are scheduler timeslices per second. "
+               "*Anonymous* is the part of RSS that is the process's own "
+               "(heap, stacks, library data), the rest being shared files "
+               "(code of the binary and its libraries). Floors: `floor_spawn "
+               "-H`, a C process that only holds its children, and "
+               "`zmq_echo`, an idle libzmq ROUTER (the footprint any ZeroMQ "
+               "daemon starts from)." % (secs, self.res["profile"]["foot_windows"],
                               1000 // CLK_TCK))
         self.w()
         rows = []
         for level, rec in d.items():
-            for name in ("floor", "circusd", "supervisord"):
+            for name in ("floor", "echo", "circusd", "supervisord"):
                 x = rec.get(name)
                 if not x:
                     continue
                 rows.append([level, name,
                              fmt_stat(sm(x["rss_kib"], 1 / 1024), "mib"),
                              fmt_stat(sm(x["pss_kib"], 1 / 1024), "mib"),
+                             fmt_stat(sm(x.get("anon_kib", []), 1 / 1024),
+                                      "mib"),
                              fmt_stat(sm(x["cpu_pct"]), "pct"),
                              fmt_stat(sm(x["wakeups_per_s"]), "num", "/s"),
                              "%s ticks, %s ms in %.0f s" % (
@@ -1747,7 +1812,8 @@ class Report:
                                  fmt_num(x.get("cpu_ms_total")),
                                  x.get("ticks_seconds", 0)),
                              x.get("threads", "")])
-        self.table(["processes", "subject", "RSS", "PSS", "CPU (% of a "
+        self.table(["processes", "subject", "RSS", "PSS", "anonymous",
+                    "CPU (% of a "
                     "core), per window", "wake-ups", "CPU over the period",
                     "threads"], rows)
         top = list(d)[-1]

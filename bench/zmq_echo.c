@@ -7,7 +7,8 @@
  *   zmq_echo ENDPOINT [MAX_SECONDS]
  *
  * Prints one "ready" line once bound, and a summary line when it stops:
- * on SIGTERM/SIGINT or after MAX_SECONDS (default 900), whichever is first.
+ * on SIGTERM/SIGINT or after MAX_SECONDS (default 900, at most 86400),
+ * whichever is first.
  */
 #include <errno.h>
 #include <signal.h>
@@ -84,7 +85,7 @@ main(int argc, char **argv)
 	zmq_msg_t frames[MAX_FRAMES];
 	struct sigaction sa;
 	zmq_pollitem_t item;
-	double deadline, max_seconds = 900;
+	double deadline, left, max_seconds = 900;
 	long messages = 0;
 	void *ctx, *sock;
 	int linger = 0, n, rc;
@@ -96,7 +97,7 @@ main(int argc, char **argv)
 	}
 	if (argc == 3) {
 		max_seconds = strtod(argv[2], &end);
-		if (*end != '\0' || max_seconds <= 0) {
+		if (*end != '\0' || max_seconds <= 0 || max_seconds > 86400) {
 			fprintf(stderr, "zmq_echo: bad MAX_SECONDS\n");
 			return 2;
 		}
@@ -127,9 +128,10 @@ main(int argc, char **argv)
 	item.socket = sock;
 	item.fd = -1;
 	item.events = ZMQ_POLLIN;
-	while (!stop_requested && now_s() < deadline) {
+	/* Idle, it sleeps until the deadline: no periodic wake-up. */
+	while (!stop_requested && (left = deadline - now_s()) > 0) {
 		item.revents = 0;
-		rc = zmq_poll(&item, 1, 200);
+		rc = zmq_poll(&item, 1, (long)(left * 1000) + 1);
 		if (rc < 0) {
 			if (errno == EINTR)
 				continue;
