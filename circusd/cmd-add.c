@@ -21,7 +21,6 @@ cmd_add_exec(struct cmd_ctx *ctx)
 	struct watcher_cfg *cfg;
 	struct watcher *w;
 	struct watcher_op *op;
-	enum opt_action action;
 	const char *k;
 	char *cause = NULL;
 
@@ -59,23 +58,11 @@ cmd_add_exec(struct cmd_ctx *ctx)
 		json_decref(cfg->args);
 		cfg->args = json_incref(args);
 	}
-	if (opts != NULL) {
-		json_object_foreach(opts, k, v) {
-			if (watcher_cfg_set(cfg, k, v, &action, &cause) == -1) {
-				if (json_is_integer(json_object_get(opts,
-				    "numprocesses")) && cfg->singleton)
-					cmd_error5(ctx, "Cannot have %d processes "
-					    "with a singleton  watcher",
-					    (int)json_integer_value(
-					    json_object_get(opts,
-					    "numprocesses")));
-				else
-					cmd_error5(ctx, "%s", cause);
-				free(cause);
-				watcher_cfg_free(cfg);
-				return CMD_ERROR;
-			}
-		}
+	if (opts != NULL && watcher_cfg_add_options(cfg, opts, &cause) == -1) {
+		cmd_error5(ctx, "%s", cause);
+		free(cause);
+		watcher_cfg_free(cfg);
+		return CMD_ERROR;
 	}
 	if (cfg->singleton && cfg->numprocesses > 1) {
 		cmd_error5(ctx, "Cannot have %d processes with a singleton  "

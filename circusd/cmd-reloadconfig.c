@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <bsd/string.h>
+
 #include "circusd.h"
 #include "log.h"
 #include "xmalloc.h"
@@ -96,6 +98,42 @@ reload_uses_socket(const struct watcher_cfg *c, const char *name)
 	return found;
 }
 
+/* Is watcher name one of the sections the file defines invalidly? */
+static bool
+reload_is_invalid(struct config *cfg, const char *name)
+{
+	char *needle;
+	size_t i;
+	bool found = false;
+
+	if (cfg->invalid == NULL)
+		return false;
+	needle = xprintf("watcher '%s'", name);
+	for (i = 0; i < json_array_size(cfg->invalid) && !found; i++)
+		found = strstr(json_string_value(json_array_get(cfg->invalid, i)),
+		    needle) != NULL;
+	free(needle);
+	return found;
+}
+
+/* Join the invalid-section messages into one errno-3 reason. */
+static char *
+reload_invalid_text(const json_t *invalid)
+{
+	size_t i, len = 1;
+	char *text;
+
+	for (i = 0; i < json_array_size(invalid); i++)
+		len += strlen(json_string_value(json_array_get(invalid, i))) + 1;
+	text = xcalloc(1, len);
+	for (i = 0; i < json_array_size(invalid); i++) {
+		if (i > 0)
+			strlcat(text, "\n", len);
+		strlcat(text, json_string_value(json_array_get(invalid, i)), len);
+	}
+	return text;
+}
+
 /* Queue a stop of w that then frees it (removed from the arbiter). */
 static void
 reload_remove(struct arbiter *a, struct watcher *w, struct reload_state *rs)
@@ -124,9 +162,11 @@ cmd_reloadconfig_exec(struct cmd_ctx *ctx)
 	    *changed_sockets;
 	char *errors = NULL, *cause = NULL;
 	bool dry = cmd_prop_bool(ctx, "dry_run", false), only_n;
+	json_t *invalid = NULL;
 	size_t i, nstarts = 0;
 
-	ncfg = config_load(a->config_path, &errors);
+	/* One bad section does not take the others down (DECISIONS 8). */
+	ncfg = config_load_lenient(a->config_path, &errors);
 	if (ncfg == NULL) {
 		cmd_error(ctx, 3, "%s", errors != NULL ? errors :
 		    "cannot load the configuration");
@@ -138,6 +178,10 @@ cmd_reloadconfig_exec(struct cmd_ctx *ctx)
 	    i++)
 		log_warnx("%s", json_string_value(json_array_get(ncfg->warnings,
 		    i)));
+	if (ncfg->invalid != NULL && json_array_size(ncfg->invalid) > 0) {
+		invalid = json_incref(ncfg->invalid);
+		/* keep running what the file no longer defines validly */
+	}
 	plan = json_object();
 	p_start = json_array();
 	p_stop = json_array();
@@ -181,6 +225,8 @@ cmd_reloadconfig_exec(struct cmd_ctx *ctx)
 		if (w->is_stats)
 			continue;
 		wc = reload_find_wcfg(ncfg, w->name);
+		if (wc == NULL && reload_is_invalid(ncfg, w->name))
+			continue;	/* keep it as it runs; reported below */
 		if (wc == NULL) {
 			json_array_append_new(p_stop, json_string(w->name));
 			continue;
@@ -209,15 +255,18 @@ cmd_reloadconfig_exec(struct cmd_ctx *ctx)
 			    json_string(ncfg->watchers[i]->name));
 	json_decref(changed_sockets);
 
+	if (invalid != NULL)
+		json_object_set(plan, "invalid", invalid);
 	if (dry) {
 		ctx->result = json_pack("{s:o}", "plan", plan);
 		config_free(ncfg);
+		json_decref(invalid);
 		return CMD_OK;
 	}
 	log_info("reloading configuration from %s", a->config_path);
 	rs = xcalloc(1, sizeof *rs);
 	rs->pending = 1;
-	if (ctx->waiting && !ctx->internal) {
+	if (ctx->waiting && !ctx->internal && invalid == NULL) {
 		rs->ctx = ctx;
 		cmd_park(ctx);
 	}
@@ -232,9 +281,10 @@ cmd_reloadconfig_exec(struct cmd_ctx *ctx)
 		arbiter_restart_watchers(a, list, n, reload_group_done, rs);
 		free(list);
 		json_decref(plan);
+		json_decref(invalid);
 		config_free(ncfg);
 		reload_piece_done(rs, 0);
-		return rs->ctx != NULL ? CMD_WAIT : CMD_OK;
+		return ctx->waiting && !ctx->internal ? CMD_WAIT : CMD_OK;
 	}
 	/* Removals and replacements stop first. */
 	TAILQ_FOREACH_SAFE(w, &a->watchers, entry, tw) {
@@ -296,6 +346,16 @@ cmd_reloadconfig_exec(struct cmd_ctx *ctx)
 	config_free(ocfg);
 	json_decref(plan);
 	reload_piece_done(rs, 0);
+	if (invalid != NULL) {
+		/* The rest is applied; the bad sections are the answer. */
+		char *text = reload_invalid_text(invalid);
+
+		json_decref(invalid);
+		cmd_error(ctx, 3, "%s", text);
+		log_errorx("reloadconfig: %s", text);
+		free(text);
+		return CMD_ERROR;
+	}
 	if (ctx->waiting && !ctx->internal)
 		return CMD_WAIT;
 	return CMD_OK;
