@@ -10,20 +10,21 @@
 #include "stats.h"
 
 /* The previous sample; one circusd process, so one sample. */
-static uint64_t	cmd_dstats_ticks;
-static double	cmd_dstats_time;
+static uint64_t cmd_dstats_ticks;
+static double cmd_dstats_time;
 
 /* Info object of circusd itself, children always empty. */
 static enum cmd_status
 cmd_dstats_exec(struct cmd_ctx *ctx)
 {
-	pid_t	pid = getpid();
+	pid_t pid = getpid();
 
 	if (cmd_dstats_time == 0)
 		stats_seed_from_start(pid, &cmd_dstats_ticks, &cmd_dstats_time);
 	ctx->result = json_object();
-	json_object_set_new(ctx->result, "info", stats_process_info(pid, false,
-	    &cmd_dstats_ticks, &cmd_dstats_time));
+	json_object_set_new(ctx->result, "info",
+	    stats_process_info(pid, false, &cmd_dstats_ticks,
+	        &cmd_dstats_time));
 	return CMD_OK;
 }
 

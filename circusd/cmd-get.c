@@ -35,8 +35,8 @@ cmd_get_pytype(const json_t *v)
 static enum cmd_status
 cmd_get_one(struct cmd_ctx *ctx, json_t *options, const json_t *key)
 {
-	json_t	*v;
-	char	*cause = NULL, *repr;
+	json_t *v;
+	char *cause = NULL, *repr;
 
 	if (!json_is_string(key)) {
 		repr = pyjson_repr(key);
@@ -64,14 +64,15 @@ cmd_get_one(struct cmd_ctx *ctx, json_t *options, const json_t *key)
 static enum cmd_status
 cmd_get_exec(struct cmd_ctx *ctx)
 {
-	json_t		*keys, *options, *key, *v;
-	const char	*s;
-	size_t		 i, len;
+	json_t *keys, *options, *key, *v;
+	const char *s;
+	size_t i, len;
 
 	keys = json_object_get(ctx->props, "keys");
 	options = json_object();
 	if (json_is_array(keys)) {
-		json_array_foreach(keys, i, key) {
+		json_array_foreach(keys, i, key)
+		{
 			if (cmd_get_one(ctx, options, key) != CMD_OK)
 				goto fail;
 		}
@@ -90,7 +91,8 @@ cmd_get_exec(struct cmd_ctx *ctx)
 		}
 	} else if (json_is_object(keys)) {
 		/* And a dict by its keys. */
-		json_object_foreach(keys, s, v) {
+		json_object_foreach(keys, s, v)
+		{
 			key = json_string(s);
 			if (cmd_get_one(ctx, options, key) != CMD_OK) {
 				json_decref(key);

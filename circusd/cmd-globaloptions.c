@@ -9,8 +9,8 @@
 static enum cmd_status
 cmd_globaloptions_exec(struct cmd_ctx *ctx)
 {
-	json_t	*all, *want, *v, *options;
-	char	*repr;
+	json_t *all, *want, *v, *options;
+	char *repr;
 
 	all = circus_cfg_globaloptions(&ctx->arbiter->cfg->circus);
 	want = json_object_get(ctx->props, "option");
@@ -18,8 +18,9 @@ cmd_globaloptions_exec(struct cmd_ctx *ctx)
 	if (!cmd_prop_bool(ctx, "option", false))
 		options = all;
 	else {
-		v = json_is_string(want) ?
-		    json_object_get(all, json_string_value(want)) : NULL;
+		v = json_is_string(want)
+		        ? json_object_get(all, json_string_value(want))
+		        : NULL;
 		if (v == NULL) {
 			json_decref(all);
 			repr = pyjson_repr(want);

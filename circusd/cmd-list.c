@@ -18,19 +18,20 @@ cmd_list_cmp(const void *a, const void *b)
 static enum cmd_status
 cmd_list_exec(struct cmd_ctx *ctx)
 {
-	struct arbiter	 *a = ctx->arbiter;
-	struct watcher	 *w = NULL;
-	const char	**names;
-	json_t		 *name, *list;
-	char		 *text;
-	size_t		  n = 0, i;
+	struct arbiter *a = ctx->arbiter;
+	struct watcher *w = NULL;
+	const char **names;
+	json_t *name, *list;
+	char *text;
+	size_t n = 0, i;
 
 	if ((name = json_object_get(ctx->props, "name")) != NULL) {
 		if (json_is_string(name))
 			w = arbiter_find_watcher(a, json_string_value(name));
 		if (w == NULL) {
-			text = json_is_string(name) ?
-			    xstrdup(json_string_value(name)) : pyjson_str(name);
+			text = json_is_string(name)
+			           ? xstrdup(json_string_value(name))
+			           : pyjson_str(name);
 			cmd_error(ctx, 3, "program %s not found", text);
 			free(text);
 			return CMD_ERROR;

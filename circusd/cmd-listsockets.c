@@ -9,8 +9,8 @@
 static int
 cmd_listsockets_cmp(const void *a, const void *b)
 {
-	const struct csocket	*sa = *(const struct csocket *const *)a;
-	const struct csocket	*sb = *(const struct csocket *const *)b;
+	const struct csocket *sa = *(const struct csocket *const *)a;
+	const struct csocket *sb = *(const struct csocket *const *)b;
 
 	return (sa->fd > sb->fd) - (sa->fd < sb->fd);
 }
@@ -19,9 +19,9 @@ cmd_listsockets_cmp(const void *a, const void *b)
 static enum cmd_status
 cmd_listsockets_exec(struct cmd_ctx *ctx)
 {
-	struct csocket	 *s, **v = NULL;
-	json_t		 *list;
-	size_t		  n = 0, i;
+	struct csocket *s, **v = NULL;
+	json_t *list;
+	size_t n = 0, i;
 
 	TAILQ_FOREACH(s, &ctx->arbiter->sockets, entry) {
 		v = xreallocarray(v, n + 1, sizeof *v);

@@ -19,8 +19,8 @@
 char *
 cmd_signal_attr(const char *s)
 {
-	char	*name, *p;
-	size_t	 len;
+	char *name, *p;
+	size_t len;
 
 	for (len = 0; isalnum((unsigned char)s[len]) || s[len] == '_'; len++)
 		;
@@ -37,8 +37,8 @@ cmd_signal_attr(const char *s)
 static pid_t
 cmd_signal_pid(const json_t *v)
 {
-	json_int_t	i;
-	double		d;
+	json_int_t i;
+	double d;
 
 	if (v == NULL || json_is_null(v) || json_is_false(v))
 		return 0;
@@ -60,11 +60,11 @@ cmd_signal_pid(const json_t *v)
 static enum cmd_status
 cmd_signal_exec(struct cmd_ctx *ctx)
 {
-	json_t		*sigj, *pidj, *childj;
-	pid_t		 pid, childpid;
-	char		*cause = NULL, *attr;
-	int		 signum;
-	bool		 children, recursive;
+	json_t *sigj, *pidj, *childj;
+	pid_t pid, childpid;
+	char *cause = NULL, *attr;
+	int signum;
+	bool children, recursive;
 
 	pidj = json_object_get(ctx->props, "pid");
 	childj = json_object_get(ctx->props, "childpid");
@@ -86,7 +86,7 @@ cmd_signal_exec(struct cmd_ctx *ctx)
 	children = cmd_prop_bool(ctx, "children", false);
 	recursive = cmd_prop_bool(ctx, "recursive", false);
 	if (watcher_signal(ctx->watcher, signum, pid, childpid, children,
-	    recursive, &cause) != 0) {
+	        recursive, &cause) != 0) {
 		cmd_error5(ctx, "%s", cause != NULL ? cause : "signal failed");
 		free(cause);
 		return CMD_ERROR;

@@ -48,8 +48,8 @@ cmd_stats_pytype(const json_t *v)
 static int
 cmd_stats_pyint(const char *s, long long *out)
 {
-	long long	v = 0;
-	bool		neg = false, digit = false;
+	long long v = 0;
+	bool neg = false, digit = false;
 
 	while (isspace((unsigned char)*s))
 		s++;
@@ -76,9 +76,9 @@ cmd_stats_pyint(const char *s, long long *out)
 static json_t *
 cmd_stats_watcher(struct stats_batch *b, struct watcher *w)
 {
-	struct process	*p;
-	json_t		*infos = json_object();
-	char		 key[32];
+	struct process *p;
+	json_t *infos = json_object();
+	char key[32];
 
 	TAILQ_FOREACH(p, &w->processes, entry) {
 		snprintf(key, sizeof key, "%d", (int)p->pid);
@@ -89,13 +89,13 @@ cmd_stats_watcher(struct stats_batch *b, struct watcher *w)
 
 /* One process of w, given as an int, a float, a bool or a string. */
 static enum cmd_status
-cmd_stats_process(struct cmd_ctx *ctx, struct stats_batch *b,
-    struct watcher *w, json_t *name, json_t *process)
+cmd_stats_process(struct cmd_ctx *ctx, struct stats_batch *b, struct watcher *w,
+    json_t *name, json_t *process)
 {
-	struct process	*p = NULL;
-	long long	 pid;
-	double		 d;
-	char		*repr, *nrepr;
+	struct process *p = NULL;
+	long long pid;
+	double d;
+	char *repr, *nrepr;
 
 	switch (json_typeof(process)) {
 	case JSON_INTEGER:
@@ -118,14 +118,17 @@ cmd_stats_process(struct cmd_ctx *ctx, struct stats_batch *b,
 	case JSON_STRING:
 		if (cmd_stats_pyint(json_string_value(process), &pid) != 0) {
 			repr = pyjson_str_repr(json_string_value(process));
-			cmd_error5(ctx, "invalid literal for int() with base "
-			    "10: %s", repr);
+			cmd_error5(ctx,
+			    "invalid literal for int() with base "
+			    "10: %s",
+			    repr);
 			free(repr);
 			return CMD_ERROR;
 		}
 		break;
 	default:
-		return cmd_error5(ctx, "int() argument must be a string, a "
+		return cmd_error5(ctx,
+		    "int() argument must be a string, a "
 		    "bytes-like object or a real number, not '%s'",
 		    cmd_stats_pytype(process));
 	}
@@ -149,19 +152,20 @@ cmd_stats_process(struct cmd_ctx *ctx, struct stats_batch *b,
 static enum cmd_status
 cmd_stats_exec(struct cmd_ctx *ctx)
 {
-	struct arbiter		*a = ctx->arbiter;
-	struct watcher		*w = NULL;
-	struct stats_batch	*b;
-	json_t			*name, *process, *infos;
-	enum cmd_status		 st;
-	char			*text;
+	struct arbiter *a = ctx->arbiter;
+	struct watcher *w = NULL;
+	struct stats_batch *b;
+	json_t *name, *process, *infos;
+	enum cmd_status st;
+	char *text;
 
 	if ((name = json_object_get(ctx->props, "name")) != NULL) {
 		if (json_is_string(name))
 			w = arbiter_find_watcher(a, json_string_value(name));
 		if (w == NULL) {
-			text = json_is_string(name) ?
-			    xstrdup(json_string_value(name)) : pyjson_str(name);
+			text = json_is_string(name)
+			           ? xstrdup(json_string_value(name))
+			           : pyjson_str(name);
 			cmd_error(ctx, 3, "program %s not found", text);
 			free(text);
 			return CMD_ERROR;

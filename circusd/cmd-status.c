@@ -10,17 +10,18 @@
 static enum cmd_status
 cmd_status_exec(struct cmd_ctx *ctx)
 {
-	struct arbiter	*a = ctx->arbiter;
-	struct watcher	*w = NULL;
-	json_t		*name, *all, *backoff, *backoffs;
-	char		*text;
+	struct arbiter *a = ctx->arbiter;
+	struct watcher *w = NULL;
+	json_t *name, *all, *backoff, *backoffs;
+	char *text;
 
 	if ((name = json_object_get(ctx->props, "name")) != NULL) {
 		if (json_is_string(name))
 			w = arbiter_find_watcher(a, json_string_value(name));
 		if (w == NULL) {
-			text = json_is_string(name) ?
-			    xstrdup(json_string_value(name)) : pyjson_str(name);
+			text = json_is_string(name)
+			           ? xstrdup(json_string_value(name))
+			           : pyjson_str(name);
 			cmd_error(ctx, 3, "program %s not found", text);
 			free(text);
 			return CMD_ERROR;

@@ -16,7 +16,7 @@
 bool
 cmd_prop_bool(struct cmd_ctx *ctx, const char *key, bool dflt)
 {
-	json_t	*v;
+	json_t *v;
 
 	if ((v = json_object_get(ctx->props, key)) == NULL)
 		return dflt;
@@ -44,7 +44,7 @@ cmd_prop_bool(struct cmd_ctx *ctx, const char *key, bool dflt)
 const char *
 cmd_prop_str(struct cmd_ctx *ctx, const char *key)
 {
-	json_t	*v;
+	json_t *v;
 
 	v = json_object_get(ctx->props, key);
 	if (!json_is_string(v))
@@ -57,8 +57,8 @@ cmd_prop_str(struct cmd_ctx *ctx, const char *key)
 int
 cmd_prop_signal(const json_t *v)
 {
-	json_int_t	i;
-	double		d;
+	json_int_t i;
+	double d;
 
 	if (json_is_integer(v)) {
 		i = json_integer_value(v);

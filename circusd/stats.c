@@ -29,69 +29,68 @@
 #include "stats.h"
 #include "xmalloc.h"
 
-#define STATS_GONE	"No such process (stopped?)"
-#define STATS_NA	"N/A"
+#define STATS_GONE "No such process (stopped?)"
+#define STATS_NA "N/A"
 
 /* Machine constants, read once: they do not change while we run. */
 struct stats_machine {
-	bool		ready;
-	long		hz;
-	long		page_size;
-	double		boot_time;	/* btime of /proc/stat, like psutil */
+	bool ready;
+	long hz;
+	long page_size;
+	double boot_time; /* btime of /proc/stat, like psutil */
 };
 
 /* One process in the ppid table; ino tells a reused pid apart. */
 struct stats_link {
-	pid_t		pid;
-	pid_t		ppid;		/* -1 while unknown */
-	ino_t		ino;
+	pid_t pid;
+	pid_t ppid; /* -1 while unknown */
+	ino_t ino;
 };
 
 struct stats_uid {
-	uid_t		uid;
-	char		*name;
+	uid_t uid;
+	char *name;
 };
 
 struct stats_batch {
-	double			 wall;		/* time.time() for ages */
-	double			 clock;		/* CLOCK_BOOTTIME, for cpu */
-	uint64_t		 mem_total;	/* bytes of RAM */
-	int			 proc_fd;	/* /proc, -1 until needed */
-	struct stats_uid	*uids;
-	size_t			 nuids;
-	bool			 scanned;
-	struct stats_link	*by_ppid;	/* sorted by (ppid, pid) */
-	size_t			 nby_ppid;
+	double wall;        /* time.time() for ages */
+	double clock;       /* CLOCK_BOOTTIME, for cpu */
+	uint64_t mem_total; /* bytes of RAM */
+	int proc_fd;        /* /proc, -1 until needed */
+	struct stats_uid *uids;
+	size_t nuids;
+	bool scanned;
+	struct stats_link *by_ppid; /* sorted by (ppid, pid) */
+	size_t nby_ppid;
 };
 
-static struct stats_machine	 machine;
+static struct stats_machine machine;
 /* The ppid table of the last scan, sorted by pid. */
-static struct stats_link	*scan_cache;
-static size_t			 scan_ncache;
+static struct stats_link *scan_cache;
+static size_t scan_ncache;
 
-static void	 stats_machine_init(void);
-static double	 stats_clock(int);
-static ssize_t	 stats_read_at(int, const char *, char *, size_t,
-		    struct stat *);
-static int	 stats_proc_fd(struct stats_batch *);
+static void stats_machine_init(void);
+static double stats_clock(int);
+static ssize_t stats_read_at(int, const char *, char *, size_t, struct stat *);
+static int stats_proc_fd(struct stats_batch *);
 static const char *stats_username(struct stats_batch *, uid_t);
-static int	 stats_real_uid(int, pid_t, uid_t *);
-static int	 stats_link_pid_cmp(const void *, const void *);
-static int	 stats_link_ppid_cmp(const void *, const void *);
-static int	 stats_pid_cmp(const void *, const void *);
-static void	 stats_scan(struct stats_batch *);
-static size_t	 stats_children(struct stats_batch *, pid_t, pid_t **);
-static json_t	*stats_jstring(const char *);
-static double	 stats_cpu(const struct stats_stat *, struct stats_batch *,
-		    uint64_t *, double *);
+static int stats_real_uid(int, pid_t, uid_t *);
+static int stats_link_pid_cmp(const void *, const void *);
+static int stats_link_ppid_cmp(const void *, const void *);
+static int stats_pid_cmp(const void *, const void *);
+static void stats_scan(struct stats_batch *);
+static size_t stats_children(struct stats_batch *, pid_t, pid_t **);
+static json_t *stats_jstring(const char *);
+static double stats_cpu(const struct stats_stat *, struct stats_batch *,
+    uint64_t *, double *);
 
 /* Read clock ticks, page size and boot time once. */
 static void
 stats_machine_init(void)
 {
-	FILE	*f;
-	char	*line = NULL;
-	size_t	 size = 0;
+	FILE *f;
+	char *line = NULL;
+	size_t size = 0;
 	long long bt;
 
 	if (machine.ready)
@@ -120,7 +119,7 @@ stats_machine_init(void)
 static double
 stats_clock(int id)
 {
-	struct timespec	ts;
+	struct timespec ts;
 
 	if (clock_gettime(id, &ts) != 0)
 		return 0;
@@ -132,9 +131,9 @@ static ssize_t
 stats_read_at(int dirfd, const char *path, char *buf, size_t len,
     struct stat *st)
 {
-	ssize_t	n;
-	size_t	off = 0;
-	int	fd;
+	ssize_t n;
+	size_t off = 0;
+	int fd;
 
 	if ((fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC)) == -1)
 		return -1;
@@ -171,10 +170,10 @@ stats_proc_fd(struct stats_batch *b)
 static const char *
 stats_username(struct stats_batch *b, uid_t uid)
 {
-	struct passwd	 pw, *res = NULL;
-	char		 buf[2048];
-	char		*name;
-	size_t		 i;
+	struct passwd pw, *res = NULL;
+	char buf[2048];
+	char *name;
+	size_t i;
 
 	for (i = 0; i < b->nuids; i++) {
 		if (b->uids[i].uid == uid)
@@ -195,9 +194,9 @@ stats_username(struct stats_batch *b, uid_t uid)
 static int
 stats_real_uid(int proc_fd, pid_t pid, uid_t *uid)
 {
-	char		 path[64], buf[4096], *p, *end;
-	ssize_t		 n;
-	unsigned long	 v;
+	char path[64], buf[4096], *p, *end;
+	ssize_t n;
+	unsigned long v;
 
 	snprintf(path, sizeof path, "%d/status", (int)pid);
 	n = stats_read_at(proc_fd, path, buf, sizeof buf - 1, NULL);
@@ -219,12 +218,12 @@ stats_real_uid(int proc_fd, pid_t pid, uid_t *uid)
 int
 stats_parse_stat(const char *buf, size_t len, struct stats_stat *st)
 {
-	char		 tmp[1024];
-	const char	*rp;
-	char		*p, *end;
-	long long	 v[21];
-	size_t		 i;
-	int		 field;
+	char tmp[1024];
+	const char *rp;
+	char *p, *end;
+	long long v[21];
+	size_t i;
+	int field;
 
 	memset(st, 0, sizeof *st);
 	rp = NULL;
@@ -271,9 +270,9 @@ stats_parse_stat(const char *buf, size_t len, struct stats_stat *st)
 void
 stats_bytes2human(uint64_t n, char *buf, size_t len)
 {
-	static const char	units[] = "KMGTPE";
-	uint64_t		prefix;
-	int			i;
+	static const char units[] = "KMGTPE";
+	uint64_t prefix;
+	int i;
 
 	for (i = 5; i >= 0; i--) {
 		prefix = (uint64_t)1 << ((i + 1) * 10);
@@ -290,8 +289,8 @@ stats_bytes2human(uint64_t n, char *buf, size_t len)
 void
 stats_ctime(uint64_t cpu_us, char *buf, size_t len)
 {
-	char		us[16];
-	uint64_t	s;
+	char us[16];
+	uint64_t s;
 
 	s = (cpu_us / 1000000) % 86400;
 	snprintf(us, sizeof us, "%" PRIu64, cpu_us % 1000000);
@@ -303,8 +302,8 @@ stats_ctime(uint64_t cpu_us, char *buf, size_t len)
 void
 stats_cmdline_name(const char *data, size_t len, char *buf, size_t buflen)
 {
-	const char	*nul;
-	size_t		 i, start, end, base;
+	const char *nul;
+	size_t i, start, end, base;
 
 	if ((nul = memchr(data, '\0', len)) != NULL)
 		len = (size_t)(nul - data);
@@ -330,7 +329,7 @@ stats_cmdline_name(const char *data, size_t len, char *buf, size_t buflen)
 double
 stats_round(double v, int ndigits)
 {
-	char	buf[400];
+	char buf[400];
 
 	if (!isfinite(v))
 		return v;
@@ -342,9 +341,9 @@ stats_round(double v, int ndigits)
 void
 stats_seed_from_start(pid_t pid, uint64_t *last_ticks, double *last_time)
 {
-	struct stats_stat	st;
-	char			path[64], buf[1024];
-	ssize_t			n;
+	struct stats_stat st;
+	char path[64], buf[1024];
+	ssize_t n;
 
 	stats_machine_init();
 	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
@@ -359,7 +358,7 @@ stats_seed_from_start(pid_t pid, uint64_t *last_ticks, double *last_time)
 static int
 stats_link_pid_cmp(const void *a, const void *b)
 {
-	const struct stats_link	*la = a, *lb = b;
+	const struct stats_link *la = a, *lb = b;
 
 	return (la->pid > lb->pid) - (la->pid < lb->pid);
 }
@@ -368,7 +367,7 @@ stats_link_pid_cmp(const void *a, const void *b)
 static int
 stats_link_ppid_cmp(const void *a, const void *b)
 {
-	const struct stats_link	*la = a, *lb = b;
+	const struct stats_link *la = a, *lb = b;
 
 	if (la->ppid != lb->ppid)
 		return (la->ppid > lb->ppid) - (la->ppid < lb->ppid);
@@ -379,7 +378,7 @@ stats_link_ppid_cmp(const void *a, const void *b)
 static int
 stats_pid_cmp(const void *a, const void *b)
 {
-	pid_t	pa = *(const pid_t *)a, pb = *(const pid_t *)b;
+	pid_t pa = *(const pid_t *)a, pb = *(const pid_t *)b;
 
 	return (pa > pb) - (pa < pb);
 }
@@ -392,16 +391,16 @@ stats_pid_cmp(const void *a, const void *b)
 static void
 stats_scan(struct stats_batch *b)
 {
-	DIR			*dir;
-	struct dirent		*de;
-	struct stats_link	*cur = NULL, *old = scan_cache;
-	pid_t			*died = NULL;
-	size_t			 n = 0, cap = 0, ndied = 0, i, j, k;
-	struct stats_stat	 st;
-	char			 path[64], buf[1024], *end;
-	unsigned long		 v;
-	ssize_t			 len;
-	bool			 sorted = true;
+	DIR *dir;
+	struct dirent *de;
+	struct stats_link *cur = NULL, *old = scan_cache;
+	pid_t *died = NULL;
+	size_t n = 0, cap = 0, ndied = 0, i, j, k;
+	struct stats_stat st;
+	char path[64], buf[1024], *end;
+	unsigned long v;
+	ssize_t len;
+	bool sorted = true;
 
 	b->scanned = true;
 	if ((dir = opendir("/proc")) == NULL)
@@ -447,7 +446,7 @@ stats_scan(struct stats_batch *b)
 	for (i = 0, k = 0; i < n; i++) {
 		if (cur[i].ppid != -1 && ndied > 0 &&
 		    bsearch(&cur[i].ppid, died, ndied, sizeof *died,
-		    stats_pid_cmp) != NULL)
+		        stats_pid_cmp) != NULL)
 			cur[i].ppid = -1;
 		if (cur[i].ppid == -1) {
 			snprintf(path, sizeof path, "%d/stat", (int)cur[i].pid);
@@ -477,7 +476,7 @@ stats_scan(struct stats_batch *b)
 static size_t
 stats_children(struct stats_batch *b, pid_t pid, pid_t **out)
 {
-	size_t	lo, hi, mid, n;
+	size_t lo, hi, mid, n;
 
 	*out = NULL;
 	if (!b->scanned)
@@ -491,8 +490,7 @@ stats_children(struct stats_batch *b, pid_t pid, pid_t **out)
 		else
 			hi = mid;
 	}
-	for (n = 0; lo + n < b->nby_ppid && b->by_ppid[lo + n].ppid == pid;
-	    n++)
+	for (n = 0; lo + n < b->nby_ppid && b->by_ppid[lo + n].ppid == pid; n++)
 		;
 	if (n == 0)
 		return 0;
@@ -506,8 +504,8 @@ stats_children(struct stats_batch *b, pid_t pid, pid_t **out)
 static json_t *
 stats_jstring(const char *s)
 {
-	json_t	*v;
-	char	*copy, *p;
+	json_t *v;
+	char *copy, *p;
 
 	if ((v = json_string(s)) != NULL)
 		return v;
@@ -526,15 +524,15 @@ static double
 stats_cpu(const struct stats_stat *st, struct stats_batch *b,
     uint64_t *last_ticks, double *last_time)
 {
-	uint64_t	ticks = st->utime_ticks + st->stime_ticks;
-	double		pct = 0.0, dt;
+	uint64_t ticks = st->utime_ticks + st->stime_ticks;
+	double pct = 0.0, dt;
 
 	if (last_ticks == NULL || last_time == NULL)
 		return 0.0;
 	dt = b->clock - *last_time;
 	if (*last_time > 0 && dt > 0 && ticks >= *last_ticks) {
 		pct = ((double)(ticks - *last_ticks) / (double)machine.hz) /
-		    dt * 100.0;
+		      dt * 100.0;
 		pct = stats_round(pct, 1);
 	}
 	*last_ticks = ticks;
@@ -546,8 +544,8 @@ stats_cpu(const struct stats_stat *st, struct stats_batch *b,
 struct stats_batch *
 stats_batch_new(void)
 {
-	struct stats_batch	*b;
-	struct sysinfo		 si;
+	struct stats_batch *b;
+	struct sysinfo si;
 
 	stats_machine_init();
 	b = xcalloc(1, sizeof *b);
@@ -563,7 +561,7 @@ stats_batch_new(void)
 void
 stats_batch_free(struct stats_batch *b)
 {
-	size_t	i;
+	size_t i;
 
 	if (b == NULL)
 		return;
@@ -581,17 +579,17 @@ json_t *
 stats_batch_pid(struct stats_batch *b, pid_t pid, bool with_children,
     uint64_t *last_ticks, double *last_time)
 {
-	struct stats_stat	 st;
-	struct stat		 sb;
-	json_t			*info, *children, *child;
-	char			 path[64], buf[8192], text[64], name[1024];
-	pid_t			*kids;
-	size_t			 nkids, i;
-	ssize_t			 n;
-	uid_t			 uid;
-	uint64_t		 rss;
-	double			 create_time;
-	int			 fd;
+	struct stats_stat st;
+	struct stat sb;
+	json_t *info, *children, *child;
+	char path[64], buf[8192], text[64], name[1024];
+	pid_t *kids;
+	size_t nkids, i;
+	ssize_t n;
+	uid_t uid;
+	uint64_t rss;
+	double create_time;
+	int fd;
 
 	if (pid <= 0 || (fd = stats_proc_fd(b)) == -1)
 		return json_string(STATS_GONE);
@@ -617,19 +615,23 @@ stats_batch_pid(struct stats_batch *b, pid_t pid, bool with_children,
 	json_object_set_new(info, "cpu",
 	    json_real(stats_cpu(&st, b, last_ticks, last_time)));
 	if (b->mem_total > 0)
-		json_object_set_new(info, "mem", json_real(stats_round(
-		    (double)rss / (double)b->mem_total * 100.0, 3)));
+		json_object_set_new(info, "mem",
+		    json_real(
+		        stats_round((double)rss / (double)b->mem_total * 100.0,
+		            3)));
 	else
 		json_object_set_new(info, "mem", json_string(STATS_NA));
 	stats_ctime((st.utime_ticks + st.stime_ticks) * 1000000 /
-	    (uint64_t)machine.hz, text, sizeof text);
+	                (uint64_t)machine.hz,
+	    text, sizeof text);
 	json_object_set_new(info, "ctime", json_string(text));
 	json_object_set_new(info, "pid", json_integer(pid));
 	json_object_set_new(info, "username",
 	    stats_jstring(stats_username(b, uid)));
 	json_object_set_new(info, "nice", json_integer(st.nice));
-	create_time = stats_round((double)st.start_ticks /
-	    (double)machine.hz + machine.boot_time, 2);
+	create_time = stats_round((double)st.start_ticks / (double)machine.hz +
+	                              machine.boot_time,
+	    2);
 	json_object_set_new(info, "create_time", json_real(create_time));
 	json_object_set_new(info, "age", json_real(b->wall - create_time));
 
@@ -660,9 +662,9 @@ stats_batch_pid(struct stats_batch *b, pid_t pid, bool with_children,
 json_t *
 stats_batch_process(struct stats_batch *b, struct process *p)
 {
-	struct ev_loop	*loop = NULL;
-	json_t		*info;
-	double		 age;
+	struct ev_loop *loop = NULL;
+	json_t *info;
+	double age;
 
 	if (p->state == PROCESS_EXITED)
 		return json_string(STATS_GONE);
@@ -696,8 +698,8 @@ json_t *
 stats_process_info(pid_t pid, bool with_children, uint64_t *last_ticks,
     double *last_time)
 {
-	struct stats_batch	*b;
-	json_t			*info;
+	struct stats_batch *b;
+	json_t *info;
 
 	b = stats_batch_new();
 	info = stats_batch_pid(b, pid, with_children, last_ticks, last_time);
@@ -709,8 +711,8 @@ stats_process_info(pid_t pid, bool with_children, uint64_t *last_ticks,
 json_t *
 stats_process(struct process *p)
 {
-	struct stats_batch	*b;
-	json_t			*info;
+	struct stats_batch *b;
+	json_t *info;
 
 	b = stats_batch_new();
 	info = stats_batch_process(b, p);

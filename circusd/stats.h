@@ -19,15 +19,15 @@ struct process;
 
 /* The fields of /proc/<pid>/stat that the info object needs. */
 struct stats_stat {
-	char		state;		/* R, S, D, Z, ... */
-	pid_t		ppid;
-	uint64_t	utime_ticks;
-	uint64_t	stime_ticks;
-	long		nice;
-	long		num_threads;
-	uint64_t	start_ticks;	/* since boot */
-	uint64_t	vsize_bytes;
-	uint64_t	rss_pages;
+	char state; /* R, S, D, Z, ... */
+	pid_t ppid;
+	uint64_t utime_ticks;
+	uint64_t stime_ticks;
+	long nice;
+	long num_threads;
+	uint64_t start_ticks; /* since boot */
+	uint64_t vsize_bytes;
+	uint64_t rss_pages;
 };
 
 /* One command's worth of sampling: one clock reading, one user name
@@ -54,8 +54,7 @@ void stats_bytes2human(uint64_t n, char *buf, size_t len);
 void stats_ctime(uint64_t cpu_us, char *buf, size_t len);
 /* Basename of the first word of argv[0] from raw /proc/<pid>/cmdline
  * bytes, or "N/A" when there is none. */
-void stats_cmdline_name(const char *data, size_t len, char *buf,
-    size_t buflen);
+void stats_cmdline_name(const char *data, size_t len, char *buf, size_t buflen);
 /* Python round(v, ndigits) for small ndigits (correctly rounded). */
 double stats_round(double v, int ndigits);
 /* Parse the text of /proc/<pid>/stat (comm may hold spaces and ')').

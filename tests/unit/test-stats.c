@@ -19,15 +19,15 @@
 #include "circusd.h"
 #include "stats.h"
 
-static void	check_b2h(uint64_t, const char *);
-static void	check_ctime(uint64_t, const char *);
-static void	check_cmdline(const char *, size_t, const char *);
+static void check_b2h(uint64_t, const char *);
+static void check_ctime(uint64_t, const char *);
+static void check_cmdline(const char *, size_t, const char *);
 
 /* Assert stats_bytes2human(n). */
 static void
 check_b2h(uint64_t n, const char *want)
 {
-	char	buf[32];
+	char buf[32];
 
 	stats_bytes2human(n, buf, sizeof buf);
 	assert_string_equal(buf, want);
@@ -37,7 +37,7 @@ check_b2h(uint64_t n, const char *want)
 static void
 check_ctime(uint64_t us, const char *want)
 {
-	char	buf[32];
+	char buf[32];
 
 	stats_ctime(us, buf, sizeof buf);
 	assert_string_equal(buf, want);
@@ -47,7 +47,7 @@ check_ctime(uint64_t us, const char *want)
 static void
 check_cmdline(const char *data, size_t len, const char *want)
 {
-	char	buf[64];
+	char buf[64];
 
 	stats_cmdline_name(data, len, buf, sizeof buf);
 	assert_string_equal(buf, want);
@@ -103,13 +103,14 @@ test_ctime(void **state)
 static void
 test_cmdline(void **state)
 {
-	static const char	py[] = "/usr/bin/python3\0-m\0x\0";
-	static const char	ng[] = "nginx: master process /usr/sbin/nginx\0";
-	static const char	sl[] = "sleep\0" "100\0";
-	static const char	sp[] = "/opt/my app/bin/run\0";
-	static const char	dir[] = "/usr/bin/\0";
-	static const char	tab[] = "\t /bin/sh -c x\0";
-	static const char	nul[] = "\0";
+	static const char py[] = "/usr/bin/python3\0-m\0x\0";
+	static const char ng[] = "nginx: master process /usr/sbin/nginx\0";
+	static const char sl[] = "sleep\0"
+	                         "100\0";
+	static const char sp[] = "/opt/my app/bin/run\0";
+	static const char dir[] = "/usr/bin/\0";
+	static const char tab[] = "\t /bin/sh -c x\0";
+	static const char nul[] = "\0";
 
 	(void)state;
 	check_cmdline(py, sizeof py - 1, "python3");
@@ -123,8 +124,11 @@ test_cmdline(void **state)
 	check_cmdline(nul, sizeof nul - 1, "N/A");
 	check_cmdline("   ", 3, "N/A");
 	/* A long name is cut to the buffer, never overflowed. */
-	check_cmdline("/x/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-	    70, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+	check_cmdline("/x/"
+	              "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	              "aaaaaaaaaaaa",
+	    70,
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
 }
 
 /* round() like Python, including the binary-representation cases. */
@@ -146,10 +150,11 @@ test_round(void **state)
 static void
 test_parse_stat(void **state)
 {
-	static const char	line[] = "4242 (a b) c)) R 17 4242 4242 0 -1 "
+	static const char line[] =
+	    "4242 (a b) c)) R 17 4242 4242 0 -1 "
 	    "4194560 120 0 0 0 35 6 0 0 20 -5 3 0 123456 10485760 384 "
 	    "18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n";
-	struct stats_stat	st;
+	struct stats_stat st;
 
 	(void)state;
 	assert_int_equal(stats_parse_stat(line, sizeof line - 1, &st), 0);
@@ -171,20 +176,21 @@ static void
 test_self_info(void **state)
 {
 	static const char *const keys[] = { "mem_info1", "mem_info2", "cpu",
-	    "mem", "ctime", "pid", "username", "nice", "create_time", "age",
-	    "cmdline", "children" };
-	struct stats_batch	*b;
-	json_t			*info, *v;
-	const char		*key;
-	uint64_t		 ticks = 0;
-	double			 when = 0;
-	size_t			 i = 0;
+		"mem", "ctime", "pid", "username", "nice", "create_time", "age",
+		"cmdline", "children" };
+	struct stats_batch *b;
+	json_t *info, *v;
+	const char *key;
+	uint64_t ticks = 0;
+	double when = 0;
+	size_t i = 0;
 
 	(void)state;
 	b = stats_batch_new();
 	info = stats_batch_pid(b, getpid(), true, &ticks, &when);
 	assert_true(json_is_object(info));
-	json_object_foreach(info, key, v) {
+	json_object_foreach(info, key, v)
+	{
 		assert_true(i < sizeof keys / sizeof keys[0]);
 		assert_string_equal(key, keys[i]);
 		i++;
@@ -197,8 +203,8 @@ test_self_info(void **state)
 	assert_true(json_is_string(json_object_get(info, "username")));
 	assert_true(json_is_real(json_object_get(info, "create_time")));
 	assert_true(json_real_value(json_object_get(info, "age")) >= 0);
-	assert_string_equal(json_string_value(json_object_get(info,
-	    "cmdline")), "test-stats");
+	assert_string_equal(json_string_value(json_object_get(info, "cmdline")),
+	    "test-stats");
 	json_decref(info);
 	stats_batch_free(b);
 }
@@ -207,10 +213,10 @@ test_self_info(void **state)
 static void
 test_children(void **state)
 {
-	struct stats_batch	*b;
-	json_t			*info, *kids, *kid;
-	pid_t			 pid;
-	int			 status, round;
+	struct stats_batch *b;
+	json_t *info, *kids, *kid;
+	pid_t pid;
+	int status, round;
 
 	(void)state;
 	/* Twice: the second scan reuses the cached ppid table. */
@@ -226,10 +232,12 @@ test_children(void **state)
 		kids = json_object_get(info, "children");
 		assert_int_equal(json_array_size(kids), 1);
 		kid = json_array_get(kids, 0);
-		assert_int_equal(json_integer_value(json_object_get(kid,
-		    "pid")), pid);
-		assert_int_equal(json_array_size(json_object_get(kid,
-		    "children")), 0);
+		assert_int_equal(json_integer_value(
+		                     json_object_get(kid, "pid")),
+		    pid);
+		assert_int_equal(json_array_size(
+		                     json_object_get(kid, "children")),
+		    0);
 		json_decref(info);
 		stats_batch_free(b);
 		kill(pid, SIGKILL);
@@ -242,7 +250,7 @@ test_children(void **state)
 static void
 test_gone(void **state)
 {
-	json_t	*info;
+	json_t *info;
 
 	(void)state;
 	info = stats_process_info(0x7ffffff0, false, NULL, NULL);
