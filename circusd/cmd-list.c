@@ -41,10 +41,10 @@ cmd_list_exec(struct cmd_ctx *ctx)
 		return CMD_OK;
 	}
 
-	names = xreallocarray(NULL, a->nwatchers + 1, sizeof *names);
+	names = NULL;
 	TAILQ_FOREACH(w, &a->watchers, entry) {
-		if (n < a->nwatchers)
-			names[n++] = w->lname;
+		names = xreallocarray(names, n + 1, sizeof *names);
+		names[n++] = w->lname;
 	}
 	qsort(names, n, sizeof *names, cmd_list_cmp);
 	list = json_array();
