@@ -314,6 +314,9 @@ struct cmd_ctx {
 };
 
 int controller_open(struct arbiter *, char **cause);
+/* Run one request body from a ROUTER identity through the pipeline. */
+void controller_handle_request(struct arbiter *, const char *identity,
+    size_t idlen, const char *body, size_t len);
 void controller_close(struct arbiter *);
 /* Send the reply for a finished command and free ctx. */
 void cmd_finish(struct cmd_ctx *);

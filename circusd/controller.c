@@ -230,20 +230,22 @@ controller_dispatch(struct cmd_ctx *ctx)
 		controller_reply(ctx, st);
 }
 
-/* Handle one [identity, body] message. */
-static void
-controller_handle(struct arbiter *a, zmq_msg_t *idm, zmq_msg_t *bodym)
+/* Handle one request body from the client with this ROUTER identity: the
+ * whole pipeline (also the entry point of tests/fuzz/fuzz-request.c). */
+void
+controller_handle_request(struct arbiter *a, const char *identity,
+    size_t idlen, const char *body, size_t len)
 {
 	struct cmd_ctx *ctx;
 	json_error_t jerr;
 	json_t *req, *cmd, *mt;
-	const char *b = zmq_msg_data(bodym);
-	size_t len = zmq_msg_size(bodym);
+	const char *b = body;
 
 	ctx = cmd_ctx_new(a);
-	ctx->identity_len = zmq_msg_size(idm);
-	ctx->identity = xmalloc(ctx->identity_len + 1);
-	memcpy(ctx->identity, zmq_msg_data(idm), ctx->identity_len);
+	ctx->identity_len = idlen;
+	ctx->identity = xmalloc(idlen + 1);
+	if (idlen > 0)
+		memcpy(ctx->identity, identity, idlen);
 	while (len > 0 && isspace((unsigned char)*b)) {
 		b++;
 		len--;
@@ -329,7 +331,9 @@ controller_drain(struct arbiter *a)
 				break;
 		}
 		if (n == 2)
-			controller_handle(a, &parts[0], &parts[1]);
+			controller_handle_request(a, zmq_msg_data(&parts[0]),
+			    zmq_msg_size(&parts[0]), zmq_msg_data(&parts[1]),
+			    zmq_msg_size(&parts[1]));
 		else if (n > 0)
 			log_warnx("got unexpected message with %d frames, "
 			    "ignoring it", n);
