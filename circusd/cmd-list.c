@@ -46,7 +46,8 @@ cmd_list_exec(struct cmd_ctx *ctx)
 		names = xreallocarray(names, n + 1, sizeof *names);
 		names[n++] = w->lname;
 	}
-	qsort(names, n, sizeof *names, cmd_list_cmp);
+	if (n > 1)
+		qsort(names, n, sizeof *names, cmd_list_cmp);
 	list = json_array();
 	for (i = 0; i < n; i++)
 		json_array_append_new(list, json_string(names[i]));
