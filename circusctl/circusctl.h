@@ -99,6 +99,7 @@ struct ctl_globals {
 	bool		 prettify;
 	bool		 help;
 	bool		 version;
+	bool		 shell;		/* "shell" given as the command */
 	char		*ssh;
 	char		*ssh_keyfile;
 };

@@ -120,7 +120,7 @@ ctl_parse_globals(int argc, char *const *argv, struct ctl_globals *g,
 	g->timeout_s = 5;
 	*cmdidx = -1;
 	for (i = 0; i < argc; i++) {
-		if (ctl_find(argv[i]) != NULL)
+		if (ctl_find(argv[i]) != NULL || strcmp(argv[i], "shell") == 0)
 			any_cmd = true;
 	}
 	for (i = 0; i < argc; i++) {
@@ -205,6 +205,12 @@ ctl_parse_globals(int argc, char *const *argv, struct ctl_globals *g,
 		/* A positional word. */
 		if (!any_cmd)
 			goto extra;
+		if (strcmp(arg, "shell") == 0 && !g->shell) {
+			/* "circusctl shell": the interactive shell. */
+			g->shell = true;
+			any_cmd = false;
+			continue;
+		}
 		if (ctl_find(arg) == NULL) {
 			choices = NULL;
 			for (k = 0; k < ctl_table_size; k++) {

@@ -61,7 +61,7 @@ main(int argc, char **argv)
 		rc = ctl_autocomplete(&ctx);
 	else if (cmdidx >= 0)
 		rc = ctl_run(&ctx, argc - 1 - cmdidx, argv + 1 + cmdidx);
-	else if (ctx.globals.help) {
+	else if (ctx.globals.help && !ctx.globals.shell) {
 		ctl_print_main_help(stdout);
 		rc = CTL_EXIT_OK;
 	} else

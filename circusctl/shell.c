@@ -384,19 +384,26 @@ shell_history_open(void)
 
 /* Add a line to the history and append it to the file at once. */
 static void
-shell_history_add(const char *line)
+shell_history_add(const char *input)
 {
 	HIST_ENTRY	*last;
+	char		*line;
+	size_t		 len;
 
-	if (*line == '\0' || *line == ' ')
+	if (*input == '\0' || *input == ' ')
 		return;
+	line = xstrdup(input);
+	len = strlen(line);
+	while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t'))
+		line[--len] = '\0';
 	last = history_length > 0 ? history_get(history_base +
 	    history_length - 1) : NULL;
-	if (last != NULL && strcmp(last->line, line) == 0)
-		return;
-	add_history(line);
-	if (shell_histfile != NULL)
-		append_history(1, shell_histfile);
+	if (last == NULL || strcmp(last->line, line) != 0) {
+		add_history(line);
+		if (shell_histfile != NULL)
+			append_history(1, shell_histfile);
+	}
+	free(line);
 }
 
 /* Readline line handler: NULL is Ctrl-D. */

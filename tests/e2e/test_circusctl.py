@@ -14,16 +14,14 @@ import os
 import re
 import signal
 import socket
-import stat
 import subprocess
-import sys
 import threading
 import time
 
 import pytest
 import zmq
 
-from test_circusctl_fake import (CIRCUSCTL, PYTHON, FakeDaemon, error,
+from test_circusctl_fake import (CIRCUSCTL, FakeDaemon, error,
                                  run_ctl, wait_for)
 
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
