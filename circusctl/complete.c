@@ -395,6 +395,43 @@ complete_words(struct ctl_ctx *ctx, int nwords, char *const *words,
 		free(pos);
 		goto done;
 	}
+	if (strncmp(current, "--", 2) == 0 && strchr(current, '=') != NULL) {
+		/* "--match=re": the value, written back with its option. */
+		opt = xstrndup(current, (size_t)(strchr(current, '=') -
+		    current));
+		vopt = complete_value_option(g, opt);
+		free(opt);
+		if (vopt != NULL && strchr(vopt->meta, '|') != NULL) {
+			l.prefix = strchr(current, '=') + 1;
+			choices = xstrdup(vopt->meta);
+			for (c = strtok_r(choices, "|", &last); c != NULL;
+			    c = strtok_r(NULL, "|", &last)) {
+				opt = xprintf("--%s=%s", vopt->option, c);
+				if (strncmp(c, l.prefix, strlen(l.prefix)) == 0) {
+					l.prefix = "";
+					complete_add(&l, opt);
+					l.prefix = strchr(current, '=') + 1;
+				}
+				free(opt);
+			}
+			free(choices);
+		} else if (vopt != NULL && strcmp(vopt->meta, "signum") == 0) {
+			struct complete_list sig = { NULL, 0,
+			    strchr(current, '=') + 1 };
+
+			complete_signals(&sig);
+			l.prefix = "";
+			for (i = 0; i < sig.n; i++) {
+				opt = xprintf("--%s=%s", vopt->option,
+				    sig.v[i]);
+				complete_add(&l, opt);
+				free(opt);
+			}
+			complete_free(sig.v);
+		}
+		free(pos);
+		goto done;
+	}
 	if (current[0] == '-') {
 		complete_add(&l, "--help");
 		for (i = 0; i < g->nslots; i++) {

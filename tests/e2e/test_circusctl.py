@@ -868,3 +868,60 @@ def test_ssh_needs_tcp(fake):
     p = run_ctl("--ssh", "a@b", "list", endpoint=fake.endpoint)
     assert p.returncode == 1
     assert "ssh tunnels need a tcp:// endpoint" in p.stderr
+
+
+# ---------------------------------------------------------------------------
+# the bash completion script and the man page
+
+SOURCE = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+
+
+def bash_complete(line, fake=None):
+    """COMPREPLY of the completion script for a command line (the word
+    being completed is the last one; a trailing space starts a new one)."""
+    script = os.path.join(SOURCE, "circusctl", "circusctl-completion.bash")
+    words = line.split(" ")
+    code = ("source %s\nCOMP_WORDS=(%s)\nCOMP_CWORD=%d\n_circusctl\n"
+            "printf '%%s\\n' \"${COMPREPLY[@]}\"\n"
+            % (script, " ".join("'%s'" % w for w in words), len(words) - 1))
+    env = dict(os.environ)
+    env["PATH"] = "%s:%s" % (CIRCUSCTL.parent, env["PATH"])
+    env.pop("CIRCUSCTL_ENDPOINT", None)
+    if fake is not None:
+        env["CIRCUSCTL_ENDPOINT"] = fake.endpoint
+    p = subprocess.run(["bash", "--norc", "--noprofile", "-c", code],
+                       capture_output=True, text=True, env=env, timeout=30)
+    assert p.returncode == 0, p.stderr
+    return [l for l in p.stdout.split("\n") if l]
+
+
+def test_bash_completion_script(fake):
+    fake.respond = lambda req: {"watchers": ["web", "worker"]}
+    assert bash_complete("circusctl st") == ["start", "stats", "status",
+                                             "stop"]
+    assert bash_complete("circusctl --pre") == ["--prettify"]
+    assert bash_complete("circusctl restart w", fake) == ["web", "worker"]
+    assert bash_complete("circusctl kill web --signum TE") == ["TERM"]
+    assert bash_complete("circusctl listen watcher.w", fake) == [
+        "watcher.web.", "watcher.worker."]
+
+
+def test_man_page():
+    page = os.path.join(SOURCE, "doc", "circusctl.1")
+    with open(page) as f:
+        text = f.read()
+    for e in ["add", "decr", "dstats", "get", "globaloptions", "incr",
+              "ipython", "kill", "list", "listen", "listsockets",
+              "numprocesses", "numwatchers", "options", "quit", "reload",
+              "reloadconfig", "restart", "rm", "set", "signal", "start",
+              "stats", "status", "stop"]:
+        assert re.search(r"^\.(TP\n\.B[IR]? \"?|B[IR]? \"?)%s\b" % e, text,
+                         re.M), e
+    section = text[text.index(".SH EXIT STATUS"):text.index(".SH ENVIRON")]
+    assert [l for l in section.split("\n") if re.match(r"^\.B [0-9]$", l)] \
+        == [".B 0", ".B 1", ".B 2", ".B 3"]
+    if os.path.exists("/usr/bin/groff"):
+        p = subprocess.run(["groff", "-man", "-ww", "-z", page],
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode == 0 and p.stderr == "", p.stderr
