@@ -206,7 +206,8 @@ arbiter_started_one(UNUSED struct watcher *w, void *ctx, json_t *result,
 	(void)result;
 	if (error)
 		g->failed = 1;
-	if (delay > 0 && g->i < g->n) {
+	/* no warmup timer may outlive a stopping arbiter */
+	if (delay > 0 && g->i < g->n && !g->arbiter->stopping) {
 		ev_timer_init(&g->warmup, arbiter_warmup_cb, delay, 0.);
 		ev_timer_start(g->arbiter->loop, &g->warmup);
 	} else
@@ -513,9 +514,22 @@ arbiter_free(struct arbiter *a)
 	struct watcher *w;
 	struct csocket *s;
 	int i;
+	bool again;
 
 	if (a == NULL)
 		return;
+	/* Operations still queued fail first, while the watchers, group
+	 * operations and parked requests they point to are all alive. */
+	a->stopping = true;
+	do {
+		again = false;
+		TAILQ_FOREACH(w, &a->watchers, entry) {
+			if (!TAILQ_EMPTY(&w->ops)) {
+				watcher_cancel_ops(w);
+				again = true;
+			}
+		}
+	} while (again);
 	controller_fail_parked(a);
 	for (i = 0; i < a->nsig; i++)
 		ev_signal_stop(a->loop, &a->sig_w[i]);

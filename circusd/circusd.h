@@ -163,6 +163,8 @@ void watcher_free(struct watcher *);
 const char *watcher_state_name(enum watcher_state);
 /* Queue an operation; it runs when those before it are done. */
 void watcher_queue(struct watcher *, struct watcher_op *);
+/* Fail every queued operation, calling their callbacks (teardown). */
+void watcher_cancel_ops(struct watcher *);
 struct watcher_op *watcher_op_new(enum watcher_op_type, watcher_done_cb,
     void *ctx);
 /* Spawn missing / trim surplus now (no queueing). */

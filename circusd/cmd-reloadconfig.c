@@ -161,7 +161,7 @@ cmd_reloadconfig_exec(struct cmd_ctx *ctx)
 	json_t *plan, *p_start, *p_stop, *p_restart, *p_adjust, *p_sockets,
 	    *changed_sockets;
 	char *errors = NULL, *cause = NULL;
-	bool dry = cmd_prop_bool(ctx, "dry_run", false), only_n;
+	bool dry = cmd_prop_bool(ctx, "dry_run", false), only_n, parked = false;
 	json_t *invalid = NULL;
 	size_t i, nstarts = 0;
 
@@ -269,6 +269,7 @@ cmd_reloadconfig_exec(struct cmd_ctx *ctx)
 	if (ctx->waiting && !ctx->internal && invalid == NULL) {
 		rs->ctx = ctx;
 		cmd_park(ctx);
+		parked = true;
 	}
 	if (json_is_true(json_object_get(plan, "arbiter_changed"))) {
 		struct watcher **list;
@@ -283,8 +284,9 @@ cmd_reloadconfig_exec(struct cmd_ctx *ctx)
 		json_decref(plan);
 		json_decref(invalid);
 		config_free(ncfg);
+		/* a parked ctx may be answered and freed right here */
 		reload_piece_done(rs, 0);
-		return ctx->waiting && !ctx->internal ? CMD_WAIT : CMD_OK;
+		return parked ? CMD_WAIT : CMD_OK;
 	}
 	/* Removals and replacements stop first. */
 	TAILQ_FOREACH_SAFE(w, &a->watchers, entry, tw) {
@@ -345,7 +347,10 @@ cmd_reloadconfig_exec(struct cmd_ctx *ctx)
 	/* keep the running [circus] values (they only change on restart) */
 	config_free(ocfg);
 	json_decref(plan);
+	/* with nothing in flight a parked ctx is answered and freed here */
 	reload_piece_done(rs, 0);
+	if (parked)
+		return CMD_WAIT;
 	if (invalid != NULL) {
 		/* The rest is applied; the bad sections are the answer. */
 		char *text = reload_invalid_text(invalid);
@@ -356,8 +361,6 @@ cmd_reloadconfig_exec(struct cmd_ctx *ctx)
 		free(text);
 		return CMD_ERROR;
 	}
-	if (ctx->waiting && !ctx->internal)
-		return CMD_WAIT;
 	return CMD_OK;
 }
 

@@ -27,6 +27,7 @@ cmd_restart_exec(struct cmd_ctx *ctx)
 	struct watcher **list, *w;
 	struct watcher_op *op;
 	size_t n;
+	bool waiting;
 
 	if (cmd_prop_str(ctx, "name") == NULL) {
 		log_info("restarting the arbiter");
@@ -47,13 +48,15 @@ cmd_restart_exec(struct cmd_ctx *ctx)
 		op = watcher_op_new(WOP_RESTART, cmd_op_done, NULL);
 		return cmd_queue(ctx, w, op);
 	}
-	if (ctx->waiting) {
+	/* the group may finish, answer and free ctx before returning */
+	waiting = ctx->waiting;
+	if (waiting) {
 		cmd_park(ctx);
 		arbiter_restart_watchers(a, list, n, cmd_group_done, ctx);
 	} else
 		arbiter_restart_watchers(a, list, n, NULL, NULL);
 	free(list);
-	return ctx->waiting ? CMD_WAIT : CMD_OK;
+	return waiting ? CMD_WAIT : CMD_OK;
 }
 
 static const char *const cmd_restart_required[] = { NULL };

@@ -12,6 +12,7 @@ cmd_start_exec(struct cmd_ctx *ctx)
 	struct watcher **list;
 	struct watcher_op *op;
 	size_t n;
+	bool waiting;
 
 	if (cmd_prop_str(ctx, "name") != NULL) {
 		if ((list = cmd_select(ctx, &n)) == NULL)
@@ -25,13 +26,15 @@ cmd_start_exec(struct cmd_ctx *ctx)
 		}
 	} else
 		list = arbiter_sorted(a, false, &n);
-	if (ctx->waiting) {
+	/* the group may finish, answer and free ctx before returning */
+	waiting = ctx->waiting;
+	if (waiting) {
 		cmd_park(ctx);
 		arbiter_start_watchers(a, list, n, cmd_group_done, ctx);
 	} else
 		arbiter_start_watchers(a, list, n, NULL, NULL);
 	free(list);
-	return ctx->waiting ? CMD_WAIT : CMD_OK;
+	return waiting ? CMD_WAIT : CMD_OK;
 }
 
 static const char *const cmd_start_required[] = { NULL };

@@ -12,6 +12,7 @@ cmd_stop_exec(struct cmd_ctx *ctx)
 	struct watcher **list, *w;
 	struct watcher_op *op;
 	size_t n;
+	bool waiting;
 
 	if (cmd_prop_str(ctx, "name") != NULL) {
 		if ((list = cmd_select(ctx, &n)) == NULL)
@@ -25,13 +26,15 @@ cmd_stop_exec(struct cmd_ctx *ctx)
 		}
 	} else
 		list = arbiter_sorted(a, true, &n);
-	if (ctx->waiting) {
+	/* the group may finish, answer and free ctx before returning */
+	waiting = ctx->waiting;
+	if (waiting) {
 		cmd_park(ctx);
 		arbiter_stop_watchers(a, list, n, false, cmd_group_done, ctx);
 	} else
 		arbiter_stop_watchers(a, list, n, false, NULL, NULL);
 	free(list);
-	return ctx->waiting ? CMD_WAIT : CMD_OK;
+	return waiting ? CMD_WAIT : CMD_OK;
 }
 
 static const char *const cmd_stop_required[] = { NULL };

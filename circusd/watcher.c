@@ -137,6 +137,27 @@ watcher_free(struct watcher *w)
 	free(w);
 }
 
+/* Fail every queued operation (arbiter teardown), while everything is
+ * still alive: the callbacks answer parked requests and finish group
+ * operations. Operations queued meanwhile on w are failed too. */
+void
+watcher_cancel_ops(struct watcher *w)
+{
+	struct watcher_op *op;
+
+	while ((op = TAILQ_FIRST(&w->ops)) != NULL) {
+		TAILQ_REMOVE(&w->ops, op, entry);
+		w->op_running = true;	/* nothing new starts meanwhile */
+		if (op->done != NULL)
+			op->done(w, op->ctx, NULL, 1);
+		json_decref(op->before);
+		json_decref(op->stopped_pids);
+		free(op->seq_pids);
+		free(op);
+	}
+	w->op_running = false;
+}
+
 /* Allocate an operation. */
 struct watcher_op *
 watcher_op_new(enum watcher_op_type type, watcher_done_cb done, void *ctx)
@@ -700,7 +721,9 @@ watcher_start_finish(struct watcher *w, struct watcher_op *op, json_t **info)
 {
 	json_t *after;
 
+	/* no spawn happens while the arbiter stops: do not wait for one */
 	if (w->state == WATCHER_STARTING && !w->gave_up &&
+	    !w->arbiter->stopping &&
 	    watcher_active_count(w) < watcher_target(w))
 		return false;
 	if (w->state == WATCHER_STARTING) {
@@ -938,8 +961,10 @@ watcher_progress(struct watcher *w)
 			watcher_op_done(w, watcher_full_info(w, op), 0);
 			return;
 		case PH_SEQ_WAIT:
-			if (op->seq_current != NULL &&
-			    watcher_find_process(w, op->seq_current->pid) != NULL)
+			/* by pid: once it exited, seq_current is freed */
+			if (op->seq_current != NULL && op->seq_index > 0 &&
+			    watcher_find_process(w,
+			    op->seq_pids[op->seq_index - 1]) != NULL)
 				return;
 			op->seq_current = NULL;
 			(void)watcher_spawn_one(w);
@@ -965,6 +990,7 @@ watcher_progress(struct watcher *w)
 			return;
 		case PH_SCALE_WAIT:
 			if (w->state == WATCHER_ACTIVE && !w->gave_up &&
+			    !w->arbiter->stopping &&
 			    (watcher_active_count(w) != watcher_target(w) ||
 			    watcher_stopping_count(w) > 0))
 				return;
