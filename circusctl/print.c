@@ -5,6 +5,7 @@
  * events for `listen`. Every printer returns an allocated string without
  * the final newline; it never writes to a stream itself.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,9 @@
 #include "log.h"
 #include "pyjson.h"
 #include "xmalloc.h"
+
+/* jansson's iterators take non-const objects; we only read. */
+#define JSON_MUT(v) ((json_t *)(uintptr_t)(v))
 
 static FILE	*print_open(char **, size_t *);
 static char	*print_close(FILE *, char **);
@@ -132,9 +136,9 @@ print_sorted_keys(const json_t *obj, size_t *n)
 
 	*n = json_object_size(obj);
 	keys = xcalloc(*n + 1, sizeof *keys);
-	json_object_foreach((json_t *)obj, key, v) {
+	json_object_foreach(JSON_MUT(obj), key, v) {
 		if (i < *n)
-			keys[i++] = (char *)key;
+			keys[i++] = (char *)(uintptr_t)key;
 	}
 	*n = i;
 	qsort(keys, *n, sizeof *keys, print_key_compare);
@@ -218,7 +222,7 @@ print_options(UNUSED const struct ctl_entry *e, const json_t *reply)
 	options = json_object_get(reply, "options");
 	f = print_open(&buf, &len);
 	if (options != NULL && json_is_object(options)) {
-		json_object_foreach((json_t *)options, key, v) {
+		json_object_foreach(JSON_MUT(options), key, v) {
 			s = print_opt_value(key, v);
 			fprintf(f, "%s%s: %s", first ? "" : "\n", key, s);
 			free(s);
@@ -357,16 +361,16 @@ print_stats(UNUSED const struct ctl_entry *e, const json_t *reply)
 		print_str(f, json_object_get(reply, "name"));
 		fputc(':', f);
 		info = json_object_get(reply, "info");
-		json_object_foreach((json_t *)info, pid, v) {
+		json_object_foreach(JSON_MUT(info), pid, v) {
 			fprintf(f, "\n%s: ", pid);
 			print_info(f, v);
 		}
 	} else if ((infos = json_object_get(reply, "infos")) != NULL) {
-		json_object_foreach((json_t *)infos, wname, pv) {
+		json_object_foreach(JSON_MUT(infos), wname, pv) {
 			fprintf(f, "%s%s:", first ? "" : "\n", wname);
 			first = false;
 			wi = pv;
-			json_object_foreach((json_t *)wi, pid, v) {
+			json_object_foreach(JSON_MUT(wi), pid, v) {
 				fprintf(f, "\n%s: ", pid);
 				print_info(f, v);
 			}
@@ -441,7 +445,7 @@ print_reloadconfig(UNUSED const struct ctl_entry *e, const json_t *reply)
 	if (!print_status_is(reply, "ok"))
 		return print_error(reply);
 	f = print_open(&buf, &len);
-	json_object_foreach((json_t *)reply, key, v) {
+	json_object_foreach(JSON_MUT(reply), key, v) {
 		if (strcmp(key, "status") == 0 || strcmp(key, "time") == 0 ||
 		    strcmp(key, "id") == 0)
 			continue;

@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -346,7 +347,7 @@ client_tunnel_open(const char *endpoint, const char *server,
 			if (fd != STDIN_FILENO)
 				close(fd);
 		}
-		execvp("ssh", (char *const *)argv);
+		execvp("ssh", (char *const *)(uintptr_t)argv);
 		fprintf(stderr, "circus: cannot run ssh: %s\n",
 		    strerror(errno));
 		_exit(127);

@@ -17,6 +17,9 @@
 #include "pyjson.h"
 #include "xmalloc.h"
 
+/* jansson's iterators take non-const objects; we only read. */
+#define JSON_MUT(v) ((json_t *)(uintptr_t)(v))
+
 struct pybuf {
 	char	*data;
 	size_t	 len;
@@ -340,7 +343,7 @@ dumps_value(struct pybuf *b, const json_t *v)
 		return;
 	}
 	pybuf_putc(b, '{');
-	json_object_foreach((json_t *)v, key, item) {
+	json_object_foreach(JSON_MUT(v), key, item) {
 		if (!first)
 			pybuf_puts(b, ", ");
 		first = false;
@@ -418,7 +421,7 @@ dumps_pretty(struct pybuf *b, const json_t *v, int depth)
 	}
 	keys = xreallocarray(NULL, n, sizeof *keys);
 	i = 0;
-	json_object_foreach((json_t *)v, key, item) {
+	json_object_foreach(JSON_MUT(v), key, item) {
 		if (i < n)
 			keys[i++] = key;
 	}
@@ -601,7 +604,7 @@ repr_value(struct pybuf *b, const json_t *v)
 		break;
 	case JSON_OBJECT:
 		pybuf_putc(b, '{');
-		json_object_foreach((json_t *)v, key, item) {
+		json_object_foreach(JSON_MUT(v), key, item) {
 			if (!first)
 				pybuf_puts(b, ", ");
 			first = false;
