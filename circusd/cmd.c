@@ -79,6 +79,10 @@ cmd_select(struct cmd_ctx *ctx, size_t *n)
 	regmatch_t m;
 	bool ok;
 
+	if (name == NULL) {
+		cmd_error(ctx, 3, "program %s not found", "None");
+		return NULL;
+	}
 	if (match == NULL)
 		match = "glob";
 	if (strcmp(match, "simple") != 0 && strcmp(match, "glob") != 0 &&

@@ -21,6 +21,7 @@
 
 #include "circusd.h"
 #include "log.h"
+#include "stats.h"
 #include "xmalloc.h"
 
 volatile int circusd_exit_code;
@@ -302,6 +303,7 @@ main(int argc, char **argv)
 	}
 	if (pid_created)
 		pidfile_remove(pidfile);
+	stats_cache_free();
 	ev_loop_destroy(loop);
 	zsys_shutdown();
 	log_close();

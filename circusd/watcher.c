@@ -722,12 +722,17 @@ watcher_start_finish(struct watcher *w, struct watcher_op *op, json_t **info)
 	json_t *after;
 
 	/* no spawn happens while the arbiter stops: do not wait for one */
+	/* With unlimited retries a start ends after the first failed round:
+	 * the watcher goes on retrying (with back-off) while active, instead
+	 * of holding its queue forever as Circus does. */
 	if (w->state == WATCHER_STARTING && !w->gave_up &&
 	    !w->arbiter->stopping &&
-	    watcher_active_count(w) < watcher_target(w))
+	    watcher_active_count(w) < watcher_target(w) &&
+	    !(w->cfg->max_retry < 0 && w->spawn_failures > 0))
 		return false;
 	if (w->state == WATCHER_STARTING) {
-		if (w->nprocesses == 0) {
+		if (w->nprocesses == 0 && (w->gave_up || w->spawn_failures == 0 ||
+		    w->arbiter->stopping)) {
 			watcher_close_streams(w);
 			watcher_set_state(w, WATCHER_STOPPED);
 			if (w->gave_up)
@@ -1045,9 +1050,11 @@ watcher_signal(struct watcher *w, int signum, pid_t pid, pid_t childpid,
 			free(kids);
 			continue;
 		}
+		/* Find the tree first: once the parent dies its children
+		 * are reparented to us and no longer look like its tree. */
+		n = recursive ? process_descendants(p->pid, &kids) : 0;
 		process_signal(p, signum);
 		if (recursive) {
-			n = process_descendants(p->pid, &kids);
 			for (i = 0; i < n; i++)
 				kill(kids[i], signum);
 			free(kids);
