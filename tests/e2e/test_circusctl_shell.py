@@ -69,6 +69,10 @@ class Tmux:
     def text(self):
         return "\n".join(self.screen())
 
+    def cursor_row(self):
+        return int(self.tmux("display-message", "-p", "-t", "main",
+                             "#{cursor_y}").stdout)
+
     def last_line(self):
         lines = [l for l in self.screen() if l]
         return lines[-1] if lines else ""
@@ -353,6 +357,16 @@ def test_ctrl_c(shell, fake):
     wait_prompt(t, 2)
     fake.respond = responder
     assert run_line(t, "list") == ["web,worker"]
+    # listen runs until Ctrl-C, then the shell goes on
+    before = t.text().count(PROMPT)
+    t.type("listen watcher.")
+    t.send("Enter")
+    # the line was accepted once readline moved the cursor below it
+    wait_for(lambda: t.cursor_row() > t.screen().index(
+        PROMPT + " listen watcher."))
+    t.send("C-c")
+    wait_prompt(t, before + 1)
+    assert run_line(t, "numwatchers") == ["2"]
     # Ctrl-C at the prompt leaves with status 0
     t.send("C-c")
     assert wait_dead(t) == 0
