@@ -6,6 +6,27 @@
 #include "pyjson.h"
 #include "xmalloc.h"
 
+/* {"stdout": {"bytes": n, "lines": m}, ...} when a sink dropped output. */
+static json_t *
+cmd_status_dropped(const struct watcher *w)
+{
+	const struct stream *sinks[2] = { w->stdout_stream, w->stderr_stream };
+	const char *names[2] = { "stdout", "stderr" };
+	json_t *o = NULL;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (sinks[i] == NULL || stream_dropped_bytes(sinks[i]) == 0)
+			continue;
+		if (o == NULL)
+			o = json_object();
+		json_object_set_new(o, names[i], json_pack("{s:I, s:I}",
+		    "bytes", (json_int_t)stream_dropped_bytes(sinks[i]),
+		    "lines", (json_int_t)stream_dropped_lines(sinks[i])));
+	}
+	return o;
+}
+
 /* State of the named watcher, or of every watcher by display name. */
 static enum cmd_status
 cmd_status_exec(struct cmd_ctx *ctx)
@@ -32,6 +53,9 @@ cmd_status_exec(struct cmd_ctx *ctx)
 		/* ours (DECISIONS 3): why and for how long it is backing off */
 		if ((backoff = watcher_backoff_json(w)) != NULL)
 			json_object_set_new(ctx->result, "backoff", backoff);
+		/* ours (DECISIONS 11): output a slow sink had to drop */
+		if ((backoff = cmd_status_dropped(w)) != NULL)
+			json_object_set_new(ctx->result, "dropped", backoff);
 		return CMD_OK;
 	}
 
