@@ -103,6 +103,7 @@ def test_same_watcher_commands_queue_not_refused(circusd, wd):
     assert r["status"] == "ok", r          # never errno 5
     assert len(r["info"]["started"]) == 1, r
     assert d.status("a") == "active"
+    d.events.wait_event("a", "start", m)
     acts = [e.action for e in d.events.since(m, "a")]
     assert acts == ["kill", "kill", "reap", "stop", "spawn", "start"], acts
 
