@@ -25,21 +25,35 @@
 static void	 ini_error(json_t *, const char *, int, const char *, ...)
 		     PRINTFLIKE(4, 5);
 
-/* Record a parse error "file:line: message". */
+/* Record a parse error "file:line: message" (see ini_error_add). */
 static void
 ini_error(json_t *errors, const char *file, int line, const char *fmt, ...)
 {
 	va_list	 ap;
-	char	*msg, *full;
+	char	*msg;
 
 	va_start(ap, fmt);
 	if (vasprintf(&msg, fmt, ap) == -1)
 		msg = xstrdup("out of memory");
 	va_end(ap);
-	full = xprintf("%s:%d: %s", file, line, msg);
-	json_array_append_new(errors, ini_jstr(full));
-	free(full);
+	ini_error_add(errors, file, line, msg);
 	free(msg);
+}
+
+/* Append {"file", "line", "text": "file:line: msg"} to errors. */
+void
+ini_error_add(json_t *errors, const char *file, int line, const char *msg)
+{
+	json_t	*e;
+	char	*full;
+
+	full = xprintf("%s:%d: %s", file, line, msg);
+	e = json_object();
+	ini_jset(e, "file", ini_jstr(file));
+	ini_jset(e, "line", json_integer(line));
+	ini_jset(e, "text", ini_jstr(full));
+	json_array_append_new(errors, e);
+	free(full);
 }
 
 /* Is the whole string whitespace? */

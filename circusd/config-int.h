@@ -38,8 +38,12 @@ struct ini {
 
 /* config-ini.c */
 /* Parse one file into the section namespace; -1 (errno) if it cannot be
- * opened. Bad lines are appended to errors as "file:line: ...". */
+ * opened. Bad lines are appended to errors with ini_error_add. */
 int ini_read(struct ini *, const char *path, json_t *errors);
+/* Append one error to an error list: an object {"file", "line", "text"}
+ * where text is "file:line: msg" (the loader sorts on file and line). */
+void ini_error_add(json_t *errors, const char *file, int line,
+    const char *msg);
 struct ini_sect *ini_find(struct ini *, const char *name);
 struct ini_opt *ini_get(const struct ini_sect *, const char *name);
 void ini_free(struct ini *);

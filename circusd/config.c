@@ -41,7 +41,7 @@ struct wload {
 struct load {
 	struct config	*cfg;
 	struct ini	 ini;
-	json_t		*errors;	/* array of "file:line: ..." */
+	json_t		*errors;	/* array of ini_error_add objects */
 	json_t		*os_env;	/* circusd's environment */
 	json_t		*local_env;	/* [env] */
 	const char	*main_file;
@@ -63,15 +63,13 @@ static void
 load_error(struct load *l, const char *file, int line, const char *fmt, ...)
 {
 	va_list	 ap;
-	char	*msg, *full;
+	char	*msg;
 
 	va_start(ap, fmt);
 	if (vasprintf(&msg, fmt, ap) == -1)
 		msg = xstrdup("out of memory");
 	va_end(ap);
-	full = xprintf("%s:%d: %s", file, line, msg);
-	json_array_append_new(l->errors, ini_jstr(full));
-	free(full);
+	ini_error_add(l->errors, file, line, msg);
 	free(msg);
 }
 
@@ -129,7 +127,8 @@ load_demote(struct load *l, size_t from, const char *what)
 		any = true;
 		if (!l->lenient)
 			break;
-		e = json_string_value(json_array_get(l->errors, from));
+		e = json_string_value(json_object_get(json_array_get(l->errors,
+		    from), "text"));
 		full = xprintf("%s; %s skipped", e, what);
 		json_array_append_new(l->cfg->warnings, ini_jstr(full));
 		json_array_append_new(l->cfg->invalid, ini_jstr(full));
@@ -1145,19 +1144,61 @@ plugin_cmp(const void *a, const void *b)
 	    (*(struct plugin_cfg *const *)b)->name));
 }
 
-/* Join the collected errors, one per line. */
+/* One collected error with its sort key. */
+struct lerr {
+	size_t		 file;		/* index in the read order of files */
+	long long	 line;
+	size_t		 order;		/* when it was recorded */
+	const char	*text;
+};
+
+/* Order errors by file (read order), line, then recording order. */
+static int
+lerr_cmp(const void *a, const void *b)
+{
+	const struct lerr	*x = a, *y = b;
+
+	if (x->file != y->file)
+		return (x->file < y->file ? -1 : 1);
+	if (x->line != y->line)
+		return (x->line < y->line ? -1 : 1);
+	return (x->order < y->order ? -1 : x->order > y->order);
+}
+
+/* Join the collected errors, one per line, in line order per file. */
 static char *
 load_errors_text(struct load *l)
 {
-	char	*out = xstrdup(""), *tmp;
-	size_t	 i;
+	struct lerr	*e;
+	json_t		*j;
+	const char	*file;
+	char		*out, *tmp;
+	size_t		 i, k, n;
 
-	for (i = 0; i < json_array_size(l->errors); i++) {
+	n = json_array_size(l->errors);
+	e = xcalloc(n > 0 ? n : 1, sizeof *e);
+	for (i = 0; i < n; i++) {
+		j = json_array_get(l->errors, i);
+		file = json_string_value(json_object_get(j, "file"));
+		for (k = 0; k < l->ini.nfiles; k++) {
+			if (file != NULL && strcmp(l->ini.files[k], file) == 0)
+				break;
+		}
+		e[i].file = k;
+		e[i].line = json_integer_value(json_object_get(j, "line"));
+		e[i].order = i;
+		e[i].text = json_string_value(json_object_get(j, "text"));
+	}
+	if (n > 0)
+		qsort(e, n, sizeof *e, lerr_cmp);
+	out = xstrdup("");
+	for (i = 0; i < n; i++) {
 		tmp = xprintf("%s%s%s", out, i > 0 ? "\n" : "",
-		    json_string_value(json_array_get(l->errors, i)));
+		    e[i].text != NULL ? e[i].text : "");
 		free(out);
 		out = tmp;
 	}
+	free(e);
 	return (out);
 }
 
@@ -1262,6 +1303,7 @@ config_load_mode(const char *path, bool lenient, char **errors)
 	struct stat	 sb;
 	char		*r, *v;
 	size_t		 i;
+	bool		 parse_failed;
 
 	*errors = NULL;
 	if (stat(path, &sb) != 0) {
@@ -1295,8 +1337,14 @@ config_load_mode(const char *path, bool lenient, char **errors)
 		goto fail;
 	}
 	load_includes(&l);
-	if (json_array_size(l.errors) != 0)
-		goto fail_errors;
+	/*
+	 * Parse errors refuse the file in both modes (DECISIONS 8), but the
+	 * sections that could be parsed are still converted so that every
+	 * error is listed at once. Nothing is dropped leniently then: the
+	 * whole file is refused anyway.
+	 */
+	if ((parse_failed = json_array_size(l.errors) != 0))
+		l.lenient = false;
 
 	/* Global environment: OS env updated with [env] (§8.1). */
 	cfg->global_env = json_deep_copy(l.os_env);
@@ -1311,7 +1359,7 @@ config_load_mode(const char *path, bool lenient, char **errors)
 
 	load_circus(&l);
 	load_sections(&l);
-	if (json_array_size(l.errors) != 0)
+	if (parse_failed || json_array_size(l.errors) != 0)
 		goto fail_errors;
 
 	ini_free(&l.ini);

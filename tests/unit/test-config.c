@@ -424,6 +424,65 @@ test_bad_values(void **state)
 	free(errors);
 }
 
+/*
+ * Parse errors and typed conversion errors together (DECISIONS 8): the
+ * parsed lines are still converted, and every error is listed in line
+ * order per file (files in read order); lenient loading refuses too.
+ */
+static void
+test_mixed_errors(void **state)
+{
+	static const char want[] =
+	    FIX "mixed_errors.ini:2: [circus] warmup_delay = '1.5' is not an "
+	    "integer\n"
+	    FIX "mixed_errors.ini:6: watcher 'a': numprocesses = 'many' is "
+	    "not an integer\n"
+	    FIX "mixed_errors.ini:10: cannot parse line: 'this line has no "
+	    "delimiter'\n"
+	    FIX "mixed_errors.ini:11: watcher 'b': graceful_timeout = 'soon' "
+	    "is not a number\n"
+	    FIX "mixed_errors.ini:14: socket 's': so_reuseport = 'sometimes' "
+	    "is not a boolean\n"
+	    FIX "mixed_errors.ini:17: watcher 'a': shell = 'perhaps' is not a "
+	    "boolean";
+	char	*errors, *dir, *a, *b, *text;
+
+	(void)state;
+	errors = load_fail(FIX "mixed_errors.ini");
+	assert_string_equal(errors, want);
+	free(errors);
+	errors = NULL;
+	assert_null(config_load_lenient(FIX "mixed_errors.ini", &errors));
+	assert_non_null(errors);
+	assert_string_equal(errors, want);
+	free(errors);
+
+	/* Across an include: the main file first, each file by line. */
+	dir = tmpdir();
+	a = write_tmp(dir, "main.ini",
+	    "[circus]\ninclude = other.ini\n\n"
+	    "[watcher:w]\ncmd = /bin/true\nno delimiter here\n"
+	    "stop_signal = SIGNOPE\n");
+	b = write_tmp(dir, "other.ini",
+	    "[watcher:x]\ncmd = /bin/true\nnumprocesses = 1.5\n"
+	    "bad line\n\n[watcher:w]\nmax_retry = often\n");
+	errors = load_fail(a);
+	if (asprintf(&text, "%s:6: cannot parse line: 'no delimiter here'\n"
+	    "%s:7: watcher 'w': stop_signal = 'SIGNOPE': signal invalid\n"
+	    "%s:3: watcher 'x': numprocesses = '1.5' is not an integer\n"
+	    "%s:4: cannot parse line: 'bad line'\n"
+	    "%s:7: watcher 'w': max_retry = 'often' is not an integer",
+	    a, a, b, b, b) == -1)
+		fail();
+	assert_string_equal(errors, text);
+	free(text);
+	free(errors);
+	rm_tmp(a);
+	rm_tmp(b);
+	rmdir(dir);
+	free(dir);
+}
+
 /* A missing file. */
 static void
 test_missing_file(void **state)
@@ -1432,6 +1491,7 @@ main(void)
 		cmocka_unit_test(test_bad_lines),
 		cmocka_unit_test(test_missing_header),
 		cmocka_unit_test(test_bad_values),
+		cmocka_unit_test(test_mixed_errors),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_include),
 		cmocka_unit_test(test_empty_include),
