@@ -11,7 +11,8 @@ import socket
 
 import pytest
 
-from conftest import (PYTHON, WORKER_DUMP, ini, proc_cmdline, proc_environ,
+from conftest import (PYTHON, WORKER_DUMP, free_tcp_port, ini, proc_cmdline,
+                      proc_environ,
                       run_circusd, wait_until)
 
 
@@ -494,3 +495,109 @@ def test_reloadconfig_bad_section_reported_rest_applies(circusd, wd):
     assert "fine" in d.call("list")["watchers"]
     d.wait_pids("fine", 1)
     assert d.pids("keep") == keep
+
+
+# --------------------------------------------------------------------------
+# reloadconfig (config.md §12, DECISIONS 7)
+
+RELOAD_BASE = """
+[socket:web]
+host = 127.0.0.1
+port = 0
+
+[watcher:sock]
+cmd = %(dump)s %(dir)s/sock-$(circus.wid).json fd=$(circus.sockets.web)
+use_sockets = true
+
+[watcher:plain]
+cmd = /bin/sleep 3600
+numprocesses = 2
+
+[watcher:gone]
+cmd = /bin/sleep 3600
+"""
+
+
+@pytest.fixture
+def rd(circusd, wd):
+    dump = wd.script("dump.py", WORKER_DUMP)
+    d = circusd(RELOAD_BASE % {"dump": dump, "dir": wd.path})
+    d.dump = dump
+    return d
+
+
+def test_reloadconfig_missing_file_errno_6(rd):
+    before = rd.pids("plain")
+    text = rd.ini.read_text()
+    rd.ini.unlink()
+    try:
+        r = rd.call("reloadconfig", waiting=True, timeout=60)
+        assert r["status"] == "error", r
+        assert r["errno"] == 6 and r["reason"] == "server error", r
+    finally:
+        rd.ini.write_text(text)
+    assert rd.pids("plain") == before
+    assert rd.call("list")["watchers"] == ["gone", "plain", "sock"]
+
+
+def test_reloadconfig_dry_run_plans_without_doing(rd, wd):
+    plain = rd.pids("plain")
+    gone = rd.pids("gone")
+    rd.write_ini((RELOAD_BASE % {"dump": rd.dump, "dir": wd.path})
+                 .replace("[watcher:gone]\ncmd = /bin/sleep 3600\n",
+                          "[watcher:fresh]\ncmd = /bin/sleep 3600\n")
+                 .replace("numprocesses = 2", "numprocesses = 3"))
+    raw, r = rd.call_raw("reloadconfig", dry_run=True, waiting=True)
+    assert r["status"] == "ok", r
+    assert len(r) > 3, "dry_run reply carries no plan: %r" % r
+    text = raw.decode().lower()
+    assert "fresh" in text and "gone" in text and "plain" in text, r
+    # nothing happened
+    assert rd.call("list")["watchers"] == ["gone", "plain", "sock"]
+    assert rd.pids("plain") == plain and rd.pids("gone") == gone
+
+
+def test_reloadconfig_socket_change_restarts_its_watchers(rd, wd):
+    [old] = rd.wait_pids("sock", 1)
+    plain = rd.pids("plain")
+    port = free_tcp_port()
+    rd.write_ini((RELOAD_BASE % {"dump": rd.dump, "dir": wd.path})
+                 .replace("port = 0", "port = %d" % port))
+    for f in wd.path.glob("sock-*.json"):
+        f.unlink()
+    r = rd.call("reloadconfig", waiting=True, timeout=60)
+    assert r["status"] == "ok", r
+    web = [s for s in rd.call("listsockets")["sockets"] if s["name"] == "web"][0]
+    assert web["port"] == port
+    [new] = rd.wait_pids("sock", 1)
+    assert new != old, "watcher using the changed socket was not restarted"
+    def dumped():
+        for f in wd.path.glob("sock-*.json"):
+            info = json.loads(f.read_text())
+            if info["pid"] == new:
+                return info
+    info = wait_until(dumped, 20, msg="new worker wrote its dump")
+    fd = proc_cmdline(new)[-1].split("=")[1]
+    assert info["socks"][fd][2] == ["127.0.0.1", port]
+    assert rd.pids("plain") == plain
+
+
+def test_reloadconfig_added_optional_key_is_a_change(rd, wd):
+    plain = rd.pids("plain")
+    gone = rd.pids("gone")
+    rd.write_ini((RELOAD_BASE % {"dump": rd.dump, "dir": wd.path})
+                 .replace("numprocesses = 2", "numprocesses = 2\nmax_age = 1000"))
+    r = rd.call("reloadconfig", waiting=True, timeout=60)
+    assert r["status"] == "ok", r
+    new = rd.wait_pids("plain", 2)
+    assert not set(new) & set(plain), "adding max_age did not replace 'plain'"
+    assert rd.call("get", name="plain", keys=["max_age"])["options"] == {"max_age": 1000}
+    assert rd.pids("gone") == gone
+
+
+def test_reloadconfig_applies_live_circus_options(rd, wd):
+    rd.write_ini(check_delay=7)
+    r = rd.call("reloadconfig", waiting=True, timeout=60)
+    assert r["status"] == "ok", r
+    assert rd.call("globaloptions", option="check_delay")["options"] == \
+        {"check_delay": 7.0}
