@@ -500,11 +500,68 @@ arbiter_start(struct arbiter *a, char **cause)
 		a->tick.data = a;
 		ev_timer_start(a->loop, &a->tick);
 	}
+	discovery_open(a);
 	log_info("Arbiter now waiting for commands");
 	list = arbiter_sorted(a, false, &n);
 	arbiter_start_watchers(a, list, n, arbiter_boot_done, NULL);
 	free(list);
+	arbiter_ondemand_arm(a);
 	return 0;
+}
+
+/* An on_demand start triggered by a socket finished. */
+static void
+arbiter_ondemand_started(struct watcher *w, UNUSED void *ctx,
+    UNUSED json_t *result, UNUSED int error)
+{
+	w->socket_event = false;
+	arbiter_ondemand_arm(w->arbiter);
+}
+
+/* A socket became readable: start the stopped on_demand watchers (all of
+ * them, whatever their priority: Circus's intended behaviour). */
+static void
+arbiter_ondemand_cb(UNUSED struct ev_loop *loop, ev_io *io, UNUSED int revents)
+{
+	struct arbiter *a = io->data;
+	struct watcher *w;
+
+	TAILQ_FOREACH(w, &a->watchers, entry) {
+		if (!w->cfg->on_demand || w->state != WATCHER_STOPPED ||
+		    w->socket_event || w->removed)
+			continue;
+		log_info("%s: socket activity, starting on demand", w->name);
+		w->socket_event = true;
+		watcher_queue(w, watcher_op_new(WOP_START,
+		    arbiter_ondemand_started, NULL));
+	}
+	arbiter_ondemand_arm(a);
+}
+
+/* Watch the sockets while some on_demand watcher waits for activity. */
+void
+arbiter_ondemand_arm(struct arbiter *a)
+{
+	struct watcher *w;
+	struct csocket *s;
+	bool want = false;
+
+	if (!a->stopping)
+		TAILQ_FOREACH(w, &a->watchers, entry)
+			if (w->cfg->on_demand && w->state == WATCHER_STOPPED &&
+			    !w->socket_event && !w->removed)
+				want = true;
+	TAILQ_FOREACH(s, &a->sockets, entry) {
+		if (s->fd == -1)
+			continue;
+		if (want && !ev_is_active(&s->ondemand_w)) {
+			ev_io_init(&s->ondemand_w, arbiter_ondemand_cb, s->fd,
+			    EV_READ);
+			s->ondemand_w.data = a;
+			ev_io_start(a->loop, &s->ondemand_w);
+		} else if (!want && ev_is_active(&s->ondemand_w))
+			ev_io_stop(a->loop, &s->ondemand_w);
+	}
 }
 
 /* Free everything the arbiter holds. */
@@ -534,6 +591,9 @@ arbiter_free(struct arbiter *a)
 	for (i = 0; i < a->nsig; i++)
 		ev_signal_stop(a->loop, &a->sig_w[i]);
 	ev_timer_stop(a->loop, &a->tick);
+	discovery_close(a);
+	TAILQ_FOREACH(s, &a->sockets, entry)
+		ev_io_stop(a->loop, &s->ondemand_w);
 	controller_close(a);
 	while ((w = TAILQ_FIRST(&a->watchers)) != NULL) {
 		TAILQ_REMOVE(&a->watchers, w, entry);

@@ -281,8 +281,15 @@ void arbiter_quit(struct arbiter *, arbiter_done_cb, void *ctx);
 /* reloadconfig: apply the file's diff; dry_run fills *plan only. */
 int arbiter_reload_config(struct arbiter *, bool dry_run, json_t **plan,
     arbiter_done_cb, void *ctx, char **cause);
+/* Watch the sockets for on_demand watchers that are stopped. */
+void arbiter_ondemand_arm(struct arbiter *);
 /* Reopen logs and stream files (SIGUSR1). */
 void arbiter_reopen(struct arbiter *);
+
+/* ---- discovery.c ---- */
+
+void discovery_open(struct arbiter *);
+void discovery_close(struct arbiter *);
 
 /* ---- controller.c ---- */
 
@@ -383,6 +390,15 @@ enum cmd_status cmd_queue(struct cmd_ctx *, struct watcher *,
 json_t *stats_process_info(pid_t pid, bool with_children,
     uint64_t *last_ticks, double *last_time);
 json_t *stats_process(struct process *);
+
+/* ---- fdreserve.c ---- */
+
+/* Keep a spare descriptor so the control channel sheds connections
+ * instead of dying when RLIMIT_NOFILE is reached (circusd provides the
+ * accept4() libzmq calls). */
+void fdreserve_init(void);
+/* Log the connections shed since the last call. */
+void fdreserve_report(void);
 
 /* ---- main.c ---- */
 

@@ -7,6 +7,8 @@
  * replies for commands that complete later.
  */
 #include <ctype.h>
+#include <pwd.h>
+#include <unistd.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -359,6 +361,32 @@ controller_prepare_cb(UNUSED struct ev_loop *loop, ev_prepare *pw,
 	struct arbiter *a = pw->data;
 
 	controller_drain(a);
+	fdreserve_report();
+}
+
+/* chown the ipc socket file to endpoint_owner (name or number). */
+static int
+controller_chown(const char *path, const char *owner, char **cause)
+{
+	struct passwd *pw;
+	char *end;
+	long uid;
+
+	uid = strtol(owner, &end, 10);
+	if (*owner == '\0' || *end != '\0') {
+		if ((pw = getpwnam(owner)) == NULL) {
+			*cause = xprintf("endpoint_owner: unknown user '%s'",
+			    owner);
+			return -1;
+		}
+		uid = pw->pw_uid;
+	}
+	if (chown(path, (uid_t)uid, (gid_t)-1) == -1) {
+		*cause = xprintf("endpoint_owner: chown %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 /* Bind the ROUTER and PUB sockets. */
@@ -371,6 +399,7 @@ controller_open(struct arbiter *a, char **cause)
 	int fd, zero = 0;
 	size_t sz = sizeof fd;
 
+	fdreserve_init();
 	pub = zsock_new(ZMQ_PUB);
 	if (pub == NULL) {
 		*cause = xstrdup("cannot create the pub/sub socket");
@@ -403,6 +432,9 @@ controller_open(struct arbiter *a, char **cause)
 	}
 	a->router = router;
 	a->router_raw = zsock_resolve(router);
+	if (c->endpoint_owner != NULL && strncmp(c->endpoint, "ipc://", 6) == 0 &&
+	    controller_chown(c->endpoint + 6, c->endpoint_owner, cause) == -1)
+		return -1;
 	zmq_getsockopt(a->router_raw, ZMQ_FD, &fd, &sz);
 	ev_io_init(&a->router_w, controller_io_cb, fd, EV_READ);
 	a->router_w.data = a;

@@ -199,6 +199,7 @@ void
 csocket_close(struct csocket *s)
 {
 	if (s->fd != -1) {
+		ev_io_stop(EV_DEFAULT, &s->ondemand_w);
 		close(s->fd);
 		s->fd = -1;
 		if (s->cfg->path != NULL)

@@ -62,6 +62,8 @@ watcher_set_state(struct watcher *w, enum watcher_state s)
 		log_debug("%s: %s -> %s", w->name, watcher_state_names[w->state],
 		    watcher_state_names[s]);
 	w->state = s;
+	if (s == WATCHER_STOPPED && w->cfg->on_demand)
+		arbiter_ondemand_arm(w->arbiter);
 }
 
 /* Timer for the next spawn (warmup_delay or back-off). */

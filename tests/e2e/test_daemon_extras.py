@@ -1,0 +1,64 @@
+# SPDX-License-Identifier: Apache-2.0
+"""on_demand watchers, endpoint_owner and multicast discovery errors."""
+
+import os
+import pwd
+import socket
+
+from conftest import wait_until
+
+
+def test_on_demand_starts_on_socket_activity(circusd):
+    """lifecycle.md §10, intended behaviour: an on_demand watcher stays
+    stopped at boot and starts when one of the sockets becomes readable,
+    even behind a higher-priority watcher (Circus's bug)."""
+    d = circusd("""
+    [watcher:first]
+    cmd = /bin/sleep 3600
+    priority = 10
+
+    [watcher:lazy]
+    cmd = /bin/sleep 3600
+    on_demand = true
+    use_sockets = true
+
+    [socket:web]
+    host = 127.0.0.1
+    port = 0
+    """)
+    assert d.status("lazy") == "stopped"
+    assert d.call("start", name="lazy", waiting=True)["status"] == "ok"
+    assert d.status("lazy") == "stopped"   # start does not start it either
+    port = d.call("listsockets")["sockets"][0]["port"]
+    c = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        d.wait_status("lazy", "active", timeout=20)
+        assert len(d.wait_pids("lazy", 1)) == 1
+    finally:
+        c.close()
+
+
+def test_endpoint_owner_chowns_the_ipc_socket(circusd):
+    nobody = pwd.getpwnam("nobody")
+    d = circusd("""
+    [watcher:w]
+    cmd = /bin/sleep 3600
+    """, circus={"endpoint_owner": "nobody"})
+    path = d.endpoint[len("ipc://"):]
+    assert os.stat(path).st_uid == nobody.pw_uid
+    r = d.call("add", name="x", cmd="/bin/sleep 1", options={"uid": "root"})
+    assert r["status"] == "error" and r["errno"] == 3, r
+    assert r["reason"] == "uid does not match endpoint_owner"
+
+
+def test_bad_multicast_endpoint_only_disables_discovery(circusd):
+    d = circusd("""
+    [watcher:w]
+    cmd = /bin/sleep 3600
+    """, start=False)
+    text = d.ini.read_text().replace("multicast_endpoint =",
+                                     "multicast_endpoint = udp://127.0.0.1:1")
+    d.ini.write_text(text)
+    d.start()
+    wait_until(lambda: "Multicast discovery is disabled" in d.log_text(), 20)
+    assert d.status("w") == "active"
