@@ -26,6 +26,10 @@ cmd_scale(struct cmd_ctx *ctx, int sign)
 	}
 	n = w->cfg->numprocesses + sign * (int)nb;
 	w->cfg->numprocesses = n < 0 ? 0 : n;
+	/* a scale in flight chases the new count now, not after itself */
+	if (w->op_running && TAILQ_FIRST(&w->ops) != NULL &&
+	    TAILQ_FIRST(&w->ops)->type == WOP_SCALE)
+		watcher_manage(w);
 	op = watcher_op_new(WOP_SCALE, cmd_op_done, NULL);
 	return cmd_queue(ctx, w, op);
 }

@@ -996,8 +996,9 @@ watcher_progress(struct watcher *w)
 			watcher_seq_next(w, op);
 			return;
 		case PH_SCALE_WAIT:
+			/* a failed spawn ends the wait (it retries alone) */
 			if (w->state == WATCHER_ACTIVE && !w->gave_up &&
-			    !w->arbiter->stopping &&
+			    !w->arbiter->stopping && w->spawn_failures == 0 &&
 			    (watcher_active_count(w) != watcher_target(w) ||
 			    watcher_stopping_count(w) > 0))
 				return;
