@@ -504,6 +504,8 @@ process_spawn(struct watcher *w, int wid, char **cause)
 	ssize_t n;
 	pid_t pid;
 	double started;
+	const char *what = "spawn";
+	int saved_errno;
 
 	memset(&plan, 0, sizeof plan);
 	plan.fd0 = plan.fd1 = plan.fd2 = -1;
@@ -539,10 +541,12 @@ process_spawn(struct watcher *w, int wid, char **cause)
 	if (spawn_resolve_ids(w, &plan, cause) == -1 ||
 	    spawn_rlimits_plan(w, &plan, cause) == -1)
 		goto fail;
+	what = "pipe2 (exec status)";
 	if (pipe2(errpipe, O_CLOEXEC) == -1)
 		goto fail_errno;
 	if (cfg->close_child_stdin || cfg->close_child_stdout ||
 	    cfg->close_child_stderr) {
+		what = "open /dev/null";
 		devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 		if (devnull == -1)
 			goto fail_errno;
@@ -557,6 +561,7 @@ process_spawn(struct watcher *w, int wid, char **cause)
 	if (cfg->close_child_stdout)
 		plan.fd1 = devnull;
 	else if (w->stdout_stream != NULL) {
+		what = "pipe2 (stdout stream)";
 		if (pipe2(outp, O_CLOEXEC) == -1)
 			goto fail_errno;
 		plan.fd1 = outp[1];
@@ -564,6 +569,7 @@ process_spawn(struct watcher *w, int wid, char **cause)
 	if (cfg->close_child_stderr)
 		plan.fd2 = devnull;
 	else if (w->stderr_stream != NULL) {
+		what = "pipe2 (stderr stream)";
 		if (pipe2(errp, O_CLOEXEC) == -1)
 			goto fail_errno;
 		plan.fd2 = errp[1];
@@ -587,9 +593,13 @@ process_spawn(struct watcher *w, int wid, char **cause)
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
 	pid = spawn_vfork(&plan);
+	saved_errno = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
-	if (pid == -1)
+	if (pid == -1) {
+		errno = saved_errno;
+		what = "vfork";
 		goto fail_errno;
+	}
 
 	p = xcalloc(1, sizeof *p);
 	p->watcher = w;
@@ -646,7 +656,8 @@ process_spawn(struct watcher *w, int wid, char **cause)
 	return p;
 
 fail_errno:
-	*cause = xprintf("[Errno %d] %s", errno, strerror(errno));
+	/* name the call: "vfork: [Errno 11] Resource temporarily ..." */
+	*cause = xprintf("%s: [Errno %d] %s", what, errno, strerror(errno));
 fail:
 fail_quiet:
 	for (i = 0; i < 2; i++) {
