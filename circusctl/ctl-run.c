@@ -573,14 +573,15 @@ ctl_print_main_help(FILE *f)
 		free(inv);
 	}
 	fputs("\n"
-	    "Global options go before the command. Without a command, "
-	    "circusctl starts\n"
-	    "an interactive shell (leave it with exit or Ctrl-D). "
-	    "\"circusctl --help <command>\"\n"
-	    "describes a command. The endpoint defaults to "
-	    "$CIRCUSCTL_ENDPOINT, else\n"
-	    CTL_DEFAULT_ENDPOINT " (for listen: " CTL_DEFAULT_PUBSUB
-	    "); --timeout is in whole\nseconds (default 5).\n"
+	    "Global options go before the command. Without a command (or "
+	    "with \"shell\"),\n"
+	    "circusctl starts an interactive shell; leave it with exit or "
+	    "Ctrl-D.\n"
+	    "\"circusctl --help <command>\" describes a command. The "
+	    "endpoint defaults to\n"
+	    "$CIRCUSCTL_ENDPOINT, else " CTL_DEFAULT_ENDPOINT "\n"
+	    "(for listen: " CTL_DEFAULT_PUBSUB "). --timeout is in whole "
+	    "seconds (default 5).\n"
 	    "\n"
 	    "exit status:\n"
 	    "  0  success\n"
