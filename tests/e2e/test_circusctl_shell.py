@@ -32,14 +32,22 @@ class Tmux:
     """One tmux server with one pane running a command."""
 
     def __init__(self, workdir):
-        self.name = "cctl-%s" % uuid.uuid4().hex[:12]
+        self.socket = os.path.join(workdir, "tmux-%s" % uuid.uuid4().hex[:8])
         self.conf = os.path.join(workdir, "tmux.conf")
         with open(self.conf, "w") as f:
             f.write("set -g remain-on-exit on\nset -g status off\n"
                     "set -g history-limit 5000\n")
+        # A foreground server (-D) stays our child: no orphaned daemon.
+        self.server = subprocess.Popen(["tmux", "-D", "-S", self.socket,
+                                        "-f", self.conf],
+                                       stdin=subprocess.DEVNULL,
+                                       stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL)
+        wait_for(lambda: os.path.exists(self.socket),
+                 msg="tmux server did not start")
 
     def tmux(self, *args, check=True):
-        return subprocess.run(["tmux", "-L", self.name, "-f", self.conf] +
+        return subprocess.run(["tmux", "-S", self.socket, "-f", self.conf] +
                               list(args), capture_output=True, text=True,
                               check=check, timeout=30)
 
@@ -86,7 +94,15 @@ class Tmux:
         return None
 
     def kill(self):
+        if self.server is None:
+            return
         self.tmux("kill-server", check=False)
+        try:
+            self.server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.server.kill()
+            self.server.wait()
+        self.server = None
 
 
 @pytest.fixture
