@@ -208,7 +208,8 @@ cmd_reloadconfig_exec(struct cmd_ctx *ctx)
 			    "remove"), json_string(s->cfg->name));
 			json_array_append_new(changed_sockets,
 			    json_string(s->cfg->name));
-		} else if (socket_cfg_changed(s->cfg, sc)) {
+		} else if (socket_cfg_changed(s->cfg, sc) || s->fd == -1) {
+			/* unchanged but unbound (its bind failed): retry */
 			json_array_append_new(json_object_get(p_sockets,
 			    "rebind"), json_string(s->cfg->name));
 			json_array_append_new(changed_sockets,
@@ -312,7 +313,8 @@ cmd_reloadconfig_exec(struct cmd_ctx *ctx)
 	/* Sockets: close removed/changed, bind new/changed. */
 	TAILQ_FOREACH_SAFE(s, &a->sockets, entry, ts) {
 		sc = reload_find_scfg(ncfg, s->cfg->name);
-		if (sc == NULL || socket_cfg_changed(s->cfg, sc)) {
+		if (sc == NULL || socket_cfg_changed(s->cfg, sc) ||
+		    s->fd == -1) {
 			TAILQ_REMOVE(&a->sockets, s, entry);
 			csocket_free(s);
 		}

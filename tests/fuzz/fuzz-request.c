@@ -62,7 +62,6 @@ static const char config_fmt[] =
     "cmd = /bin/sleep\n"
     "args = 1000\n"
     "numprocesses = 1\n"
-    "stop_children = true\n"
     "max_retry = 2\n"
     "\n"
     "[watcher:lazy]\n"

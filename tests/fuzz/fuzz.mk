@@ -105,3 +105,10 @@ soak: all
 	SOAK=1 CIRCUS_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q \
 		-p no:cacheprovider tests/e2e/test_faults.py \
 		tests/e2e/test_flood.py tests/e2e/test_soak.py $(PYTEST_ARGS)
+
+# tests/helpers/failfork.c is an LD_PRELOAD shim, not a program: this
+# explicit rule overrides the Makefile's helper pattern rule, so `make all`
+# builds it as a shared object (without sanitizers, it is preloaded).
+$(BUILD)/helpers/failfork: tests/helpers/failfork.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 -g -Wall -Wextra -Werror -shared -fPIC -o $@ $< -ldl
