@@ -25,6 +25,7 @@ struct arbiter;
 struct watcher;
 struct process;
 struct cmd_ctx;
+struct hook_job;
 
 /* ---- process.c ---- */
 
@@ -61,6 +62,15 @@ struct process {
 	/* cpu sampling for stats */
 	uint64_t		 last_cpu_ticks;
 	double			 last_cpu_time;
+	/* hooks in flight (lifecycle.md §16): exit handling waits for them */
+	int			 holds;
+	bool			 exit_deferred;
+	int			 sig_signum;	/* signal being sent */
+	double			 sig_timeout;	/* then graceful timeout */
+	bool			 sig_escalate;	/* SIGKILL after the timeout */
+	bool			 sig_sent;	/* publish kill for the pid */
+	pid_t			*sig_kids;	/* signalled too: kill events */
+	size_t			 sig_nkids;
 };
 
 /* Spawn one process for w with worker id wid. NULL + *cause on a spawn
@@ -77,6 +87,10 @@ size_t process_children(pid_t pid, pid_t **out);
 size_t process_descendants(pid_t pid, pid_t **out);
 /* Free a process that has been removed from its watcher. */
 void process_free(struct process *);
+/* Keep a process in its table while a hook refers to it; the release
+ * handles an exit that happened meanwhile. */
+void process_hold(struct process *);
+void process_release(struct process *);
 
 /* ---- watcher.c ---- */
 
@@ -121,6 +135,12 @@ struct watcher_op {
 	size_t			 seq_index;
 	pid_t			*seq_pids;
 	size_t			 seq_npids;
+	size_t			 nspawned;	/* graceful reload spawns */
+	/* the operation's own hooks (before/after start/stop) */
+	bool			 hook_wait;	/* result not known yet */
+	bool			 hook_sync;	/* inside hook_run */
+	bool			 hook_ok;
+	bool			 abort_start;	/* start stopping itself */
 };
 
 struct watcher {
@@ -155,6 +175,17 @@ struct watcher {
 	/* stop bookkeeping */
 	TAILQ_HEAD(, process)	 dead;		/* exited during stop, for reap events */
 	json_t			*stopped_before;
+	/* hooks (hooks.c): one program at a time per watcher, in order */
+	TAILQ_HEAD(, hook_job)	 hook_jobs;
+	struct hook_job		*hook_cursor;	/* last added by a callback */
+	bool			 hook_in_cb;	/* a job's callback is running */
+	bool			*hook_alive;	/* cleared when w is freed */
+	bool			 spawning;	/* a spawn waits for its hooks */
+	bool			 spawn_sync;	/* inside watcher_spawn_one */
+	bool			 spawn_from_some; /* started by spawn_some */
+	int			 spawn_result;
+	int			 reaping;	/* reaps waiting for hooks */
+	bool			 vetoed;	/* a spawn hook said no */
 };
 
 struct watcher *watcher_new(struct arbiter *, struct watcher_cfg *cfg,
@@ -186,6 +217,22 @@ json_t *watcher_backoff_json(const struct watcher *);
 /* Signal every process (signal command), with options. */
 int watcher_signal(struct watcher *, int signum, pid_t pid, pid_t childpid,
     bool children, bool recursive, char **cause);
+
+/* ---- hooks.c ---- */
+
+/* A hook's result: true also for a hook that is not configured, or that
+ * failed while in the ignore list. */
+typedef void (*hook_done_cb)(struct watcher *, void *ctx, bool result);
+
+/* Is the hook configured for the watcher? (build args only then) */
+bool hook_configured(const struct watcher *, const char *hook);
+/* Run hook with args (an object or NULL, stolen). Not configured: done
+ * runs now; otherwise always later, from the loop, after the program
+ * exits, in request order among the watcher's hooks. */
+void hook_run(struct watcher *, const char *hook, json_t *args,
+    hook_done_cb done, void *ctx);
+/* Kill and forget every hook of the watcher; no callback runs. */
+void hook_cancel_all(struct watcher *);
 
 /* ---- sockets.c ---- */
 
@@ -366,6 +413,8 @@ struct watcher **cmd_select(struct cmd_ctx *, size_t *n);
 /* Property helpers. */
 bool cmd_prop_bool(struct cmd_ctx *, const char *key, bool dflt);
 const char *cmd_prop_str(struct cmd_ctx *, const char *key);
+/* Optional "name": false (error set) if given but unknown. */
+bool cmd_watcher_opt(struct cmd_ctx *, struct watcher **);
 /* Parse a signal property (int, numeric string or name); -1 if bad. */
 int cmd_prop_signal(const json_t *v);
 /* "SIGFOO" as Circus's error names an unknown signal. Caller frees. */

@@ -13,20 +13,11 @@ cmd_numprocesses_exec(struct cmd_ctx *ctx)
 	struct arbiter *a = ctx->arbiter;
 	struct watcher *w = NULL;
 	json_t *name;
-	char *text;
 	size_t total = 0;
 
+	if (!cmd_watcher_opt(ctx, &w))
+		return CMD_ERROR;
 	if ((name = json_object_get(ctx->props, "name")) != NULL) {
-		if (json_is_string(name))
-			w = arbiter_find_watcher(a, json_string_value(name));
-		if (w == NULL) {
-			text = json_is_string(name)
-			           ? xstrdup(json_string_value(name))
-			           : pyjson_str(name);
-			cmd_error(ctx, 3, "program %s not found", text);
-			free(text);
-			return CMD_ERROR;
-		}
 		ctx->result = json_object();
 		json_object_set_new(ctx->result, "numprocesses",
 		    json_integer((json_int_t)w->nprocesses));

@@ -157,19 +157,10 @@ cmd_stats_exec(struct cmd_ctx *ctx)
 	struct stats_batch *b;
 	json_t *name, *process, *infos;
 	enum cmd_status st;
-	char *text;
 
+	if (!cmd_watcher_opt(ctx, &w))
+		return CMD_ERROR;
 	if ((name = json_object_get(ctx->props, "name")) != NULL) {
-		if (json_is_string(name))
-			w = arbiter_find_watcher(a, json_string_value(name));
-		if (w == NULL) {
-			text = json_is_string(name)
-			           ? xstrdup(json_string_value(name))
-			           : pyjson_str(name);
-			cmd_error(ctx, 3, "program %s not found", text);
-			free(text);
-			return CMD_ERROR;
-		}
 	}
 
 	b = stats_batch_new();

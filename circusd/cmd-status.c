@@ -34,19 +34,10 @@ cmd_status_exec(struct cmd_ctx *ctx)
 	struct arbiter *a = ctx->arbiter;
 	struct watcher *w = NULL;
 	json_t *name, *all, *backoff, *backoffs;
-	char *text;
 
+	if (!cmd_watcher_opt(ctx, &w))
+		return CMD_ERROR;
 	if ((name = json_object_get(ctx->props, "name")) != NULL) {
-		if (json_is_string(name))
-			w = arbiter_find_watcher(a, json_string_value(name));
-		if (w == NULL) {
-			text = json_is_string(name)
-			           ? xstrdup(json_string_value(name))
-			           : pyjson_str(name);
-			cmd_error(ctx, 3, "program %s not found", text);
-			free(text);
-			return CMD_ERROR;
-		}
 		ctx->result = json_object();
 		json_object_set_new(ctx->result, "status",
 		    json_string(watcher_state_name(w->state)));

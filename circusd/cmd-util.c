@@ -10,6 +10,8 @@
 #include <jansson.h>
 
 #include "circusd.h"
+#include "xmalloc.h"
+#include "pyjson.h"
 #include "util.h"
 
 /* Property key as a bool with Python truthiness; dflt when absent. */
@@ -75,4 +77,26 @@ cmd_prop_signal(const json_t *v)
 	if (json_is_string(v))
 		return util_parse_signal(json_string_value(v));
 	return -1;
+}
+
+/* Resolve an optional "name" property. Absent: true with *wp NULL. Given
+ * but matching no watcher: false, with Circus's errno-3 error set. */
+bool
+cmd_watcher_opt(struct cmd_ctx *ctx, struct watcher **wp)
+{
+	json_t *name = json_object_get(ctx->props, "name");
+	char *text;
+
+	*wp = NULL;
+	if (name == NULL)
+		return true;
+	if (json_is_string(name))
+		*wp = arbiter_find_watcher(ctx->arbiter, json_string_value(name));
+	if (*wp != NULL)
+		return true;
+	text = json_is_string(name) ? xstrdup(json_string_value(name)) :
+	    pyjson_str(name);
+	cmd_error(ctx, 3, "program %s not found", text);
+	free(text);
+	return false;
 }

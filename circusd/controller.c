@@ -192,7 +192,6 @@ controller_dispatch(struct cmd_ctx *ctx)
 	const struct cmd_entry *ce;
 	const char *const *req;
 	enum cmd_status st;
-	json_t *name;
 	char *repr;
 
 	ce = cmd_find(ctx->command);
@@ -212,19 +211,9 @@ controller_dispatch(struct cmd_ctx *ctx)
 			return;
 		}
 	}
-	if (ce->flags & CMD_WATCHER) {
-		name = json_object_get(ctx->props, "name");
-		if (json_is_string(name))
-			ctx->watcher = arbiter_find_watcher(ctx->arbiter,
-			    json_string_value(name));
-		if (ctx->watcher == NULL) {
-			repr = json_is_string(name) ?
-			    xstrdup(json_string_value(name)) : pyjson_str(name);
-			cmd_error(ctx, 3, "program %s not found", repr);
-			free(repr);
-			controller_reply(ctx, CMD_ERROR);
-			return;
-		}
+	if ((ce->flags & CMD_WATCHER) && !cmd_watcher_opt(ctx, &ctx->watcher)) {
+		controller_reply(ctx, CMD_ERROR);
+		return;
 	}
 	ctx->waiting = cmd_prop_bool(ctx, "waiting", false);
 	st = ce->exec(ctx);
