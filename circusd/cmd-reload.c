@@ -3,6 +3,8 @@
 #include <stdlib.h>
 
 #include "circusd.h"
+#include "pyjson.h"
+#include "xmalloc.h"
 
 /* Reload one watcher or all of them. */
 static enum cmd_status
@@ -15,8 +17,17 @@ cmd_reload_exec(struct cmd_ctx *ctx)
 	bool graceful = cmd_prop_bool(ctx, "graceful", true);
 	bool sequential = cmd_prop_bool(ctx, "sequential", false);
 
-	if (name != NULL) {
-		w = arbiter_find_watcher(a, name);
+	if (json_object_get(ctx->props, "name") != NULL) {	/* any type */
+		w = name != NULL ? arbiter_find_watcher(a, name) : NULL;
+		if (w == NULL && name == NULL) {
+			json_t *v = json_object_get(ctx->props, "name");
+			char *repr = json_is_null(v) ? xstrdup("None") :
+			    pyjson_str(v);
+
+			cmd_error(ctx, 3, "program %s not found", repr);
+			free(repr);
+			return CMD_ERROR;
+		}
 		if (w == NULL)
 			return cmd_error(ctx, 3, "program %s not found", name);
 		op = watcher_op_new(WOP_RELOAD, cmd_op_done, NULL);

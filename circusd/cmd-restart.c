@@ -29,7 +29,7 @@ cmd_restart_exec(struct cmd_ctx *ctx)
 	size_t n;
 	bool waiting;
 
-	if (cmd_prop_str(ctx, "name") == NULL) {
+	if (json_object_get(ctx->props, "name") == NULL) {	/* any type */
 		log_info("restarting the arbiter");
 		a->restarting = true;
 		if (ctx->internal) {

@@ -14,7 +14,7 @@ cmd_stop_exec(struct cmd_ctx *ctx)
 	size_t n;
 	bool waiting;
 
-	if (cmd_prop_str(ctx, "name") != NULL) {
+	if (json_object_get(ctx->props, "name") != NULL) {	/* any type */
 		if ((list = cmd_select(ctx, &n)) == NULL)
 			return CMD_ERROR;
 		if (n == 1) {

@@ -13,6 +13,7 @@
 
 #include "circusd.h"
 #include "log.h"
+#include "pyjson.h"
 #include "xmalloc.h"
 
 extern const struct cmd_entry cmd_add_entry, cmd_decr_entry, cmd_dstats_entry,
@@ -80,7 +81,13 @@ cmd_select(struct cmd_ctx *ctx, size_t *n)
 	bool ok;
 
 	if (name == NULL) {
-		cmd_error(ctx, 3, "program %s not found", "None");
+		/* "name" given but not a string (Circus: 'name' in props) */
+		json_t *v = json_object_get(ctx->props, "name");
+		char *repr = v != NULL && !json_is_null(v) ? pyjson_str(v) :
+		    xstrdup("None");
+
+		cmd_error(ctx, 3, "program %s not found", repr);
+		free(repr);
 		return NULL;
 	}
 	if (match == NULL)

@@ -91,12 +91,14 @@ ini_jstr(const char *s)
 	return (v);
 }
 
-/* Set obj[key] = v (stolen), even for an invalid UTF-8 key. */
+/* Set obj[key] = v (stolen), even for an invalid UTF-8 key. (Not with
+ * json_object_set_new() first: it frees v when it refuses the key.) */
 void
 ini_jset(json_t *obj, const char *key, json_t *v)
 {
-	if (json_object_set_new(obj, key, v) == -1)
-		json_object_set_new_nocheck(obj, key, v);
+	if (json_object_set(obj, key, v) == -1)
+		json_object_set_nocheck(obj, key, v);
+	json_decref(v);
 }
 
 /* Find a section by exact name. */

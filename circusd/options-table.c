@@ -789,8 +789,10 @@ opt_os_env(void)
 		k = xstrndup(*ep, eq - *ep);
 		if ((v = json_string(eq + 1)) == NULL)
 			v = json_string_nocheck(eq + 1);
-		if (json_object_set_new(env, k, v) == -1)
-			json_object_set_new_nocheck(env, k, v);
+		/* not set_new first: it frees v when it refuses the key */
+		if (json_object_set(env, k, v) == -1)
+			json_object_set_nocheck(env, k, v);
+		json_decref(v);
 		free(k);
 	}
 	return (env);
