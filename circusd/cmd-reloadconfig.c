@@ -5,6 +5,8 @@
  * restarted, watchers removed/added/replaced, numprocesses-only changes
  * applied in place, priority honoured; dry_run returns the plan only.
  */
+#include <sys/stat.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -134,6 +136,64 @@ reload_invalid_text(const json_t *invalid)
 	return text;
 }
 
+/* Apply the [circus] options that can change live (DECISIONS 7); the
+ * endpoints, sockets and pidfile only change with a full restart. */
+static void
+reload_apply_live(struct arbiter *a, const struct circus_cfg *n)
+{
+	struct circus_cfg *o = &a->cfg->circus;
+	char *cause = NULL;
+	bool fixed;
+
+	fixed = strcmp(o->endpoint, n->endpoint) != 0 ||
+	    strcmp(o->pubsub_endpoint, n->pubsub_endpoint) != 0 ||
+	    strcmp(o->multicast_endpoint, n->multicast_endpoint) != 0 ||
+	    strcmp(o->stats_endpoint, n->stats_endpoint) != 0 ||
+	    o->statsd != n->statsd || o->httpd != n->httpd ||
+	    (o->endpoint_owner == NULL) != (n->endpoint_owner == NULL) ||
+	    (o->pidfile == NULL) != (n->pidfile == NULL);
+	if (fixed)
+		log_warnx("reloadconfig: endpoints, statsd, httpd and pidfile "
+		    "changes apply at the next full restart");
+	if (o->check_delay != n->check_delay) {
+		o->check_delay = n->check_delay;
+		ev_timer_stop(a->loop, &a->tick);
+		if (o->check_delay > 0) {
+			ev_timer_set(&a->tick, o->check_delay, o->check_delay);
+			ev_timer_start(a->loop, &a->tick);
+		}
+	}
+	o->warmup_delay = n->warmup_delay;
+	o->backoff_min_s = n->backoff_min_s;
+	o->backoff_factor = n->backoff_factor;
+	o->backoff_max_s = n->backoff_max_s;
+	o->backoff_reset_s = n->backoff_reset_s;
+	if (n->umask >= 0 && n->umask != o->umask)
+		umask((mode_t)n->umask);
+	o->umask = n->umask;
+	if ((o->loglevel == NULL) != (n->loglevel == NULL) ||
+	    (o->loglevel != NULL && strcmp(o->loglevel, n->loglevel) != 0)) {
+		free(o->loglevel);
+		o->loglevel = n->loglevel != NULL ? xstrdup(n->loglevel) : NULL;
+		log_level_current = log_level_parse(o->loglevel);
+	}
+	if ((o->logoutput == NULL) != (n->logoutput == NULL) ||
+	    (o->logoutput != NULL && strcmp(o->logoutput, n->logoutput) != 0)) {
+		if (log_open("circus", n->logoutput, &cause) == -1) {
+			log_errorx("reloadconfig: %s", cause);
+			free(cause);
+		} else {
+			free(o->logoutput);
+			o->logoutput = n->logoutput != NULL ?
+			    xstrdup(n->logoutput) : NULL;
+		}
+	}
+	if (!fixed) {
+		json_decref(o->raw);
+		o->raw = json_deep_copy(n->raw);
+	}
+}
+
 /* Queue a stop of w that then frees it (removed from the arbiter). */
 static void
 reload_remove(struct arbiter *a, struct watcher *w, struct reload_state *rs)
@@ -168,11 +228,13 @@ cmd_reloadconfig_exec(struct cmd_ctx *ctx)
 	/* One bad section does not take the others down (DECISIONS 8). */
 	ncfg = config_load_lenient(a->config_path, &errors);
 	if (ncfg == NULL) {
-		cmd_error(ctx, 3, "%s", errors != NULL ? errors :
-		    "cannot load the configuration");
+		/* Nothing changes; a waiting client gets errno 6 as in Circus,
+		 * the log gets every file:line. */
 		log_errorx("reloadconfig refused: %s", errors ? errors : "");
 		free(errors);
-		return CMD_ERROR;
+		if (ctx->waiting)
+			return cmd_error(ctx, 6, "server error");
+		return CMD_OK;
 	}
 	for (i = 0; ncfg->warnings != NULL && i < json_array_size(ncfg->warnings);
 	    i++)
@@ -276,8 +338,8 @@ cmd_reloadconfig_exec(struct cmd_ctx *ctx)
 		struct watcher **list;
 		size_t n;
 
-		log_warnx("[circus] options changed: restarting every watcher; "
-		    "endpoints and sockets apply at the next full restart");
+		reload_apply_live(a, &ncfg->circus);
+		log_warnx("[circus] options changed: restarting every watcher");
 		list = arbiter_sorted(a, false, &n);
 		rs->pending++;
 		arbiter_restart_watchers(a, list, n, reload_group_done, rs);
@@ -301,8 +363,11 @@ cmd_reloadconfig_exec(struct cmd_ctx *ctx)
 			if (strcmp(json_string_value(json_array_get(p_restart,
 			    i)), w->name) == 0)
 				restart = true;
-		if (stop || restart)
+		if (stop || restart) {
+			/* a stopped watcher may be freed right here */
 			reload_remove(a, w, rs);
+			continue;
+		}
 		for (i = 0; i < json_array_size(p_adjust); i++)
 			if (strcmp(json_string_value(json_array_get(p_adjust, i)),
 			    w->name) == 0) {

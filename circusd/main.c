@@ -182,6 +182,7 @@ main(int argc, char **argv)
 	};
 	const char *loglevel = NULL, *logoutput = NULL, *pidfile = NULL;
 	const char *level;
+	char *pidfile_owned = NULL;
 	bool daemon_mode = false, check = false, pid_created = false;
 	struct ev_loop *loop;
 	struct arbiter *a;
@@ -275,7 +276,8 @@ main(int argc, char **argv)
 			umask((mode_t)cfg->circus.umask);
 		if (!pid_created) {
 			if (pidfile == NULL && cfg->circus.pidfile != NULL)
-				pidfile = xstrdup(cfg->circus.pidfile);
+				pidfile = pidfile_owned =
+				    xstrdup(cfg->circus.pidfile);
 			if (pidfile != NULL && pidfile_create(pidfile) == -1) {
 				config_free(cfg);
 				rc = 1;
@@ -303,6 +305,7 @@ main(int argc, char **argv)
 	}
 	if (pid_created)
 		pidfile_remove(pidfile);
+	free(pidfile_owned);
 	stats_cache_free();
 	ev_loop_destroy(loop);
 	zsys_shutdown();
