@@ -62,3 +62,42 @@ def test_bad_multicast_endpoint_only_disables_discovery(circusd):
     d.start()
     wait_until(lambda: "Multicast discovery is disabled" in d.log_text(), 20)
     assert d.status("w") == "active"
+
+
+def test_daemon_flag_detaches_and_writes_pidfile(circusd, wd):
+    """cli.md §2: --daemon forks twice and detaches; the caller gets 0 at
+    once; --pidfile holds the daemon's pid until it exits."""
+    from conftest import Client, pid_alive, run_circusd
+    d = circusd("""
+    [watcher:w]
+    cmd = /bin/sleep 3600
+    """, start=False)
+    pidfile = wd / "d.pid"
+    logfile = wd / "d.log"
+    r = run_circusd(["--daemon", "--pidfile", pidfile, "--log-output",
+                     logfile, "--log-level", "debug", d.ini], cwd=str(wd.path))
+    assert r.returncode == 0, r
+    wait_until(lambda: pidfile.exists() and pidfile.read_text().strip(), 20)
+    pid = int(pidfile.read_text())
+    assert pid_alive(pid)
+    c = Client(d.endpoint)
+    try:
+        wait_until(lambda: c.call("status", name="w", timeout=2)["status"]
+                   == "active", 20)
+        assert c.call("quit", waiting=True)["status"] == "ok"
+    finally:
+        c.close()
+    wait_until(lambda: not pid_alive(pid), 30)
+    assert not pidfile.exists()
+    text = logfile.read_text()
+    assert "[DEBUG]" in text and "Starting master on pid %d" % pid in text
+
+
+def test_version_and_usage(wd):
+    from conftest import run_circusd
+    r = run_circusd(["--version"])
+    assert r.returncode == 0 and r.stdout.strip() == "0.19.0"
+    r = run_circusd([])
+    assert r.returncode == 0 and "usage: circusd" in r.stdout
+    r = run_circusd(["--log-level", "loud", "x.ini"])
+    assert r.returncode == 2 and "invalid choice" in r.stderr
