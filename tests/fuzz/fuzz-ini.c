@@ -49,7 +49,12 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	snprintf(paths[0], sizeof paths[0], "%s/circus.ini", scratch);
 	snprintf(paths[1], sizeof paths[1], "%s/a.ini", scratch);
 	snprintf(paths[2], sizeof paths[2], "%s/inc/b.ini", scratch);
+	/* a small, fixed environment: every watcher copies it */
+	clearenv();
+	setenv("PATH", "/usr/bin:/bin", 1);
+	setenv("HOME", "/root", 1);
 	setenv("CIRCUS_FUZZ", "fuzz value", 1);
+
 	log_level_current = LOG_LEVEL_CRITICAL;
 	return 0;
 }

@@ -90,6 +90,11 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		perror("fuzz-request: scratch directory");
 		exit(1);
 	}
+	/* a small, fixed environment: every watcher copies it */
+	clearenv();
+	setenv("PATH", "/usr/bin:/bin", 1);
+	setenv("HOME", "/root", 1);
+	setenv("CIRCUS_FUZZ", "fuzz value", 1);
 	fuzz_fake_set_root(scratch);
 	snprintf(cfgpath, sizeof cfgpath, "%s/circus.ini", scratch);
 	if ((f = fopen(cfgpath, "w")) == NULL ||
