@@ -72,7 +72,9 @@ def test_stop_sequence(d):
 
 
 def test_start_sequence(d):
+    m0 = d.events.mark()
     d.call("stop", name="sleeper", waiting=True)
+    d.events.wait_event("sleeper", "stop", m0)
     m = d.events.mark()
     r = d.call("start", name="sleeper", waiting=True)
     d.events.wait_event("sleeper", "start", m)
@@ -280,7 +282,9 @@ def test_signal_command_publishes_nothing(d):
 
 
 def test_stop_of_stopped_watcher_publishes_nothing(d):
+    m0 = d.events.mark()
     d.call("stop", name="sleeper", waiting=True)
+    d.events.wait_event("sleeper", "stop", m0)
     m = d.events.mark()
     d.call("stop", name="sleeper", waiting=True)
     d.sync_events()
@@ -382,7 +386,9 @@ def test_hook_spawn_sequence(hooked, wd):
 
 
 def test_hook_stop_sequence(hooked, wd):
+    m0 = hooked.events.mark()
     hooked.call("start", name="hk", waiting=True)
+    hooked.events.wait_event("hk", "start", m0)
     [pid] = hooked.pids("hk")
     m = hooked.events.mark()
     hooked.call("stop", name="hk")
