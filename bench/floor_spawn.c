@@ -3,13 +3,14 @@
  * floor_spawn: the machine's raw spawn cost, the floor that circusd's spawn,
  * stop and respawn figures are compared with.
  *
- *   floor_spawn [-m fork|vfork|spawn] [-n N] [-H SECONDS] [-R MAX]
+ *   floor_spawn [-m fork|vfork|spawn] [-n N] [-E] [-H SECONDS] [-R MAX]
  *               [-- CMD ARGS...]
  *
  * Starts N copies of CMD (default `sleep 3600`) with the chosen primitive,
  * waits until every child has exec'd (a close-on-exec pipe shared by all
  * children reaches EOF), then SIGTERMs and reaps them all. One JSON line on
- * stdout gives the times.
+ * stdout gives the times. -E gives the children an empty environment (as
+ * circusd gives its children with copy_env = false), else they get ours.
  *
  * -H SECONDS holds the children after the spawn for at most SECONDS (until
  * SIGTERM or SIGINT) and prints a "ready" line first, so a harness can read
@@ -37,6 +38,9 @@ extern char **environ;
 /* The children start with no blocked signal, whatever the parent blocks. */
 static sigset_t child_mask;
 static posix_spawnattr_t spawn_attr;
+/* The children's environment: ours, or empty with -E. */
+static char *empty_env[] = { NULL };
+static char **child_env;
 
 enum spawn_mode { MODE_FORK, MODE_VFORK, MODE_SPAWN };
 
@@ -54,7 +58,7 @@ now_s(void)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: floor_spawn [-m fork|vfork|spawn] [-n N] "
+	fprintf(stderr, "usage: floor_spawn [-m fork|vfork|spawn] [-n N] [-E] "
 			"[-H SECONDS] [-R MAX] [-- CMD ARGS...]\n");
 	exit(2);
 }
@@ -101,7 +105,7 @@ child_exec(const char *path, char *const argv[], int report_fd)
 	ssize_t r;
 
 	sigprocmask(SIG_SETMASK, &child_mask, NULL);
-	execve(path, argv, environ);
+	execve(path, argv, child_env);
 	r = write(report_fd, &c, 1);
 	(void)r;
 	_exit(127);
@@ -135,7 +139,7 @@ spawn_one(enum spawn_mode mode, const char *path, char *const argv[],
 		return spawn_vfork(path, argv, report_fd);
 	case MODE_SPAWN:
 		err = posix_spawn(&pid, path, NULL, &spawn_attr, argv,
-		    environ);
+		    child_env);
 		if (err != 0) {
 			errno = err;
 			return -1;
@@ -240,8 +244,12 @@ main(int argc, char **argv)
 	sigset_t set;
 	char *end;
 
-	while ((opt = getopt(argc, argv, "m:n:H:R:")) != -1) {
+	child_env = environ;
+	while ((opt = getopt(argc, argv, "m:n:EH:R:")) != -1) {
 		switch (opt) {
+		case 'E':
+			child_env = empty_env;
+			break;
 		case 'm':
 			if (strcmp(optarg, "fork") == 0)
 				mode = MODE_FORK;

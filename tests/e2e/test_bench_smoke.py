@@ -91,14 +91,16 @@ def test_floor_spawn_bad_usage(bindir):
 
 
 def test_floor_hold_and_respawn(bindir):
-    p = subprocess.Popen([str(bindir / "floor_spawn"), "-n", "1", "-H", "30",
-                          "-R", "5", "--", "sleep", "30"],
+    p = subprocess.Popen([str(bindir / "floor_spawn"), "-n", "1", "-E",
+                          "-H", "30", "-R", "5", "--", "sleep", "30"],
                          stdout=subprocess.PIPE, text=True)
     try:
         ready = json.loads(p.stdout.readline())
         assert ready["event"] == "ready" and ready["pid"] == p.pid
         wait_until(lambda: len(children(p.pid)) == 1, 10)
         victim = children(p.pid)[0]
+        with open("/proc/%d/environ" % victim, "rb") as f:
+            assert f.read() == b""  # -E: an empty environment
         os.kill(victim, signal.SIGKILL)
         wait_until(lambda: children(p.pid) and
                    children(p.pid)[0] != victim, 10)
