@@ -17,9 +17,9 @@ inside a short private temporary directory:
 
 Teardown sends `quit`, waits for the exit with a deadline, then SIGKILLs
 the daemon (failing the test if it had to) and kills every process the
-daemon left behind (pytest makes itself a child subreaper so orphans of a
-dead daemon come back to it). No test ever sleeps to wait for a state: it
-waits for an event or polls with a deadline.
+daemon left behind (while a daemon runs, pytest is a child subreaper, so
+orphans of a dead daemon come back to it). No test ever sleeps to wait
+for a state: it waits for an event or polls with a deadline.
 """
 
 import ctypes
@@ -60,15 +60,16 @@ PR_SET_CHILD_SUBREAPER = 36
 _ZCTX = zmq.Context.instance()
 
 
-def _become_subreaper():
+def _set_subreaper(on):
+    """While one of our daemons runs, pytest is a child subreaper: orphans
+    of a dead daemon (its workers) come back to us and can be killed. Off
+    otherwise, so that other tests' double-forked programs are reparented
+    to init as usual."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 1 if on else 0, 0, 0, 0)
     except Exception:  # pragma: no cover - best effort
         pass
-
-
-_become_subreaper()
 
 
 # --------------------------------------------------------------------------
@@ -674,6 +675,8 @@ class Daemon:
             [str(CIRCUSD)] + self.args + [str(self.ini)],
             stdin=subprocess.DEVNULL, stdout=self._logf, stderr=subprocess.STDOUT,
             cwd=self.cwd, env=env, start_new_session=True)
+        if not _LIVE:
+            _set_subreaper(True)
         _LIVE.append(self)
         self.client = Client(self.endpoint)
         if wait_ready:
@@ -829,6 +832,8 @@ class Daemon:
             self.final_log = self.log_text()
             if self in _LIVE:
                 _LIVE.remove(self)
+                if not _LIVE:
+                    _set_subreaper(False)
         return problems
 
     def _kill_leftovers(self):
