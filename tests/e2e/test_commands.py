@@ -148,6 +148,8 @@ def test_stats_unknown_process(ro):
                  "process 1 not found in 'sleeper'")
     assert_error(ro.call("stats", name="sleeper", process="1"), 3,
                  "process '1' not found in 'sleeper'")
+    # a non-numeric string is a conversion error (errno 5)
+    assert_error(ro.call("stats", name="sleeper", process="abc"), 5)
 
 
 SET_TYPE_ERRORS = [
@@ -729,6 +731,37 @@ def test_signal_all_and_one(sigd, wd):
     assert_ok(r, [])
     assert sigd.pids("sig") == pids  # no kill, no respawn
     assert all(pid_alive(p) for p in pids)
+
+
+def test_signal_foreign_pid_ignored(sigd, wd):
+    import subprocess
+    p = subprocess.Popen(["/bin/sleep", "3600"], start_new_session=True)
+    try:
+        r = sigd.call("signal", name="sig", signum="KILL", pid=p.pid)
+        assert_ok(r, [])
+        assert pid_alive(p.pid), "circusd signalled a pid it does not own"
+        assert len(sigd.pids("sig")) == 2
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_add_uid_must_match_endpoint_owner(circusd):
+    d = circusd("""
+    [watcher:w]
+    cmd = /bin/sleep 3600
+    """, circus={"endpoint_owner": "root"})
+    assert_error(d.call("add", name="x", cmd="/bin/sleep 3600",
+                        options={"uid": "nobody"}), 3,
+                 "uid does not match endpoint_owner")
+    assert_error(d.call("add", name="x", cmd="/bin/sleep 3600"), 3,
+                 "uid does not match endpoint_owner")
+    assert "x" not in d.call("list")["watchers"]
+    r = d.call("add", name="x", cmd="/bin/sleep 3600", options={"uid": "root"},
+               start=True, waiting=True)
+    assert r["status"] == "ok" and len(r["started"]) == 1, r
+    ctl = d.endpoint[len("ipc://"):]
+    assert os.stat(ctl).st_uid == 0
 
 
 def test_signal_children(treed, wd):

@@ -180,20 +180,23 @@ def test_process_exiting_on_its_own_is_replaced_at_once(circusd, wd):
 # DECISIONS 3: crash loops never spin
 
 
-def crash_loop_daemon(circusd):
+def crash_loop_daemon(circusd, cmd="/bin/false"):
     return circusd("""
     [watcher:crash]
-    cmd = /bin/false
+    cmd = %s
     respawn = true
 
     [watcher:calm]
     cmd = /bin/sleep 3600
-    """, check_delay=30)
+    """ % cmd, check_delay=30)
 
 
 @pytest.mark.timeout(120)
-def test_crash_loop_is_bounded(circusd):
-    d = crash_loop_daemon(circusd)
+@pytest.mark.parametrize("cmd", ["/bin/false", "false"])
+def test_crash_loop_is_bounded(circusd, cmd):
+    """`cmd = false` (found through the default PATH) and respawn: bounded
+    spawns per second, growing gaps; the daemon stays responsive."""
+    d = crash_loop_daemon(circusd, cmd)
     m = d.events.mark()
     first = d.events.wait_event("crash", "spawn", 0, timeout=20)
     window = 6.0
