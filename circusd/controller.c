@@ -7,6 +7,7 @@
  * replies for commands that complete later.
  */
 #include <ctype.h>
+#include <malloc.h>
 #include <pwd.h>
 #include <unistd.h>
 #include <errno.h>
@@ -25,6 +26,7 @@
 #include "xmalloc.h"
 
 #define CONTROLLER_MAX_MSG	(16 * 1024 * 1024)
+#define CONTROLLER_TRIM_AT	(1024 * 1024)
 
 static void controller_drain(struct arbiter *);
 
@@ -180,7 +182,9 @@ controller_fail_parked(struct arbiter *a)
 	struct cmd_ctx *ctx;
 
 	while ((ctx = TAILQ_FIRST(&a->parked)) != NULL) {
-		ctx->failed = 1;
+		/* a second quit waited for this very exit: that is success */
+		ctx->failed = ctx->command == NULL ||
+		    strcmp(ctx->command, "quit") != 0 || !a->stopping;
 		cmd_finish(ctx);
 	}
 }
@@ -293,6 +297,7 @@ controller_drain(struct arbiter *a)
 {
 	zmq_msg_t parts[3];
 	int events, more, n, i;
+	bool big;
 	size_t sz;
 
 	for (;;) {
@@ -321,6 +326,7 @@ controller_drain(struct arbiter *a)
 			if (!more)
 				break;
 		}
+		big = n == 2 && zmq_msg_size(&parts[1]) >= CONTROLLER_TRIM_AT;
 		if (n == 2)
 			controller_handle_request(a, zmq_msg_data(&parts[0]),
 			    zmq_msg_size(&parts[0]), zmq_msg_data(&parts[1]),
@@ -330,6 +336,10 @@ controller_drain(struct arbiter *a)
 			    "ignoring it", n);
 		for (i = 0; i < n && i < 3; i++)
 			zmq_msg_close(&parts[i]);
+		/* A huge request (and its parse) left megabytes of free
+		 * chunks behind: give them back, RSS returns to its level. */
+		if (big)
+			malloc_trim(0);
 	}
 }
 
@@ -389,6 +399,10 @@ controller_open(struct arbiter *a, char **cause)
 	size_t sz = sizeof fd;
 
 	fdreserve_init();
+	/* Fixed thresholds: after a 10 MB request glibc would otherwise raise
+	 * them to 10/20 MB and keep that much freed memory in the heap. */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
 	pub = zsock_new(ZMQ_PUB);
 	if (pub == NULL) {
 		*cause = xstrdup("cannot create the pub/sub socket");

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -247,6 +248,9 @@ main(int argc, char **argv)
 	}
 	if (daemon_mode)
 		daemonize();
+	/* One malloc arena: libzmq's I/O thread would otherwise get its own
+	 * (megabytes of RSS for a few small buffers). */
+	mallopt(M_ARENA_MAX, 1);
 	zsys_handler_set(NULL);
 	zsys_set_linger(0);
 	loop = ev_default_loop(EVFLAG_AUTO);
