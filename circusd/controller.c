@@ -30,6 +30,9 @@
 
 static void controller_drain(struct arbiter *);
 
+/* Request bytes read since the last malloc_trim(). */
+static size_t controller_untrimmed;
+
 /* New request context. */
 struct cmd_ctx *
 cmd_ctx_new(struct arbiter *a)
@@ -297,7 +300,6 @@ controller_drain(struct arbiter *a)
 {
 	zmq_msg_t parts[3];
 	int events, more, n, i;
-	bool big;
 	size_t sz;
 
 	for (;;) {
@@ -306,8 +308,16 @@ controller_drain(struct arbiter *a)
 		sz = sizeof events;
 		if (zmq_getsockopt(a->router_raw, ZMQ_EVENTS, &events, &sz) == -1)
 			return;
-		if (!(events & ZMQ_POLLIN))
+		if (!(events & ZMQ_POLLIN)) {
+			/* A burst (or one huge request) is over: give the
+			 * memory its parsing freed back, RSS returns to its
+			 * level instead of staying at the burst's peak. */
+			if (controller_untrimmed >= CONTROLLER_TRIM_AT) {
+				malloc_trim(0);
+				controller_untrimmed = 0;
+			}
 			return;
+		}
 		n = 0;
 		for (;;) {
 			zmq_msg_t m;
@@ -326,7 +336,8 @@ controller_drain(struct arbiter *a)
 			if (!more)
 				break;
 		}
-		big = n == 2 && zmq_msg_size(&parts[1]) >= CONTROLLER_TRIM_AT;
+		for (i = 0; i < n && i < 3; i++)
+			controller_untrimmed += zmq_msg_size(&parts[i]);
 		if (n == 2)
 			controller_handle_request(a, zmq_msg_data(&parts[0]),
 			    zmq_msg_size(&parts[0]), zmq_msg_data(&parts[1]),
@@ -336,10 +347,6 @@ controller_drain(struct arbiter *a)
 			    "ignoring it", n);
 		for (i = 0; i < n && i < 3; i++)
 			zmq_msg_close(&parts[i]);
-		/* A huge request (and its parse) left megabytes of free
-		 * chunks behind: give them back, RSS returns to its level. */
-		if (big)
-			malloc_trim(0);
 	}
 }
 
