@@ -31,6 +31,15 @@ def rss_kb(pid):
     raise AssertionError("no VmRSS for %d" % pid)
 
 
+def asan_build(pid):
+    """True if the daemon runs with AddressSanitizer (make SANITIZE=1)."""
+    try:
+        with open("/proc/%d/maps" % pid) as f:
+            return "libasan" in f.read()
+    except OSError:
+        return False
+
+
 def cpu_seconds(pid):
     """utime + stime of pid, in seconds."""
     with open("/proc/%d/stat" % pid) as f:
