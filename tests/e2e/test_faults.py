@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import (PYTHON, Client, CallTimeout, ini, log_lines_with,
+from conftest import (Client, ini, log_lines_with,
                       pid_alive, run_circusd, wait_until)
 from reliability import (assert_state_true, cpu_seconds, fd_count,
                          helper_path, preload_env, wait_no_zombies)

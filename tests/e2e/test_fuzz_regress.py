@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import assert_error, ini, pid_alive, wait_until
+from conftest import assert_error, pid_alive, wait_until
 
 TWO = """
 [watcher:a]
