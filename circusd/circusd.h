@@ -184,7 +184,7 @@ struct watcher {
 	bool			 spawn_sync;	/* inside watcher_spawn_one */
 	bool			 spawn_from_some; /* started by spawn_some */
 	int			 spawn_result;
-	int			 reaping;	/* reaps waiting for hooks */
+	TAILQ_HEAD(, process)	 reaps;		/* reaps waiting for hooks */
 	bool			 vetoed;	/* a spawn hook said no */
 };
 

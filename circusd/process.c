@@ -82,6 +82,8 @@ static const struct {
 	{ "sigpending", RLIMIT_SIGPENDING }, { "stack", RLIMIT_STACK },
 };
 
+static void process_kill_timeout_cb(struct ev_loop *, ev_timer *, int);
+
 /* Report a failed step to the parent and exit. */
 static void NORETURN
 spawn_child_fail(const struct spawn_plan *plan, int step)
@@ -443,8 +445,33 @@ process_group_poll_cb(struct ev_loop *loop, ev_timer *t, UNUSED int revents)
 	watcher_process_exited(p->watcher, p);
 }
 
-/* Child exited: hand over to the watcher (DECISIONS 10: a stopped
- * process counts as gone only when its whole process group is). */
+/* The process exited (status known): hand it over to the watcher
+ * (DECISIONS 10: a stopped process counts as gone only when its whole
+ * process group is). */
+static void
+process_exited(struct process *p)
+{
+	struct ev_loop *loop = p->watcher->arbiter->loop;
+
+	if (p->kill_reason == KILL_STOP && kill(-p->pid, 0) == 0) {
+		/* Leftovers of its tree: ask them to stop too, and SIGKILL
+		 * them when the graceful timeout runs out. */
+		log_debug("%s: process %d exited, its group is still alive",
+		    p->watcher->name, (int)p->pid);
+		kill(-p->pid, p->watcher->cfg->stop_signal);
+		if (!ev_is_active(&p->kill_timer)) {
+			ev_timer_set(&p->kill_timer, 0., 0.);
+			ev_timer_start(loop, &p->kill_timer);
+		}
+		ev_timer_init(&p->age_timer, process_group_poll_cb, 0.02, 0.05);
+		ev_timer_start(loop, &p->age_timer);
+		return;
+	}
+	ev_timer_stop(loop, &p->kill_timer);
+	watcher_process_exited(p->watcher, p);
+}
+
+/* Child exited: record its status; its fate waits for hooks about it. */
 static void
 process_child_cb(struct ev_loop *loop, ev_child *cw, UNUSED int revents)
 {
@@ -469,22 +496,28 @@ process_child_cb(struct ev_loop *loop, ev_child *cw, UNUSED int revents)
 		outpipe_close(p->err);
 		p->err = NULL;
 	}
-	if (p->kill_reason == KILL_STOP && kill(-p->pid, 0) == 0) {
-		/* Leftovers of its tree: ask them to stop too, and SIGKILL
-		 * them when the graceful timeout runs out. */
-		log_debug("%s: process %d exited, its group is still alive",
-		    p->watcher->name, (int)p->pid);
-		kill(-p->pid, p->watcher->cfg->stop_signal);
-		if (!ev_is_active(&p->kill_timer)) {
-			ev_timer_set(&p->kill_timer, 0., 0.);
-			ev_timer_start(loop, &p->kill_timer);
-		}
-		ev_timer_init(&p->age_timer, process_group_poll_cb, 0.02, 0.05);
-		ev_timer_start(loop, &p->age_timer);
+	if (p->holds > 0) {
+		p->exit_deferred = true;
 		return;
 	}
-	ev_timer_stop(loop, &p->kill_timer);
-	watcher_process_exited(p->watcher, p);
+	process_exited(p);
+}
+
+/* A hook refers to the process: keep it in its table. */
+void
+process_hold(struct process *p)
+{
+	p->holds++;
+}
+
+/* Drop a hold; an exit seen meanwhile is handled now. */
+void
+process_release(struct process *p)
+{
+	if (--p->holds > 0 || !p->exit_deferred)
+		return;
+	p->exit_deferred = false;
+	process_exited(p);
 }
 
 /* Spawn one process. */
@@ -610,7 +643,7 @@ process_spawn(struct watcher *w, int wid, char **cause)
 	p->state = PROCESS_RUNNING;
 	ev_child_init(&p->child_w, process_child_cb, pid, 0);
 	ev_child_start(a->loop, &p->child_w);
-	ev_timer_init(&p->kill_timer, NULL, 0, 0);
+	ev_timer_init(&p->kill_timer, process_kill_timeout_cb, 0, 0);
 	ev_timer_init(&p->age_timer, NULL, 0, 0);
 
 	close(errpipe[1]);
@@ -759,6 +792,103 @@ process_descendants(pid_t pid, pid_t **out)
 	return n;
 }
 
+/* Arguments of the signal hooks, only when one is configured. */
+static json_t *
+process_signal_args(struct process *p, const char *hook)
+{
+	if (!hook_configured(p->watcher, hook))
+		return NULL;
+	return json_pack("{s:i, s:i}", "pid", (int)p->pid, "signum",
+	    p->sig_signum);
+}
+
+/* after_signal ran: kill events, then the graceful timer. */
+static void
+process_after_signal_done(struct watcher *w, void *ctx, UNUSED bool ok)
+{
+	struct process *p = ctx;
+	struct arbiter *a = w->arbiter;
+	size_t i;
+
+	if (p->sig_sent)
+		events_pid(a, w, "kill", p->pid, util_wallclock());
+	for (i = 0; i < p->sig_nkids; i++)
+		events_pid(a, w, "kill", p->sig_kids[i], util_wallclock());
+	free(p->sig_kids);
+	p->sig_kids = NULL;
+	p->sig_nkids = 0;
+	if (!p->sig_escalate && p->state == PROCESS_STOPPING) {
+		ev_timer_init(&p->kill_timer, process_kill_timeout_cb,
+		    p->sig_timeout > 0 ? p->sig_timeout : 0.0, 0.);
+		ev_timer_start(a->loop, &p->kill_timer);
+	}
+	process_release(p);
+}
+
+/* Signal what the list holds; keep those that got it. */
+static void
+process_signal_list(struct process *p, pid_t *list, size_t n, int signum)
+{
+	size_t i;
+
+	p->sig_kids = list;
+	p->sig_nkids = 0;
+	for (i = 0; i < n; i++)
+		if (kill(list[i], signum) == 0)
+			list[p->sig_nkids++] = list[i];
+}
+
+/* before_signal ran: send the signal (a veto holds back all but
+ * SIGKILL), signal the children, then after_signal. */
+static void
+process_before_signal_done(struct watcher *w, void *ctx, bool ok)
+{
+	struct process *p = ctx;
+	pid_t *kids = NULL;
+	size_t n = 0;
+
+	if (p->state == PROCESS_EXITED) {
+		/* gone meanwhile: nothing to signal, no kill event */
+		process_release(p);
+		return;
+	}
+	if (p->sig_escalate) {
+		/* Find the tree first: once the leader dies its children
+		 * are reparented and no longer look like its tree. */
+		n = process_descendants(p->pid, &kids);
+		kill(p->pid, SIGKILL);
+		p->sig_sent = true;
+		kill(-p->pid, SIGKILL);
+	} else {
+		if (w->cfg->stop_children)
+			n = process_children(p->pid, &kids);
+		if (ok || p->sig_signum == SIGKILL)
+			p->sig_sent = kill(p->pid, p->sig_signum) == 0;
+		else {
+			log_debug("%s: before_signal hook said no: signal %d "
+			    "not sent to %d", w->name, p->sig_signum,
+			    (int)p->pid);
+			p->sig_sent = true;
+		}
+	}
+	process_signal_list(p, kids, n, p->sig_signum);
+	hook_run(w, "after_signal", process_signal_args(p, "after_signal"),
+	    process_after_signal_done, p);
+}
+
+/* Signal the process through the before_signal/after_signal hooks. */
+static void
+process_signal_hooked(struct process *p, int signum, bool escalate)
+{
+	p->sig_signum = signum;
+	p->sig_escalate = escalate;
+	p->sig_sent = false;
+	process_hold(p);
+	hook_run(p->watcher, "before_signal",
+	    process_signal_args(p, "before_signal"),
+	    process_before_signal_done, p);
+}
+
 /* Graceful timeout expired: SIGKILL the process, its group and tree. */
 static void
 process_kill_timeout_cb(UNUSED struct ev_loop *loop, ev_timer *t,
@@ -766,26 +896,15 @@ process_kill_timeout_cb(UNUSED struct ev_loop *loop, ev_timer *t,
 {
 	struct process *p = container_of(t, struct process, kill_timer);
 	struct watcher *w = p->watcher;
-	pid_t *desc;
-	size_t n, i;
 
 	if (p->state == PROCESS_EXITED) {
 		/* the leader is gone but not its group */
 		kill(-p->pid, SIGKILL);
 		return;
 	}
-	n = process_descendants(p->pid, &desc);
 	log_info("%s: process %d still alive after graceful_timeout, "
 	    "sending SIGKILL", w->name, (int)p->pid);
-	kill(p->pid, SIGKILL);
-	events_pid(w->arbiter, w, "kill", p->pid, util_wallclock());
-	kill(-p->pid, SIGKILL);
-	for (i = 0; i < n; i++) {
-		if (kill(desc[i], SIGKILL) == 0)
-			events_pid(w->arbiter, w, "kill", desc[i],
-			    util_wallclock());
-	}
-	free(desc);
+	process_signal_hooked(p, SIGKILL, true);
 }
 
 /* Start a graceful kill. */
@@ -793,11 +912,6 @@ void
 process_kill(struct process *p, int signum, double timeout_s,
     enum process_kill_reason reason)
 {
-	struct watcher *w = p->watcher;
-	struct arbiter *a = w->arbiter;
-	pid_t *kids = NULL;
-	size_t n = 0, i;
-
 	if (p->state != PROCESS_RUNNING) {
 		/* Already on its way out: only let a stop take it over. */
 		if (reason == KILL_STOP && p->state == PROCESS_STOPPING)
@@ -806,17 +920,8 @@ process_kill(struct process *p, int signum, double timeout_s,
 	}
 	p->kill_reason = reason;
 	p->state = PROCESS_STOPPING;
-	if (w->cfg->stop_children)
-		n = process_children(p->pid, &kids);
-	if (kill(p->pid, signum) == 0)
-		events_pid(a, w, "kill", p->pid, util_wallclock());
-	for (i = 0; i < n; i++)
-		if (kill(kids[i], signum) == 0)
-			events_pid(a, w, "kill", kids[i], util_wallclock());
-	free(kids);
-	ev_timer_init(&p->kill_timer, process_kill_timeout_cb,
-	    timeout_s > 0 ? timeout_s : 0.0, 0.);
-	ev_timer_start(a->loop, &p->kill_timer);
+	p->sig_timeout = timeout_s;
+	process_signal_hooked(p, signum, false);
 }
 
 /* Free a removed process (its child watcher must be stopped). */
@@ -835,5 +940,6 @@ process_free(struct process *p)
 		outpipe_close(p->out);
 	if (p->err != NULL)
 		outpipe_close(p->err);
+	free(p->sig_kids);
 	free(p);
 }

@@ -32,17 +32,35 @@
 
 /* Operation phases. */
 enum {
-	PH_STOP_BEGIN = 0, PH_STOP_WAIT,
-	PH_START_BEGIN = 10, PH_START_WAIT,
-	PH_RELOAD_BEGIN = 20, PH_RELOAD_TRIM,
+	PH_STOP_BEGIN = 0, PH_STOP_WAIT, PH_STOP_HOOK, PH_STOP_KILL,
+	PH_STOP_AFTER,
+	PH_START_BEGIN = 10, PH_START_WAIT, PH_START_HOOK, PH_START_AFTER,
+	PH_RELOAD_BEGIN = 20, PH_RELOAD_TRIM, PH_RELOAD_SPAWN,
 	PH_SEQ_NEXT = 30, PH_SEQ_WAIT,
 	PH_SCALE_WAIT = 40,
 	PH_KILL_WAIT = 50,
 };
 
+/* Outcome of one spawn (watcher_spawn_one). */
+enum {
+	SPAWN_FAILED = 0,	/* could not create it: counts vs max_retry */
+	SPAWN_OK,
+	SPAWN_PENDING,		/* its hooks run; watcher_spawn_end follows */
+	SPAWN_VETOED,		/* a spawn hook said no: the watcher stops */
+	SPAWN_NONE,		/* abandoned (the watcher stops meanwhile) */
+};
+
+/* How a start goes on (watcher_start_finish). */
+enum {
+	START_WAIT = 0,		/* not there yet */
+	START_DONE,		/* complete the operation */
+	START_NEXT,		/* phase changed: evaluate again */
+};
+
 static void watcher_run_next(struct watcher *);
 static void watcher_spawn_some(struct watcher *);
 static void watcher_progress(struct watcher *);
+static void watcher_stop_begin(struct watcher *, struct watcher_op *);
 
 static const char *watcher_state_names[] = { "stopped", "starting", "active",
 	"stopping" };
@@ -100,6 +118,8 @@ watcher_new(struct arbiter *a, struct watcher_cfg *cfg, char **cause)
 	TAILQ_INIT(&w->processes);
 	TAILQ_INIT(&w->dead);
 	TAILQ_INIT(&w->ops);
+	TAILQ_INIT(&w->hook_jobs);
+	TAILQ_INIT(&w->reaps);
 	ev_timer_init(&w->spawn_timer, watcher_spawn_timer_cb, 0., 0.);
 	return w;
 }
@@ -113,6 +133,7 @@ watcher_free(struct watcher *w)
 
 	if (w == NULL)
 		return;
+	hook_cancel_all(w);	/* before the processes they refer to */
 	ev_timer_stop(w->arbiter->loop, &w->spawn_timer);
 	TAILQ_FOREACH_SAFE(p, &w->processes, entry, tp) {
 		TAILQ_REMOVE(&w->processes, p, entry);
@@ -120,6 +141,10 @@ watcher_free(struct watcher *w)
 	}
 	TAILQ_FOREACH_SAFE(p, &w->dead, entry, tp) {
 		TAILQ_REMOVE(&w->dead, p, entry);
+		process_free(p);
+	}
+	TAILQ_FOREACH_SAFE(p, &w->reaps, entry, tp) {
+		TAILQ_REMOVE(&w->reaps, p, entry);
 		process_free(p);
 	}
 	TAILQ_FOREACH_SAFE(op, &w->ops, entry, top) {
@@ -409,9 +434,9 @@ watcher_age_cb(UNUSED struct ev_loop *loop, ev_timer *t, UNUSED int revents)
 	    KILL_TRIM);
 }
 
-/* Spawn one process now. Returns it, or NULL after logging the failure. */
+/* Create one process and put it in the table; NULL after logging. */
 static struct process *
-watcher_spawn_one(struct watcher *w)
+watcher_spawn_process(struct watcher *w)
 {
 	struct arbiter *a = w->arbiter;
 	struct process *p;
@@ -438,7 +463,6 @@ watcher_spawn_one(struct watcher *w)
 		ev_timer_init(&p->age_timer, watcher_age_cb, age, 0.);
 		ev_timer_start(a->loop, &p->age_timer);
 	}
-	events_pid(a, w, "spawn", p->pid, p->started);
 	return p;
 }
 
@@ -458,6 +482,120 @@ watcher_give_up(struct watcher *w)
 	}
 }
 
+/* A spawn hook said no: no more spawns, the watcher stops (a start
+ * stops itself, see watcher_start_finish). */
+static void
+watcher_spawn_vetoed(struct watcher *w, const char *hook)
+{
+	log_warnx("%s: the %s hook refused the spawn, stopping the watcher",
+	    w->name, hook);
+	w->gave_up = true;
+	w->vetoed = true;
+	if (w->state == WATCHER_ACTIVE)
+		watcher_queue(w, watcher_op_new(WOP_STOP, NULL, NULL));
+}
+
+/* After a failed spawn: give up after max_retry (true), else retry
+ * later, yielding to the loop (never spin). */
+static bool
+watcher_spawn_retry(struct watcher *w)
+{
+	double retry;
+
+	if (w->cfg->max_retry >= 0 && w->spawn_failures > w->cfg->max_retry) {
+		watcher_give_up(w);
+		return true;
+	}
+	retry = w->arbiter->cfg->circus.backoff_min_s * w->spawn_failures;
+	if (retry > 1.0)
+		retry = 1.0;
+	w->backoff_until = ev_now(w->arbiter->loop) + retry;
+	return false;
+}
+
+/* A spawn is over. If its hooks made it finish later, go on from where
+ * it was started: the spawn loop, then the running operation. */
+static void
+watcher_spawn_end(struct watcher *w, int result)
+{
+	w->spawning = false;
+	w->spawn_result = result;
+	if (w->spawn_sync)
+		return;
+	if (w->spawn_from_some) {
+		w->spawn_from_some = false;
+		if (result == SPAWN_FAILED)
+			(void)watcher_spawn_retry(w);
+	}
+	watcher_spawn_some(w);
+	watcher_progress(w);
+}
+
+/* after_spawn ran: publish spawn, or kill the refused process. */
+static void
+watcher_after_spawn_done(struct watcher *w, void *ctx, bool ok)
+{
+	struct process *p = ctx;
+
+	if (!ok) {
+		if (p->state == PROCESS_RUNNING)
+			process_kill(p, w->cfg->stop_signal,
+			    w->cfg->graceful_timeout, KILL_TRIM);
+		else if (p->state == PROCESS_EXITED)
+			p->kill_reason = KILL_TRIM;	/* no reap event */
+		watcher_spawn_vetoed(w, "after_spawn");
+	} else
+		events_pid(w->arbiter, w, "spawn", p->pid, p->started);
+	/* an exit seen meanwhile is handled now, while spawning holds
+	 * every operation that could free w */
+	process_release(p);
+	watcher_spawn_end(w, ok ? SPAWN_OK : SPAWN_VETOED);
+}
+
+/* before_spawn ran: create the process, then after_spawn. */
+static void
+watcher_before_spawn_done(struct watcher *w, UNUSED void *ctx, bool ok)
+{
+	struct process *p;
+
+	if ((w->state != WATCHER_ACTIVE && w->state != WATCHER_STARTING) ||
+	    w->arbiter->stopping) {
+		watcher_spawn_end(w, SPAWN_NONE);
+		return;
+	}
+	if (!ok) {
+		watcher_spawn_vetoed(w, "before_spawn");
+		watcher_spawn_end(w, SPAWN_VETOED);
+		return;
+	}
+	if ((p = watcher_spawn_process(w)) == NULL) {
+		watcher_spawn_end(w, SPAWN_FAILED);
+		return;
+	}
+	process_hold(p);
+	hook_run(w, "after_spawn", hook_configured(w, "after_spawn") ?
+	    json_pack("{s:i}", "pid", (int)p->pid) : NULL,
+	    watcher_after_spawn_done, p);
+}
+
+/* Spawn one process: before_spawn (not before a retry), create it,
+ * after_spawn, then the spawn event (lifecycle.md §5.2). Without hooks
+ * this all happens now; SPAWN_PENDING means the hooks still run. */
+static int
+watcher_spawn_one(struct watcher *w, bool retry)
+{
+	w->spawning = true;
+	w->spawn_sync = true;
+	w->spawn_result = SPAWN_PENDING;
+	if (!retry)
+		hook_run(w, "before_spawn", NULL, watcher_before_spawn_done,
+		    NULL);
+	else
+		watcher_before_spawn_done(w, NULL, true);
+	w->spawn_sync = false;
+	return w->spawn_result;
+}
+
 /* Fill up to numprocesses, honouring warmup_delay and back-off. */
 static void
 watcher_spawn_some(struct watcher *w)
@@ -465,11 +603,14 @@ watcher_spawn_some(struct watcher *w)
 	struct ev_loop *loop = w->arbiter->loop;
 	ev_tstamp now, next;
 	size_t target = watcher_target(w);
-	double retry;
+	int r;
 
 	if (w->state != WATCHER_ACTIVE && w->state != WATCHER_STARTING)
 		return;
 	if (w->arbiter->stopping)
+		return;
+	/* one spawn at a time; a reap with hooks comes before the spawn */
+	if (w->spawning || !TAILQ_EMPTY(&w->reaps))
 		return;
 	while (watcher_active_count(w) < target && !w->gave_up) {
 		now = ev_now(loop);
@@ -484,20 +625,18 @@ watcher_spawn_some(struct watcher *w)
 			}
 			return;
 		}
-		if (watcher_spawn_one(w) == NULL) {
-			if (w->cfg->max_retry >= 0 &&
-			    w->spawn_failures > w->cfg->max_retry) {
-				watcher_give_up(w);
+		r = watcher_spawn_one(w, w->spawn_failures > 0);
+		if (r == SPAWN_PENDING) {
+			w->spawn_from_some = true;
+			return;
+		}
+		if (r == SPAWN_FAILED) {
+			if (watcher_spawn_retry(w))
 				return;
-			}
-			/* Retry later, yielding to the loop (never spin). */
-			retry = w->arbiter->cfg->circus.backoff_min_s *
-			    w->spawn_failures;
-			if (retry > 1.0)
-				retry = 1.0;
-			w->backoff_until = ev_now(loop) + retry;
 			continue;
 		}
+		if (r != SPAWN_OK)
+			return;
 		ev_now_update(loop);
 	}
 }
@@ -594,41 +733,20 @@ watcher_backoff_json(const struct watcher *w)
 
 /* Publish reap for a process (and log it). */
 static void
-watcher_publish_reap(struct watcher *w, struct process *p)
+watcher_publish_reap(struct watcher *w, pid_t pid, int exit_code)
 {
 	json_t *body;
 
-	body = json_pack("{s:i, s:f, s:i}", "process_pid", (int)p->pid, "time",
-	    util_wallclock(), "exit_code", p->exit_code);
+	body = json_pack("{s:i, s:f, s:i}", "process_pid", (int)pid, "time",
+	    util_wallclock(), "exit_code", exit_code);
 	events_publish(w->arbiter, w, "reap", body);
 }
 
-/* A child exited: decide its fate and the watcher's. */
-void
-watcher_process_exited(struct watcher *w, struct process *p)
+/* What follows a death once reaped: respawn or stop (lifecycle.md §3). */
+static void
+watcher_after_death(struct watcher *w, enum process_kill_reason reason,
+    bool later)
 {
-	enum process_kill_reason reason = p->kill_reason;
-
-	log_debug("%s: process %d exited with %d", w->name, (int)p->pid,
-	    p->exit_code);
-	TAILQ_REMOVE(&w->processes, p, entry);
-	w->nprocesses--;
-	if (reason == KILL_STOP || w->state == WATCHER_STOPPING) {
-		TAILQ_INSERT_TAIL(&w->dead, p, entry);
-		watcher_progress(w);
-		return;
-	}
-	if (reason == KILL_TRIM) {
-		process_free(p);
-		watcher_manage(w);
-		watcher_progress(w);
-		return;
-	}
-	/* It died on its own, or for a sequential reload. */
-	watcher_publish_reap(w, p);
-	if (reason == KILL_NONE)
-		watcher_account_death(w, p);
-	process_free(p);
 	if (reason == KILL_NONE && w->state == WATCHER_ACTIVE) {
 		if (!w->cfg->respawn) {
 			if (w->nprocesses == 0 && !w->cfg->on_demand)
@@ -641,116 +759,8 @@ watcher_process_exited(struct watcher *w, struct process *p)
 			watcher_set_state(w, WATCHER_STOPPED);
 		} else
 			watcher_manage(w);
-	}
-	watcher_progress(w);
-}
-
-/* Begin stopping: every process gets the stop signal. */
-static void
-watcher_stop_begin(struct watcher *w, struct watcher_op *op)
-{
-	struct process *p, *tp;
-
-	(void)op;
-	ev_timer_stop(w->arbiter->loop, &w->spawn_timer);
-	watcher_set_state(w, WATCHER_STOPPING);
-	TAILQ_FOREACH_SAFE(p, &w->processes, entry, tp)
-		process_kill(p, w->cfg->stop_signal, w->cfg->graceful_timeout,
-		    KILL_STOP);
-	op->phase = PH_STOP_WAIT;
-}
-
-/* Finish a stop once every process is gone; true when stopped. */
-static bool
-watcher_stop_finish(struct watcher *w, struct watcher_op *op)
-{
-	struct process *p, *tp;
-
-	if (w->nprocesses > 0)
-		return false;
-	TAILQ_FOREACH_SAFE(p, &w->dead, entry, tp) {
-		TAILQ_REMOVE(&w->dead, p, entry);
-		watcher_publish_reap(w, p);
-		process_free(p);
-	}
-	if (op->close_streams)
-		watcher_close_streams(w);
-	watcher_set_state(w, WATCHER_STOPPED);
-	events_publish(w->arbiter, w, "stop",
-	    json_pack("{s:f}", "time", util_wallclock()));
-	log_info("%s stopped", w->name);
-	w->crashes = 0;
-	w->backoff_s = 0;
-	w->backoff_until = 0;
-	return true;
-}
-
-/* Begin starting (status starting, streams, spawns). Returns false if
- * the start was skipped (on_demand). */
-static bool
-watcher_start_begin(struct watcher *w, struct watcher_op *op)
-{
-	char *cause = NULL;
-
-	op->phase = PH_START_WAIT;
-	if (w->cfg->on_demand && !w->socket_event)
-		return false;
-	if (w->state != WATCHER_STOPPED) {
-		if (op->before == NULL)
-			op->before = watcher_pids(w);
-		watcher_manage(w);
-		return true;
-	}
-	if (op->before == NULL)
-		op->before = json_array();
-	if (watcher_open_streams(w, &cause) == -1) {
-		log_errorx("%s: %s", w->name, cause);
-		free(cause);
-		return false;
-	}
-	w->gave_up = false;
-	w->spawn_failures = 0;
-	w->backoff_until = 0;
-	w->last_spawn = 0;
-	watcher_set_state(w, WATCHER_STARTING);
-	watcher_spawn_some(w);
-	return true;
-}
-
-/* Finish a start; true when done (result in *info). */
-static bool
-watcher_start_finish(struct watcher *w, struct watcher_op *op, json_t **info)
-{
-	json_t *after;
-
-	/* no spawn happens while the arbiter stops: do not wait for one */
-	/* With unlimited retries a start ends after the first failed round:
-	 * the watcher goes on retrying (with back-off) while active, instead
-	 * of holding its queue forever as Circus does. */
-	if (w->state == WATCHER_STARTING && !w->gave_up &&
-	    !w->arbiter->stopping &&
-	    watcher_active_count(w) < watcher_target(w) &&
-	    !(w->cfg->max_retry < 0 && w->spawn_failures > 0))
-		return false;
-	if (w->state == WATCHER_STARTING) {
-		if (w->nprocesses == 0 && (w->gave_up || w->spawn_failures == 0 ||
-		    w->arbiter->stopping)) {
-			watcher_close_streams(w);
-			watcher_set_state(w, WATCHER_STOPPED);
-			if (w->gave_up)
-				events_publish(w->arbiter, w, "stop",
-				    json_pack("{s:f}", "time", util_wallclock()));
-		} else {
-			watcher_set_state(w, WATCHER_ACTIVE);
-			log_info("%s started", w->name);
-			events_publish(w->arbiter, w, "start",
-			    json_pack("{s:f}", "time", util_wallclock()));
-		}
-	}
-	after = watcher_pids(w);
-	*info = watcher_info(op->before, after, false);
-	json_decref(after);
-	return true;
+	} else if (later && w->state == WATCHER_STARTING)
+		watcher_spawn_some(w);	/* held back by the reap */
 }
 
 /* Publish the reload event and log. */
@@ -771,6 +781,285 @@ watcher_full_info(struct watcher *w, struct watcher_op *op)
 	info = watcher_info(op->before, after, true);
 	json_decref(after);
 	return json_pack("{s:o}", "info", info);
+}
+
+/* after_reap ran: the reap is over, go on. */
+static void
+watcher_after_reap_done(struct watcher *w, void *ctx, UNUSED bool ok)
+{
+	struct process *p = ctx;
+	enum process_kill_reason reason = p->kill_reason;
+
+	TAILQ_REMOVE(&w->reaps, p, entry);
+	process_free(p);
+	if (reason != KILL_STOP)
+		watcher_after_death(w, reason, true);
+	watcher_progress(w);
+}
+
+/* before_reap ran: the reap event, then after_reap. */
+static void
+watcher_before_reap_done(struct watcher *w, void *ctx, UNUSED bool ok)
+{
+	struct process *p = ctx;
+
+	watcher_publish_reap(w, p->pid, p->exit_code);
+	hook_run(w, "after_reap", hook_configured(w, "after_reap") ?
+	    json_pack("{s:i, s:f, s:i, s:n}", "process_pid", (int)p->pid,
+	    "time", util_wallclock(), "exit_code", p->exit_code,
+	    "process_status") : NULL, watcher_after_reap_done, p);
+}
+
+/* Reap a process out of the table (lifecycle.md §8) and free it:
+ * before_reap, the reap event, after_reap. True when done now; false
+ * when its hooks run (it waits in w->reaps, then watcher_after_reap_done
+ * goes on). */
+static bool
+watcher_reap(struct watcher *w, struct process *p,
+    enum process_kill_reason reason)
+{
+	if (!hook_configured(w, "before_reap") &&
+	    !hook_configured(w, "after_reap")) {
+		watcher_publish_reap(w, p->pid, p->exit_code);
+		process_free(p);
+		return true;
+	}
+	p->kill_reason = reason;
+	TAILQ_INSERT_TAIL(&w->reaps, p, entry);
+	hook_run(w, "before_reap", hook_configured(w, "before_reap") ?
+	    json_pack("{s:i, s:f}", "process_pid", (int)p->pid, "time",
+	    util_wallclock()) : NULL, watcher_before_reap_done, p);
+	return false;
+}
+
+/* A child exited: decide its fate and the watcher's. */
+void
+watcher_process_exited(struct watcher *w, struct process *p)
+{
+	enum process_kill_reason reason = p->kill_reason;
+	bool now;
+
+	log_debug("%s: process %d exited with %d", w->name, (int)p->pid,
+	    p->exit_code);
+	TAILQ_REMOVE(&w->processes, p, entry);
+	w->nprocesses--;
+	if (reason == KILL_STOP || w->state == WATCHER_STOPPING) {
+		TAILQ_INSERT_TAIL(&w->dead, p, entry);
+		watcher_progress(w);
+		return;
+	}
+	if (reason == KILL_TRIM) {
+		process_free(p);
+		watcher_manage(w);
+		watcher_progress(w);
+		return;
+	}
+	/* It died on its own, or for a sequential reload. */
+	if (reason == KILL_NONE)
+		watcher_account_death(w, p);
+	now = watcher_reap(w, p, reason);
+	if (!now)
+		return;
+	watcher_after_death(w, reason, false);
+	watcher_progress(w);
+}
+
+/* An operation's hook is over: note the result; resume if it ran. */
+static void
+watcher_op_hook_done(struct watcher *w, UNUSED void *ctx, bool ok)
+{
+	struct watcher_op *op = TAILQ_FIRST(&w->ops);
+
+	if (op == NULL || !op->hook_wait)
+		return;
+	op->hook_wait = false;
+	op->hook_ok = ok;
+	if (!op->hook_sync)
+		watcher_progress(w);
+}
+
+/* Run one of the operation's own hooks; the phase waits on hook_wait. */
+static void
+watcher_op_hook(struct watcher *w, struct watcher_op *op, const char *hook)
+{
+	op->hook_wait = true;
+	op->hook_sync = true;
+	hook_run(w, hook, NULL, watcher_op_hook_done, NULL);
+	op->hook_sync = false;
+}
+
+/* Begin stopping (lifecycle.md §7.1): status stopping, before_stop. */
+static void
+watcher_stop_begin(struct watcher *w, struct watcher_op *op)
+{
+	ev_timer_stop(w->arbiter->loop, &w->spawn_timer);
+	watcher_set_state(w, WATCHER_STOPPING);
+	op->phase = PH_STOP_HOOK;
+	watcher_op_hook(w, op, "before_stop");
+}
+
+/* Every process gets the stop signal, once no spawn waits for hooks. */
+static bool
+watcher_stop_kill(struct watcher *w, struct watcher_op *op)
+{
+	struct process *p, *tp;
+
+	if (w->spawning)
+		return false;
+	TAILQ_FOREACH_SAFE(p, &w->processes, entry, tp)
+		process_kill(p, w->cfg->stop_signal, w->cfg->graceful_timeout,
+		    KILL_STOP);
+	op->phase = PH_STOP_WAIT;
+	return true;
+}
+
+/* Finish a stop once every process is gone: reaps, stop event, then
+ * after_stop. False while waiting. */
+static bool
+watcher_stop_finish(struct watcher *w, struct watcher_op *op)
+{
+	struct process *p;
+	bool now;
+
+	if (w->nprocesses > 0)
+		return false;
+	while ((p = TAILQ_FIRST(&w->dead)) != NULL) {
+		if (!TAILQ_EMPTY(&w->reaps))
+			return false;
+		TAILQ_REMOVE(&w->dead, p, entry);
+		now = watcher_reap(w, p, KILL_STOP);
+		if (!now)
+			return false;
+	}
+	if (!TAILQ_EMPTY(&w->reaps))
+		return false;
+	if (op->close_streams || op->abort_start)
+		watcher_close_streams(w);
+	watcher_set_state(w, WATCHER_STOPPED);
+	events_publish(w->arbiter, w, "stop",
+	    json_pack("{s:f}", "time", util_wallclock()));
+	log_info("%s stopped", w->name);
+	w->crashes = 0;
+	w->backoff_s = 0;
+	w->backoff_until = 0;
+	op->phase = PH_STOP_AFTER;
+	watcher_op_hook(w, op, "after_stop");
+	return true;
+}
+
+/* Begin a start (lifecycle.md §6.2). False if it is skipped
+ * (on_demand); a stopped watcher asks before_start first. */
+static bool
+watcher_start_begin(struct watcher *w, struct watcher_op *op)
+{
+	op->phase = PH_START_WAIT;
+	if (w->cfg->on_demand && !w->socket_event)
+		return false;
+	if (w->state != WATCHER_STOPPED) {
+		if (op->type == WOP_START && op->before == NULL)
+			op->before = watcher_pids(w);
+		watcher_manage(w);
+		return true;
+	}
+	if (op->type == WOP_START && op->before == NULL)
+		op->before = json_array();
+	op->phase = PH_START_HOOK;
+	watcher_op_hook(w, op, "before_start");
+	return true;
+}
+
+/* before_start said yes: status starting, streams, spawns. False if
+ * the streams cannot be opened. */
+static bool
+watcher_start_spawn(struct watcher *w, struct watcher_op *op)
+{
+	char *cause = NULL;
+
+	op->phase = PH_START_WAIT;
+	if (watcher_open_streams(w, &cause) == -1) {
+		log_errorx("%s: %s", w->name, cause);
+		free(cause);
+		return false;
+	}
+	w->gave_up = false;
+	w->vetoed = false;
+	w->spawn_failures = 0;
+	w->backoff_until = 0;
+	w->last_spawn = 0;
+	watcher_set_state(w, WATCHER_STARTING);
+	watcher_spawn_some(w);
+	return true;
+}
+
+/* A start that did not happen: complete with nothing started. */
+static void
+watcher_start_skipped(struct watcher *w, struct watcher_op *op)
+{
+	json_t *info;
+
+	if (op->type == WOP_RESTART || op->type == WOP_RELOAD) {
+		watcher_op_done(w, watcher_full_info(w, op), 0);
+		return;
+	}
+	if (op->before == NULL)
+		op->before = json_array();
+	info = watcher_info(op->before, op->before, false);
+	watcher_op_done(w, json_pack("{s:o}", "info", info), 0);
+}
+
+/* The start is over: complete the operation with its result. */
+static void
+watcher_start_complete(struct watcher *w, struct watcher_op *op)
+{
+	json_t *after, *info;
+
+	if (op->type == WOP_RESTART || op->type == WOP_RELOAD) {
+		if (op->type == WOP_RELOAD)
+			watcher_reloaded(w);
+		watcher_op_done(w, watcher_full_info(w, op), 0);
+		return;
+	}
+	after = watcher_pids(w);
+	info = watcher_info(op->before, after, false);
+	json_decref(after);
+	watcher_op_done(w, json_pack("{s:o}", "info", info), 0);
+}
+
+/* Where a start stands once it spawned (lifecycle.md §6.2 steps 6-7). */
+static int
+watcher_start_finish(struct watcher *w, struct watcher_op *op)
+{
+	if (w->state != WATCHER_STARTING)
+		return START_DONE;
+	/* a spawn or a reap still waits for its hooks */
+	if (w->spawning || !TAILQ_EMPTY(&w->reaps))
+		return START_WAIT;
+	/* no spawn happens while the arbiter stops: do not wait for one */
+	/* With unlimited retries a start ends after the first failed round:
+	 * the watcher goes on retrying (with back-off) while active, instead
+	 * of holding its queue forever as Circus does. */
+	if (!w->gave_up && !w->arbiter->stopping &&
+	    watcher_active_count(w) < watcher_target(w) &&
+	    !(w->cfg->max_retry < 0 && w->spawn_failures > 0))
+		return START_WAIT;
+	if (w->vetoed) {
+		/* a spawn hook said no: the start stops the watcher */
+		op->abort_start = true;
+		watcher_stop_begin(w, op);
+		return START_NEXT;
+	}
+	if (w->nprocesses == 0 && (w->gave_up || w->spawn_failures == 0 ||
+	    w->arbiter->stopping)) {
+		watcher_close_streams(w);
+		watcher_set_state(w, WATCHER_STOPPED);
+		if (w->gave_up)
+			events_publish(w->arbiter, w, "stop",
+			    json_pack("{s:f}", "time", util_wallclock()));
+		return START_DONE;
+	}
+	op->phase = PH_START_AFTER;
+	watcher_op_hook(w, op, "after_start");
+	return START_NEXT;
 }
 
 /* Sequential reload: next process, or finish. */
@@ -867,12 +1156,8 @@ watcher_run_next(struct watcher *w)
 			return;
 		}
 		/* Spawn a full new set back to back, then trim the old. */
-		n = watcher_target(w);
-		for (i = 0; i < n; i++)
-			(void)watcher_spawn_one(w);
-		w->spawn_failures = 0;
-		watcher_trim(w);
-		op->phase = PH_RELOAD_TRIM;
+		op->nspawned = 0;
+		op->phase = PH_RELOAD_SPAWN;
 		break;
 	case WOP_SCALE:
 		op->phase = PH_SCALE_WAIT;
@@ -897,16 +1182,34 @@ static void
 watcher_progress(struct watcher *w)
 {
 	struct watcher_op *op;
-	json_t *info = NULL;
+	int r;
 
 	for (;;) {
 		op = TAILQ_FIRST(&w->ops);
 		if (op == NULL || !w->op_running)
 			return;
 		switch (op->phase) {
+		case PH_STOP_HOOK:
+			if (op->hook_wait)
+				return;
+			op->phase = PH_STOP_KILL;
+			continue;
+		case PH_STOP_KILL:
+			if (!watcher_stop_kill(w, op))
+				return;
+			continue;
 		case PH_STOP_WAIT:
 			if (!watcher_stop_finish(w, op))
 				return;
+			continue;
+		case PH_STOP_AFTER:
+			if (op->hook_wait)
+				return;
+			if (op->abort_start) {
+				op->abort_start = false;
+				watcher_start_complete(w, op);
+				return;
+			}
 			if (op->type == WOP_RESTART) {
 				op->phase = PH_START_BEGIN;
 				continue;
@@ -914,53 +1217,54 @@ watcher_progress(struct watcher *w)
 			watcher_op_done(w, json_pack("{s:n}", "info"), 0);
 			return;
 		case PH_START_BEGIN:
-			if (op->type == WOP_RESTART || op->type == WOP_RELOAD) {
-				json_t *b = op->before;
-
-				op->before = NULL;
-				if (!watcher_start_begin(w, op)) {
-					json_decref(op->before);
-					op->before = b;
-					watcher_op_done(w, watcher_full_info(w, op),
-					    0);
-					return;
-				}
-				json_decref(op->before);
-				op->before = b;
-				continue;
-			}
 			if (!watcher_start_begin(w, op)) {
-				if (op->before == NULL)
-					op->before = json_array();
-				info = watcher_info(op->before, op->before,
-				    false);
-				watcher_op_done(w, json_pack("{s:o}", "info",
-				    info), 0);
+				watcher_start_skipped(w, op);
+				return;
+			}
+			continue;
+		case PH_START_HOOK:
+			if (op->hook_wait)
+				return;
+			if (!op->hook_ok || !watcher_start_spawn(w, op)) {
+				watcher_start_skipped(w, op);
 				return;
 			}
 			continue;
 		case PH_START_WAIT:
-			if (op->type == WOP_RESTART || op->type == WOP_RELOAD) {
-				json_t *b = op->before;
-
-				op->before = json_array();
-				if (!watcher_start_finish(w, op, &info)) {
-					json_decref(op->before);
-					op->before = b;
-					return;
-				}
-				json_decref(info);
-				json_decref(op->before);
-				op->before = b;
-				if (op->type == WOP_RELOAD)
-					watcher_reloaded(w);
-				watcher_op_done(w, watcher_full_info(w, op), 0);
+			r = watcher_start_finish(w, op);
+			if (r == START_WAIT)
 				return;
-			}
-			if (!watcher_start_finish(w, op, &info))
-				return;
-			watcher_op_done(w, json_pack("{s:o}", "info", info), 0);
+			if (r == START_NEXT)
+				continue;
+			watcher_start_complete(w, op);
 			return;
+		case PH_START_AFTER:
+			if (op->hook_wait)
+				return;
+			if (!op->hook_ok) {
+				/* after_start said no: stop, no start event */
+				op->abort_start = true;
+				watcher_stop_begin(w, op);
+				continue;
+			}
+			watcher_set_state(w, WATCHER_ACTIVE);
+			log_info("%s started", w->name);
+			events_publish(w->arbiter, w, "start",
+			    json_pack("{s:f}", "time", util_wallclock()));
+			watcher_start_complete(w, op);
+			return;
+		case PH_RELOAD_SPAWN:
+			if (w->spawning)
+				return;
+			while (op->nspawned < watcher_target(w) && !w->vetoed) {
+				op->nspawned++;
+				if (watcher_spawn_one(w, false) == SPAWN_PENDING)
+					return;
+			}
+			w->spawn_failures = 0;
+			watcher_trim(w);
+			op->phase = PH_RELOAD_TRIM;
+			continue;
 		case PH_RELOAD_TRIM:
 			if (watcher_stopping_count(w) > 0)
 				return;
@@ -973,16 +1277,22 @@ watcher_progress(struct watcher *w)
 			    watcher_find_process(w,
 			    op->seq_pids[op->seq_index - 1]) != NULL)
 				return;
+			if (!TAILQ_EMPTY(&w->reaps))
+				return;		/* its reap comes first */
 			op->seq_current = NULL;
-			(void)watcher_spawn_one(w);
 			op->phase = PH_SEQ_NEXT;
+			r = w->vetoed ? SPAWN_NONE : watcher_spawn_one(w, false);
 			if (w->cfg->warmup_delay > 0) {
 				/* wait for the spawn timer to pace us */
 				w->backoff_until = ev_now(w->arbiter->loop) +
 				    w->cfg->warmup_delay;
 			}
+			if (r == SPAWN_PENDING)
+				return;
 			continue;
 		case PH_SEQ_NEXT:
+			if (w->spawning)
+				return;
 			if (w->backoff_until > ev_now(w->arbiter->loop) + 1e-4) {
 				if (!ev_is_active(&w->spawn_timer)) {
 					ev_timer_set(&w->spawn_timer,
@@ -996,6 +1306,8 @@ watcher_progress(struct watcher *w)
 			watcher_seq_next(w, op);
 			return;
 		case PH_SCALE_WAIT:
+			if (w->spawning && w->state == WATCHER_ACTIVE)
+				return;		/* its spawn event comes first */
 			/* a failed spawn ends the wait (it retries alone) */
 			if (w->state == WATCHER_ACTIVE && !w->gave_up &&
 			    !w->arbiter->stopping && w->spawn_failures == 0 &&
