@@ -58,6 +58,7 @@ arbiter_new(struct ev_loop *loop, struct config *cfg, const char *path,
 	a->config_path = xstrdup(path);
 	a->mcast_fd = -1;
 	TAILQ_INIT(&a->watchers);
+	TAILQ_INIT(&a->removed);
 	TAILQ_INIT(&a->sockets);
 	TAILQ_INIT(&a->parked);
 	if (getcwd(buf, sizeof buf) != NULL)
@@ -119,12 +120,15 @@ arbiter_add_watcher(struct arbiter *a, struct watcher *w)
 	a->nwatchers++;
 }
 
-/* Unlink a watcher from the arbiter. */
+/* Unlink a watcher from the arbiter; it stays on the removed list until
+ * its last operation is done (then watcher_free takes it off). */
 void
 arbiter_remove_watcher(struct arbiter *a, struct watcher *w)
 {
 	TAILQ_REMOVE(&a->watchers, w, entry);
 	a->nwatchers--;
+	w->removed = true;
+	TAILQ_INSERT_TAIL(&a->removed, w, entry);
 }
 
 static bool arbiter_sort_ascending;
@@ -410,9 +414,19 @@ arbiter_quit(struct arbiter *a, arbiter_done_cb done, void *ctx)
 	struct watcher **list;
 	size_t n;
 
+	struct watcher *w;
+	size_t nremoved = 0;
+
 	a->stopping = true;
 	ev_timer_stop(a->loop, &a->tick);
 	list = arbiter_sorted(a, true, &n);
+	/* rm'd watchers still stopping are waited for too: nothing may be
+	 * left running behind a quit */
+	TAILQ_FOREACH(w, &a->removed, entry)
+		nremoved++;
+	list = xreallocarray(list, n + nremoved + 1, sizeof *list);
+	TAILQ_FOREACH(w, &a->removed, entry)
+		list[n++] = w;
 	arbiter_stop_watchers(a, list, n, true, done != NULL ? done :
 	    arbiter_quit_done, ctx);
 	free(list);
@@ -586,6 +600,12 @@ arbiter_free(struct arbiter *a)
 				again = true;
 			}
 		}
+		TAILQ_FOREACH(w, &a->removed, entry) {
+			if (!TAILQ_EMPTY(&w->ops)) {
+				watcher_cancel_ops(w);
+				again = true;
+			}
+		}
 	} while (again);
 	controller_fail_parked(a);
 	for (i = 0; i < a->nsig; i++)
@@ -599,6 +619,8 @@ arbiter_free(struct arbiter *a)
 		TAILQ_REMOVE(&a->watchers, w, entry);
 		watcher_free(w);
 	}
+	while ((w = TAILQ_FIRST(&a->removed)) != NULL)
+		watcher_free(w);	/* unlinks itself */
 	while ((s = TAILQ_FIRST(&a->sockets)) != NULL) {
 		TAILQ_REMOVE(&a->sockets, s, entry);
 		csocket_free(s);

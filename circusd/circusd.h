@@ -272,6 +272,7 @@ struct arbiter {
 	struct config		*cfg;		/* the loaded file (owned) */
 	char			*config_path;
 	TAILQ_HEAD(, watcher)	 watchers;	/* load order */
+	TAILQ_HEAD(, watcher)	 removed;	/* rm'd, finishing their ops */
 	size_t			 nwatchers;
 	int			 next_order;
 	TAILQ_HEAD(, csocket)	 sockets;	/* sorted by name */

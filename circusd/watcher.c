@@ -133,6 +133,8 @@ watcher_free(struct watcher *w)
 
 	if (w == NULL)
 		return;
+	if (w->removed)
+		TAILQ_REMOVE(&w->arbiter->removed, w, entry);
 	hook_cancel_all(w);	/* before the processes they refer to */
 	ev_timer_stop(w->arbiter->loop, &w->spawn_timer);
 	TAILQ_FOREACH_SAFE(p, &w->processes, entry, tp) {
@@ -977,7 +979,7 @@ watcher_start_spawn(struct watcher *w, struct watcher_op *op)
 
 	op->phase = PH_START_WAIT;
 	if (watcher_open_streams(w, &cause) == -1) {
-		log_errorx("%s: %s", w->name, cause);
+		log_errorx("%s", cause);	/* it names the watcher */
 		free(cause);
 		return false;
 	}

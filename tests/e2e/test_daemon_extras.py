@@ -101,3 +101,30 @@ def test_version_and_usage(wd):
     assert r.returncode == 0 and "usage: circusd" in r.stdout
     r = run_circusd(["--log-level", "loud", "x.ini"])
     assert r.returncode == 2 and "invalid choice" in r.stderr
+
+
+def test_quit_waits_for_a_removed_watcher_still_stopping(circusd, wd):
+    """A watcher rm'd while its process ignores SIGTERM is still stopping
+    when quit arrives: quit waits for it, kills it at graceful_timeout, and
+    nothing is left running or leaked."""
+    from conftest import pid_alive
+    script = wd.script("stubborn.py", """
+import os, signal, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+open(sys.argv[1], "w").close()
+while True:
+    time.sleep(1)
+""")
+    d = circusd("""
+    [watcher:stubborn]
+    cmd = %s %s
+    graceful_timeout = 2
+    """ % (script, wd / "ready"))
+    [pid] = d.wait_pids("stubborn", 1)
+    wait_until(lambda: (wd / "ready").exists(), 20)
+    assert d.call("rm", name="stubborn")["status"] == "ok"
+    assert "stubborn" not in d.call("list")["watchers"]
+    assert pid_alive(pid)           # still stopping: it ignores SIGTERM
+    assert d.quit() == 0
+    assert not pid_alive(pid)
+    assert "sending SIGKILL" in d.log_text()
