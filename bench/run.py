@@ -33,6 +33,7 @@ import json
 import os
 import platform
 import resource
+import shlex
 import shutil
 import signal
 import socket
@@ -490,7 +491,8 @@ class Floors:
 
 
 class CircusClient:
-    def __init__(self, endpoint, timeout=10.0):
+    # generous: a circusd that spawns a batch answers only after it
+    def __init__(self, endpoint, timeout=60.0):
         self.ctx = zmq.Context.instance()
         self.sock = self.ctx.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
@@ -1013,6 +1015,17 @@ def sv_spawn_cycle(s, n):
     return out
 
 
+def reset_circ(c, name):
+    """After a failed cycle: stop the watcher and wait for it to empty."""
+    c.call("stop", timeout=120, name=name)
+    wait_children(c.pid, 0, 120, "circusd watcher emptied")
+
+
+def reset_sv(s, group):
+    s.rpc.supervisor.stopProcessGroup(group, True)
+    wait_children(s.pid, 0, 120, "supervisord group emptied")
+
+
 def floor_spawn_cycle(B, mode, n):
     r = B.floors.spawn(mode, n, timeout=spawn_timeout(n) * 3)
     return {"spawn": r["spawn_s"], "stop": r["stop_s"],
@@ -1040,11 +1053,15 @@ def sc_spawn(B):
             subjects.append(("supervisord", lambda: sv_spawn_cycle(sv, n)))
         runs = []
         caps = {"supervisord": B.P["spawn_sv_repeats"][n]}
+        resets = {"circusd": lambda: reset_circ(circ, "w"),
+                  "supervisord": lambda: reset_sv(sv, "w")}
         for r in range(reps):
             rec = {}
             for name, fn in rotated(subjects, r, caps):
                 rec[name] = B.guarded("spawn", "%s N=%d rep %d"
                                       % (name, n, r), fn)
+                if rec[name] is None and name in resets:
+                    B.guarded("spawn", "reset %s" % name, resets[name])
             runs.append(rec)
         close_all(circ, sv)
         out[str(n)] = runs
@@ -2429,7 +2446,7 @@ def main(argv):
                   "%s missing: `make bench-deps`" % SUPERVISORD))
     t_start = now()
     res = {"mode": "quick" if args.quick else "full",
-           "command": " ".join([sys.executable, "bench/run.py"] + argv),
+           "command": shlex.join([sys.executable, "bench/run.py"] + argv),
            "make_target": args.make_target, "meta": machine_info(args),
            "profile": B.P, "scenarios": {}, "durations": {}}
     preflight_circusd(B)
