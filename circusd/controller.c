@@ -27,6 +27,7 @@
 
 #define CONTROLLER_MAX_MSG	(16 * 1024 * 1024)
 #define CONTROLLER_TRIM_AT	(1024 * 1024)
+#define CONTROLLER_PUB_HWM	100000
 
 static void controller_drain(struct arbiter *);
 
@@ -102,6 +103,19 @@ cmd_park(struct cmd_ctx *ctx)
 	return CMD_WAIT;
 }
 
+/* zmq_send, again when a signal (SIGCHLD, every death) interrupts it:
+ * ZeroMQ then returns EINTR and the frame was not sent. */
+static int
+controller_zsend(void *sock, const void *buf, size_t len, int flags)
+{
+	int rc;
+
+	do
+		rc = zmq_send(sock, buf, len, flags);
+	while (rc == -1 && errno == EINTR);
+	return rc;
+}
+
 /* Send [identity, body] on the ROUTER. */
 static void
 controller_send(struct arbiter *a, const char *identity, size_t idlen,
@@ -109,8 +123,8 @@ controller_send(struct arbiter *a, const char *identity, size_t idlen,
 {
 	if (a->router_raw == NULL)
 		return;
-	if (zmq_send(a->router_raw, identity, idlen, ZMQ_SNDMORE) == -1 ||
-	    zmq_send(a->router_raw, body, strlen(body), 0) == -1)
+	if (controller_zsend(a->router_raw, identity, idlen, ZMQ_SNDMORE) ==
+	    -1 || controller_zsend(a->router_raw, body, strlen(body), 0) == -1)
 		log_debug("reply not sent: %s", zmq_strerror(errno));
 }
 
@@ -299,7 +313,7 @@ static void
 controller_drain(struct arbiter *a)
 {
 	zmq_msg_t parts[3];
-	int events, more, n, i;
+	int events, more, n, i, rc;
 	size_t sz;
 
 	for (;;) {
@@ -323,7 +337,13 @@ controller_drain(struct arbiter *a)
 			zmq_msg_t m;
 
 			zmq_msg_init(&m);
-			if (zmq_msg_recv(&m, a->router_raw, ZMQ_DONTWAIT) == -1) {
+			/* EINTR (SIGCHLD) mid-message: the next frame is
+			 * still there, a retry keeps the message whole */
+			do
+				rc = zmq_msg_recv(&m, a->router_raw,
+				    ZMQ_DONTWAIT);
+			while (rc == -1 && errno == EINTR);
+			if (rc == -1) {
 				zmq_msg_close(&m);
 				break;
 			}
@@ -416,6 +436,10 @@ controller_open(struct arbiter *a, char **cause)
 		return -1;
 	}
 	zsock_set_linger(pub, 0);
+	/* A subscriber descheduled for a second must not lose events of a
+	 * busy daemon (1000, ZeroMQ's default, is half a second of churn);
+	 * still bounded: one that stops reading costs at most this many. */
+	zsock_set_sndhwm(pub, CONTROLLER_PUB_HWM);
 	if (zsock_bind(pub, "%s", c->pubsub_endpoint) == -1) {
 		*cause = xprintf("cannot bind pubsub_endpoint %s: %s",
 		    c->pubsub_endpoint, zmq_strerror(errno));

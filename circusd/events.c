@@ -12,6 +12,19 @@
 #include "pyjson.h"
 #include "xmalloc.h"
 
+/* zmq_send, again when a signal (SIGCHLD, every death) interrupts it:
+ * ZeroMQ then returns EINTR and the frame was not sent. */
+static int
+events_send(void *sock, const char *buf, size_t len, int flags)
+{
+	int rc;
+
+	do
+		rc = zmq_send(sock, buf, len, flags);
+	while (rc == -1 && errno == EINTR);
+	return rc;
+}
+
 /* Publish one event; body is stolen. */
 void
 events_publish(struct arbiter *a, struct watcher *w, const char *event,
@@ -25,8 +38,8 @@ events_publish(struct arbiter *a, struct watcher *w, const char *event,
 	}
 	topic = xprintf("watcher.%s.%s", w->topic, event);
 	text = pyjson_dumps(body);
-	if (zmq_send(a->pub_raw, topic, strlen(topic), ZMQ_SNDMORE) == -1 ||
-	    zmq_send(a->pub_raw, text, strlen(text), 0) == -1)
+	if (events_send(a->pub_raw, topic, strlen(topic), ZMQ_SNDMORE) == -1 ||
+	    events_send(a->pub_raw, text, strlen(text), 0) == -1)
 		log_debug("publish %s failed: %s", topic, zmq_strerror(errno));
 	free(topic);
 	free(text);
