@@ -57,6 +57,9 @@ enum {
 	START_NEXT,		/* phase changed: evaluate again */
 };
 
+/* How long one pass may spawn before the loop gets control back. */
+#define WATCHER_SPAWN_SLICE_S	0.005
+
 static void watcher_run_next(struct watcher *);
 static void watcher_spawn_some(struct watcher *);
 static void watcher_progress(struct watcher *);
@@ -265,19 +268,20 @@ static int
 watcher_next_wid(struct watcher *w)
 {
 	struct process *p;
-	int wid;
-	bool used;
+	size_t n = w->nprocesses + 2, wid;
+	uint8_t *used;
 
-	for (wid = 1;; wid++) {
-		used = false;
-		TAILQ_FOREACH(p, &w->processes, entry)
-			if (p->wid == wid && p->state != PROCESS_EXITED) {
-				used = true;
-				break;
-			}
-		if (!used)
-			return wid;
-	}
+	/* One pass over the table, not one per candidate: O(n), so 10,000
+	 * processes do not cost O(n^2) per spawn. */
+	used = xcalloc(n + 1, 1);
+	TAILQ_FOREACH(p, &w->processes, entry)
+		if (p->state != PROCESS_EXITED && p->wid > 0 &&
+		    (size_t)p->wid <= n)
+			used[p->wid] = 1;
+	for (wid = 1; wid <= n && used[wid]; wid++)
+		;
+	free(used);
+	return (int)wid;
 }
 
 /* The configured number of processes, as a count. */
@@ -603,7 +607,7 @@ static void
 watcher_spawn_some(struct watcher *w)
 {
 	struct ev_loop *loop = w->arbiter->loop;
-	ev_tstamp now, next;
+	ev_tstamp now, next, started;
 	size_t target = watcher_target(w);
 	int r;
 
@@ -614,7 +618,18 @@ watcher_spawn_some(struct watcher *w)
 	/* one spawn at a time; a reap with hooks comes before the spawn */
 	if (w->spawning || !TAILQ_EMPTY(&w->reaps))
 		return;
+	started = ev_time();
 	while (watcher_active_count(w) < target && !w->gave_up) {
+		/* Never block: after a slice of spawning, let the loop answer
+		 * commands and reap, then go on (a 0 s timer runs after the
+		 * next poll). */
+		if (ev_time() - started > WATCHER_SPAWN_SLICE_S) {
+			if (!ev_is_active(&w->spawn_timer)) {
+				ev_timer_set(&w->spawn_timer, 0., 0.);
+				ev_timer_start(loop, &w->spawn_timer);
+			}
+			return;
+		}
 		now = ev_now(loop);
 		next = w->backoff_until;
 		if (w->cfg->warmup_delay > 0 && w->last_spawn > 0 &&

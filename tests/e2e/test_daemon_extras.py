@@ -128,3 +128,21 @@ while True:
     assert d.quit() == 0
     assert not pid_alive(pid)
     assert "sending SIGKILL" in d.log_text()
+
+
+def test_commands_answered_while_a_big_batch_spawns(circusd):
+    """Never block: spawning 1,000 processes is done in slices, so a
+    command sent right after `start` is answered long before the batch is
+    complete (the loop does not spawn all 1,000 in one go)."""
+    d = circusd("""
+    [watcher:many]
+    cmd = /bin/sleep 3600
+    numprocesses = 1000
+    autostart = false
+    graceful_timeout = 20
+    """)
+    assert d.call("start", name="many")["status"] == "ok"
+    n = d.call("numprocesses", name="many")["numprocesses"]
+    assert n < 1000, n
+    d.wait_pids("many", 1000, timeout=300)
+    assert d.call("stop", name="many", waiting=True, timeout=120)["status"] == "ok"
