@@ -1199,6 +1199,7 @@ static void
 watcher_progress(struct watcher *w)
 {
 	struct watcher_op *op;
+	ev_tstamp slice;
 	int r;
 
 	for (;;) {
@@ -1273,7 +1274,17 @@ watcher_progress(struct watcher *w)
 		case PH_RELOAD_SPAWN:
 			if (w->spawning)
 				return;
+			slice = ev_time();
 			while (op->nspawned < watcher_target(w) && !w->vetoed) {
+				if (ev_time() - slice > WATCHER_SPAWN_SLICE_S) {
+					/* go on after the loop had its turn */
+					if (!ev_is_active(&w->spawn_timer)) {
+						ev_timer_set(&w->spawn_timer, 0., 0.);
+						ev_timer_start(w->arbiter->loop,
+						    &w->spawn_timer);
+					}
+					return;
+				}
 				op->nspawned++;
 				if (watcher_spawn_one(w, false) == SPAWN_PENDING)
 					return;

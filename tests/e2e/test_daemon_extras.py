@@ -144,5 +144,11 @@ def test_commands_answered_while_a_big_batch_spawns(circusd):
     assert d.call("start", name="many")["status"] == "ok"
     n = d.call("numprocesses", name="many")["numprocesses"]
     assert n < 1000, n
-    d.wait_pids("many", 1000, timeout=300)
+    old = d.wait_pids("many", 1000, timeout=300)
+    # a graceful reload spawns a whole new set: in slices too
+    assert d.call("reload", name="many")["status"] == "ok"
+    n = d.call("numprocesses", name="many")["numprocesses"]
+    assert n < 2000, n
+    wait_until(lambda: not set(d.pids("many")) & set(old), 300, 0.5)
+    assert len(d.wait_pids("many", 1000, timeout=300)) == 1000
     assert d.call("stop", name="many", waiting=True, timeout=120)["status"] == "ok"
