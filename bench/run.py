@@ -2359,9 +2359,18 @@ MISS_NOTES = {
         "SIGCHLD. A tick that only runs when a SIGCHLD could have been "
         "missed (or a longer default) would take idle wake-ups to zero.",
     "respawn":
-        "the time between the child's death and the replacement's exec "
-        "exceeds the floor's by more than 1 ms: the reap handler, the `reap` "
-        "and `spawn` events and the spawn bookkeeping run before the vfork.",
+        "the table splits the time. Exit → fork is the daemon noticing the "
+        "death (SIGCHLD through libev), reaping, publishing `reap` and "
+        "deciding to spawn; fork → exec (the difference of the two columns) "
+        "is the child's own setup between vfork and exec (signal "
+        "dispositions reset one by one, dup2 of stdio, chdir, setsid, "
+        "close_range) plus the exec itself, while the parent is suspended. "
+        "If the gap is in the second part, trimming the child's work (one "
+        "sigprocmask plus only the dispositions that are not already "
+        "default, no chdir when the directory is unchanged) is what is "
+        "left; if in the first, handling the reap and the spawn in the same "
+        "loop iteration. The figure is noisy on this machine (see the "
+        "min–max): several runs give different verdicts.",
     "graceful":
         "the `incr` was not accepted, or its process did not appear, while "
         "another watcher was in its graceful stop.",
