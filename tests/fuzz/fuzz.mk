@@ -17,11 +17,7 @@
 
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 30
-FUZZ_JOBS    ?= 1
 FUZZ_ARGS    ?=
-# several processes per harness: libFuzzer's fork mode
-FUZZ_FORK     = $(if $(filter-out 0 1,$(FUZZ_JOBS)),-fork=$(FUZZ_JOBS) \
-                -ignore_crashes=0)
 FBUILD        = build-fuzz
 FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=all \
                 -fno-omit-frame-pointer
@@ -72,7 +68,7 @@ fuzz: fuzz-build
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 		$(FBUILD)/fuzz-$$n -max_total_time=$(FUZZ_SECONDS) \
 			-timeout=10 -rss_limit_mb=2048 -max_len=65536 \
-			-print_final_stats=1 $(FUZZ_FORK) \
+			-print_final_stats=1 \
 			-artifact_prefix=$(FBUILD)/crashes/$$n- \
 			-dict=tests/fuzz/$$n.dict $(FUZZ_ARGS) \
 			$(FBUILD)/corpus/$$n tests/fuzz/corpus/$$n \
@@ -83,7 +79,6 @@ fuzz: fuzz-build
 			exit 1; }; \
 		execs=$$(sed -n -e 's/^stat::number_of_executed_units: *//p' \
 			-e 's/^#\([0-9][0-9]*\).*DONE.*/\1/p' \
-			-e 's/^#\([0-9][0-9]*\): cov:.*/\1/p' \
 			$(FBUILD)/fuzz-$$n.log | tail -1); \
 		echo "fuzz-$$n: $$execs executions, no crash"; \
 		total=$$((total + $${execs:-0})); \
