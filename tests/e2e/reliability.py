@@ -103,7 +103,7 @@ def helper_path(name):
     src = REPO / "tests" / "helpers" / (name + ".c")
     out = Path("/tmp") / ("circus-e2e-helper-%s-%d" % (name, os.getuid()))
     if not out.exists() or out.stat().st_mtime < src.stat().st_mtime:
-        args = ["cc", "-O2", "-o", str(out), str(src)]
+        args = ["cc", "-D_GNU_SOURCE", "-O2", "-o", str(out), str(src)]
         if name == "failfork":
             args = ["cc", "-O2", "-shared", "-fPIC", "-o", str(out), str(src),
                     "-ldl"]

@@ -117,4 +117,4 @@ $(BUILD)/helpers/failfork: tests/helpers/failfork.c
 # The churn soak's worker runs 100,000 times: never under a sanitizer.
 $(BUILD)/helpers/pidlog: tests/helpers/pidlog.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -o $@ $<
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o $@ $<
