@@ -28,6 +28,16 @@ CHURNERS = 6
 STEADY = 3
 
 
+def settled_fds(pid):
+    """The fd count once closed connections are gone from it."""
+    seen = []
+
+    def stable():
+        seen.append(fd_count(pid))
+        return len(seen) >= 4 and len(set(seen[-4:])) == 1 and seen[-1]
+    return wait_until(stable, 10, 0.25)
+
+
 def deaths(path):
     try:
         with open(path, "rb") as f:
@@ -111,7 +121,7 @@ def test_churn_soak(circusd, wd, capsys):
         assert d.call("start", name="churn")["status"] == "ok"
         # warm-up, then the baseline
         wait_until(lambda: deaths(log) >= 1000, 60, msg="1000 deaths")
-        fds0, rss0 = fd_count(d.pid), rss_kb(d.pid)
+        fds0, rss0 = settled_fds(d.pid), rss_kb(d.pid)
         start_deaths = deaths(log)
 
         t = Stopwatch()
