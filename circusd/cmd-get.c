@@ -7,30 +7,6 @@
 #include "pyjson.h"
 #include "xmalloc.h"
 
-/* Python's type name of a JSON value, for TypeError texts. */
-static const char *
-cmd_get_pytype(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "dict";
-	case JSON_ARRAY:
-		return "list";
-	case JSON_STRING:
-		return "str";
-	case JSON_INTEGER:
-		return "int";
-	case JSON_REAL:
-		return "float";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "bool";
-	case JSON_NULL:
-		break;
-	}
-	return "NoneType";
-}
-
 /* Add one key's value to options, or fail the request. */
 static enum cmd_status
 cmd_get_one(struct cmd_ctx *ctx, json_t *options, const json_t *key)
@@ -103,7 +79,7 @@ cmd_get_exec(struct cmd_ctx *ctx)
 	} else {
 		json_decref(options);
 		return cmd_error5(ctx, "'%s' object is not iterable",
-		    cmd_get_pytype(keys));
+		    pyjson_type_name(keys));
 	}
 	ctx->result = json_object();
 	json_object_set_new(ctx->result, "options", options);

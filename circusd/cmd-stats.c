@@ -16,30 +16,6 @@
 #include "stats.h"
 #include "xmalloc.h"
 
-/* Python's type name of a JSON value, for TypeError texts. */
-static const char *
-cmd_stats_pytype(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "dict";
-	case JSON_ARRAY:
-		return "list";
-	case JSON_STRING:
-		return "str";
-	case JSON_INTEGER:
-		return "int";
-	case JSON_REAL:
-		return "float";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "bool";
-	case JSON_NULL:
-		break;
-	}
-	return "NoneType";
-}
-
 /*
  * Python's int() of a string: blanks around, an optional sign, digits with
  * single underscores between them. Returns 0, or -1 if not an integer;
@@ -130,7 +106,7 @@ cmd_stats_process(struct cmd_ctx *ctx, struct stats_batch *b, struct watcher *w,
 		return cmd_error5(ctx,
 		    "int() argument must be a string, a "
 		    "bytes-like object or a real number, not '%s'",
-		    cmd_stats_pytype(process));
+		    pyjson_type_name(process));
 	}
 	if (pid > 0 && pid <= INT32_MAX)
 		p = watcher_find_process(w, (pid_t)pid);

@@ -639,3 +639,27 @@ pyjson_repr(const json_t *v)
 	repr_value(&b, v);
 	return pybuf_finish(&b);
 }
+
+/* Python type name of a JSON value. */
+const char *
+pyjson_type_name(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return "dict";
+	case JSON_ARRAY:
+		return "list";
+	case JSON_STRING:
+		return "str";
+	case JSON_INTEGER:
+		return "int";
+	case JSON_REAL:
+		return "float";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "bool";
+	case JSON_NULL:
+		break;
+	}
+	return "NoneType";
+}

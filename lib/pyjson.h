@@ -24,6 +24,9 @@ char *pyjson_bytes_repr(const char *s, size_t len);
 /* Python str() of a JSON value: strings raw, True/False/None, floats repr,
  * objects/arrays as Python dict/list repr. Caller frees. */
 char *pyjson_str(const json_t *v);
+/* Python type name of a JSON value ("dict", "str", "NoneType"...), for
+ * messages that quote Python's errors. */
+const char *pyjson_type_name(const json_t *v);
 /* Python repr() of a JSON value (strings quoted). Caller frees. */
 char *pyjson_repr(const json_t *v);
 
