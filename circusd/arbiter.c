@@ -25,6 +25,7 @@
 
 /* A multi-watcher operation in flight. */
 struct group_op {
+	TAILQ_ENTRY(group_op)	  entry;	/* arbiter's groups */
 	struct arbiter	 *arbiter;
 	struct watcher	**list;
 	size_t		  n;
@@ -61,6 +62,7 @@ arbiter_new(struct ev_loop *loop, struct config *cfg, const char *path,
 	TAILQ_INIT(&a->removed);
 	TAILQ_INIT(&a->sockets);
 	TAILQ_INIT(&a->parked);
+	TAILQ_INIT(&a->groups);
 	if (getcwd(buf, sizeof buf) != NULL)
 		a->cwd = xstrdup(buf);
 	for (i = 0; i < cfg->nsockets; i++) {
@@ -176,6 +178,7 @@ group_new(struct arbiter *a, struct watcher **list, size_t n,
 	g->n = n;
 	g->done = done;
 	g->ctx = ctx;
+	TAILQ_INSERT_TAIL(&a->groups, g, entry);
 	return g;
 }
 
@@ -183,6 +186,7 @@ group_new(struct arbiter *a, struct watcher **list, size_t n,
 static void
 group_finish(struct group_op *g)
 {
+	TAILQ_REMOVE(&g->arbiter->groups, g, entry);
 	ev_timer_stop(g->arbiter->loop, &g->warmup);
 	if (g->done != NULL)
 		g->done(g->arbiter, g->ctx, g->failed);
@@ -584,6 +588,7 @@ arbiter_free(struct arbiter *a)
 {
 	struct watcher *w;
 	struct csocket *s;
+	struct group_op *g;
 	int i;
 	bool again;
 
@@ -605,6 +610,13 @@ arbiter_free(struct arbiter *a)
 				watcher_cancel_ops(w);
 				again = true;
 			}
+		}
+		/* a group waiting on its warmup timer between two starts
+		 * ends too: no timer may outlive the watchers it names */
+		if ((g = TAILQ_FIRST(&a->groups)) != NULL) {
+			g->failed = 1;
+			group_finish(g);
+			again = true;
 		}
 	} while (again);
 	controller_fail_parked(a);

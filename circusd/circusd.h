@@ -266,6 +266,7 @@ void events_pid(struct arbiter *, struct watcher *, const char *event,
 /* ---- arbiter.c ---- */
 
 struct pending_reply;
+struct group_op;
 
 struct arbiter {
 	struct ev_loop		*loop;
@@ -296,6 +297,7 @@ struct arbiter {
 	/* arbiter-wide operations in flight (quit, reloadconfig...) */
 	int			 busy;
 	TAILQ_HEAD(, cmd_ctx)	 parked;	/* replies waiting for completion */
+	TAILQ_HEAD(, group_op)	 groups;	/* multi-watcher ops in flight */
 	bool			 quit_reply_sent;
 	bool			 restart_requested;	/* full restart after loop */
 	bool			 done;			/* loop may end */

@@ -122,3 +122,30 @@ def test_non_string_name_selects_nothing(circusd):
     assert d.status("a") == "active" and d.pids("a") == a
     assert d.status("b") == "active"
     assert d.alive()
+
+
+@pytest.mark.timeout(120)
+def test_full_restart_while_a_start_waits_for_its_warmup(circusd):
+    """A start of several watchers waiting on its warmup timer outlived
+    the arbiter that a full `restart` freed; the timer then fired in the
+    new arbiter's loop on the freed watchers."""
+    d = circusd("""
+    [watcher:a]
+    cmd = /bin/sleep 3600
+
+    [watcher:b]
+    cmd = /bin/sleep 3600
+
+    [watcher:c]
+    cmd = /bin/sleep 3600
+    """, circus={"warmup_delay": 2})
+    assert d.status("c") == "stopped"      # the boot start waits to reach c
+    m = d.events.mark()
+    r = d.call("restart", waiting=True, timeout=60)
+    assert r["status"] == "ok", r
+    # the new arbiter starts a, b, c two seconds apart: the old timer
+    # would have fired by the time c starts
+    d.events.wait_event("c", "start", since=m, timeout=60)
+    assert d.alive()
+    assert d.call("status")["statuses"] == {"a": "active", "b": "active",
+                                            "c": "active"}
