@@ -182,6 +182,28 @@ group_new(struct arbiter *a, struct watcher **list, size_t n,
 	return g;
 }
 
+/* w is being freed (rm): drop it from every group operation in flight,
+ * which would otherwise sort, start or reload it later. */
+void
+arbiter_forget_watcher(struct arbiter *a, struct watcher *w)
+{
+	struct group_op *g;
+	size_t j, k;
+
+	TAILQ_FOREACH(g, &a->groups, entry) {
+		for (j = k = 0; j < g->n; j++) {
+			if (g->list[j] == w) {
+				if (j < g->i)
+					g->i--;
+				continue;
+			}
+			g->list[k++] = g->list[j];
+		}
+		g->n = k;
+		g->list[k] = NULL;
+	}
+}
+
 /* Finish a group operation. */
 static void
 group_finish(struct group_op *g)

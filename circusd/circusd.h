@@ -314,6 +314,8 @@ struct csocket *arbiter_find_socket(struct arbiter *, const char *name);
 void arbiter_add_watcher(struct arbiter *, struct watcher *);
 /* Remove from lists; caller stops/frees. */
 void arbiter_remove_watcher(struct arbiter *, struct watcher *);
+/* A watcher is being freed: forget it in the operations in flight. */
+void arbiter_forget_watcher(struct arbiter *, struct watcher *);
 /* Watchers sorted by priority (desc, ties by order). Caller frees array. */
 struct watcher **arbiter_sorted(struct arbiter *, bool ascending, size_t *n);
 

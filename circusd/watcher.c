@@ -138,6 +138,8 @@ watcher_free(struct watcher *w)
 		return;
 	if (w->removed)
 		TAILQ_REMOVE(&w->arbiter->removed, w, entry);
+	/* a restart/start/reload of several may still name it (rm) */
+	arbiter_forget_watcher(w->arbiter, w);
 	hook_cancel_all(w);	/* before the processes they refer to */
 	ev_timer_stop(w->arbiter->loop, &w->spawn_timer);
 	TAILQ_FOREACH_SAFE(p, &w->processes, entry, tp) {

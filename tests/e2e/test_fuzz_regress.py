@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import assert_error, pid_alive, wait_until
+from conftest import WORKER_IGNORE_TERM, assert_error, pid_alive, wait_until
 
 TWO = """
 [watcher:a]
@@ -149,3 +149,28 @@ def test_full_restart_while_a_start_waits_for_its_warmup(circusd):
     assert d.alive()
     assert d.call("status")["statuses"] == {"a": "active", "b": "active",
                                             "c": "active"}
+
+
+@pytest.mark.timeout(120)
+def test_rm_of_a_watcher_a_group_restart_still_names(circusd, wd):
+    """rm freed a watcher that a restart of several still listed; the
+    restart then sorted and started the freed watcher."""
+    slow = wd.script("slow.py", WORKER_IGNORE_TERM)
+    d = circusd("""
+    [watcher:a]
+    cmd = %s %s/a.pid
+    graceful_timeout = 2
+
+    [watcher:b]
+    cmd = /bin/sleep 3600
+    """ % (slow, wd))
+    wait_until(lambda: (wd / "a.pid").exists(), 20)
+    d.wait_pids("b", 1)
+    m = d.events.mark()
+    d.client.cast("restart", name="*")          # a takes 2 s to stop
+    d.events.wait_event("b", "stop", since=m, timeout=20)
+    assert d.call("rm", name="b", waiting=True)["status"] == "ok"
+    d.events.wait_event("a", "start", since=m, timeout=30)
+    assert d.alive()
+    assert d.call("status")["statuses"] == {"a": "active"}
+    assert len(d.pids("a")) == 1
