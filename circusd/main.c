@@ -186,7 +186,7 @@ main(int argc, char **argv)
 	char *pidfile_owned = NULL;
 	bool daemon_mode = false, check = false, pid_created = false;
 	struct ev_loop *loop;
-	struct arbiter *a;
+	struct arbiter *a, *next;
 	struct config *cfg;
 	char *cause = NULL, *path;
 	int ch, rc = 0;
@@ -254,25 +254,27 @@ main(int argc, char **argv)
 	zsys_handler_set(NULL);
 	zsys_set_linger(0);
 	loop = ev_default_loop(EVFLAG_AUTO);
+	cfg = load_config(path);
+	if (cfg == NULL) {
+		rc = 1;
+		goto out;
+	}
+	a = arbiter_new(loop, cfg, path, &cause);
 	for (;;) {
-		cfg = load_config(path);
-		if (cfg == NULL) {
-			rc = 1;
-			break;
-		}
+		cfg = a->cfg;
 		level = loglevel != NULL ? loglevel : cfg->circus.loglevel;
 		log_level_current = log_level_parse(level);
 		if (log_open("circus", logoutput != NULL ? logoutput :
 		    cfg->circus.logoutput, &cause) == -1) {
 			fprintf(stderr, "circusd: %s\n", cause);
 			free(cause);
-			config_free(cfg);
+			arbiter_free(a);
 			rc = 1;
 			break;
 		}
 		if (cfg->circus.httpd) {
 			fprintf(stderr, "You need to install circus-web\n");
-			config_free(cfg);
+			arbiter_free(a);
 			rc = 1;
 			break;
 		}
@@ -283,14 +285,13 @@ main(int argc, char **argv)
 				pidfile = pidfile_owned =
 				    xstrdup(cfg->circus.pidfile);
 			if (pidfile != NULL && pidfile_create(pidfile) == -1) {
-				config_free(cfg);
+				arbiter_free(a);
 				rc = 1;
 				break;
 			}
 			pid_created = pidfile != NULL;
 		}
 		log_info("Starting master on pid %d", (int)getpid());
-		a = arbiter_new(loop, cfg, path, &cause);
 		if (arbiter_start(a, &cause) == -1) {
 			log_msg(LOG_LEVEL_CRITICAL, "%s", cause);
 			fprintf(stderr, "circusd: %s\n", cause);
@@ -300,13 +301,19 @@ main(int argc, char **argv)
 			break;
 		}
 		ev_run(loop, 0);
-		if (!a->restart_requested) {
-			arbiter_free(a);
-			break;
-		}
-		log_info("restarting");
+		/* a full restart: the next arbiter takes over the sockets it
+		 * shares with this one, then this one goes */
+		next = a->restart_requested ? a->successor : NULL;
+		a->successor = NULL;
+		if (next != NULL)
+			arbiter_handover(a, next);
 		arbiter_free(a);
+		if (next == NULL)
+			break;
+		log_info("restarting");
+		a = next;
 	}
+out:
 	if (pid_created)
 		pidfile_remove(pidfile);
 	free(pidfile_owned);
