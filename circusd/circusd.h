@@ -286,6 +286,8 @@ struct arbiter {
 	void			*pub;		/* zsock_t * */
 	void			*router_raw;	/* zmq socket handle */
 	void			*pub_raw;
+	ino_t			 router_ino;	/* ipc socket files we created, */
+	ino_t			 pub_ino;	/* removed when we close them */
 	ev_io			 router_w;
 	ev_prepare		 router_prepare;
 	ev_signal		 sig_w[8];

@@ -452,6 +452,27 @@ controller_ipc_dir(const char *endpoint, char **cause)
 	return 0;
 }
 
+/* The inode of an ipc:// endpoint's socket file (0: none). */
+static ino_t
+controller_ipc_ino(const char *endpoint)
+{
+	struct stat st;
+
+	if (strncmp(endpoint, "ipc://", 6) != 0 || endpoint[6] == '@' ||
+	    stat(endpoint + 6, &st) == -1 || !S_ISSOCK(st.st_mode))
+		return 0;
+	return st.st_ino;
+}
+
+/* Remove the socket file of an ipc:// endpoint we closed, unless another
+ * daemon has bound that path since. */
+static void
+controller_ipc_unlink(const char *endpoint, ino_t ino)
+{
+	if (ino != 0 && controller_ipc_ino(endpoint) == ino)
+		(void)unlink(endpoint + 6);
+}
+
 /* Bind the PUB socket on the pubsub endpoint. */
 static int
 controller_bind_pub(struct arbiter *a, char **cause)
@@ -479,6 +500,7 @@ controller_bind_pub(struct arbiter *a, char **cause)
 	}
 	a->pub = pub;
 	a->pub_raw = zsock_resolve(pub);
+	a->pub_ino = controller_ipc_ino(ep);
 	return 0;
 }
 
@@ -511,6 +533,7 @@ controller_bind_router(struct arbiter *a, char **cause)
 	}
 	a->router = router;
 	a->router_raw = zsock_resolve(router);
+	a->router_ino = controller_ipc_ino(c->endpoint);
 	if (c->endpoint_owner != NULL && strncmp(c->endpoint, "ipc://", 6) == 0 &&
 	    controller_chown(c->endpoint + 6, c->endpoint_owner, cause) == -1)
 		return -1;
@@ -543,6 +566,7 @@ controller_handover(struct arbiter *old, struct arbiter *next)
 	if (next->pub == NULL && old->pub != NULL) {
 		next->pub = old->pub;
 		next->pub_raw = old->pub_raw;
+		next->pub_ino = old->pub_ino;
 		old->pub = old->pub_raw = NULL;
 	}
 	if (next->router == NULL && old->router != NULL) {
@@ -550,6 +574,7 @@ controller_handover(struct arbiter *old, struct arbiter *next)
 		ev_prepare_stop(old->loop, &old->router_prepare);
 		next->router = old->router;
 		next->router_raw = old->router_raw;
+		next->router_ino = old->router_ino;
 		old->router = old->router_raw = NULL;
 	}
 }
@@ -593,6 +618,7 @@ controller_close(struct arbiter *a)
 		zsock_destroy(&s);
 		a->router = NULL;
 		a->router_raw = NULL;
+		controller_ipc_unlink(a->cfg->circus.endpoint, a->router_ino);
 	}
 	if (a->pub != NULL) {
 		s = a->pub;
@@ -601,5 +627,7 @@ controller_close(struct arbiter *a)
 		zsock_destroy(&s);
 		a->pub = NULL;
 		a->pub_raw = NULL;
+		controller_ipc_unlink(a->cfg->circus.pubsub_endpoint,
+		    a->pub_ino);
 	}
 }

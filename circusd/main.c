@@ -27,6 +27,10 @@
 
 volatile int circusd_exit_code;
 
+/* Where startup errors go: stderr, or with --daemon the pipe to the
+ * process that was started, which prints them and exits 1. */
+static FILE *errout;
+
 /* Print usage. */
 static void
 usage(FILE *f)
@@ -49,16 +53,48 @@ usage(FILE *f)
 	    "  --version             display version and exit\n");
 }
 
-/* Fork twice, detach, point stdio at /dev/null (lifecycle.md §12). */
+/* The started process (--daemon): wait for the daemon to be loaded and
+ * bound. It writes its startup errors to the pipe, then closes it; a NUL
+ * byte at the end means it runs. Exit 0 then, else 1 with the errors. */
+static void
+daemon_wait(int rfd)
+{
+	char buf[4096];
+	ssize_t n;
+	bool ready = false;
+
+	for (;;) {
+		n = read(rfd, buf, sizeof buf);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		ready = buf[n - 1] == '\0';
+		(void)!write(2, buf, ready ? (size_t)n - 1 : (size_t)n);
+	}
+	if (!ready)
+		fprintf(stderr, "circusd: the daemon could not start\n");
+	_exit(ready ? 0 : 1);
+}
+
+/* Fork twice, detach, point stdio at /dev/null (lifecycle.md §12); startup
+ * errors go to the started process through a pipe (daemon_ready). */
 static void
 daemonize(void)
 {
 	struct rlimit rl;
 	rlim_t max, fd;
-	int nul;
+	int nul, p[2];
 
-	if (fork() != 0)
-		_exit(0);
+	if (pipe2(p, O_CLOEXEC) == -1) {
+		fprintf(stderr, "circusd: pipe: %s\n", strerror(errno));
+		exit(1);
+	}
+	if (fork() != 0) {
+		close(p[1]);
+		daemon_wait(p[0]);
+	}
+	close(p[0]);
 	setsid();
 	if (fork() != 0)
 		_exit(0);
@@ -66,12 +102,26 @@ daemonize(void)
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY)
 		max = rl.rlim_max > 65536 ? 65536 : rl.rlim_max;
 	for (fd = 0; fd < max; fd++)
-		close((int)fd);
+		if ((int)fd != p[1])
+			close((int)fd);
 	nul = open("/dev/null", O_RDWR);
 	if (nul == 0) {
 		(void)!dup2(0, 1);
 		(void)!dup2(0, 2);
 	}
+	if ((errout = fdopen(p[1], "w")) == NULL)
+		errout = stderr;
+}
+
+/* Loaded and bound: the started process may exit 0 (--daemon). */
+static void
+daemon_ready(void)
+{
+	if (errout == stderr)
+		return;
+	fputc('\0', errout);
+	fclose(errout);
+	errout = stderr;
 }
 
 /* Create the pidfile; -1 (message printed) if in use or impossible. */
@@ -86,7 +136,7 @@ pidfile_create(const char *path)
 	copy = xstrdup(path);
 	dir = dirname(copy);
 	if (access(dir, F_OK) == -1) {
-		fprintf(stderr, "%s doesn't exist. Can't create pidfile\n", dir);
+		fprintf(errout, "%s doesn't exist. Can't create pidfile\n", dir);
 		free(copy);
 		return -1;
 	}
@@ -100,21 +150,21 @@ pidfile_create(const char *path)
 			pid = strtol(buf, NULL, 10);
 			if (pid > 0 && pid != getpid() &&
 			    (kill((pid_t)pid, 0) == 0 || errno == EPERM)) {
-				printf("pid file '%s' is stale, current pid %d\n",
-				    path, (int)getpid());
+				fprintf(errout, "circusd: pidfile '%s' is in "
+				    "use: pid %ld is running\n", path, pid);
 				return -1;
 			}
 		}
 	}
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd == -1) {
-		fprintf(stderr, "circusd: cannot create pidfile %s: %s\n", path,
+		fprintf(errout, "circusd: cannot create pidfile %s: %s\n", path,
 		    strerror(errno));
 		return -1;
 	}
 	n = snprintf(buf, sizeof buf, "%d\n", (int)getpid());
 	if (write(fd, buf, (size_t)n) != n || fsync(fd) == -1) {
-		fprintf(stderr, "circusd: cannot write pidfile %s: %s\n", path,
+		fprintf(errout, "circusd: cannot write pidfile %s: %s\n", path,
 		    strerror(errno));
 		close(fd);
 		unlink(path);
@@ -153,7 +203,7 @@ load_config(const char *path)
 
 	cfg = config_load(path, &errors);
 	if (cfg == NULL) {
-		fprintf(stderr, "circusd: configuration refused:\n%s%s",
+		fprintf(errout, "circusd: configuration refused:\n%s%s",
 		    errors != NULL ? errors : "unknown error",
 		    errors != NULL && errors[0] != '\0' &&
 		    errors[strlen(errors) - 1] == '\n' ? "" : "\n");
@@ -191,6 +241,7 @@ main(int argc, char **argv)
 	char *cause = NULL, *path;
 	int ch, rc = 0;
 
+	errout = stderr;
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'l':
@@ -266,14 +317,14 @@ main(int argc, char **argv)
 		log_level_current = log_level_parse(level);
 		if (log_open("circus", logoutput != NULL ? logoutput :
 		    cfg->circus.logoutput, &cause) == -1) {
-			fprintf(stderr, "circusd: %s\n", cause);
+			fprintf(errout, "circusd: %s\n", cause);
 			free(cause);
 			arbiter_free(a);
 			rc = 1;
 			break;
 		}
 		if (cfg->circus.httpd) {
-			fprintf(stderr, "You need to install circus-web\n");
+			fprintf(errout, "You need to install circus-web\n");
 			arbiter_free(a);
 			rc = 1;
 			break;
@@ -294,12 +345,13 @@ main(int argc, char **argv)
 		log_info("Starting master on pid %d", (int)getpid());
 		if (arbiter_start(a, &cause) == -1) {
 			log_msg(LOG_LEVEL_CRITICAL, "%s", cause);
-			fprintf(stderr, "circusd: %s\n", cause);
+			fprintf(errout, "circusd: %s\n", cause);
 			free(cause);
 			arbiter_free(a);
 			rc = 1;
 			break;
 		}
+		daemon_ready();
 		ev_run(loop, 0);
 		/* a full restart: the next arbiter takes over the sockets it
 		 * shares with this one, then this one goes */
@@ -319,7 +371,10 @@ out:
 	free(pidfile_owned);
 	stats_cache_free();
 	ev_loop_destroy(loop);
+	{ sigset_t all; sigfillset(&all); sigprocmask(SIG_BLOCK, &all, NULL); }
 	zsys_shutdown();
 	log_close();
+	if (errout != stderr)
+		fclose(errout);	/* EOF without NUL: the started process exits 1 */
 	return rc;
 }
