@@ -237,6 +237,7 @@ main(int argc, char **argv)
 	bool daemon_mode = false, check = false, pid_created = false;
 	struct ev_loop *loop;
 	struct arbiter *a, *next;
+	sigset_t all;
 	struct config *cfg;
 	char *cause = NULL, *path;
 	int ch, rc = 0;
@@ -371,7 +372,11 @@ out:
 	free(pidfile_owned);
 	stats_cache_free();
 	ev_loop_destroy(loop);
-	{ sigset_t all; sigfillset(&all); sigprocmask(SIG_BLOCK, &all, NULL); }
+	/* zmq_ctx_term gives up with EINTR when a signal arrives, and czmq
+	 * does not call it again: the last replies and events still
+	 * lingering would be dropped */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, NULL);
 	zsys_shutdown();
 	log_close();
 	if (errout != stderr)
