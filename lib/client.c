@@ -92,7 +92,8 @@ client_open(struct client *c, char **cause)
 	zmq_setsockopt(c->sock, ZMQ_LINGER, &zero, sizeof zero);
 	snprintf(monaddr, sizeof monaddr, "inproc://client-monitor-%s",
 	    identity);
-	if (zmq_socket_monitor(c->sock, monaddr, ZMQ_EVENT_CONNECTED) != 0 ||
+	if (zmq_socket_monitor(c->sock, monaddr, ZMQ_EVENT_CONNECTED |
+	    ZMQ_EVENT_DISCONNECTED) != 0 ||
 	    (c->mon = zmq_socket(c->ctx, ZMQ_PAIR)) == NULL ||
 	    zmq_setsockopt(c->mon, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
 	    zmq_connect(c->mon, monaddr) != 0) {
@@ -167,11 +168,15 @@ client_set_interrupt(struct client *c, volatile sig_atomic_t *flag)
 	c->interrupt = flag;
 }
 
-/* Read the monitor's pending events: any is a connection. */
+/* Read the monitor's pending events: connected or not any more. Each
+ * event is two frames: 16-bit event number and 32-bit value, then the
+ * endpoint. */
 static void
 client_read_monitor(struct client *c)
 {
 	zmq_msg_t	msg;
+	uint16_t	event;
+	int		more;
 
 	for (;;) {
 		zmq_msg_init(&msg);
@@ -179,8 +184,23 @@ client_read_monitor(struct client *c)
 			zmq_msg_close(&msg);
 			return;
 		}
+		if (zmq_msg_size(&msg) >= sizeof event) {
+			memcpy(&event, zmq_msg_data(&msg), sizeof event);
+			if (event == ZMQ_EVENT_CONNECTED)
+				c->connected = true;
+			else if (event == ZMQ_EVENT_DISCONNECTED)
+				c->connected = false;
+		}
+		more = zmq_msg_more(&msg);
 		zmq_msg_close(&msg);
-		c->connected = true;
+		while (more) {	/* the endpoint frame */
+			zmq_msg_init(&msg);
+			if (zmq_msg_recv(&msg, c->mon, ZMQ_DONTWAIT) == -1)
+				more = 0;
+			else
+				more = zmq_msg_more(&msg);
+			zmq_msg_close(&msg);
+		}
 	}
 }
 
@@ -201,8 +221,11 @@ client_wait(struct client *c, short events, long deadline, char **cause)
 			*cause = xstrdup("Interrupted.");
 			return CLIENT_INTERRUPTED;
 		}
-		if (events == 0 && c->connected)
-			return 1;
+		if (events == 0) {
+			client_read_monitor(c);
+			if (c->connected)
+				return 1;
+		}
 		left = deadline - client_now_ms();
 		if (left < 0)
 			left = 0;
