@@ -203,6 +203,11 @@ ctl_parse_globals(int argc, char *const *argv, struct ctl_globals *g,
 			continue;
 		}
 		/* A positional word. */
+		if (strcmp(arg, "help") == 0 && !g->help && !g->shell) {
+			/* "circusctl help [command]", as in the shell */
+			g->help = true;
+			continue;
+		}
 		if (!any_cmd)
 			goto extra;
 		if (strcmp(arg, "shell") == 0 && !g->shell) {
@@ -623,6 +628,7 @@ ctl_print_sub_help(const struct ctl_entry *e, FILE *f)
 		ctl_print_option_line(f, inv, ctl_option_help(s->option));
 		free(inv);
 	}
+	fprintf(f, "\n%s\n", e->help);
 }
 
 /* circusctl --help <command>, and "help <command>" in the shell. */
