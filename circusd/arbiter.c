@@ -604,6 +604,18 @@ arbiter_ondemand_arm(struct arbiter *a)
 	}
 }
 
+/* Log the warnings of a loaded config (dropped sections...), one a line. */
+void
+arbiter_log_warnings(const struct config *cfg)
+{
+	size_t i;
+
+	for (i = 0; cfg->warnings != NULL && i < json_array_size(cfg->warnings);
+	    i++)
+		log_warnx("%s", json_string_value(json_array_get(cfg->warnings,
+		    i)));
+}
+
 /* Full restart: the arbiter of the re-read file, with every endpoint and
  * [socket:*] that old does not share bound now, while old still runs: if
  * one cannot be, NULL + *cause and old goes on untouched. The shared ones
@@ -615,7 +627,7 @@ arbiter_successor(struct arbiter *old, char **cause)
 	struct config *cfg;
 	struct csocket *s, *o;
 	char *errors = NULL;
-	size_t i, len;
+	size_t len;
 
 	if ((cfg = config_load(old->config_path, &errors)) == NULL) {
 		len = errors != NULL ? strlen(errors) : 0;
@@ -626,10 +638,7 @@ arbiter_successor(struct arbiter *old, char **cause)
 		free(errors);
 		return NULL;
 	}
-	for (i = 0; cfg->warnings != NULL && i < json_array_size(cfg->warnings);
-	    i++)
-		log_warnx("%s", json_string_value(json_array_get(cfg->warnings,
-		    i)));
+	arbiter_log_warnings(cfg);
 	next = arbiter_new(old->loop, cfg, old->config_path, cause);
 	if (controller_bind(next, old, cause) == -1)
 		goto fail;

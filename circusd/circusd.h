@@ -317,6 +317,8 @@ struct arbiter *arbiter_new(struct ev_loop *, struct config *,
 /* Bind everything and schedule start of all watchers. */
 int arbiter_start(struct arbiter *, char **cause);
 void arbiter_free(struct arbiter *);
+/* Log the warnings of a loaded config, one a line. */
+void arbiter_log_warnings(const struct config *);
 /* Full restart: the arbiter of the re-read file with every socket old does
  * not share bound; NULL + *cause (old untouched) if it cannot be. */
 struct arbiter *arbiter_successor(struct arbiter *old, char **cause);

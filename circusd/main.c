@@ -199,7 +199,6 @@ load_config(const char *path)
 {
 	struct config *cfg;
 	char *errors = NULL;
-	size_t i;
 
 	cfg = config_load(path, &errors);
 	if (cfg == NULL) {
@@ -210,10 +209,7 @@ load_config(const char *path)
 		free(errors);
 		return NULL;
 	}
-	for (i = 0; cfg->warnings != NULL && i < json_array_size(cfg->warnings);
-	    i++)
-		log_warnx("%s", json_string_value(json_array_get(cfg->warnings,
-		    i)));
+	arbiter_log_warnings(cfg);
 	return cfg;
 }
 

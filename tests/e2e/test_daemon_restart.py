@@ -14,12 +14,18 @@ from conftest import assert_error, free_tcp_port, pid_alive, wait_until
 MCAST_GROUP = "239.255.13.37"
 
 
-def configure(d, transport, body, mport):
-    """Point d at tcp or ipc endpoints, multicast discovery on mport."""
+def started(circusd, transport):
+    """(daemon, [socket:web] port, discovery port): BODY on tcp or ipc
+    endpoints with multicast discovery, two sleepers running."""
+    web, mport = free_tcp_port(), free_tcp_port()
+    d = circusd(start=False)
     if transport == "tcp":
         d.endpoint = "tcp://127.0.0.1:%d" % free_tcp_port()
         d.pubsub = "tcp://127.0.0.1:%d" % free_tcp_port()
-    rewrite(d, body, mport)
+    rewrite(d, BODY % web, mport)
+    d.start()
+    d.wait_pids("sleeper", 2)
+    return d, web, mport
 
 
 def rewrite(d, body, mport):
@@ -66,13 +72,9 @@ port = %d
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize("transport", ["tcp", "ipc"])
 def test_full_restart_keeps_pid_endpoints_and_subscribers(circusd, transport):
-    web = free_tcp_port()
-    mport = free_tcp_port()
-    d = circusd(start=False)
-    configure(d, transport, BODY % web, mport)
-    d.start()
+    d, web, mport = started(circusd, transport)
     pid = d.pid
-    old = d.wait_pids("sleeper", 2)
+    old = d.pids("sleeper")
     wait_until(lambda: discover(mport), 20, msg="discovery answers")
     rewrite(d, BODY % web + "\n[watcher:after]\ncmd = /bin/sleep 3600\n",
             mport)
@@ -103,12 +105,8 @@ def test_full_restart_keeps_pid_endpoints_and_subscribers(circusd, transport):
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize("transport", ["tcp", "ipc"])
 def test_full_restart_that_cannot_bind_keeps_the_daemon(circusd, transport):
-    web = free_tcp_port()
-    mport = free_tcp_port()
-    d = circusd(start=False)
-    configure(d, transport, BODY % web, mport)
-    d.start()
-    old = d.wait_pids("sleeper", 2)
+    d, web, mport = started(circusd, transport)
+    old = d.pids("sleeper")
     busy = socket.socket()
     busy.bind(("127.0.0.1", 0))
     busy.listen(1)
