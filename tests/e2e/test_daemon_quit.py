@@ -1,9 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
-"""`circusctl quit --waiting` gets its reply every time, on ipc and TCP,
-also when the client is slow to read it (CPU contention)."""
+"""`circusctl quit --waiting` gets its reply, and a subscriber the final
+`stop` event, every time, on ipc and TCP, also when the client is slow to
+read (CPU contention)."""
 
-import os
-import signal
 import subprocess
 
 import pytest
@@ -36,7 +35,8 @@ def test_quit_waiting_reply_arrives_every_time(circusd, transport):
                 d.endpoint = "tcp://127.0.0.1:%d" % free_tcp_port()
                 d.pubsub = "tcp://127.0.0.1:%d" % free_tcp_port()
                 d.write_ini()
-            d.start(sync=False)
+            d.start()
+            mark = d.events.mark()
             p = subprocess.run(
                 [str(CIRCUSCTL), "--endpoint", d.endpoint, "--timeout", "30",
                  "quit", "--waiting"], capture_output=True, text=True,
@@ -44,6 +44,10 @@ def test_quit_waiting_reply_arrives_every_time(circusd, transport):
             assert d.wait_exit(60) == 0
             if p.returncode != 0 or p.stdout.strip() != "ok":
                 failures.append((i, p.returncode, p.stdout, p.stderr))
+            try:
+                d.events.wait_event("w", "stop", since=mark, timeout=10)
+            except AssertionError as e:
+                failures.append((i, "no final stop event", str(e)[:200]))
             d.teardown()
     finally:
         for b in load:
