@@ -307,24 +307,21 @@ main(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
-	a = arbiter_new(loop, cfg, path, &cause);
+	a = NULL;	/* created once logging is set up; then successors */
 	for (;;) {
-		cfg = a->cfg;
+		if (a != NULL)
+			cfg = a->cfg;
 		level = loglevel != NULL ? loglevel : cfg->circus.loglevel;
 		log_level_current = log_level_parse(level);
 		if (log_open("circus", logoutput != NULL ? logoutput :
 		    cfg->circus.logoutput, &cause) == -1) {
 			fprintf(errout, "circusd: %s\n", cause);
 			free(cause);
-			arbiter_free(a);
-			rc = 1;
-			break;
+			goto fail;
 		}
 		if (cfg->circus.httpd) {
 			fprintf(errout, "You need to install circus-web\n");
-			arbiter_free(a);
-			rc = 1;
-			break;
+			goto fail;
 		}
 		if (cfg->circus.umask >= 0)
 			umask((mode_t)cfg->circus.umask);
@@ -332,21 +329,18 @@ main(int argc, char **argv)
 			if (pidfile == NULL && cfg->circus.pidfile != NULL)
 				pidfile = pidfile_owned =
 				    xstrdup(cfg->circus.pidfile);
-			if (pidfile != NULL && pidfile_create(pidfile) == -1) {
-				arbiter_free(a);
-				rc = 1;
-				break;
-			}
+			if (pidfile != NULL && pidfile_create(pidfile) == -1)
+				goto fail;
 			pid_created = pidfile != NULL;
 		}
+		if (a == NULL)
+			a = arbiter_new(loop, cfg, path, &cause);
 		log_info("Starting master on pid %d", (int)getpid());
 		if (arbiter_start(a, &cause) == -1) {
 			log_msg(LOG_LEVEL_CRITICAL, "%s", cause);
 			fprintf(errout, "circusd: %s\n", cause);
 			free(cause);
-			arbiter_free(a);
-			rc = 1;
-			break;
+			goto fail;
 		}
 		daemon_ready();
 		ev_run(loop, 0);
@@ -358,10 +352,16 @@ main(int argc, char **argv)
 			arbiter_handover(a, next);
 		arbiter_free(a);
 		if (next == NULL)
-			break;
+			goto out;
 		log_info("restarting");
 		a = next;
 	}
+fail:
+	if (a != NULL)
+		arbiter_free(a);
+	else
+		config_free(cfg);
+	rc = 1;
 out:
 	if (pid_created)
 		pidfile_remove(pidfile);
