@@ -490,11 +490,13 @@ controller_bind_pub(struct arbiter *a, char **cause)
 	 * busy daemon (1000, ZeroMQ's default, is half a second of churn);
 	 * still bounded: one that stops reading costs at most this many. */
 	zsock_set_sndhwm(pub, CONTROLLER_PUB_HWM);
-	if (controller_ipc_dir(ep, cause) == -1 ||
-	    zsock_bind(pub, "%s", ep) == -1) {
-		if (*cause == NULL)
-			*cause = xprintf("cannot bind pubsub_endpoint %s: %s",
-			    ep, zmq_strerror(errno));
+	if (controller_ipc_dir(ep, cause) == -1) {
+		zsock_destroy(&pub);
+		return -1;
+	}
+	if (zsock_bind(pub, "%s", ep) == -1) {
+		*cause = xprintf("cannot bind pubsub_endpoint %s: %s", ep,
+		    zmq_strerror(errno));
 		zsock_destroy(&pub);
 		return -1;
 	}
@@ -523,11 +525,13 @@ controller_bind_router(struct arbiter *a, char **cause)
 	    sizeof maxmsg);
 	zmq_setsockopt(zsock_resolve(router), ZMQ_ROUTER_MANDATORY, &zero,
 	    sizeof zero);
-	if (controller_ipc_dir(c->endpoint, cause) == -1 ||
-	    zsock_bind(router, "%s", c->endpoint) == -1) {
-		if (*cause == NULL)
-			*cause = xprintf("cannot bind endpoint %s: %s",
-			    c->endpoint, zmq_strerror(errno));
+	if (controller_ipc_dir(c->endpoint, cause) == -1) {
+		zsock_destroy(&router);
+		return -1;
+	}
+	if (zsock_bind(router, "%s", c->endpoint) == -1) {
+		*cause = xprintf("cannot bind endpoint %s: %s", c->endpoint,
+		    zmq_strerror(errno));
 		zsock_destroy(&router);
 		return -1;
 	}

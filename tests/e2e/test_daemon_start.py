@@ -94,3 +94,12 @@ def test_daemon_that_starts_exits_0_and_runs(wd):
         c.close()
         if pid is not None and pid_alive(pid):
             os.killpg(pid, signal.SIGKILL)
+
+
+def test_ipc_endpoint_directory_that_cannot_be_created(wd):
+    wd.write("afile", "not a directory\n")
+    path = ini(wd, "c.ini", ipc(wd, "afile/run/ctl.sock"), ipc(wd, "p.sock"))
+    r = run_circusd([path])
+    assert r.returncode == 1, r
+    assert "cannot create the directory %s/afile/run of endpoint" % wd.path \
+        in r.stderr, r
