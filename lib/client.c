@@ -205,14 +205,14 @@ client_read_monitor(struct client *c)
 }
 
 /*
- * Poll until the monotonic deadline for a connection (events 0) or for
- * events on the socket. Returns 1 when there, 0 on timeout, or a CLIENT_*
- * error code.
+ * Poll until the monotonic deadline for a connection (events 0: the
+ * monitor) or for events on the socket. Returns 1 when there, 0 on
+ * timeout, or a CLIENT_* error code.
  */
 static int
 client_wait(struct client *c, short events, long deadline, char **cause)
 {
-	zmq_pollitem_t	item[2];
+	zmq_pollitem_t	item;
 	long		left;
 	int		n;
 
@@ -229,25 +229,19 @@ client_wait(struct client *c, short events, long deadline, char **cause)
 		left = deadline - client_now_ms();
 		if (left < 0)
 			left = 0;
-		memset(item, 0, sizeof item);
-		item[0].socket = c->sock;
-		item[0].events = events;
-		item[1].socket = c->mon;
-		item[1].events = ZMQ_POLLIN;
-		n = zmq_poll(item, 2, left);
+		memset(&item, 0, sizeof item);
+		item.socket = events == 0 ? c->mon : c->sock;
+		item.events = events == 0 ? ZMQ_POLLIN : events;
+		n = zmq_poll(&item, 1, left);
 		if (n == -1) {
 			if (zmq_errno() == EINTR)
 				continue;
 			*cause = xprintf("%s", zmq_strerror(zmq_errno()));
 			return CLIENT_ERROR;
 		}
-		if (item[1].revents & ZMQ_POLLIN) {
-			client_read_monitor(c);
-			continue;
-		}
-		if (n > 0 && (item[0].revents & events))
+		if (events != 0 && n > 0 && (item.revents & events))
 			return 1;
-		if (left == 0)
+		if (left == 0 && !(events == 0 && n > 0))
 			return 0;
 	}
 }
