@@ -306,6 +306,7 @@ struct arbiter {
 	TAILQ_HEAD(, group_op)	 groups;	/* multi-watcher ops in flight */
 	bool			 quit_reply_sent;
 	bool			 restart_requested;	/* full restart after loop */
+	bool			 quit_requested;	/* wins over a restart */
 	bool			 done;			/* loop may end */
 	/* full restart: the arbiter of the re-read file, bound where its
 	 * endpoints differ; main() hands the rest over and starts it */

@@ -346,11 +346,13 @@ main(int argc, char **argv)
 		ev_run(loop, 0);
 		/* a full restart: the next arbiter takes over the sockets it
 		 * shares with this one, then this one goes */
-		next = a->restart_requested ? a->successor : NULL;
-		a->successor = NULL;
-		if (next != NULL)
+		next = a->restart_requested && !a->quit_requested ?
+		    a->successor : NULL;
+		if (next != NULL) {
+			a->successor = NULL;
 			arbiter_handover(a, next);
-		arbiter_free(a);
+		}
+		arbiter_free(a);	/* and a successor a quit made useless */
 		if (next == NULL)
 			goto out;
 		log_info("restarting");

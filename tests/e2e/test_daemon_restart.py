@@ -9,7 +9,8 @@ import socket
 
 import pytest
 
-from conftest import assert_error, free_tcp_port, pid_alive, wait_until
+from conftest import (WORKER_IGNORE_TERM, assert_error, free_tcp_port,
+                      pid_alive, wait_until)
 
 MCAST_GROUP = "239.255.13.37"
 
@@ -140,3 +141,21 @@ def test_full_restart_of_a_refused_file_keeps_the_daemon(circusd):
     assert_error(r, 6, contains="circus.ini:")
     assert d.alive() and d.pids("sleeper") == old
     assert d.status("sleeper") == "active"
+
+
+@pytest.mark.timeout(180)
+def test_quit_during_a_full_restart_wins(circusd, wd):
+    """A quit that arrives while a full restart stops the watchers ends the
+    daemon (its `ok` is not followed by a restart)."""
+    d = circusd("""
+    [watcher:stubborn]
+    cmd = %s %s
+    graceful_timeout = 5
+    """ % (wd.script("stubborn.py", WORKER_IGNORE_TERM), wd / "ready"))
+    wait_until(lambda: (wd / "ready").exists(), 30)
+    mark = d.events.mark()
+    d.client.cast("restart")
+    d.events.wait_event("stubborn", "kill", since=mark, timeout=30)
+    assert d.call("quit")["status"] == "ok"
+    assert d.wait_exit(60) == 0
+    assert "Starting master" not in d.log_text().split("restarting the arbiter")[-1]
