@@ -73,7 +73,11 @@ def test_daemon_that_starts_exits_0_and_runs(wd):
     path = ini(wd, "c.ini", ctl, pub)
     pidfile = wd / "circusd.pid"
     r = run_circusd(["--daemon", "--pidfile", pidfile, path])
-    pid = int(pidfile.read_text()) if pidfile.exists() else None
+    try:    # (a build that returns early writes it a moment later)
+        pid = int(wait_until(lambda: pidfile.exists() and
+                             pidfile.read_text().strip(), 10))
+    except AssertionError:
+        pid = None
     c = Client(ctl)
     try:
         assert r.returncode == 0, r
@@ -93,7 +97,11 @@ def test_daemon_that_starts_exits_0_and_runs(wd):
     finally:
         c.close()
         if pid is not None and pid_alive(pid):
-            os.killpg(pid, signal.SIGKILL)
+            os.kill(pid, signal.SIGTERM)    # it stops its workers
+            try:
+                wait_until(lambda: not pid_alive(pid), 30)
+            except AssertionError:
+                os.killpg(pid, signal.SIGKILL)
 
 
 def test_ipc_endpoint_directory_that_cannot_be_created(wd):
