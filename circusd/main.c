@@ -310,7 +310,7 @@ main(int argc, char **argv)
 	if (pid_created)
 		pidfile_remove(pidfile);
 	free(pidfile_owned);
-	stats_cache_free();
+	procinfo_cache_free();
 	ev_loop_destroy(loop);
 	zsys_shutdown();
 	log_close();
