@@ -45,8 +45,9 @@ BINS = $(BUILD)/circusd $(BUILD)/circusctl
 
 # Other programs: one folder of .c files each, linked with libcircus.a and
 # the libraries named in LIBS_<program>.
-PROGRAMS = circusd-stats
+PROGRAMS = circusd-stats circus-top
 LIBS_circusd-stats = -lmicrohttpd
+LIBS_circus-top = -lncurses
 BINS += $(PROGRAMS:%=$(BUILD)/%)
 
 .PHONY: all test unit e2e run deps clean check bench bench-quick fuzz soak format
