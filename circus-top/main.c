@@ -19,6 +19,8 @@
 
 #include "circus-top.h"
 #include "client.h"
+#include "pubsub.h"
+#include "util.h"
 #include "compat.h"
 #include "xmalloc.h"
 
@@ -27,7 +29,6 @@
 static volatile sig_atomic_t quitting;
 
 static void	 on_signal(int);
-static long	 now_ms(void);
 static void	 usage(FILE *, int) NORETURN;
 static void	 drain(struct top *, void *);
 static bool	 keys(struct top *);
@@ -37,16 +38,6 @@ static void
 on_signal(int sig UNUSED)
 {
 	quitting = 1;
-}
-
-/* Monotonic milliseconds. */
-static long
-now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Usage and exit. */
@@ -62,35 +53,13 @@ usage(FILE *f, int status)
 static void
 drain(struct top *t, void *sub)
 {
-	zmq_msg_t	 topic, body;
-	char		*tp;
-	int		 more = 0;
-	size_t		 len = sizeof more;
+	char	*topic, *body;
+	size_t	 len;
 
-	for (;;) {
-		zmq_msg_init(&topic);
-		if (zmq_msg_recv(&topic, sub, ZMQ_DONTWAIT) == -1) {
-			zmq_msg_close(&topic);
-			return;
-		}
-		zmq_msg_init(&body);
-		zmq_getsockopt(sub, ZMQ_RCVMORE, &more, &len);
-		if (more && zmq_msg_recv(&body, sub, 0) != -1) {
-			tp = xstrndup(zmq_msg_data(&topic),
-			    zmq_msg_size(&topic));
-			top_message(t, tp, zmq_msg_data(&body),
-			    zmq_msg_size(&body), now_ms());
-			free(tp);
-		}
-		while (zmq_getsockopt(sub, ZMQ_RCVMORE, &more, &len) == 0 &&
-		    more) {
-			zmq_msg_close(&body);
-			zmq_msg_init(&body);
-			if (zmq_msg_recv(&body, sub, 0) == -1)
-				break;
-		}
-		zmq_msg_close(&body);
-		zmq_msg_close(&topic);
+	while (pubsub_recv(sub, &topic, &body, &len) == 0) {
+		top_message(t, topic, body, len, util_monotonic_ms());
+		free(topic);
+		free(body);
 	}
 }
 
@@ -199,9 +168,9 @@ main(int argc, char **argv)
 	keypad(stdscr, TRUE);
 	curs_set(0);
 
-	next = now_ms();
+	next = util_monotonic_ms();
 	while (!quitting) {
-		now = now_ms();
+		now = util_monotonic_ms();
 		if (now >= next) {
 			top_expire(&t, now);
 			screen_draw(&t);

@@ -21,6 +21,8 @@
 
 #include "circusd-stats.h"
 #include "client.h"
+#include "pubsub.h"
+#include "util.h"
 #include "log.h"
 #include "xmalloc.h"
 
@@ -40,7 +42,6 @@ struct args {
 static volatile sig_atomic_t stopping;
 
 static void	 on_signal(int);
-static long	 now_ms(void);
 static void	 usage(FILE *, int) NORETURN;
 static void	 parse_args(int, char **, struct args *);
 static void	 drain_events(struct stats *);
@@ -51,16 +52,6 @@ static void
 on_signal(int sig UNUSED)
 {
 	stopping = 1;
-}
-
-/* Monotonic milliseconds. */
-static long
-now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Usage and exit. */
@@ -124,36 +115,13 @@ parse_args(int argc, char **argv, struct args *a)
 static void
 drain_events(struct stats *st)
 {
-	zmq_msg_t	 topic, body;
-	char		*t;
-	int		 more;
-	size_t		 len = sizeof more;
+	char	*topic, *body;
+	size_t	 len;
 
-	for (;;) {
-		zmq_msg_init(&topic);
-		if (zmq_msg_recv(&topic, st->sub, ZMQ_DONTWAIT) == -1) {
-			zmq_msg_close(&topic);
-			return;
-		}
-		more = 0;
-		zmq_getsockopt(st->sub, ZMQ_RCVMORE, &more, &len);
-		zmq_msg_init(&body);
-		if (more && zmq_msg_recv(&body, st->sub, 0) != -1) {
-			t = xstrndup(zmq_msg_data(&topic), zmq_msg_size(&topic));
-			streamer_event(st, t, zmq_msg_data(&body),
-			    zmq_msg_size(&body));
-			free(t);
-		}
-		/* skip any further frame of a malformed message */
-		while (zmq_getsockopt(st->sub, ZMQ_RCVMORE, &more, &len) == 0 &&
-		    more) {
-			zmq_msg_close(&body);
-			zmq_msg_init(&body);
-			if (zmq_msg_recv(&body, st->sub, 0) == -1)
-				break;
-		}
-		zmq_msg_close(&body);
-		zmq_msg_close(&topic);
+	while (pubsub_recv(st->sub, &topic, &body, &len) == 0) {
+		streamer_event(st, topic, body, len);
+		free(topic);
+		free(body);
 	}
 }
 
@@ -165,7 +133,7 @@ run(struct stats *st, struct metrics *m)
 	long		 now, next_tick, next_sock, wait, mt;
 	size_t		 n;
 
-	now = now_ms();
+	now = util_monotonic_ms();
 	next_tick = now + TICK_MS;
 	next_sock = now + SOCKET_POLL_MS;
 	while (!stopping) {
@@ -173,7 +141,7 @@ run(struct stats *st, struct metrics *m)
 		items[0].socket = st->sub;
 		items[0].events = ZMQ_POLLIN;
 		n = 1 + metrics_pollfds(m, &items[1], 1);
-		now = now_ms();
+		now = util_monotonic_ms();
 		wait = next_tick - now;
 		if (st->nsocks > 0 && next_sock - now < wait)
 			wait = next_sock - now;
@@ -190,7 +158,7 @@ run(struct stats *st, struct metrics *m)
 		if (items[0].revents & ZMQ_POLLIN)
 			drain_events(st);
 		metrics_run(m);
-		now = now_ms();
+		now = util_monotonic_ms();
 		if (st->nsocks > 0 && now >= next_sock) {
 			publish_poll_sockets(st);
 			next_sock += SOCKET_POLL_MS;

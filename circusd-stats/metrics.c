@@ -41,6 +41,8 @@ struct mbuf {
 static void	 mbuf_printf(struct mbuf *, const char *, ...) PRINTFLIKE(2, 3);
 static char	*metrics_label(const char *);
 static json_t	*metrics_status(struct stats *);
+static void	 metrics_processes(struct mbuf *, struct stats *, const char *,
+		     const char *, const char *, bool);
 static void	 metrics_family(struct mbuf *, const char *, const char *,
 		     const char *);
 static enum MHD_Result metrics_handler(void *, struct MHD_Connection *,
@@ -96,6 +98,36 @@ metrics_family(struct mbuf *b, const char *name, const char *type,
 	mbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* One per-process family: CPU seconds, or resident bytes when rss. */
+static void
+metrics_processes(struct mbuf *b, struct stats *st, const char *name,
+    const char *type, const char *help, bool rss)
+{
+	const struct procinfo_sample	*s;
+	struct swatcher			*w;
+	char				*l;
+	size_t				 i, j;
+
+	metrics_family(b, name, type, help);
+	for (i = 0; i < st->nwatchers; i++) {
+		w = st->watchers[i];
+		l = metrics_label(w->name);
+		for (j = 0; j < w->npids; j++) {
+			s = &w->pids[j].sample;
+			if (!s->alive)
+				continue;
+			mbuf_printf(b, "%s{watcher=\"%s\",pid=\"%d\"} ", name, l,
+			    (int)w->pids[j].pid);
+			if (rss)
+				mbuf_printf(b, "%llu\n",
+				    (unsigned long long)s->rss_bytes);
+			else
+				mbuf_printf(b, "%.2f\n", s->cpu_seconds);
+		}
+		free(l);
+	}
+}
+
 /* circusd's status of every watcher, keyed by lower-cased name. */
 static json_t *
 metrics_status(struct stats *st)
@@ -127,107 +159,104 @@ metrics_status(struct stats *st)
 	return out;
 }
 
+/* The per-watcher families, in exposition order. */
+enum wmetric {
+	WM_UP, WM_PROCESSES, WM_CPU, WM_RSS, WM_RESTARTS, WM_CRASHES,
+	WM_BACKOFF, WM_FLAPPING,
+};
+static const struct {
+	enum wmetric	 m;
+	const char	*name;
+	const char	*type;
+	const char	*help;
+} wfamilies[] = {
+	{ WM_UP, "circus_watcher_up", "gauge",
+	  "1 while the watcher is active, 0 otherwise." },
+	{ WM_PROCESSES, "circus_watcher_processes", "gauge",
+	  "Processes of the watcher." },
+	{ WM_CPU, "circus_watcher_cpu_seconds_total", "counter",
+	  "CPU time of the watcher's current processes." },
+	{ WM_RSS, "circus_watcher_resident_memory_bytes", "gauge",
+	  "Resident set size of the watcher's processes." },
+	{ WM_RESTARTS, "circus_watcher_restarts_total", "counter",
+	  "Processes respawned after a crash." },
+	{ WM_CRASHES, "circus_watcher_crashes_total", "counter",
+	  "Processes that exited without being stopped by circusd." },
+	{ WM_BACKOFF, "circus_watcher_backoff_delay_seconds", "gauge",
+	  "Current crash back-off delay before the next respawn." },
+	{ WM_FLAPPING, "circus_watcher_flapping", "gauge",
+	  "1 while the watcher is backing off after quick crashes." },
+};
+
+/* One watcher figure; ws is its status entry (may be NULL). */
+static double
+metrics_watcher_value(const struct swatcher *w, json_t *ws, enum wmetric m)
+{
+	const char	*state;
+	double		 sum = 0, delay;
+	size_t		 j;
+
+	state = json_string_value(json_object_get(ws, "status"));
+	delay = json_number_value(json_object_get(json_object_get(ws,
+	    "backoff"), "delay"));
+	switch (m) {
+	case WM_UP:
+		return state != NULL && strcmp(state, "active") == 0;
+	case WM_PROCESSES:
+		return (double)w->npids;
+	case WM_CPU:
+	case WM_RSS:
+		for (j = 0; j < w->npids; j++) {
+			if (w->pids[j].sample.alive)
+				sum += m == WM_CPU ?
+				    w->pids[j].sample.cpu_seconds :
+				    (double)w->pids[j].sample.rss_bytes;
+		}
+		return sum;
+	case WM_RESTARTS:
+		return (double)w->restarts;
+	case WM_CRASHES:
+		return (double)w->crashes;
+	case WM_BACKOFF:
+		return delay;
+	case WM_FLAPPING:
+		return delay > 0;
+	}
+	return 0;
+}
+
 /* The exposition text of the current figures. */
 char *
 metrics_text(struct stats *st)
 {
 	struct mbuf	 b = { NULL, 0, 0 };
-	struct swatcher	*w;
-	json_t		*status, *ws, *backoff;
-	const char	*name, *state;
+	json_t		*status, *ws;
+	const char	*name;
 	char		*l;
-	double		 cpu, delay;
-	uint64_t	 rss;
-	size_t		 i, j;
+	size_t		 f, i;
 
 	status = metrics_status(st);
 	json_object_foreach(status, name, ws) {
 		if (strcmp(name, "circusd-stats") != 0)
 			streamer_watcher(st, name, true);
 	}
-
-	metrics_family(&b, "circus_process_cpu_seconds_total", "counter",
-	    "User and system CPU time of a process.");
-	for (i = 0; i < st->nwatchers; i++) {
-		w = st->watchers[i];
-		l = metrics_label(w->name);
-		for (j = 0; j < w->npids; j++) {
-			if (w->pids[j].sample.alive)
-				mbuf_printf(&b, "circus_process_cpu_seconds_total"
-				    "{watcher=\"%s\",pid=\"%d\"} %.2f\n", l,
-				    (int)w->pids[j].pid,
-				    w->pids[j].sample.cpu_seconds);
+	metrics_processes(&b, st, "circus_process_cpu_seconds_total",
+	    "counter", "User and system CPU time of a process.", false);
+	metrics_processes(&b, st, "circus_process_resident_memory_bytes",
+	    "gauge", "Resident set size of a process.", true);
+	for (f = 0; f < nitems(wfamilies); f++) {
+		metrics_family(&b, wfamilies[f].name, wfamilies[f].type,
+		    wfamilies[f].help);
+		for (i = 0; i < st->nwatchers; i++) {
+			l = metrics_label(st->watchers[i]->name);
+			mbuf_printf(&b, "%s{watcher=\"%s\"} %.15g\n",
+			    wfamilies[f].name, l, metrics_watcher_value(
+			    st->watchers[i], json_object_get(status,
+			    st->watchers[i]->name), wfamilies[f].m));
+			free(l);
 		}
-		free(l);
-	}
-	metrics_family(&b, "circus_process_resident_memory_bytes", "gauge",
-	    "Resident set size of a process.");
-	for (i = 0; i < st->nwatchers; i++) {
-		w = st->watchers[i];
-		l = metrics_label(w->name);
-		for (j = 0; j < w->npids; j++) {
-			if (w->pids[j].sample.alive)
-				mbuf_printf(&b,
-				    "circus_process_resident_memory_bytes"
-				    "{watcher=\"%s\",pid=\"%d\"} %llu\n", l,
-				    (int)w->pids[j].pid, (unsigned long long)
-				    w->pids[j].sample.rss_bytes);
-		}
-		free(l);
-	}
-
-	metrics_family(&b, "circus_watcher_up", "gauge",
-	    "1 while the watcher is active, 0 otherwise.");
-	metrics_family(&b, "circus_watcher_processes", "gauge",
-	    "Processes of the watcher.");
-	metrics_family(&b, "circus_watcher_cpu_seconds_total", "counter",
-	    "CPU time of the watcher's current processes.");
-	metrics_family(&b, "circus_watcher_resident_memory_bytes", "gauge",
-	    "Resident set size of the watcher's processes.");
-	metrics_family(&b, "circus_watcher_restarts_total", "counter",
-	    "Processes respawned after a crash.");
-	metrics_family(&b, "circus_watcher_crashes_total", "counter",
-	    "Processes that exited without being stopped by circusd.");
-	metrics_family(&b, "circus_watcher_backoff_delay_seconds", "gauge",
-	    "Current crash back-off delay before the next respawn.");
-	metrics_family(&b, "circus_watcher_flapping", "gauge",
-	    "1 while the watcher is backing off after quick crashes.");
-	for (i = 0; i < st->nwatchers; i++) {
-		w = st->watchers[i];
-		ws = json_object_get(status, w->name);
-		state = json_string_value(json_object_get(ws, "status"));
-		backoff = json_object_get(ws, "backoff");
-		delay = json_number_value(json_object_get(backoff, "delay"));
-		cpu = 0;
-		rss = 0;
-		for (j = 0; j < w->npids; j++) {
-			if (!w->pids[j].sample.alive)
-				continue;
-			cpu += w->pids[j].sample.cpu_seconds;
-			rss += w->pids[j].sample.rss_bytes;
-		}
-		l = metrics_label(w->name);
-		mbuf_printf(&b, "circus_watcher_up{watcher=\"%s\"} %d\n", l,
-		    state != NULL && strcmp(state, "active") == 0);
-		mbuf_printf(&b, "circus_watcher_processes{watcher=\"%s\"} %zu\n",
-		    l, w->npids);
-		mbuf_printf(&b, "circus_watcher_cpu_seconds_total"
-		    "{watcher=\"%s\"} %.2f\n", l, cpu);
-		mbuf_printf(&b, "circus_watcher_resident_memory_bytes"
-		    "{watcher=\"%s\"} %llu\n", l, (unsigned long long)rss);
-		mbuf_printf(&b, "circus_watcher_restarts_total{watcher=\"%s\"} "
-		    "%llu\n", l, (unsigned long long)w->restarts);
-		mbuf_printf(&b, "circus_watcher_crashes_total{watcher=\"%s\"} "
-		    "%llu\n", l, (unsigned long long)w->crashes);
-		mbuf_printf(&b, "circus_watcher_backoff_delay_seconds"
-		    "{watcher=\"%s\"} %g\n", l, delay);
-		mbuf_printf(&b, "circus_watcher_flapping{watcher=\"%s\"} %d\n",
-		    l, delay > 0);
-		free(l);
 	}
 	json_decref(status);
-	if (b.p == NULL)
-		b.p = xstrdup("");
 	return b.p;
 }
 

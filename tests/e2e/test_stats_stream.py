@@ -256,6 +256,13 @@ def test_metrics_endpoint_serves_prometheus_text(circusd, wd):
         return None
     ctype, text = wait_until(cpu_line, 30, msg="burn's cpu seconds")
     assert ctype.startswith("text/plain; version=0.0.4")
+    # every family's samples follow its own HELP/TYPE lines, as one group
+    family = None
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            family = line.split()[2]
+        elif not line.startswith("#"):
+            assert line.split("{")[0] == family, (line, family)
     assert "# TYPE circus_process_cpu_seconds_total counter" in text
     assert "# TYPE circus_process_resident_memory_bytes gauge" in text
     assert 'circus_watcher_up{watcher="burn"} 1' in text
