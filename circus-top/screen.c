@@ -118,9 +118,7 @@ screen_draw(struct top *t)
 	snprintf(line, sizeof line, "Circus Top    sorted by %s "
 	    "(c cpu, m memory, a age, p pid; q quits)", sort_names[t->sort]);
 	put(&row, line);
-	put(&row, dashes);
-	if (!t->got_data)
-		put(&row, "*** Waiting for data ***");
+	put(&row, t->got_data ? dashes : "*** Waiting for data ***");
 	for (i = 0; i < t->ngroups; i++) {
 		top_sort_rows(t, t->groups[i]);
 		put(&row, t->groups[i]->name);

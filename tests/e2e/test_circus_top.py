@@ -110,8 +110,8 @@ def test_top_sorts_by_pid_and_forgets_a_stopped_group(circusd, wd, tmux):
 def test_top_waits_for_data(wd, tmux):
     tmux.start([TOP, "--endpoint", "ipc://%s/nobody.sock" % wd.path],
                {"TERM": "xterm"})
-    wait_until(lambda: "*** Waiting for data ***" in tmux.screen(), 15,
-               msg="the waiting line")
+    wait_until(lambda: tmux.screen()[1:2] == ["*** Waiting for data ***"],
+               15, msg="the waiting line on row 1")
     tmux.type("q")
     wait_until(lambda: tmux.dead() is not None, 15, msg="quit")
     assert tmux.dead() == 0
