@@ -549,6 +549,27 @@ circus_float(struct load *l, const char *key, double *dst)
 	free(v);
 }
 
+/* metrics_endpoint must be HOST:PORT (HOST may be empty or [v6]). */
+static void
+load_metrics_check(struct load *l, const char *v)
+{
+	const struct ini_opt	*o = NULL;
+	const char		*colon;
+	char			*end, *r;
+	long			 port;
+
+	colon = strrchr(v, ':');
+	port = colon != NULL ? strtol(colon + 1, &end, 10) : -1;
+	if (colon != NULL && colon[1] != '\0' && *end == '\0' && port > 0 &&
+	    port < 65536)
+		return;
+	free(circus_get(l, "metrics_endpoint", &o));
+	r = pyjson_str_repr(v);
+	load_error(l, o != NULL ? o->file : l->main_file, o != NULL ? o->line :
+	    0, "[circus] metrics_endpoint = %s is not HOST:PORT", r);
+	free(r);
+}
+
 /* Read the [circus] section (config.md §4). */
 static void
 load_circus(struct load *l)
@@ -627,8 +648,10 @@ load_circus(struct load *l)
 	circus_str(l, "loggerconfig", &c->loggerconfig);
 	circus_str(l, "fqdn_prefix", &c->fqdn_prefix);
 	circus_str(l, "metrics_endpoint", &c->metrics_endpoint);
-	if (c->metrics_endpoint != NULL)
+	if (c->metrics_endpoint != NULL) {
 		c->statsd = true;	/* circusd-stats serves /metrics */
+		load_metrics_check(l, c->metrics_endpoint);
+	}
 	circus_float(l, "backoff_min", &c->backoff_min_s);
 	circus_float(l, "backoff_factor", &c->backoff_factor);
 	circus_float(l, "backoff_max", &c->backoff_max_s);

@@ -337,3 +337,26 @@ def test_real_prometheus_scrapes_a_watcher_series(circusd, wd):
             prom.kill()
             prom.wait(10)
         log.close()
+
+
+def test_reloadconfig_leaves_circusd_stats_alone(circusd, wd):
+    """lifecycle.md §18: reloadconfig ignores circusd-stats; a changed
+    watcher is applied around it."""
+    d, stats_ep = stats_daemon(circusd, wd, """
+    [watcher:sleeper]
+    cmd = /bin/sleep 3600
+    """)
+    before = d.pids("circusd-stats")
+    assert d.call("reloadconfig", waiting=True)["status"] == "ok"
+    d.write_ini("""
+    [watcher:sleeper]
+    cmd = /bin/sleep 3600
+    numprocesses = 2
+
+    [watcher:other]
+    cmd = /bin/sleep 3600
+    """)
+    assert d.call("reloadconfig", waiting=True)["status"] == "ok"
+    d.wait_pids("sleeper", 2)
+    d.wait_pids("other", 1)
+    assert d.pids("circusd-stats") == before

@@ -717,7 +717,7 @@ test_stats_watcher(void **state)
 {
 	struct config		*cfg;
 	struct watcher_cfg	*w;
-	char			*dir, *path;
+	char			*dir, *path, *errors;
 
 	(void)state;
 	dir = tmpdir();
@@ -746,6 +746,14 @@ test_stats_watcher(void **state)
 	w = watcher(cfg, "circusd-stats");
 	assert_non_null(strstr(w->cmd, " --metrics 127.0.0.1:9100"));
 	config_free(cfg);
+	rm_tmp(path);
+
+	path = write_tmp(dir, "bad.ini", "[circus]\n\n"
+	    "metrics_endpoint = localhost\n[watcher:a]\ncmd = x\n");
+	errors = load_fail(path);
+	assert_non_null(strstr(errors, "bad.ini:3: [circus] metrics_endpoint "
+	    "= 'localhost' is not HOST:PORT"));
+	free(errors);
 	rm_tmp(path);
 
 	path = write_tmp(dir, "n.ini", "[circus]\n[watcher:a]\ncmd = x\n");
