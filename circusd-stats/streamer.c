@@ -2,7 +2,7 @@
 /*
  * The pid set of each watcher (protocol.md §8.2): one bootstrap over the
  * control channel, then only events — spawn adds a pid, reap and kill
- * remove it, stop clears the watcher. A reap of a pid that circusd did not
+ * remove it, stop clears the watcher, remove (rm) forgets it. A reap of a pid that circusd did not
  * kill first is a crash; the next spawn of that watcher is its restart.
  */
 #include <stdlib.h>
@@ -20,6 +20,8 @@
 static json_t	*streamer_call(struct stats *, const char *, const char *,
 		     char **);
 static bool	 streamer_ignored(const char *);
+static void	 streamer_watcher_free(struct swatcher *);
+static void	 streamer_remove(struct stats *, const char *);
 static void	 streamer_add_pid(struct swatcher *, pid_t);
 static bool	 streamer_del_pid(struct swatcher *, pid_t);
 static void	 streamer_sockets(struct stats *, json_t *);
@@ -91,6 +93,32 @@ streamer_watcher(struct stats *st, const char *name, bool create)
 	qsort(st->watchers, st->nwatchers, sizeof *st->watchers,
 	    streamer_cmp);
 	return w;
+}
+
+/* Free one watcher. */
+static void
+streamer_watcher_free(struct swatcher *w)
+{
+	free(w->name);
+	free(w->pids);
+	free(w);
+}
+
+/* Forget a watcher removed with `rm` (its stop events follow). */
+static void
+streamer_remove(struct stats *st, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < st->nwatchers; i++) {
+		if (strcmp(st->watchers[i]->name, name) != 0)
+			continue;
+		streamer_watcher_free(st->watchers[i]);
+		memmove(&st->watchers[i], &st->watchers[i + 1],
+		    (st->nwatchers - i - 1) * sizeof *st->watchers);
+		st->nwatchers--;
+		return;
+	}
 }
 
 /* Add pid to a watcher's set (once). */
@@ -244,6 +272,8 @@ streamer_event(struct stats *st, const char *topic, const char *body,
 			w->crashes++;
 			w->owed++;
 		}
+	} else if (strcmp(last, "remove") == 0) {
+		streamer_remove(st, name);
 	} else if (strcmp(last, "stop") == 0) {
 		if ((w = streamer_watcher(st, name, false)) != NULL) {
 			w->npids = 0;
@@ -261,11 +291,8 @@ streamer_free(struct stats *st)
 {
 	size_t	i;
 
-	for (i = 0; i < st->nwatchers; i++) {
-		free(st->watchers[i]->name);
-		free(st->watchers[i]->pids);
-		free(st->watchers[i]);
-	}
+	for (i = 0; i < st->nwatchers; i++)
+		streamer_watcher_free(st->watchers[i]);
 	free(st->watchers);
 	for (i = 0; i < st->nsocks; i++)
 		free(st->socks[i].address);

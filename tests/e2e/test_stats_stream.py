@@ -360,3 +360,27 @@ def test_reloadconfig_leaves_circusd_stats_alone(circusd, wd):
     d.wait_pids("sleeper", 2)
     d.wait_pids("other", 1)
     assert d.pids("circusd-stats") == before
+
+
+def test_a_removed_watcher_leaves_the_metrics(circusd, wd):
+    port = free_tcp_port()
+    d, stats_ep = stats_daemon(circusd, wd, """
+    [watcher:keep]
+    cmd = /bin/sleep 3600
+
+    [watcher:gone]
+    cmd = /bin/sleep 3600
+    """, extra={"metrics_endpoint": "127.0.0.1:%d" % port})
+    url = "http://127.0.0.1:%d/metrics" % port
+
+    def text():
+        try:
+            return scrape(url)[1]
+        except OSError:
+            return ""
+    wait_until(lambda: 'circus_watcher_processes{watcher="gone"} 1' in
+               text(), 30, msg="gone's series")
+    assert d.call("rm", name="gone", waiting=True)["status"] == "ok"
+    wait_until(lambda: 'watcher="gone"' not in text(), 30,
+               msg="gone's series removed")
+    assert 'circus_watcher_up{watcher="keep"} 1' in text()
