@@ -25,6 +25,9 @@ cmd_dstats_exec(struct cmd_ctx *ctx)
 	json_object_set_new(ctx->result, "info",
 	    stats_process_info(pid, false, &cmd_dstats_ticks,
 	        &cmd_dstats_time));
+	/* ours: how `stats` finds children ("events" or "scan") */
+	json_object_set_new(ctx->result, "process_tree",
+	    json_string(procinfo_tree_mode()));
 	return CMD_OK;
 }
 

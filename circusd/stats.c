@@ -3,10 +3,17 @@
  * The process info object of a supervised process: lib/procinfo's object
  * with the age counted from the spawn, plus started and wid.
  */
+#include <stdlib.h>
+#include <unistd.h>
+
 #include <jansson.h>
 
 #include "circusd.h"
+#include "log.h"
+#include "proctree.h"
 #include "stats.h"
+
+static struct proctree *stats_tree;
 
 /* Info for a supervised process: age since spawn, then started and wid. */
 json_t *
@@ -59,4 +66,35 @@ stats_process(struct process *p)
 	info = stats_batch_process(b, p);
 	procinfo_batch_free(b);
 	return info;
+}
+
+/*
+ * Follow circusd's descendants through the kernel's process events when
+ * possible (root), so `stats` never scans the machine's /proc; say which
+ * way children are found.
+ */
+void
+stats_tree_start(void)
+{
+	char *cause = NULL;
+
+	if (stats_tree != NULL)
+		return;
+	if ((stats_tree = proctree_open(getpid(), &cause)) == NULL) {
+		log_info("stats: children found by scanning /proc (%s)", cause);
+		free(cause);
+		return;
+	}
+	procinfo_set_tree(stats_tree);
+	log_info("stats: children followed through the kernel's process "
+	    "events");
+}
+
+/* Stop following (shutdown). */
+void
+stats_tree_stop(void)
+{
+	procinfo_set_tree(NULL);
+	proctree_free(stats_tree);
+	stats_tree = NULL;
 }

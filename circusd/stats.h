@@ -16,4 +16,8 @@ struct process;
 /* Info for a supervised process: adds started and wid, age since spawn. */
 json_t *stats_batch_process(struct procinfo_batch *, struct process *);
 
+/* Children from process events when available (logs the mode); stop. */
+void stats_tree_start(void);
+void stats_tree_stop(void);
+
 #endif

@@ -27,6 +27,7 @@
 #include <jansson.h>
 
 #include "procinfo.h"
+#include "proctree.h"
 #include "xmalloc.h"
 
 #define PROCINFO_GONE "No such process (stopped?)"
@@ -67,6 +68,8 @@ struct procinfo_batch {
 static struct procinfo_machine machine;
 /* The ppid table of the last scan, sorted by pid. */
 static struct procinfo_link *scan_cache;
+/* The descendants table kept from process events, when there is one. */
+static struct proctree *tree;
 static size_t scan_ncache;
 
 static void procinfo_machine_init(void);
@@ -79,6 +82,8 @@ static int procinfo_link_pid_cmp(const void *, const void *);
 static int procinfo_link_ppid_cmp(const void *, const void *);
 static int procinfo_pid_cmp(const void *, const void *);
 static void procinfo_scan(struct procinfo_batch *);
+static void procinfo_scan_proc(struct procinfo_batch *);
+static void procinfo_tree_reload(void);
 static size_t procinfo_children(struct procinfo_batch *, pid_t, pid_t **);
 static json_t *procinfo_jstring(const char *);
 static double procinfo_cpu(const struct procinfo_stat *, struct procinfo_batch *,
@@ -395,7 +400,7 @@ procinfo_pid_cmp(const void *a, const void *b)
  * gone since (they were reparented), then index by ppid.
  */
 static void
-procinfo_scan(struct procinfo_batch *b)
+procinfo_scan_proc(struct procinfo_batch *b)
 {
 	DIR *dir;
 	struct dirent *de;
@@ -476,6 +481,72 @@ procinfo_scan(struct procinfo_batch *b)
 		memcpy(b->by_ppid, cur, k * sizeof *cur);
 	b->nby_ppid = k;
 	qsort(b->by_ppid, k, sizeof *b->by_ppid, procinfo_link_ppid_cmp);
+}
+
+/* Reload the events table from the last /proc scan (after lost events). */
+static void
+procinfo_tree_reload(void)
+{
+	struct proctree_link *all;
+	size_t i;
+
+	all = xreallocarray(NULL, scan_ncache + 1, sizeof *all);
+	for (i = 0; i < scan_ncache; i++) {
+		all[i].pid = scan_cache[i].pid;
+		all[i].ppid = scan_cache[i].ppid;
+	}
+	proctree_reload(tree, all, scan_ncache);
+	free(all);
+}
+
+/*
+ * The ppid index of a batch: from the events table when it is ready (its
+ * size is what circusd supervises), otherwise from a /proc scan (its size
+ * is the machine), which also repairs a table that lost events.
+ */
+static void
+procinfo_scan(struct procinfo_batch *b)
+{
+	const struct proctree_link *links;
+	size_t i, n;
+
+	if (tree != NULL) {
+		proctree_drain(tree);
+		if (proctree_ready(tree)) {
+			b->scanned = true;
+			links = proctree_links(tree, &n);
+			b->by_ppid = xreallocarray(NULL, n + 1,
+			    sizeof *b->by_ppid);
+			for (i = 0; i < n; i++) {
+				b->by_ppid[i].pid = links[i].pid;
+				b->by_ppid[i].ppid = links[i].ppid;
+				b->by_ppid[i].ino = 0;
+			}
+			b->nby_ppid = n;
+			qsort(b->by_ppid, n, sizeof *b->by_ppid,
+			    procinfo_link_ppid_cmp);
+			return;
+		}
+	}
+	procinfo_scan_proc(b);
+	if (tree != NULL)
+		procinfo_tree_reload();
+}
+
+/* Use (or stop using, NULL) a descendants table kept from events. */
+void
+procinfo_set_tree(struct proctree *t)
+{
+	tree = t;
+}
+
+/* How children are found right now. */
+const char *
+procinfo_tree_mode(void)
+{
+	if (tree != NULL)
+		proctree_drain(tree);
+	return proctree_ready(tree) ? "events" : "scan";
 }
 
 /* Direct children of pid, ascending (as psutil lists them). */

@@ -64,6 +64,12 @@ json_t *procinfo_batch_sample(struct procinfo_batch *, pid_t,
 /* Seed a cpu sample with the process start, so the first percent is the
  * average since it started instead of 0.0. */
 void procinfo_seed_from_start(pid_t, uint64_t *last_ticks, double *last_time);
+/* Find children in a descendants table kept from process events
+ * (lib/proctree.h) instead of scanning /proc; NULL stops. */
+struct proctree;
+void procinfo_set_tree(struct proctree *);
+/* "events" when children come from that table, "scan" otherwise. */
+const char *procinfo_tree_mode(void);
 /* Release the ppid cache kept between calls (shutdown). */
 void procinfo_cache_free(void);
 
