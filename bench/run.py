@@ -67,6 +67,7 @@ PROFILES = {
         "rtt_configs": ["1x10", "50x10"],
         # a 500-process supervisord takes ~40 s to start: 1x10 only
         "rtt_sv_max": 10,
+        "rtt_unrelated": 1000,
         "rtt_repeats": 4,
         "rtt_sv_repeats": 2,
         "rtt_count": 1500,
@@ -99,6 +100,7 @@ PROFILES = {
         "spawn_sv_repeats": {10: 3, 100: 1},
         "rtt_configs": ["1x10", "50x10"],
         "rtt_sv_max": 100,
+        "rtt_unrelated": 1000,
         "rtt_repeats": 3,
         "rtt_sv_repeats": 2,
         "rtt_count": 500,
@@ -1176,6 +1178,14 @@ def sc_rtt(B):
     out = {"configs": {}, "throughput": {}}
     echo_ep = "ipc://%s/echo.sock" % B.tmp_root
     echo = B.floors.echo(echo_ep)
+    # unrelated processes alive meanwhile: `stats` must not cost what the
+    # machine runs
+    unrelated = P.get("rtt_unrelated", 0)
+    holder = None
+    if unrelated:
+        holder = B.guarded("rtt", "hold %d unrelated" % unrelated,
+                           B.floors.hold, unrelated, 3600)
+        out["unrelated"] = unrelated if holder else 0
     for cfg in P["rtt_configs"]:
         nw, np_ = (int(x) for x in cfg.split("x"))
         ws = [("w", np_)] if nw == 1 else [("w%02d" % i, np_)
@@ -1253,6 +1263,8 @@ def sc_rtt(B):
         out["throughput"][cfg] = truns
         close_all(circ, sv)
     stop_process(echo)
+    if holder:
+        stop_process(holder)
     return out
 
 
@@ -1965,9 +1977,11 @@ class Report:
         self.w()
         for cfg, runs in d["configs"].items():
             self.w("**%s** (%s watcher(s) × 10 processes; %s processes on "
-                   "the machine)"
+                   "the machine, %s of them unrelated `sleep`s held by "
+                   "`floor_spawn -H` meanwhile)"
                    % (cfg, cfg.split("x")[0],
-                      d.get("machine_processes", {}).get(cfg, "?")))
+                      d.get("machine_processes", {}).get(cfg, "?"),
+                      d.get("unrelated", 0)))
             self.w()
             echo50 = series(runs, "echo", "p50_us")
             rows = [["echo (floor)", fmt_stat(sm(echo50, 1e-6)),
