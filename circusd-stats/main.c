@@ -183,7 +183,7 @@ main(int argc, char **argv)
 	struct metrics		*m = NULL;
 	struct sigaction	 sa;
 	void			*ctx;
-	char			*cause = NULL, *local = NULL;
+	char			*cause = NULL, *local = NULL, *fail;
 	pid_t			 tunnel = -1;
 	int			 zero = 0, status = 1;
 	static const int	 sigs[] = { SIGHUP, SIGQUIT, SIGINT, SIGTERM,
@@ -228,13 +228,17 @@ main(int argc, char **argv)
 			goto fail;
 		a.endpoint = local;
 	}
-	if ((st.ctl = client_new(a.endpoint, &cause)) == NULL)
-		goto fail;
-	if (streamer_bootstrap(&st, &cause) == -1)
-		goto fail;
 	if (a.metrics != NULL && (m = metrics_new(&st, a.metrics, &cause)) ==
 	    NULL)
 		goto fail;
+	if ((st.ctl = client_new(a.endpoint, &cause)) == NULL)
+		goto fail;
+	if (streamer_bootstrap(&st, &cause) == -1) {
+		fail = cause;
+		cause = xprintf("circusd at %s: %s", a.endpoint, fail);
+		free(fail);
+		goto fail;
+	}
 	log_info("circusd-stats publishing on %s%s%s", a.statspoint,
 	    m != NULL ? ", metrics on " : "", m != NULL ? a.metrics : "");
 	run(&st, m);

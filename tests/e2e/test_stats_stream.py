@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 import urllib.parse
@@ -19,7 +20,7 @@ import urllib.request
 import pytest
 import zmq
 
-from conftest import free_tcp_port, wait_until
+from conftest import BUILD, free_tcp_port, wait_until
 
 INFO_KEYS = ["mem_info1", "mem_info2", "cpu", "mem", "ctime", "pid",
              "username", "nice", "create_time", "age", "cmdline", "children",
@@ -384,3 +385,49 @@ def test_a_removed_watcher_leaves_the_metrics(circusd, wd):
     wait_until(lambda: 'watcher="gone"' not in text(), 30,
                msg="gone's series removed")
     assert 'circus_watcher_up{watcher="keep"} 1' in text()
+
+
+STATSD = str(BUILD / "circusd-stats")
+
+
+def run_statsd(wd, *args):
+    return subprocess.run(
+        [STATSD, "--statspoint", "ipc://%s/hand.sock" % wd.path] +
+        list(args), capture_output=True, text=True, timeout=60,
+        stdin=subprocess.DEVNULL)
+
+
+def test_circusd_stats_by_hand_fails_clearly(wd):
+    """cli.md §3: without a circusd answering `list` it fails (exit 1),
+    naming the endpoint; a bad --metrics is named before that."""
+    ep = "ipc://%s/nobody.sock" % wd.path
+    p = run_statsd(wd, "--endpoint", ep, "--pubsub", ep + "2")
+    assert p.returncode == 1
+    assert "circusd at %s: " % ep in p.stderr
+    p = run_statsd(wd, "--endpoint", ep, "--metrics", "nonsense")
+    assert p.returncode == 1
+    assert "metrics endpoint 'nonsense' is not HOST:PORT" in p.stderr
+    p = run_statsd(wd, "--bogus")
+    assert p.returncode == 2 and "usage: circusd-stats" in p.stderr
+    p = run_statsd(wd, "--version")
+    assert p.returncode == 0 and p.stdout.strip()
+
+
+def test_socket_reads_count_a_pending_connection(circusd, wd):
+    """protocol.md §8.3 quirk: a socket found readable by the 10 ms polls
+    counts; one pending connection nobody accepts keeps it readable."""
+    d, stats_ep = stats_daemon(circusd, wd, """
+    [socket:web]
+    host = 127.0.0.1
+    port = 0
+    """)
+    port = d.call("listsockets")["sockets"][0]["port"]
+    sub = StatsSub(stats_ep, b"stat.sockets")
+    c = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        topic, body = sub.wait(lambda t, b: t == "stat.sockets" and
+                               b["reads"] > 10, msg="reads counted")
+        assert body["addresses"] == ["127.0.0.1:%d" % port]
+    finally:
+        c.close()
+        sub.close()
