@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * stats: process info objects of every watcher, of one watcher, or of one
- * of its processes. One stats batch per request, so children are found
- * with a single /proc scan whatever the number of processes.
+ * of its processes. One stats batch per request, so children come from a
+ * single ppid index whatever the number of processes (circusd's
+ * descendants from process events, or one /proc scan: lib/procinfo.c).
  */
 #include <ctype.h>
 #include <errno.h>
