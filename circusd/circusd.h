@@ -406,6 +406,9 @@ struct cmd_entry {
 	const char		 *summary;
 	const char *const	 *required;	/* NULL-terminated */
 	int			  flags;
+	/* Optional: checks of the properties alone, run before the watcher
+	 * is looked up (Circus validates a message before executing it). */
+	enum cmd_status		(*validate)(struct cmd_ctx *);
 	enum cmd_status		(*exec)(struct cmd_ctx *);
 };
 

@@ -232,6 +232,10 @@ controller_dispatch(struct cmd_ctx *ctx)
 			return;
 		}
 	}
+	if (ce->validate != NULL && ce->validate(ctx) == CMD_ERROR) {
+		controller_reply(ctx, CMD_ERROR);
+		return;
+	}
 	if ((ce->flags & CMD_WATCHER) && !cmd_watcher_opt(ctx, &ctx->watcher)) {
 		controller_reply(ctx, CMD_ERROR);
 		return;

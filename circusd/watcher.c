@@ -6,6 +6,7 @@
  *   stopped --start--> starting --all spawned--> active
  *   starting --nothing could be spawned--> stopped
  *   active --stop/restart/rm/quit--> stopping --last exit--> stopped
+ *   (respawn = false: active even once every process exited, as Circus)
  *   active --reload--> active (processes replaced, "reload" event)
  *
  * Every watcher has its own FIFO of operations (DECISIONS 1): the head
@@ -768,10 +769,9 @@ watcher_after_death(struct watcher *w, enum process_kill_reason reason,
 {
 	if (reason == KILL_NONE && w->state == WATCHER_ACTIVE) {
 		if (!w->cfg->respawn) {
-			if (w->nprocesses == 0 && !w->cfg->on_demand)
-				watcher_queue(w, watcher_op_new(WOP_STOP, NULL,
-				    NULL));
-			else if (w->nprocesses == 0)
+			/* As Circus: the watcher stays active, even with no
+			 * process left; start/restart bring them back. */
+			if (w->nprocesses == 0 && w->cfg->on_demand)
 				watcher_set_state(w, WATCHER_STOPPED);
 		} else if (w->cfg->on_demand && w->nprocesses == 0 &&
 		    !w->socket_event) {
