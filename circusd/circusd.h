@@ -127,6 +127,7 @@ struct watcher_op {
 	void			(*call)(struct watcher *, void *);
 	watcher_done_cb		 done;
 	void			*ctx;
+	char			*error;		/* why it failed, or NULL */
 	/* in-flight bookkeeping */
 	json_t			*before;	/* pids before, for info */
 	json_t			*stopped_pids;	/* restart: pids stopped */
@@ -169,6 +170,8 @@ struct watcher {
 	char			*backoff_reason;
 	ev_tstamp		 backoff_until;
 	bool			 gave_up;	/* spawn failed max_retry times */
+	char			*spawn_error;	/* last spawn failure, or NULL */
+	char			*stop_reason;	/* why it stopped by itself */
 	bool			 socket_event;	/* on_demand start allowed */
 	struct stream		*stdout_stream;
 	struct stream		*stderr_stream;
@@ -186,6 +189,8 @@ struct watcher {
 	int			 spawn_result;
 	TAILQ_HEAD(, process)	 reaps;		/* reaps waiting for hooks */
 	bool			 vetoed;	/* a spawn hook said no */
+	/* during an operation's done callback: why it failed, or NULL */
+	const char		*op_error;
 };
 
 struct watcher *watcher_new(struct arbiter *, struct watcher_cfg *cfg,
@@ -214,6 +219,8 @@ int watcher_open_streams(struct watcher *, char **cause);
 void watcher_close_streams(struct watcher *);
 /* Back-off state for status/stats: NULL when not backing off. Caller owns. */
 json_t *watcher_backoff_json(const struct watcher *);
+/* Why the watcher stopped by itself (gave up, vetoed), or NULL. */
+const char *watcher_stop_reason(const struct watcher *);
 /* Signal every process (signal command), with options. */
 int watcher_signal(struct watcher *, int signum, pid_t pid, pid_t childpid,
     bool children, bool recursive, char **cause);
@@ -372,6 +379,7 @@ struct cmd_ctx {
 	char			*reason;
 	int			 pending;	/* sub-operations outstanding */
 	int			 failed;
+	bool			 op_queued;	/* not waiting: op not done yet */
 };
 
 int controller_open(struct arbiter *, char **cause);
@@ -381,6 +389,8 @@ void controller_handle_request(struct arbiter *, const char *identity,
 void controller_close(struct arbiter *);
 /* Send the reply for a finished command and free ctx. */
 void cmd_finish(struct cmd_ctx *);
+/* Finish a parked command with an error reply (errno and reason). */
+void cmd_finish_error(struct cmd_ctx *, int errnum, const char *reason);
 /* Helpers for handlers. */
 enum cmd_status cmd_error(struct cmd_ctx *, int errnum, const char *fmt, ...)
     PRINTFLIKE(3, 4);

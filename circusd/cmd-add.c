@@ -21,6 +21,7 @@ cmd_add_exec(struct cmd_ctx *ctx)
 	struct watcher_cfg *cfg;
 	struct watcher *w;
 	struct watcher_op *op;
+	enum cmd_status st;
 	const char *k;
 	char *cause = NULL;
 
@@ -78,7 +79,13 @@ cmd_add_exec(struct cmd_ctx *ctx)
 	if (!cmd_prop_bool(ctx, "start", false))
 		return CMD_OK;
 	op = watcher_op_new(WOP_START, cmd_op_done_info_toplevel, NULL);
-	return cmd_queue(ctx, w, op);
+	st = cmd_queue(ctx, w, op);
+	/* Its first spawn failed (a missing binary): answer with why. The
+	 * watcher stays and retries up to max_retry times. */
+	if (st == CMD_OK && w->spawn_error != NULL &&
+	    watcher_active_count(w) == 0)
+		return cmd_error(ctx, 3, "%s", w->spawn_error);
+	return st;
 }
 
 static const char *const cmd_add_required[] = { "name", "cmd", NULL };

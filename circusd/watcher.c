@@ -162,10 +162,13 @@ watcher_free(struct watcher *w)
 		json_decref(op->before);
 		json_decref(op->stopped_pids);
 		free(op->seq_pids);
+		free(op->error);
 		free(op);
 	}
 	watcher_close_streams(w);
 	free(w->backoff_reason);
+	free(w->spawn_error);
+	free(w->stop_reason);
 	free(w->lname);
 	free(w->topic);
 	watcher_cfg_free(w->cfg);
@@ -188,6 +191,7 @@ watcher_cancel_ops(struct watcher *w)
 		json_decref(op->before);
 		json_decref(op->stopped_pids);
 		free(op->seq_pids);
+		free(op->error);
 		free(op);
 	}
 	w->op_running = false;
@@ -382,12 +386,15 @@ watcher_op_done(struct watcher *w, json_t *result, int error)
 	}
 	TAILQ_REMOVE(&w->ops, op, entry);
 	w->op_running = false;
+	w->op_error = op->error;
 	if (op->done != NULL)
 		op->done(w, op->ctx, result, error);
+	w->op_error = NULL;
 	json_decref(result);
 	json_decref(op->before);
 	json_decref(op->stopped_pids);
 	free(op->seq_pids);
+	free(op->error);
 	free(op);
 	if (w->removed && TAILQ_EMPTY(&w->ops)) {
 		watcher_free(w);
@@ -454,13 +461,17 @@ watcher_spawn_process(struct watcher *w)
 
 	p = process_spawn(w, watcher_next_wid(w), &cause);
 	if (p == NULL) {
-		log_errorx("error in '%s': %s", w->name,
+		free(w->spawn_error);
+		w->spawn_error = xprintf("error in '%s': %s", w->name,
 		    cause != NULL ? cause : "spawn failed");
+		log_errorx("%s", w->spawn_error);
 		free(cause);
 		w->spawn_failures++;
 		return NULL;
 	}
 	w->spawn_failures = 0;
+	free(w->spawn_error);
+	w->spawn_error = NULL;
 	w->last_spawn = ev_now(a->loop);
 	TAILQ_INSERT_TAIL(&w->processes, p, entry);
 	w->nprocesses++;
@@ -481,8 +492,11 @@ watcher_give_up(struct watcher *w)
 {
 	struct watcher_op *op;
 
-	log_errorx("%s: could not spawn a process after %d attempts, "
-	    "stopping the watcher", w->name, w->spawn_failures);
+	free(w->stop_reason);
+	w->stop_reason = xprintf("could not spawn a process after "
+	    "%d attempts (%s)", w->spawn_failures, w->spawn_error != NULL ?
+	    w->spawn_error : "spawn failed");
+	log_errorx("%s: %s, stopping the watcher", w->name, w->stop_reason);
 	w->gave_up = true;
 	w->spawn_failures = 0;
 	if (w->state == WATCHER_ACTIVE) {
@@ -496,8 +510,9 @@ watcher_give_up(struct watcher *w)
 static void
 watcher_spawn_vetoed(struct watcher *w, const char *hook)
 {
-	log_warnx("%s: the %s hook refused the spawn, stopping the watcher",
-	    w->name, hook);
+	free(w->stop_reason);
+	w->stop_reason = xprintf("the %s hook refused the spawn", hook);
+	log_warnx("%s: %s, stopping the watcher", w->name, w->stop_reason);
 	w->gave_up = true;
 	w->vetoed = true;
 	if (w->state == WATCHER_ACTIVE)
@@ -703,6 +718,23 @@ watcher_set_numprocesses(struct watcher *w, int n)
 	watcher_manage(w);
 }
 
+/* "process 12 exited with code 1 after 0.010s" or "... was killed by
+ * signal 9 (SIGKILL) ...". Caller frees. */
+static char *
+watcher_exit_text(const struct process *p, double lived)
+{
+	const char *sig;
+
+	if (p->exit_code < 0) {
+		sig = util_signal_name(-p->exit_code);
+		return xprintf("process %d was killed by signal %d (SIG%s) "
+		    "after %.3fs", (int)p->pid, -p->exit_code,
+		    sig != NULL ? sig : "?", lived);
+	}
+	return xprintf("process %d exited with code %d after %.3fs",
+	    (int)p->pid, p->exit_code, lived);
+}
+
 /* Record a death for the crash back-off (DECISIONS 3). */
 static void
 watcher_account_death(struct watcher *w, struct process *p)
@@ -730,11 +762,17 @@ watcher_account_death(struct watcher *w, struct process *p)
 	w->backoff_s = delay;
 	w->backoff_until = now + delay;
 	free(w->backoff_reason);
-	w->backoff_reason = xprintf("process %d exited with %d after %.3fs",
-	    (int)p->pid, p->exit_code, lived);
+	w->backoff_reason = watcher_exit_text(p, lived);
 	if (delay > 0)
-		log_warnx("%s: %s; %d quick deaths in a row, next spawn in "
-		    "%.2fs", w->name, w->backoff_reason, w->crashes, delay);
+		log_warnx("%s: %d quick deaths in a row, next spawn in %.2fs",
+		    w->name, w->crashes, delay);
+}
+
+/* Why the watcher stopped by itself, or NULL. */
+const char *
+watcher_stop_reason(const struct watcher *w)
+{
+	return w->state == WATCHER_STOPPED ? w->stop_reason : NULL;
 }
 
 /* Back-off state for status/stats. */
@@ -856,6 +894,7 @@ void
 watcher_process_exited(struct watcher *w, struct process *p)
 {
 	enum process_kill_reason reason = p->kill_reason;
+	char *text;
 	bool now;
 
 	log_debug("%s: process %d exited with %d", w->name, (int)p->pid,
@@ -874,8 +913,13 @@ watcher_process_exited(struct watcher *w, struct process *p)
 		return;
 	}
 	/* It died on its own, or for a sequential reload. */
-	if (reason == KILL_NONE)
+	if (reason == KILL_NONE) {
+		text = watcher_exit_text(p, ev_now(w->arbiter->loop) -
+		    p->started_mono);
+		log_warnx("%s: %s", w->name, text);
+		free(text);
 		watcher_account_death(w, p);
+	}
 	now = watcher_reap(w, p, reason);
 	if (!now)
 		return;
@@ -997,11 +1041,15 @@ watcher_start_spawn(struct watcher *w, struct watcher_op *op)
 	op->phase = PH_START_WAIT;
 	if (watcher_open_streams(w, &cause) == -1) {
 		log_errorx("%s", cause);	/* it names the watcher */
-		free(cause);
+		watcher_close_streams(w);	/* the one that did open */
+		free(op->error);
+		op->error = cause;		/* the reply's reason */
 		return false;
 	}
 	w->gave_up = false;
 	w->vetoed = false;
+	free(w->stop_reason);
+	w->stop_reason = NULL;
 	w->spawn_failures = 0;
 	w->backoff_until = 0;
 	w->last_spawn = 0;
@@ -1074,6 +1122,10 @@ watcher_start_finish(struct watcher *w, struct watcher_op *op)
 		if (w->gave_up)
 			events_publish(w->arbiter, w, "stop",
 			    json_pack("{s:f}", "time", util_wallclock()));
+		if (w->gave_up && w->stop_reason != NULL) {
+			free(op->error);
+			op->error = xstrdup(w->stop_reason);
+		}
 		return START_DONE;
 	}
 	op->phase = PH_START_AFTER;

@@ -70,3 +70,116 @@ def test_respawn_false_stays_active_then_start_and_restart(circusd):
     assert_ok(d.call("restart", name="once", waiting=True))
     assert len(d.wait_pids("once", 2)) == 2
     assert d.status("once") == "active"
+
+
+# --------------------------------------------------------------------------
+# item 6: a stream file that cannot be opened fails the start with errno 3
+
+
+def test_start_with_unopenable_stream_file_answers_error(circusd, wd):
+    d = circusd(ini("""
+    [watcher:bad]
+    cmd = /bin/sleep 3600
+    autostart = false
+    stdout_stream.filename = %(dir)s/missing/out.log
+
+    [watcher:good]
+    cmd = /bin/sleep 3600
+    """ % {"dir": wd.path}))
+    good = d.wait_pids("good", 1)
+    path = str(wd / "missing/out.log")
+    for waiting in (True, False):
+        r = d.call("start", name="bad", waiting=waiting)
+        assert_error(r, 3)
+        assert "'bad'" in r["reason"] and path in r["reason"], r
+        assert "No such file or directory" in r["reason"], r
+        assert d.status("bad") == "stopped"
+    # the daemon goes on; once the directory exists, the start works
+    assert d.pids("good") == good
+    (wd / "missing").mkdir()
+    r = d.call("start", name="bad", waiting=True)
+    assert_ok(r)
+    assert len(r["info"]["started"]) == 1
+
+
+# --------------------------------------------------------------------------
+# item 12: every unexpected exit is logged; reasons in status --verbose;
+# add --start of a missing binary answers with the spawn error
+
+
+def ctl(d, *args):
+    p = subprocess.run([str(CIRCUSCTL), "--endpoint", d.endpoint, "--timeout",
+                        "20"] + list(args), stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=60)
+    return p.returncode, p.stdout.rstrip("\n"), p.stderr
+
+
+def test_every_unexpected_exit_is_logged(circusd, wd):
+    d = circusd(ini("""
+    [watcher:crashy]
+    cmd = /bin/sh -c "exit 3"
+
+    [watcher:sleeper]
+    cmd = /bin/sleep 3600
+    """), circus={"backoff_min": "5", "backoff_max": "5"})
+    # the first death of crashy is logged with its code
+    reap = d.events.wait_event("crashy", "reap")
+    pid = reap.body["process_pid"]
+    wait_until(lambda: log_lines_with(
+        d, "crashy: process %d exited with code 3 after" % pid), 20,
+        msg="log line of the first death")
+    # a signal is named
+    [sp] = d.wait_pids("sleeper", 1)
+    os.kill(sp, signal.SIGKILL)
+    wait_until(lambda: log_lines_with(
+        d, "sleeper: process %d was killed by signal 9 (SIGKILL) after" % sp),
+        20, msg="log line of the SIGKILL death")
+
+
+def test_status_verbose_shows_backoff_and_give_up(circusd, wd):
+    d = circusd(ini("""
+    [watcher:crashy]
+    cmd = /bin/sh -c "exit 3"
+
+    [watcher:fine]
+    cmd = /bin/sleep 3600
+    """), circus={"backoff_min": "30", "backoff_max": "30"})
+    d.wait_pids("fine", 1)
+    # two quick deaths: the second one backs off for 30 s
+    wait_until(lambda: d.call("status", name="crashy").get(
+        "backoff", {}).get("delay") == 30.0, 20, msg="crashy backing off")
+    # default output unchanged (Circus's)
+    assert ctl(d, "status", "crashy")[:2] == (0, "active")
+    rc, out, err = ctl(d, "status", "crashy", "--verbose")
+    assert rc == 0, err
+    assert out.startswith("active, backing off: next spawn in "), out
+    assert "quick deaths in a row" in out and "exited with code 3" in out, out
+    rc, out, err = ctl(d, "status", "--verbose")
+    lines = out.splitlines()
+    assert rc == 0 and lines[0].startswith("crashy: active, backing off"), out
+    assert lines[1] == "fine: active", out
+    assert ctl(d, "status")[1] == "crashy: active\nfine: active"
+
+    # add --start of a missing binary answers with the spawn error
+    r = d.call("add", name="ghost", cmd="%s/nonexistent --x" % wd.path,
+               options={"max_retry": 1}, start=True)
+    assert_error(r, 3)
+    assert "error in 'ghost'" in r["reason"], r
+    assert "%s/nonexistent" % wd.path in r["reason"], r
+    d.wait_status("ghost", "stopped", timeout=30)
+    r = d.call("status", name="ghost")
+    assert "could not spawn a process after 2 attempts" in r["gave_up"], r
+    assert ctl(d, "status", "ghost")[1] == "stopped"
+    out = ctl(d, "status", "ghost", "--verbose")[1]
+    assert out.startswith("stopped, gave up: could not spawn a process "
+                          "after 2 attempts (error in 'ghost': "), out
+    # with waiting, the start answers once it gave up, with the reason
+    r = d.call("start", name="ghost", waiting=True)
+    assert_error(r, 3)
+    assert r["reason"].startswith("could not spawn a process after 2 "
+                                  "attempts (error in 'ghost': "), r
+    # the circusctl shell shows the same text
+    p = subprocess.run([str(CIRCUSCTL), "--endpoint", d.endpoint],
+                       input="status ghost --verbose\n", capture_output=True,
+                       text=True, timeout=60)
+    assert "stopped, gave up: could not spawn a process" in p.stdout, p
