@@ -175,6 +175,9 @@ struct watcher {
 	bool			 socket_event;	/* on_demand start allowed */
 	struct stream		*stdout_stream;
 	struct stream		*stderr_stream;
+	/* sinks replaced by set, until the processes writing to them exit */
+	struct stream		**retired;
+	size_t			 nretired;
 	/* stop bookkeeping */
 	TAILQ_HEAD(, process)	 dead;		/* exited during stop, for reap events */
 	json_t			*stopped_before;
@@ -217,6 +220,10 @@ void watcher_set_numprocesses(struct watcher *, int n);
 /* Open/close stream sinks. */
 int watcher_open_streams(struct watcher *, char **cause);
 void watcher_close_streams(struct watcher *);
+/* New sinks after a stream option changed: processes spawned from now
+ * on use them, the running ones keep the old ones until they exit.
+ * -1 (cause set) if one cannot be opened: nothing changed. */
+int watcher_renew_streams(struct watcher *, char **cause);
 /* Back-off state for status/stats: NULL when not backing off. Caller owns. */
 json_t *watcher_backoff_json(const struct watcher *);
 /* Why the watcher stopped by itself (gave up, vetoed), or NULL. */

@@ -64,17 +64,20 @@ cmd_set_exec(struct cmd_ctx *ctx)
 		events_publish(ctx->arbiter, w, "updated",
 		    json_pack("{s:f}", "time", util_wallclock()));
 	}
-	if (streams && w->state != WATCHER_STOPPED) {
-		/* New sinks for new processes: replace the processes. */
+	if (streams) {
+		/* New sinks for new processes; the processes are replaced
+		 * gracefully (new ones first), the old ones keep their sinks
+		 * until they exit. */
+		if (watcher_renew_streams(w, &cause) == -1) {
+			cmd_error(ctx, 3, "%s", cause);
+			free(cause);
+			return CMD_ERROR;
+		}
 		reload = true;
 	}
-	if (reload && w->state != WATCHER_STOPPED) {
+	if (reload && w->state != WATCHER_STOPPED)
 		op = watcher_op_new(WOP_RELOAD, cmd_set_done, NULL);
-		if (streams) {
-			op->graceful = false;
-			op->close_streams = true;
-		}
-	} else
+	else
 		op = watcher_op_new(WOP_SCALE, cmd_set_done, NULL);
 	return cmd_queue(ctx, w, op);
 }

@@ -65,6 +65,7 @@ static void watcher_run_next(struct watcher *);
 static void watcher_spawn_some(struct watcher *);
 static void watcher_progress(struct watcher *);
 static void watcher_stop_begin(struct watcher *, struct watcher_op *);
+static void watcher_free_retired(struct watcher *, bool all);
 
 static const char *watcher_state_names[] = { "stopped", "starting", "active",
 	"stopping" };
@@ -166,6 +167,7 @@ watcher_free(struct watcher *w)
 		free(op);
 	}
 	watcher_close_streams(w);
+	watcher_free_retired(w, true);
 	free(w->backoff_reason);
 	free(w->spawn_error);
 	free(w->stop_reason);
@@ -422,6 +424,71 @@ watcher_open_streams(struct watcher *w, char **cause)
 		if (w->stderr_stream == NULL)
 			return -1;
 	}
+	return 0;
+}
+
+/* Is sink s still written to by one of the watcher's processes? */
+static bool
+watcher_stream_in_use(const struct watcher *w, const struct stream *s)
+{
+	const struct process *p;
+
+	TAILQ_FOREACH(p, &w->processes, entry)
+		if ((p->out != NULL && outpipe_sink(p->out) == s) ||
+		    (p->err != NULL && outpipe_sink(p->err) == s))
+			return true;
+	return false;
+}
+
+/* Free the retired sinks no process writes to any more (all of them
+ * when the watcher goes away). */
+static void
+watcher_free_retired(struct watcher *w, bool all)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < w->nretired; i++) {
+		if (all || !watcher_stream_in_use(w, w->retired[i]))
+			stream_free(w->retired[i]);
+		else
+			w->retired[n++] = w->retired[i];
+	}
+	w->nretired = n;
+	if (n == 0) {
+		free(w->retired);
+		w->retired = NULL;
+	}
+}
+
+/* Keep sink s (may be NULL) until its processes exit. */
+static void
+watcher_retire_stream(struct watcher *w, struct stream *s)
+{
+	if (s == NULL)
+		return;
+	w->retired = xreallocarray(w->retired, w->nretired + 1,
+	    sizeof *w->retired);
+	w->retired[w->nretired++] = s;
+}
+
+/* New sinks after a stream option changed (see circusd.h). */
+int
+watcher_renew_streams(struct watcher *w, char **cause)
+{
+	struct stream *out = w->stdout_stream, *err = w->stderr_stream;
+
+	w->stdout_stream = NULL;
+	w->stderr_stream = NULL;
+	if (w->state != WATCHER_STOPPED &&
+	    watcher_open_streams(w, cause) == -1) {
+		watcher_close_streams(w);	/* the one that did open */
+		w->stdout_stream = out;
+		w->stderr_stream = err;
+		return -1;
+	}
+	watcher_retire_stream(w, out);
+	watcher_retire_stream(w, err);
+	watcher_free_retired(w, false);
 	return 0;
 }
 
@@ -901,6 +968,8 @@ watcher_process_exited(struct watcher *w, struct process *p)
 	    p->exit_code);
 	TAILQ_REMOVE(&w->processes, p, entry);
 	w->nprocesses--;
+	if (w->nretired > 0)
+		watcher_free_retired(w, false);
 	if (reason == KILL_STOP || w->state == WATCHER_STOPPING) {
 		TAILQ_INSERT_TAIL(&w->dead, p, entry);
 		watcher_progress(w);

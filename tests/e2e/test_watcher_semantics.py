@@ -183,3 +183,48 @@ def test_status_verbose_shows_backoff_and_give_up(circusd, wd):
                        input="status ghost --verbose\n", capture_output=True,
                        text=True, timeout=60)
     assert "stopped, gave up: could not spawn a process" in p.stdout, p
+
+
+# --------------------------------------------------------------------------
+# item 3: a set that replaces processes spawns the new ones first
+
+
+TICKER = r"""
+import sys, time
+while True:
+    print("tick", flush=True)
+    sys.stderr.write("etick\n"); sys.stderr.flush()
+    time.sleep(0.05)
+"""
+
+
+def test_set_stream_replaces_processes_gracefully(circusd, wd):
+    cmd = wd.script("tick.py", TICKER)
+    d = circusd(ini("""
+    [watcher:w]
+    cmd = %s
+    numprocesses = 2
+    stdout_stream.filename = %s/one.log
+    """ % (cmd, wd.path)))
+    old = d.wait_pids("w", 2)
+    wait_until(lambda: (wd / "one.log").exists() and
+               (wd / "one.log").stat().st_size > 0, 20)
+    m = d.events.mark()
+    r = d.call("set", name="w", waiting=True, timeout=60,
+               options={"stdout_stream.filename": str(wd / "two.log")})
+    assert_ok(r)
+    d.events.wait_for(lambda e: e.watcher == "w" and
+                      e.action in ("reload", "start"), 30, m)
+    acts = [a for a in d.events.actions("w", m) if a != "reap"]
+    assert acts == ["updated", "spawn", "spawn", "kill", "kill", "reload"], acts
+    new = d.pids("w")
+    assert len(new) == 2 and not set(new) & set(old)
+    wait_until(lambda: (wd / "two.log").exists() and
+               (wd / "two.log").stat().st_size > 0, 20)
+    assert d.status("w") == "active"
+    # a stream file that cannot be opened: errno 3, the processes stay
+    r = d.call("set", name="w", waiting=True,
+               options={"stdout_stream.filename": str(wd / "no/three.log")})
+    assert_error(r, 3)
+    assert str(wd / "no/three.log") in r["reason"], r
+    assert d.pids("w") == new
