@@ -228,13 +228,15 @@ cmd_reloadconfig_exec(struct cmd_ctx *ctx)
 	/* One bad section does not take the others down (DECISIONS 8). */
 	ncfg = config_load_lenient(a->config_path, &errors);
 	if (ncfg == NULL) {
-		/* Nothing changes; a waiting client gets errno 6 as in Circus,
-		 * the log gets every file:line. */
+		/* Nothing changes. Every form of the command answers errno 6
+		 * as Circus, with the file and its first file:line error;
+		 * the log gets every one. */
 		log_errorx("reloadconfig refused: %s", errors ? errors : "");
+		cmd_error(ctx, 6, "cannot reload the configuration from %s: "
+		    "%.*s", a->config_path, errors != NULL ?
+		    (int)strcspn(errors, "\n") : 0, errors != NULL ? errors : "");
 		free(errors);
-		if (ctx->waiting)
-			return cmd_error(ctx, 6, "server error");
-		return CMD_OK;
+		return CMD_ERROR;
 	}
 	for (i = 0; ncfg->warnings != NULL && i < json_array_size(ncfg->warnings);
 	    i++)

@@ -228,3 +228,37 @@ def test_set_stream_replaces_processes_gracefully(circusd, wd):
     assert_error(r, 3)
     assert str(wd / "no/three.log") in r["reason"], r
     assert d.pids("w") == new
+
+
+# --------------------------------------------------------------------------
+# item 11: reloadconfig of a missing or unparsable file names file:line
+
+
+def test_reloadconfig_of_bad_or_missing_file_answers_error(circusd, wd):
+    d = circusd(ini("""
+    [watcher:w]
+    cmd = /bin/sleep 3600
+    """))
+    pids = d.wait_pids("w", 1)
+    text = d.ini.read_text()
+    nlines = len(text.splitlines())
+    d.ini.write_text(text + "this line is garbage\n")
+    where = "%s:%d: cannot parse line: 'this line is garbage'" % (
+        d.ini, nlines + 1)
+    for props in ({}, {"waiting": True}, {"dry_run": True}):
+        r = d.call("reloadconfig", **props)
+        assert_error(r, 6, "cannot reload the configuration from %s: %s" % (
+            d.ini, where))
+    rc, out, err = ctl(d, "reloadconfig", "--dry-run")
+    assert rc == 3 and where in err, (rc, out, err)
+    # a missing file
+    d.ini.rename(wd / "moved.ini")
+    for props in ({}, {"waiting": True}, {"dry_run": True}):
+        r = d.call("reloadconfig", **props)
+        assert_error(r, 6)
+        assert r["reason"].startswith(
+            "cannot reload the configuration from %s: %s:0: " % (d.ini, d.ini)), r
+        assert "does not exist" in r["reason"], r
+    # nothing changed, the daemon goes on
+    assert d.pids("w") == pids
+    (wd / "moved.ini").rename(d.ini)
