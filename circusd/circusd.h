@@ -254,6 +254,7 @@ struct csocket {
 	TAILQ_ENTRY(csocket)	 entry;
 	struct socket_cfg	*cfg;		/* owned */
 	int			 fd;		/* -1 until bound */
+	unsigned long		 seq;		/* creation order */
 	char			 fdstr[16];
 	char			*bound_host;	/* after getsockname */
 	int			 bound_port;

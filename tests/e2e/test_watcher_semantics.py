@@ -262,3 +262,37 @@ def test_reloadconfig_of_bad_or_missing_file_answers_error(circusd, wd):
     # nothing changed, the daemon goes on
     assert d.pids("w") == pids
     (wd / "moved.ini").rename(d.ini)
+
+
+# --------------------------------------------------------------------------
+# item 5: listsockets in Circus's order (by name, as Circus creates them)
+
+
+def test_listsockets_order_with_reuseport(circusd, wd):
+    from conftest import free_tcp_port
+    p1, p2 = free_tcp_port(), free_tcp_port()
+    d = circusd(ini("""
+    [socket:zeta]
+    host = 127.0.0.1
+    port = %(p1)d
+
+    [socket:shared]
+    host = 127.0.0.1
+    port = %(p2)d
+    so_reuseport = true
+
+    [socket:beta]
+    path = %(dir)s/b.sock
+
+    [socket:alpha]
+    host = 127.0.0.1
+    port = %(p2)d
+    """ % {"p1": p1, "p2": p2, "dir": wd.path}))
+    r = d.call("listsockets")
+    assert_ok(r, ["sockets"])
+    assert [s["name"] for s in r["sockets"]] == ["alpha", "beta", "shared",
+                                                 "zeta"], r
+    rc, out, err = ctl(d, "listsockets")
+    assert rc == 0, err
+    assert [ln.split("'")[1] for ln in out.splitlines()] == [
+        "alpha", "beta", "shared", "zeta"], out
