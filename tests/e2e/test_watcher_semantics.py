@@ -9,6 +9,8 @@ import os
 import signal
 import subprocess
 
+import pytest
+
 from conftest import (CIRCUSCTL, assert_error, assert_ok, ini, log_lines_with,
                       run_circusd, wait_until)
 
@@ -296,3 +298,56 @@ def test_listsockets_order_with_reuseport(circusd, wd):
     assert rc == 0, err
     assert [ln.split("'")[1] for ln in out.splitlines()] == [
         "alpha", "beta", "shared", "zeta"], out
+
+
+# --------------------------------------------------------------------------
+# item 10: --check reports what the daemon would refuse, skip or misread
+
+
+@pytest.mark.parametrize("body,line,text", [
+    ("[watcher:a]\ncmd = /bin/true\nhooks.before_start = mymod.myhook\n", 3,
+     "hook before_start 'mymod.myhook' is a Python name"),
+    ("[socket:s]\nhost = 127.0.0.1\nport = 99999\n", 3,
+     "invalid port '99999'; socket skipped"),
+    ("[watcher:a]\nnumprocesses = 2\n", 1, "watcher 'a': no cmd; watcher skipped"),
+    ("[watcher:a]\ncmd = /bin/true\nnumprocesses = -3\n", 3,
+     "watcher 'a': numprocesses = -3 is negative; watcher skipped"),
+    ("[watcher:a]\ncmd = /bin/true\n[watcher:b\ncmd = /bin/false\n", 3,
+     "a section header missing its ']' is read as option '[watcher' of "
+     "section [watcher:a]"),
+    ("[watcher:a]\ncmd = /bin/true\n\n[plugin:p]\nuse = x.y.Z\n", 4,
+     "plugin 'p' (x.y.Z): plugins are not supported by this build"),
+    ("[circus]\nstatsd = true\n", 2,
+     "statsd = true: circusd-stats is not part of this build"),
+    ("[circus]\nstats_endpoint = tcp://127.0.0.1:5557\n", 2,
+     "stats_endpoint = tcp://127.0.0.1:5557: circusd-stats is not part of"),
+])
+def test_check_reports_what_would_not_run(wd, circus_build, body, line, text):
+    p = wd.write("c.ini", body, dedent=False)
+    r = run_circusd(["--check", p], timeout=30)
+    assert r.returncode == 1, r
+    assert "OK" not in r.stdout, r
+    assert "%s:%d: " % (p, line) in r.stderr, r
+    assert [ln for ln in r.stderr.splitlines()
+            if ln.startswith("%s:%d: " % (p, line)) and text in ln], r
+
+
+def test_check_good_file_still_ok(wd, circus_build):
+    p = wd.write("c.ini", "[watcher:a]\ncmd = /bin/true\nnumprocesses = 0\n",
+                 dedent=False)
+    r = run_circusd(["--check", p], timeout=30)
+    assert r.returncode == 0, r
+    assert r.stdout == "%s: OK (1 watchers, 0 sockets, 0 plugins)\n" % p, r
+
+
+def test_daemon_logs_what_it_does_not_run(circusd, wd):
+    d = circusd(ini("""
+    [watcher:a]
+    cmd = /bin/sleep 3600
+    [watcher:b
+    numprocesses = 2
+    """), circus={"statsd": "true"})
+    assert log_lines_with(d, "[WARNING]", "statsd = true: circusd-stats is "
+                          "not part of this build")
+    assert log_lines_with(d, "[WARNING]", "a section header missing its ']'")
+    assert d.wait_pids("a", 2)
