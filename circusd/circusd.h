@@ -121,6 +121,8 @@ struct watcher_op {
 	bool			 graceful;
 	bool			 sequential;
 	bool			 autostart_only;
+	bool			 replace;	/* reload: new processes even
+						 * with send_hup */
 	pid_t			 pid;		/* WOP_KILL: 0 = all */
 	int			 signum;	/* WOP_KILL */
 	double			 timeout_s;	/* WOP_KILL */

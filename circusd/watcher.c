@@ -1274,7 +1274,7 @@ watcher_run_next(struct watcher *w)
 			op->phase = PH_START_BEGIN;
 			break;
 		}
-		if (w->cfg->send_hup) {
+		if (w->cfg->send_hup && !op->replace) {
 			TAILQ_FOREACH(p, &w->processes, entry)
 				process_signal(p, SIGHUP);
 			watcher_reloaded(w);

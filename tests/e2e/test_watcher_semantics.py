@@ -351,3 +351,41 @@ def test_daemon_logs_what_it_does_not_run(circusd, wd):
                           "not part of this build")
     assert log_lines_with(d, "[WARNING]", "a section header missing its ']'")
     assert d.wait_pids("a", 2)
+
+
+def test_reloadconfig_changed_watcher_is_replaced_gracefully(circusd, wd):
+    d = circusd(ini("""
+    [watcher:w]
+    cmd = /bin/sleep 3600
+    numprocesses = 2
+    send_hup = true
+
+    [watcher:other]
+    cmd = /bin/sleep 3600
+    """))
+    old = d.wait_pids("w", 2)
+    other = d.wait_pids("other", 1)
+    d.write_ini(ini("""
+    [watcher:w]
+    cmd = /bin/sleep 3601
+    numprocesses = 2
+    send_hup = true
+    stdout_stream.filename = %s/w.log
+
+    [watcher:other]
+    cmd = /bin/sleep 3600
+    """ % wd.path))
+    r = d.call("reloadconfig", dry_run=True)
+    assert r["plan"]["reload"] == ["w"] and r["plan"]["restart"] == [], r
+    m = d.events.mark()
+    assert_ok(d.call("reloadconfig", waiting=True, timeout=60))
+    d.events.wait_for(lambda e: e.watcher == "w" and
+                      e.action in ("reload", "start"), 30, m)
+    acts = [a for a in d.events.actions("w", m) if a != "reap"]
+    assert acts == ["spawn", "spawn", "kill", "kill", "reload"], acts
+    new = d.pids("w")
+    assert len(new) == 2 and not set(new) & set(old)
+    from conftest import proc_cmdline
+    assert all(proc_cmdline(p) == ["/bin/sleep", "3601"] for p in new)
+    assert d.status("w") == "active" and d.pids("other") == other
+    assert (wd / "w.log").exists()
