@@ -1191,10 +1191,6 @@ watcher_start_finish(struct watcher *w, struct watcher_op *op)
 		if (w->gave_up)
 			events_publish(w->arbiter, w, "stop",
 			    json_pack("{s:f}", "time", util_wallclock()));
-		if (w->gave_up && w->stop_reason != NULL) {
-			free(op->error);
-			op->error = xstrdup(w->stop_reason);
-		}
 		return START_DONE;
 	}
 	op->phase = PH_START_AFTER;

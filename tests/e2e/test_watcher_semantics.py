@@ -175,11 +175,15 @@ def test_status_verbose_shows_backoff_and_give_up(circusd, wd):
     out = ctl(d, "status", "ghost", "--verbose")[1]
     assert out.startswith("stopped, gave up: could not spawn a process "
                           "after 2 attempts (error in 'ghost': "), out
-    # with waiting, the start answers once it gave up, with the reason
-    r = d.call("start", name="ghost", waiting=True)
+    # add --start --waiting answers once it gave up, with the reason
+    r = d.call("add", name="ghost2", cmd="%s/nonexistent" % wd.path,
+               options={"max_retry": 1}, start=True, waiting=True)
     assert_error(r, 3)
     assert r["reason"].startswith("could not spawn a process after 2 "
-                                  "attempts (error in 'ghost': "), r
+                                  "attempts (error in 'ghost2': "), r
+    # a plain start keeps commands.md's "ok" (the reason is in status)
+    assert_ok(d.call("start", name="ghost", waiting=True))
+    d.wait_status("ghost", "stopped", timeout=30)
     # the circusctl shell shows the same text
     p = subprocess.run([str(CIRCUSCTL), "--endpoint", d.endpoint],
                        input="status ghost --verbose\n", capture_output=True,
