@@ -75,23 +75,32 @@ load_error(struct load *l, const char *file, int line, const char *fmt, ...)
 	free(msg);
 }
 
+/* "file:line: message" appended to list a and, if not NULL, to b. */
+static void
+load_vnote(json_t *a, json_t *b, const char *file, int line,
+    const char *fmt, va_list ap)
+{
+	char	*msg, *full;
+
+	if (vasprintf(&msg, fmt, ap) == -1)
+		return;
+	full = xprintf("%s:%d: %s", file, line, msg);
+	json_array_append_new(a, ini_jstr(full));
+	if (b != NULL)
+		json_array_append_new(b, ini_jstr(full));
+	free(full);
+	free(msg);
+}
+
 /* Record a warning "file:line: message" in config->warnings. */
 static void
 load_warn(struct load *l, const char *file, int line, const char *fmt, ...)
 {
 	va_list	 ap;
-	char	*msg, *full;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) == -1) {
-		va_end(ap);
-		return;
-	}
+	load_vnote(l->cfg->warnings, NULL, file, line, fmt, ap);
 	va_end(ap);
-	full = xprintf("%s:%d: %s", file, line, msg);
-	json_array_append_new(l->cfg->warnings, ini_jstr(full));
-	free(full);
-	free(msg);
 }
 
 /* Record something read but not done as written in config->unsupported. */
@@ -100,18 +109,10 @@ load_unsupported(struct load *l, const char *file, int line,
     const char *fmt, ...)
 {
 	va_list	 ap;
-	char	*msg, *full;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) == -1) {
-		va_end(ap);
-		return;
-	}
+	load_vnote(l->cfg->unsupported, NULL, file, line, fmt, ap);
 	va_end(ap);
-	full = xprintf("%s:%d: %s", file, line, msg);
-	json_array_append_new(l->cfg->unsupported, ini_jstr(full));
-	free(full);
-	free(msg);
 }
 
 /* Record a dropped section in config->warnings and config->invalid. */
@@ -119,19 +120,10 @@ static void
 load_skip(struct load *l, const char *file, int line, const char *fmt, ...)
 {
 	va_list	 ap;
-	char	*msg, *full;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) == -1) {
-		va_end(ap);
-		return;
-	}
+	load_vnote(l->cfg->warnings, l->cfg->invalid, file, line, fmt, ap);
 	va_end(ap);
-	full = xprintf("%s:%d: %s", file, line, msg);
-	json_array_append_new(l->cfg->warnings, ini_jstr(full));
-	json_array_append_new(l->cfg->invalid, ini_jstr(full));
-	free(full);
-	free(msg);
 }
 
 /*

@@ -116,37 +116,36 @@ def ctl(d, *args):
     return p.returncode, p.stdout.rstrip("\n"), p.stderr
 
 
-def test_every_unexpected_exit_is_logged(circusd, wd):
-    d = circusd(ini("""
-    [watcher:crashy]
-    cmd = /bin/sh -c "exit 3"
-
-    [watcher:sleeper]
-    cmd = /bin/sleep 3600
-    """), circus={"backoff_min": "5", "backoff_max": "5"})
-    # the first death of crashy is logged with its code
-    reap = d.events.wait_event("crashy", "reap")
-    pid = reap.body["process_pid"]
-    wait_until(lambda: log_lines_with(
-        d, "crashy: process %d exited with code 3 after" % pid), 20,
-        msg="log line of the first death")
-    # a signal is named
-    [sp] = d.wait_pids("sleeper", 1)
-    os.kill(sp, signal.SIGKILL)
-    wait_until(lambda: log_lines_with(
-        d, "sleeper: process %d was killed by signal 9 (SIGKILL) after" % sp),
-        20, msg="log line of the SIGKILL death")
-
-
-def test_status_verbose_shows_backoff_and_give_up(circusd, wd):
+def crashy_daemon(circusd, backoff):
+    """crashy exits 3 at once, every time; fine sleeps."""
     d = circusd(ini("""
     [watcher:crashy]
     cmd = /bin/sh -c "exit 3"
 
     [watcher:fine]
     cmd = /bin/sleep 3600
-    """), circus={"backoff_min": "30", "backoff_max": "30"})
+    """), circus={"backoff_min": backoff, "backoff_max": backoff})
     d.wait_pids("fine", 1)
+    return d
+
+
+def test_every_unexpected_exit_is_logged(circusd, wd):
+    d = crashy_daemon(circusd, "30")
+    # two quick deaths (the first respawns at once), each one logged
+    wait_until(lambda: d.call("status", name="crashy").get(
+        "backoff", {}).get("crashes") == 2, 20, msg="two deaths")
+    lines = log_lines_with(d, "crashy: process ", " exited with code 3 after")
+    assert len(lines) == 2, d.log_text()
+    # a signal is named, on the first death of that watcher
+    [sp] = d.pids("fine")
+    os.kill(sp, signal.SIGKILL)
+    wait_until(lambda: log_lines_with(
+        d, "fine: process %d was killed by signal 9 (SIGKILL) after" % sp),
+        20, msg="log line of the SIGKILL death")
+
+
+def test_status_verbose_shows_backoff_and_give_up(circusd, wd):
+    d = crashy_daemon(circusd, "30")
     # two quick deaths: the second one backs off for 30 s
     wait_until(lambda: d.call("status", name="crashy").get(
         "backoff", {}).get("delay") == 30.0, 20, msg="crashy backing off")
