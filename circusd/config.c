@@ -54,6 +54,8 @@ static void	 load_warn(struct load *, const char *, int, const char *, ...)
 		     PRINTFLIKE(4, 5);
 static void	 load_skip(struct load *, const char *, int, const char *, ...)
 		     PRINTFLIKE(4, 5);
+static void	 load_unsupported(struct load *, const char *, int,
+		     const char *, ...) PRINTFLIKE(4, 5);
 
 
 /* ---- errors, environments, substitution ---- */
@@ -73,23 +75,44 @@ load_error(struct load *l, const char *file, int line, const char *fmt, ...)
 	free(msg);
 }
 
+/* "file:line: message" appended to list a and, if not NULL, to b. */
+static void
+load_vnote(json_t *a, json_t *b, const char *file, int line,
+    const char *fmt, va_list ap)
+{
+	char	*msg, *full;
+
+	if (vasprintf(&msg, fmt, ap) == -1)
+		return;
+	full = xprintf("%s:%d: %s", file, line, msg);
+	json_array_append_new(a, ini_jstr(full));
+	if (b != NULL)
+		json_array_append_new(b, ini_jstr(full));
+	free(full);
+	free(msg);
+}
+
 /* Record a warning "file:line: message" in config->warnings. */
 static void
 load_warn(struct load *l, const char *file, int line, const char *fmt, ...)
 {
 	va_list	 ap;
-	char	*msg, *full;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) == -1) {
-		va_end(ap);
-		return;
-	}
+	load_vnote(l->cfg->warnings, NULL, file, line, fmt, ap);
 	va_end(ap);
-	full = xprintf("%s:%d: %s", file, line, msg);
-	json_array_append_new(l->cfg->warnings, ini_jstr(full));
-	free(full);
-	free(msg);
+}
+
+/* Record something read but not done as written in config->unsupported. */
+static void
+load_unsupported(struct load *l, const char *file, int line,
+    const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	load_vnote(l->cfg->unsupported, NULL, file, line, fmt, ap);
+	va_end(ap);
 }
 
 /* Record a dropped section in config->warnings and config->invalid. */
@@ -97,19 +120,10 @@ static void
 load_skip(struct load *l, const char *file, int line, const char *fmt, ...)
 {
 	va_list	 ap;
-	char	*msg, *full;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) == -1) {
-		va_end(ap);
-		return;
-	}
+	load_vnote(l->cfg->warnings, l->cfg->invalid, file, line, fmt, ap);
 	va_end(ap);
-	full = xprintf("%s:%d: %s", file, line, msg);
-	json_array_append_new(l->cfg->warnings, ini_jstr(full));
-	json_array_append_new(l->cfg->invalid, ini_jstr(full));
-	free(full);
-	free(msg);
 }
 
 /*
@@ -369,7 +383,41 @@ config_free(struct config *cfg)
 	json_decref(cfg->global_env);
 	json_decref(cfg->warnings);
 	json_decref(cfg->invalid);
+	json_decref(cfg->unsupported);
 	free(cfg);
+}
+
+/* What the daemon logs at start as not run or misread (config.h). */
+json_t *
+config_not_run(const struct config *cfg)
+{
+	json_t	*out = json_array();
+	char	*line;
+	size_t	 i;
+
+	json_array_extend(out, cfg->unsupported);
+	for (i = 0; i < cfg->nplugins; i++) {
+		line = xprintf("%s:%d: plugin '%s' (%s): plugins are not "
+		    "supported by this build yet; the rest of the "
+		    "configuration starts", cfg->plugins[i]->file,
+		    cfg->plugins[i]->line, cfg->plugins[i]->name,
+		    cfg->plugins[i]->use != NULL ? cfg->plugins[i]->use : "?");
+		json_array_append_new(out, ini_jstr(line));
+		free(line);
+	}
+	return (out);
+}
+
+/* Everything --check fails on (config.h). */
+json_t *
+config_problems(const struct config *cfg)
+{
+	json_t	*out = json_deep_copy(cfg->invalid), *rest;
+
+	rest = config_not_run(cfg);
+	json_array_extend(out, rest);
+	json_decref(rest);
+	return (out);
 }
 
 /* ---- includes ---- */
@@ -607,6 +655,12 @@ load_circus(struct load *l)
 	circus_str(l, "pubsub_endpoint", &c->pubsub_endpoint);
 	circus_str(l, "multicast_endpoint", &c->multicast_endpoint);
 	circus_bool(l, "statsd", &c->statsd);
+	if (c->statsd && (v = circus_get(l, "statsd", &o)) != NULL) {
+		load_unsupported(l, o->file, o->line, "statsd = %s: "
+		    "circusd-stats is not part of this build; nothing is "
+		    "published on stats_endpoint", v);
+		free(v);
+	}
 	if ((v = circus_get(l, "stats_endpoint", &o)) == NULL)
 		c->stats_endpoint = xstrdup("tcp://127.0.0.1:5557");
 	else {
@@ -615,6 +669,9 @@ load_circus(struct load *l)
 			load_warn(l, o->file, o->line, "You defined a "
 			    "stats_endpoint without setting up statsd to "
 			    "True.");
+			load_unsupported(l, o->file, o->line, "stats_endpoint "
+			    "= %s: circusd-stats is not part of this build; "
+			    "nothing is published there", v);
 			c->statsd = true;
 		}
 	}
@@ -1083,6 +1140,16 @@ load_watcher_finish(struct load *l, struct wload *wl)
 	if (w->working_dir == NULL)
 		w->working_dir = config_working_dir();
 
+	if (w->cmd == NULL || w->cmd[0] == '\0') {
+		cause = xstrdup("no cmd");
+		goto skip;
+	}
+	if (w->numprocesses < 0) {
+		cause = xprintf("numprocesses = %d is negative",
+		    w->numprocesses);
+		line = sect_line(s, "numprocesses");
+		goto skip;
+	}
 	if (w->singleton && w->numprocesses != 0 && w->numprocesses != 1) {
 		cause = xprintf("Cannot have %d processes with a singleton  "
 		    "watcher", w->numprocesses);
@@ -1229,6 +1296,24 @@ load_errors_text(struct load *l)
 	return (out);
 }
 
+/* "[watcher:b" (a header missing its ']') is read as the option
+ * "[watcher" = "b" of the section above, as Circus reads it: say so. */
+static void
+load_bracket_options(struct load *l, const struct ini_sect *s)
+{
+	const struct ini_opt	*o;
+	size_t			 i;
+
+	for (i = 0; i < s->nopts; i++) {
+		o = &s->opts[i];
+		if (o->name[0] != '[')
+			continue;
+		load_unsupported(l, o->file, o->line, "a section header "
+		    "missing its ']' is read as option '%s' of section [%s]",
+		    o->name, s->name);
+	}
+}
+
 /* Walk the sections: sockets, plugins, watchers (§3 step 5-9). */
 static void
 load_sections(struct load *l)
@@ -1243,6 +1328,7 @@ load_sections(struct load *l)
 
 	for (i = 0; i < l->ini.nsects; i++) {
 		s = l->ini.sects[i];
+		load_bracket_options(l, s);
 		if (s->nopts == 0)
 			continue;
 		nerr = json_array_size(l->errors);
@@ -1352,6 +1438,7 @@ config_load_mode(const char *path, bool lenient, char **errors)
 	cfg->path = xstrdup(path);
 	cfg->warnings = json_array();
 	cfg->invalid = json_array();
+	cfg->unsupported = json_array();
 	l.errors = json_array();
 	l.lenient = lenient;
 	l.os_env = config_env_os();

@@ -395,6 +395,65 @@ test_missing_header(void **state)
 }
 
 /* Typed conversion errors are fatal and all listed. */
+/*
+ * What --check fails on (config_problems): dropped watchers (no cmd, a
+ * negative numprocesses), statsd, a plugin, a header missing its ']';
+ * each with file:line. A clean file has none.
+ */
+static void
+test_problems(void **state)
+{
+	struct config	*cfg;
+	json_t		*p;
+	char		*dir, *path;
+
+	(void)state;
+	dir = tmpdir();
+	path = write_tmp(dir, "p.ini",
+	    "[circus]\n"
+	    "statsd = true\n"
+	    "[watcher:nocmd]\n"
+	    "numprocesses = 2\n"
+	    "[watcher:neg]\n"
+	    "cmd = /bin/true\n"
+	    "numprocesses = -3\n"
+	    "[watcher:ok]\n"
+	    "cmd = /bin/true\n"
+	    "[watcher:b\n"
+	    "[plugin:p]\n"
+	    "use = x.Y\n");
+	cfg = load_ok(path);
+	assert_int_equal(cfg->nwatchers, 1);
+	p = config_problems(cfg);
+	assert_int_equal(json_array_size(p), 5);
+	assert_true(has_text(p, "p.ini:3: watcher 'nocmd': no cmd; watcher "
+	    "skipped"));
+	assert_true(has_text(p, "p.ini:7: watcher 'neg': numprocesses = -3 "
+	    "is negative"));
+	assert_true(has_text(p, "p.ini:2: statsd = true: circusd-stats is "
+	    "not part of this build"));
+	assert_true(has_text(p, "p.ini:10: a section header missing its ']' "
+	    "is read as option '[watcher' of section [watcher:ok]"));
+	assert_true(has_text(p, "p.ini:11: plugin 'p' (x.Y): plugins are "
+	    "not supported"));
+	json_decref(p);
+	p = config_not_run(cfg);
+	assert_int_equal(json_array_size(p), 3);
+	json_decref(p);
+	config_free(cfg);
+	rm_tmp(path);
+
+	path = write_tmp(dir, "ok.ini", "[watcher:ok]\ncmd = /bin/true\n");
+	cfg = load_ok(path);
+	p = config_problems(cfg);
+	assert_int_equal(json_array_size(p), 0);
+	json_decref(p);
+	config_free(cfg);
+	rm_tmp(path);
+	rmdir(dir);
+	free(dir);
+}
+
 static void
 test_bad_values(void **state)
 {
@@ -1578,6 +1637,7 @@ main(void)
 		cmocka_unit_test(test_globaloptions),
 		cmocka_unit_test(test_changed),
 		cmocka_unit_test(test_helpers),
+		cmocka_unit_test(test_problems),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
