@@ -655,12 +655,6 @@ load_circus(struct load *l)
 	circus_str(l, "pubsub_endpoint", &c->pubsub_endpoint);
 	circus_str(l, "multicast_endpoint", &c->multicast_endpoint);
 	circus_bool(l, "statsd", &c->statsd);
-	if (c->statsd && (v = circus_get(l, "statsd", &o)) != NULL) {
-		load_unsupported(l, o->file, o->line, "statsd = %s: "
-		    "circusd-stats is not part of this build; nothing is "
-		    "published on stats_endpoint", v);
-		free(v);
-	}
 	if ((v = circus_get(l, "stats_endpoint", &o)) == NULL)
 		c->stats_endpoint = xstrdup("tcp://127.0.0.1:5557");
 	else {
@@ -669,9 +663,6 @@ load_circus(struct load *l)
 			load_warn(l, o->file, o->line, "You defined a "
 			    "stats_endpoint without setting up statsd to "
 			    "True.");
-			load_unsupported(l, o->file, o->line, "stats_endpoint "
-			    "= %s: circusd-stats is not part of this build; "
-			    "nothing is published there", v);
 			c->statsd = true;
 		}
 	}

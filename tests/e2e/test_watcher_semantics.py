@@ -320,10 +320,6 @@ def test_listsockets_order_with_reuseport(circusd, wd):
      "section [watcher:a]"),
     ("[watcher:a]\ncmd = /bin/true\n\n[plugin:p]\nuse = x.y.Z\n", 4,
      "plugin 'p' (x.y.Z): plugins are not supported by this build"),
-    ("[circus]\nstatsd = true\n", 2,
-     "statsd = true: circusd-stats is not part of this build"),
-    ("[circus]\nstats_endpoint = tcp://127.0.0.1:5557\n", 2,
-     "stats_endpoint = tcp://127.0.0.1:5557: circusd-stats is not part of"),
 ])
 def test_check_reports_what_would_not_run(wd, circus_build, body, line, text):
     p = wd.write("c.ini", body, dedent=False)
@@ -349,9 +345,7 @@ def test_daemon_logs_what_it_does_not_run(circusd, wd):
     cmd = /bin/sleep 3600
     [watcher:b
     numprocesses = 2
-    """), circus={"statsd": "true"})
-    assert log_lines_with(d, "[WARNING]", "statsd = true: circusd-stats is "
-                          "not part of this build")
+    """))
     assert log_lines_with(d, "[WARNING]", "a section header missing its ']'")
     assert d.wait_pids("a", 2)
 
