@@ -82,6 +82,7 @@ def hawk_mac(key, ts, nonce, method, url, hash_="", ext=""):
     u = urllib.parse.urlsplit(url)
     port = u.port or (443 if u.scheme == "https" else 80)
     target = u.path + ("?" + u.query if u.query else "")
+    ext = ext.replace("\\", "\\\\").replace("\n", "\\n")
     norm = "hawk.1.header\n%s\n%s\n%s\n%s\n%s\n%d\n%s\n%s\n" % (
         ts, nonce, method.upper(), target, u.hostname.lower(), port,
         hash_, ext)
