@@ -101,7 +101,10 @@ e2e: all
 test: unit e2e
 check: test
 
+# circus.ini includes watchers.d/: the sync worker on 127.0.0.1:5000 (its
+# database, secret and logs go to var/, made on the first run)
 run: all
+	@mkdir -p var
 	$(BUILD)/circusd circus.ini
 
 # Every Debian package the build, the tests and the benchmarks need.

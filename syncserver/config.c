@@ -305,34 +305,44 @@ cfg_public_url(struct sync_config *cfg)
 	return 0;
 }
 
+/* Write a new random secret to a temporary file, then link it into
+ * place: a worker starting at the same time sees no file or a whole one. */
+static int
+cfg_secret_create(const char *path)
+{
+	unsigned char raw[32];
+	char hex[65], *tmp = xprintf("%s.%d.tmp", path, (int)getpid());
+	int fd, rc = -1;
+
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd == -1) {
+		free(tmp);
+		return -1;
+	}
+	if (crypto_random(raw, sizeof(raw)) == 0) {
+		crypto_hex(raw, sizeof(raw), hex);
+		hex[64] = '\n';
+		if (write(fd, hex, 65) == 65 && fsync(fd) == 0 &&
+		    (link(tmp, path) == 0 || errno == EEXIST))
+			rc = 0;
+	}
+	close(fd);
+	unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
 /* Read secret_file, or create it once (0600, random) when it is absent. */
 static int
 cfg_secret_file(struct cfg_load *ld, const char *path)
 {
-	unsigned char raw[32];
-	char hex[65], buf[1024];
+	char buf[1024];
 	ssize_t n;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd == -1 && errno == ENOENT) {
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd != -1) {
-			if (crypto_random(raw, sizeof(raw)) == -1) {
-				close(fd);
-				unlink(path);
-				goto fail;
-			}
-			crypto_hex(raw, sizeof(raw), hex);
-			hex[64] = '\n';
-			n = write(fd, hex, 65);
-			if (n != 65 || fsync(fd) == -1) {
-				close(fd);
-				unlink(path);
-				goto fail;
-			}
-			close(fd);
-		}
-		/* created by us or, at the same time, by another worker */
+		if (cfg_secret_create(path) == -1)
+			goto fail;
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 	}
 	if (fd == -1)
