@@ -116,17 +116,20 @@ def hawk_header(token, key, method, url, body=b"", content_type=None,
 
 
 class SyncClient:
-    """Hawk-signed requests to `base_url` (the node's public_url; the
-    api path such as /1.5/<uid>/... is passed to request())."""
+    """Hawk-signed requests to `base_url` (the api path such as
+    /1.5/<uid>/... is passed to request()). Requests are signed for
+    `public_url` (default: base_url), as a client behind a proxy does."""
 
-    def __init__(self, base_url, token, key, timeout=30):
+    def __init__(self, base_url, token, key, timeout=30, public_url=None):
         self.base_url = base_url.rstrip("/")
+        self.public_url = (public_url or base_url).rstrip("/")
         self.token, self.key, self.timeout = token, key, timeout
         self.session = requests.Session()
 
     def request(self, method, path, body=None, headers=None,
                 content_type="application/json", raw=False, **hawk):
         url = self.base_url + path
+        signed_url = self.public_url + path
         if body is not None and not raw and not isinstance(body, (bytes, str)):
             body = json.dumps(body)
         data = _b(body) if body is not None else b""
@@ -134,7 +137,7 @@ class SyncClient:
         if body is not None and content_type:
             hdrs["Content-Type"] = content_type
         hdrs["Authorization"] = hawk_header(
-            self.token, self.key, method, url, data,
+            self.token, self.key, method, signed_url, data,
             content_type if body is not None else None, **hawk)
         hdrs.update(headers or {})
         return self.session.request(method, url, data=data if body is not None
