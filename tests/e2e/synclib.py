@@ -217,9 +217,10 @@ class FakeVerifier:
         self.table[bearer] = ans
 
     def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(10)
+        if self.thread.is_alive():
+            self.server.shutdown()
+            self.server.server_close()
+            self.thread.join(10)
 
     def __enter__(self):
         return self
