@@ -39,6 +39,7 @@ struct http_server {
 	size_t				 prefix_len;  /* public_url's path */
 	const char			*prefix;
 	atomic_bool			 draining;
+	atomic_int			 in_flight;   /* requests begun, not done */
 };
 
 /* One request; made by the URI log callback, freed when it completes. */
@@ -650,10 +651,11 @@ serve_authenticated(struct http_server *hs, struct MHD_Connection *c,
 static void *
 uri_log_cb(void *cls, const char *uri, struct MHD_Connection *c)
 {
+	struct http_server *hs = cls;
 	struct req *q = xcalloc(1, sizeof(*q));
 
-	(void)cls;
 	(void)c;
+	atomic_fetch_add(&hs->in_flight, 1);
 	q->target = xstrdup(uri != NULL ? uri : "");
 	return q;
 }
@@ -662,13 +664,14 @@ static void
 completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
     enum MHD_RequestTerminationCode toe)
 {
+	struct http_server *hs = cls;
 	struct req *q = *con_cls;
 
-	(void)cls;
 	(void)c;
 	(void)toe;
 	if (q == NULL)
 		return;
+	atomic_fetch_sub(&hs->in_flight, 1);
 	free(q->target);
 	free(q->coll);
 	free(q->id);
@@ -767,6 +770,7 @@ http_start(const struct sync_config *cfg, struct store *st,
 	hs->prefix = path;
 	hs->prefix_len = path != NULL ? strlen(path) : 0;
 	atomic_init(&hs->draining, false);
+	atomic_init(&hs->in_flight, 0);
 	hs->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
 	    MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL, access_cb, hs,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log_cb, hs,
@@ -798,14 +802,10 @@ http_stop(struct http_server *hs, int grace_ms)
 	fd = MHD_quiesce_daemon(hs->d);
 	if (fd != -1)
 		close(fd);
-	for (int waited = 0; waited < grace_ms; waited += 20) {
-		const union MHD_DaemonInfo *info = MHD_get_daemon_info(hs->d,
-		    MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-
-		if (info == NULL || info->num_connections == 0)
-			break;
+	/* idle keep-alive connections do not count: stopping closes them */
+	for (int waited = 0; waited < grace_ms &&
+	    atomic_load(&hs->in_flight) > 0; waited += 20)
 		nanosleep(&tick, NULL);
-	}
 	MHD_stop_daemon(hs->d);
 	free(hs);
 }
