@@ -2,8 +2,8 @@
 /*
  * hawk.c — Hawk request authentication of the storage API: the
  * Authorization header parser, the normalised string and MAC, and
- * auth_verify, which applies the checks in the order of the spec (sync.md
- * §7.3): header, token, node, expiry, MAC, payload hash, skew, nonce, uid.
+ * auth_verify, which applies the checks in the order of doc/sync-auth.md
+ * §3: header, token, node, expiry, MAC, payload hash, skew, nonce, uid.
  */
 #include <ctype.h>
 #include <math.h>
@@ -122,7 +122,7 @@ hawk_param(const char **pp, struct hawk_header *h, char *why, size_t whylen)
 	return 0;
 }
 
-/* Check the parsed header has what §7.3 step 1 requires. */
+/* The parsed header has what check 1 of doc/sync-auth.md §3 needs. */
 static int
 hawk_required(const struct hawk_header *h, char *why, size_t whylen)
 {
@@ -312,7 +312,7 @@ auth_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* §7.3 steps 3-4: the token names this node and is still usable. */
+/* Checks 3-4: the token names this node and is still usable. */
 static int
 auth_token_usable(const struct auth *a, const struct auth_request *r,
     const struct sync_token *t, double now, char *why, size_t whylen)
@@ -330,7 +330,7 @@ auth_token_usable(const struct auth *a, const struct auth_request *r,
 	return 0;
 }
 
-/* §7.3 step 5 after the MAC: payload hash and skew. */
+/* Check 5 after the MAC: payload hash and skew. */
 static int
 auth_hash_skew(const struct auth *a, const struct auth_request *r,
     const struct hawk_header *h, uint64_t uid, double now, char *why,
@@ -360,7 +360,7 @@ auth_hash_skew(const struct auth *a, const struct auth_request *r,
 	return 0;
 }
 
-/* §7.3 step 5, last: the nonce was not seen with this token before. */
+/* Check 5, last: the nonce was not seen with this token before. */
 static int
 auth_nonce(const struct auth *a, const struct hawk_header *h,
     const struct sync_token *t, double now, char *why, size_t whylen)
@@ -381,7 +381,7 @@ auth_nonce(const struct auth *a, const struct hawk_header *h,
 	return rc == 1 ? 0 : -1;
 }
 
-/* The checks of §7.3 in order, after the header parsed. */
+/* The checks of doc/sync-auth.md §3 in order, after the header parsed. */
 static int
 auth_check(struct auth *a, const struct auth_request *r,
     const struct hawk_header *h, struct auth_identity *out, char *why,

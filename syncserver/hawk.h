@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * hawk.h — Hawk request signatures (README "Self-hosting Firefox Sync";
- * spec sync.md §7.2): the Authorization header's parameters, the
- * normalised string, MAC and payload hash. auth_verify (syncserver.h) puts
+ * hawk.h — Hawk request signatures (doc/sync-auth.md §2): the
+ * Authorization header's parameters, the normalised string, MAC and
+ * payload hash. auth_verify (syncserver.h) puts
  * them together with token.h and nonce.h.
  */
 #ifndef SYNC_HAWK_H

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * token.h — tokenlib v1 tokens (README "Self-hosting Firefox Sync"; spec
- * sync.md §7.1): urlsafe-base64(payload JSON || HMAC-SHA256(signing key,
- * payload JSON)), and the HKDF-derived Hawk key of a token.
+ * token.h — tokenlib v1 tokens (doc/sync-auth.md §1): urlsafe-base64(
+ * payload JSON || HMAC-SHA256(signing key, payload JSON)), and the
+ * HKDF-derived Hawk key of a token.
  */
 #ifndef SYNC_TOKEN_H
 #define SYNC_TOKEN_H

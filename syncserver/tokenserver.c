@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * tokenserver.c — GET /1.0/sync/1.5 (README "Self-hosting Firefox Sync";
- * spec sync.md §8): check the request headers, verify the FxA OAuth bearer
- * token with the configured verifier (libcurl, POST <verifier>/v1/verify),
- * apply the generation / keys_changed_at / client-state rules to the user
- * table in order, allocate a storage node by capacity, mint a token.
+ * tokenserver.c — GET /1.0/sync/1.5 (doc/sync-auth.md §5): check the
+ * request headers, verify the FxA OAuth bearer token with the configured
+ * verifier (libcurl, POST <verifier>/v1/verify), apply the generation /
+ * keys_changed_at / client-state rules to the user table in order,
+ * allocate a storage node by capacity, mint a token.
  *
  * The user table lives in the storage database (cfg->db_path) as ts_users;
  * one connection per process behind a mutex, changes in BEGIN IMMEDIATE so
@@ -106,7 +106,7 @@ ts_fail(struct ts_error *e, int status, const char *word,
 	return -1;
 }
 
-/* The JSON error body of §8.5 (allocated). */
+/* The JSON error body of the tokenserver (allocated). */
 static char *
 ts_error_body(const struct ts_error *e)
 {
@@ -185,7 +185,7 @@ tokenserver_close(struct tokenserver *ts)
 	free(ts);
 }
 
-/* ---- request headers (§8.1) ------------------------------------------- */
+/* ---- request headers -------------------------------------------------- */
 
 /* The token of "Bearer <token>" (scheme case-insensitive). */
 static int
@@ -270,7 +270,7 @@ ts_duration(const struct sync_config *cfg, const char *d)
 	return n;
 }
 
-/* ---- the verifier (§8.2) ---------------------------------------------- */
+/* ---- the verifier ----------------------------------------------------- */
 
 struct ts_buf {
 	char	*data;
@@ -349,7 +349,8 @@ static int
 ts_verify_answer(const struct ts_buf *b, struct ts_login *l,
     struct ts_error *e)
 {
-	json_t		*obj = json_loadb(b->data ? b->data : "", b->len, 0, NULL);
+	json_t		*obj = json_loadb(b->data ? b->data : "", b->len, 0,
+			    NULL);
 	json_t		*user = json_object_get(obj, "user");
 	json_t		*gen = json_object_get(obj, "generation");
 	const char	*u = json_string_value(user);
@@ -398,7 +399,8 @@ ts_verify(const struct sync_config *cfg, const char *bearer,
 	else {
 		log_warnx("tokenserver: OAuth verifier %s: %s",
 		    cfg->oauth_verifier ? cfg->oauth_verifier :
-		    TS_DEFAULT_VERIFIER, status ? "server error" : cerr[0] ? cerr : "no answer");
+		    TS_DEFAULT_VERIFIER, status ? "server error" :
+		    cerr[0] ? cerr : "no answer");
 		rc = ts_fail(e, 503, "error", "body",
 		    "OAuth verifier unavailable");
 	}
@@ -406,7 +408,7 @@ ts_verify(const struct sync_config *cfg, const char *bearer,
 	return rc;
 }
 
-/* ---- the user table (§8.3, §8.4) -------------------------------------- */
+/* ---- the user table and nodes ---------------------------------------- */
 
 /* Milliseconds since the epoch. */
 static long long
@@ -492,7 +494,7 @@ ts_state_replaced(struct tokenserver *ts, const char *fxa_uid,
 	return ts_fail(e, 503, "error", "body", "database unavailable");
 }
 
-/* Checks 2-5 of §8.3 against an existing record. */
+/* The user checks 2-5 against an existing record. */
 static int
 ts_rules(struct tokenserver *ts, const struct ts_login *l,
     const struct ts_user *u, struct ts_error *e)
@@ -558,7 +560,7 @@ ts_node_load(struct tokenserver *ts, const char *node, struct ts_error *e)
 	return n;
 }
 
-/* §8.4: the node with room and the lowest load/capacity into out. */
+/* The node with room and the lowest load/capacity into out. */
 static int
 ts_node_pick(struct tokenserver *ts, char *out, size_t outlen,
     struct ts_error *e)
@@ -658,7 +660,7 @@ ts_update(struct tokenserver *ts, const struct ts_user *u, long long replaced,
 	return 0;
 }
 
-/* §8.3 for a known user: rules, node, update or replace. */
+/* A known user: rules, node, update or replace. */
 static int
 ts_user_known(struct tokenserver *ts, const struct ts_login *l,
     struct ts_user *u, long long now, struct ts_error *e)
@@ -678,7 +680,7 @@ ts_user_known(struct tokenserver *ts, const struct ts_login *l,
 	return ts_insert(ts, l, u, now, e);
 }
 
-/* §8.3 inside one write transaction: find or create the user's record. */
+/* The user rules in one write transaction: find or create the record. */
 static int
 ts_user_txn(struct tokenserver *ts, const struct ts_login *l,
     struct ts_user *u, struct ts_error *e)
@@ -722,7 +724,7 @@ ts_user(struct tokenserver *ts, const struct ts_login *l, struct ts_user *u,
 	return rc;
 }
 
-/* ---- the answer (§8.5) ------------------------------------------------ */
+/* ---- the answer ------------------------------------------------------- */
 
 /* First 32 hex chars of HMAC-SHA256(metrics secret, a || b). */
 static void

@@ -1,10 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """Client side of Sync 1.5 authentication, written for the tests.
 
-* derive_key / mint_token -- tokenlib v1 tokens (doc: sync.md section 7.1,
-  summarised in README "Self-hosting Firefox Sync"), built from hashlib and
-  hmac so the C server is checked against an independent issuer;
-* hawk_header -- a Hawk `Authorization` header (section 7.2);
+* derive_key / mint_token -- tokenlib v1 tokens (doc/sync-auth.md
+  section 1), built from hashlib and hmac so the C server is checked against an independent issuer;
+* hawk_header -- a Hawk `Authorization` header (section 2);
 * SyncClient -- signs every request to a storage node;
 * FakeVerifier -- a local FxA OAuth verifier (`POST /v1/verify`) answering
   from a table the test fills.

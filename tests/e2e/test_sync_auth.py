@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """Authentication of the storage API over real HTTP (README "Self-hosting
-Firefox Sync"; spec sync.md section 7): tokens minted and requests signed
+Firefox Sync", doc/sync-auth.md): tokens minted and requests signed
 by the test's own tokenlib/Hawk code (synclib.py); every failure is a 401
 with `WWW-Authenticate: Hawk` and its reason in the worker's log."""
 

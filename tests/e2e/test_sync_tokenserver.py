@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """The tokenserver endpoint GET /1.0/sync/1.5 over real HTTP (README
-"Self-hosting Firefox Sync"; spec sync.md section 8) with a fake FxA OAuth
+"Self-hosting Firefox Sync", doc/sync-auth.md section 5) with a fake FxA OAuth
 verifier started by the test (synclib.FakeVerifier): users, the
 generation / keys_changed_at / client-state rules, allow_new_users, the
 verifier failing, and a token from it used against the storage API."""

@@ -4,7 +4,8 @@
  * FxA OAuth verifier (a libmicrohttpd server on 127.0.0.1 started by the
  * test, answering POST /v1/verify from a table): request headers, the
  * verifier's answers, the generation / keys_changed_at / client-state rules
- * of sync.md §8.3, allow_new_users, node allocation by capacity, the token.
+ * of doc/sync-auth.md §5, allow_new_users, node allocation by capacity,
+ * the token.
  */
 #include <setjmp.h>
 #include <stdarg.h>
