@@ -102,5 +102,9 @@ struct tokenserver *tokenserver_open(const struct sync_config *, char *err,
 void		 tokenserver_close(struct tokenserver *);
 void		 tokenserver_handle(struct tokenserver *, const struct ts_request *,
 		    struct ts_reply *out);
+/* An error reply in the tokenserver's JSON shape, status word "error"
+ * (404 for another application/version, 405 for another method). */
+void		 tokenserver_error(int status, const char *description,
+		    struct ts_reply *out);
 
 #endif

@@ -815,6 +815,16 @@ ts_handle(struct tokenserver *ts, const struct ts_request *r,
 	return ts_answer(ts, &l, &u, out->x_timestamp, out, e);
 }
 
+/* Turn *e into the reply. */
+static void
+ts_reply_error(const struct ts_error *e, struct ts_reply *out)
+{
+	out->status = e->status;
+	out->body = ts_error_body(e);
+	if (e->status == 503)
+		out->retry_after = TS_RETRY_AFTER;
+}
+
 /* GET /1.0/sync/1.5. */
 void
 tokenserver_handle(struct tokenserver *ts, const struct ts_request *r,
@@ -828,8 +838,17 @@ tokenserver_handle(struct tokenserver *ts, const struct ts_request *r,
 		return;
 	if (e.status == 401)
 		log_info("tokenserver: 401 %s: %s", e.word, e.desc);
-	out->status = e.status;
-	out->body = ts_error_body(&e);
-	if (e.status == 503)
-		out->retry_after = TS_RETRY_AFTER;
+	ts_reply_error(&e, out);
+}
+
+/* 404/405 of the tokenserver's routes. */
+void
+tokenserver_error(int status, const char *description, struct ts_reply *out)
+{
+	struct ts_error e = { 0 };
+
+	memset(out, 0, sizeof *out);
+	out->x_timestamp = (long long)time(NULL);
+	ts_fail(&e, status, "error", "url", "%s", description);
+	ts_reply_error(&e, out);
 }

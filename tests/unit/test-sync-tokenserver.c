@@ -572,6 +572,30 @@ test_nodes_by_capacity(void **state)
 	expect_ok(f, "u1", kid, "http://a");
 }
 
+/* The error shape for the routes' 404/405. */
+static void
+test_error_reply(void **state)
+{
+	struct ts_reply	 out;
+	json_t		*obj, *err;
+
+	(void)state;
+	tokenserver_error(404, "Unsupported application", &out);
+	assert_int_equal(out.status, 404);
+	assert_true(out.x_timestamp > 1600000000);
+	assert_int_equal(out.retry_after, 0);
+	obj = json_loads(out.body, 0, NULL);
+	err = json_array_get(json_object_get(obj, "errors"), 0);
+	assert_string_equal(json_string_value(json_object_get(obj, "status")),
+	    "error");
+	assert_string_equal(json_string_value(json_object_get(err,
+	    "location")), "url");
+	assert_string_equal(json_string_value(json_object_get(err,
+	    "description")), "Unsupported application");
+	json_decref(obj);
+	free(out.body);
+}
+
 int
 main(void)
 {
@@ -592,6 +616,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_nodes_by_capacity, setup,
 		    teardown),
+		cmocka_unit_test(test_error_reply),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
