@@ -200,6 +200,7 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);    /* every thread inherits */
 	if (sync_config_load(o.config, &cfg, err, sizeof(err)) == -1) {
 		fprintf(stderr, "syncserver: %s\n", err);
+		sync_config_free(&cfg);
 		return 2;
 	}
 	fd = o.fd >= 0 ? o.fd : listen_fds();
