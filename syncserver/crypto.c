@@ -3,6 +3,7 @@
  * crypto.c — SHA-256, HMAC, HKDF, base64, constant-time compare and random
  * bytes for tokens and Hawk, on OpenSSL 3's EVP API (EVP_MAC, EVP_KDF).
  */
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
@@ -14,6 +15,20 @@
 
 #include "crypto.h"
 #include "xmalloc.h"
+
+/* HMAC and HKDF are fetched once: a fetch per call costs more than the
+ * MAC itself and takes a lock every thread contends on. */
+static pthread_once_t	 crypto_once = PTHREAD_ONCE_INIT;
+static EVP_MAC		*crypto_hmac;
+static EVP_KDF		*crypto_hkdf;
+
+/* Fetch the algorithms (once per process). */
+static void
+crypto_fetch(void)
+{
+	crypto_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	crypto_hkdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+}
 
 /* SHA-256 of data into out. */
 void
@@ -31,26 +46,25 @@ int
 crypto_hmac_sha256(const void *key, size_t keylen, const void *data,
     size_t len, unsigned char out[CRYPTO_SHA256_LEN])
 {
-	EVP_MAC		*mac;
 	EVP_MAC_CTX	*ctx = NULL;
 	OSSL_PARAM	 params[2];
 	size_t		 outlen = 0;
 	int		 rc = -1;
 	static const unsigned char nokey[1];
 
-	if ((mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL)
+	pthread_once(&crypto_once, crypto_fetch);
+	if (crypto_hmac == NULL)
 		return -1;
 	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
 	    (char *)"SHA256", 0);
 	params[1] = OSSL_PARAM_construct_end();
-	if ((ctx = EVP_MAC_CTX_new(mac)) != NULL &&
+	if ((ctx = EVP_MAC_CTX_new(crypto_hmac)) != NULL &&
 	    EVP_MAC_init(ctx, keylen ? key : nokey, keylen, params) == 1 &&
 	    EVP_MAC_update(ctx, len ? data : nokey, len) == 1 &&
 	    EVP_MAC_final(ctx, out, &outlen, CRYPTO_SHA256_LEN) == 1 &&
 	    outlen == CRYPTO_SHA256_LEN)
 		rc = 0;
 	EVP_MAC_CTX_free(ctx);
-	EVP_MAC_free(mac);
 	return rc;
 }
 
@@ -61,7 +75,6 @@ crypto_hkdf_sha256(const void *ikm, size_t ikmlen, const void *salt,
     size_t outlen)
 {
 	static const unsigned char zeros[CRYPTO_SHA256_LEN];
-	EVP_KDF		*kdf;
 	EVP_KDF_CTX	*ctx = NULL;
 	OSSL_PARAM	 params[5], *p = params;
 	int		 rc = -1;
@@ -70,7 +83,8 @@ crypto_hkdf_sha256(const void *ikm, size_t ikmlen, const void *salt,
 		salt = zeros;
 		saltlen = sizeof zeros;
 	}
-	if ((kdf = EVP_KDF_fetch(NULL, "HKDF", NULL)) == NULL)
+	pthread_once(&crypto_once, crypto_fetch);
+	if (crypto_hkdf == NULL)
 		return -1;
 	*p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
 	    (char *)"SHA256", 0);
@@ -81,11 +95,10 @@ crypto_hkdf_sha256(const void *ikm, size_t ikmlen, const void *salt,
 	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
 	    (void *)(infolen ? info : zeros), infolen);
 	*p = OSSL_PARAM_construct_end();
-	if ((ctx = EVP_KDF_CTX_new(kdf)) != NULL &&
+	if ((ctx = EVP_KDF_CTX_new(crypto_hkdf)) != NULL &&
 	    EVP_KDF_derive(ctx, out, outlen, params) == 1)
 		rc = 0;
 	EVP_KDF_CTX_free(ctx);
-	EVP_KDF_free(kdf);
 	return rc;
 }
 
