@@ -83,16 +83,21 @@ nonce_close(struct nonce_cache *nc)
 	free(nc);
 }
 
-/* Delete one chunk of entries past their `until` (lock held). */
+/* Delete one chunk of entries past their `until` (lock held); after a
+ * full chunk the next call deletes the next one, so the purge keeps up
+ * with any request rate without one long delete. */
 static void
 nonce_purge(struct nonce_cache *nc, double now)
 {
+	int rc;
+
 	sqlite3_bind_double(nc->purge, 1, now);
 	sqlite3_bind_int(nc->purge, 2, NONCE_PURGE_CHUNK);
-	if (sqlite3_step(nc->purge) != SQLITE_DONE)
+	if ((rc = sqlite3_step(nc->purge)) != SQLITE_DONE)
 		log_warnx("nonce cache purge: %s", sqlite3_errmsg(nc->db));
 	sqlite3_reset(nc->purge);
-	nc->last_purge = now;
+	if (rc != SQLITE_DONE || sqlite3_changes(nc->db) < NONCE_PURGE_CHUNK)
+		nc->last_purge = now;
 }
 
 /* INSERT OR IGNORE: a row added means the nonce is new. */

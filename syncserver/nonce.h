@@ -19,7 +19,8 @@ void	nonce_close(struct nonce_cache *);
 /*
  * Remember (token hash, nonce) until `until` (epoch seconds): 1 when it is
  * new, 0 when it was seen before (a replay), -1 on a database error (why).
- * Entries whose `until` has passed are purged now and then. Thread-safe.
+ * Entries whose `until` has passed are purged once a minute, 1000 rows
+ * per call until none is left. Thread-safe.
  */
 int	nonce_remember(struct nonce_cache *,
 	    const unsigned char tokhash[CRYPTO_SHA256_LEN], const char *nonce,

@@ -695,6 +695,39 @@ test_nonce_cache(void **state)
 	unlink(big);
 }
 
+/* A backlog of expired entries is purged chunk by chunk, one chunk per
+ * call, within the minute. */
+static void
+test_nonce_purge_backlog(void **state)
+{
+	struct fixture		*f = *state;
+	struct nonce_cache	*nc;
+	unsigned char		 t[CRYPTO_SHA256_LEN] = { 3 };
+	char			 err[256], path[128], why[256], nonce[16];
+
+	snprintf(path, sizeof path, "%s/n3", f->dir);
+	nc = nonce_open(path, err, sizeof err);
+	assert_non_null(nc);
+	for (int i = 0; i < 2500; i++) {
+		snprintf(nonce, sizeof nonce, "n%d", i);
+		assert_int_equal(nonce_remember(nc, t, nonce, 50, 10, why,
+		    sizeof why), 1);
+	}
+	assert_int_equal(nonce_count(nc), 2500);
+	assert_int_equal(nonce_remember(nc, t, "a", 500, 75, why, 256), 1);
+	assert_int_equal(nonce_count(nc), 1501);
+	assert_int_equal(nonce_remember(nc, t, "b", 500, 76, why, 256), 1);
+	assert_int_equal(nonce_count(nc), 502);
+	assert_int_equal(nonce_remember(nc, t, "c", 500, 77, why, 256), 1);
+	assert_int_equal(nonce_count(nc), 3);
+	nonce_close(nc);
+	unlink(path);
+	snprintf(why, sizeof why, "%s-wal", path);
+	unlink(why);
+	snprintf(why, sizeof why, "%s-shm", path);
+	unlink(why);
+}
+
 int
 main(void)
 {
@@ -718,6 +751,8 @@ main(void)
 		    setup_auth, teardown_auth),
 		cmocka_unit_test_setup_teardown(test_nonce_cache, setup_auth,
 		    teardown_auth),
+		cmocka_unit_test_setup_teardown(test_nonce_purge_backlog,
+		    setup_auth, teardown_auth),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
