@@ -391,13 +391,11 @@ post_body_array(const char *body, size_t len, bool newlines,
 		}
 		return arr;
 	}
+	if (len == 1 && body[0] == '\n')
+		return NULL;            /* a lone newline is not an empty body */
 	arr = json_array();
 	if (len > 0 && body[len - 1] == '\n')
 		len--;
-	if (len == 0 && body != NULL && body[0] == '\n') {
-		json_decref(arr);
-		return NULL;
-	}
 	for (size_t i = 0; i < len;) {
 		const char *nl = memchr(body + i, '\n', len - i);
 		size_t n = nl != NULL ? (size_t)(nl - body) - i : len - i;

@@ -69,6 +69,17 @@ $(FBUILD)/fuzz-sync-hawk: tests/fuzz/fuzz-sync-hawk.c $(FUZZ_SYNC_AUTH_OBJ) \
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isyncserver $(FUZZ_LDFLAGS) -o $@ $^ \
 	    $(SYNC_LIBS) -lm
 
+# The sync worker's request validation (query strings, BSO JSON, POST
+# bodies): bso.c and lib's xmalloc/log.
+FUZZ_NAMES        += sync-bso
+FUZZ_SYNC_BSO_OBJ  = $(FBUILD)/obj/syncserver/bso.o $(addprefix \
+                       $(FBUILD)/obj/lib/, log.o xmalloc.o)
+
+$(FBUILD)/fuzz-sync-bso: tests/fuzz/fuzz-sync-bso.c $(FUZZ_SYNC_BSO_OBJ) \
+    $(FUZZ_SHIM_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isyncserver $(FUZZ_LDFLAGS) -o $@ $^ \
+	    $(SYNC_LIBS) -lm
+
 fuzz-build: $(FUZZ_BINS)
 
 # Each fuzzer runs FUZZ_SECONDS on a copy of its seeds plus what earlier
