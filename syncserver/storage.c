@@ -298,21 +298,30 @@ tx_read(sqlite3 *db)
 	return rc_status(db, db_exec(db, "BEGIN DEFERRED"));
 }
 
-/* BEGIN IMMEDIATE, then T = max(now, storage_ts + 0.01). */
-static enum st_status
-tx_write(sqlite3 *db, uint64_t uid, int64_t *t)
+/*
+ * A connection in BEGIN IMMEDIATE, and T = max(now, storage_ts + 0.01)
+ * computed inside it; NULL with *ss set when the database is busy.
+ */
+static sqlite3 *
+write_begin(struct store *st, uint64_t uid, int64_t *t, enum st_status *ss)
 {
+	sqlite3 *db = store_acquire(st);
 	int64_t sts, now = store_now_cs();
-	enum st_status ss = rc_status(db, db_exec(db, "BEGIN IMMEDIATE"));
 
-	if (ss != ST_OK)
-		return ss;
-	if ((ss = storage_ts(db, uid, &sts)) != ST_OK) {
+	*ss = ST_BUSY;
+	if (db == NULL)
+		return NULL;
+	if ((*ss = rc_status(db, db_exec(db, "BEGIN IMMEDIATE"))) != ST_OK) {
+		store_release(st, db);
+		return NULL;
+	}
+	if ((*ss = storage_ts(db, uid, &sts)) != ST_OK) {
 		db_exec(db, "ROLLBACK");
-		return ss;
+		store_release(st, db);
+		return NULL;
 	}
 	*t = now > sts ? now : sts + 1;
-	return ST_OK;
+	return db;
 }
 
 /* COMMIT when ss is ST_OK, else ROLLBACK; returns the outcome. */
@@ -338,6 +347,18 @@ precond_check(const struct precond *pc, int64_t target, bool is_get)
 	if (pc->has_ius && target > pc->ius)
 		return ST_PRECONDITION;
 	return ST_OK;
+}
+
+/* The collection's timestamp (*cts, -1: none) as X-Last-Modified, and
+ * X-If-Unmodified-Since checked against it. */
+static enum st_status
+coll_precond(sqlite3 *db, uint64_t uid, const char *coll,
+    const struct precond *pc, int64_t *cts, struct st_result *r)
+{
+	enum st_status ss = coll_ts(db, uid, coll, cts);
+
+	r->last_modified = *cts < 0 ? 0 : *cts;
+	return ss == ST_OK ? precond_check(pc, r->last_modified, false) : ss;
 }
 
 /* ---- info (every /info/ endpoint) ------------------------------------------------------------- */
@@ -738,16 +759,12 @@ enum st_status
 store_put_bso(struct store *st, uint64_t uid, const char *coll,
     const struct bso_in *b, const struct precond *pc, struct st_result *r)
 {
-	sqlite3 *db = store_acquire(st);
+	sqlite3 *db;
 	enum st_status ss;
 	int64_t t, cur;
 
-	if (db == NULL)
-		return ST_BUSY;
-	if ((ss = tx_write(db, uid, &t)) != ST_OK) {
-		store_release(st, db);
+	if ((db = write_begin(st, uid, &t, &ss)) == NULL)
 		return ss;
-	}
 	ss = bso_ts(db, uid, coll, b->id, &cur);
 	r->last_modified = cur < 0 ? 0 : cur;
 	if (ss == ST_OK)
@@ -777,16 +794,12 @@ enum st_status
 store_delete_bso(struct store *st, uint64_t uid, const char *coll,
     const char *id, const struct precond *pc, struct st_result *r)
 {
-	sqlite3 *db = store_acquire(st);
+	sqlite3 *db;
 	enum st_status ss;
 	int64_t t, cur;
 
-	if (db == NULL)
-		return ST_BUSY;
-	if ((ss = tx_write(db, uid, &t)) != ST_OK) {
-		store_release(st, db);
+	if ((db = write_begin(st, uid, &t, &ss)) == NULL)
 		return ss;
-	}
 	ss = bso_ts(db, uid, coll, id, &cur);
 	if (ss == ST_OK && cur < 0)
 		ss = ST_NOT_FOUND;
@@ -838,20 +851,13 @@ store_delete_collection(struct store *st, uint64_t uid, const char *coll,
     char *const *ids, size_t nids, const struct precond *pc,
     struct st_result *r)
 {
-	sqlite3 *db = store_acquire(st);
+	sqlite3 *db;
 	enum st_status ss;
 	int64_t t, cts, sts = 0;
 
-	if (db == NULL)
-		return ST_BUSY;
-	if ((ss = tx_write(db, uid, &t)) != ST_OK) {
-		store_release(st, db);
+	if ((db = write_begin(st, uid, &t, &ss)) == NULL)
 		return ss;
-	}
-	ss = coll_ts(db, uid, coll, &cts);
-	r->last_modified = cts < 0 ? 0 : cts;
-	if (ss == ST_OK)
-		ss = precond_check(pc, r->last_modified, false);
+	ss = coll_precond(db, uid, coll, pc, &cts, r);
 	if (ss == ST_OK && cts < 0) {
 		/* never existed: nothing changes, T is the storage's */
 		ss = storage_ts(db, uid, &sts);
@@ -880,16 +886,12 @@ store_delete_storage(struct store *st, uint64_t uid,
 		"DELETE FROM collections WHERE uid = ?",
 		"DELETE FROM user_ts WHERE uid = ?",
 	};
-	sqlite3 *db = store_acquire(st);
+	sqlite3 *db;
 	enum st_status ss;
 	int64_t t, sts = 0;
 
-	if (db == NULL)
-		return ST_BUSY;
-	if ((ss = tx_write(db, uid, &t)) != ST_OK) {
-		store_release(st, db);
+	if ((db = write_begin(st, uid, &t, &ss)) == NULL)
 		return ss;
-	}
 	ss = storage_ts(db, uid, &sts);
 	r->last_modified = sts;
 	if (ss == ST_OK)
@@ -1073,22 +1075,15 @@ store_post(struct store *st, uint64_t uid, const char *coll,
     const char *batch, bool commit, struct post_body *pb,
     const struct precond *pc, struct st_result *r)
 {
-	sqlite3 *db = store_acquire(st);
+	sqlite3 *db;
 	enum st_status ss;
 	int64_t t, cts;
 	char *opened = NULL;
 	bool applies = batch == NULL || commit;
 
-	if (db == NULL)
-		return ST_BUSY;
-	if ((ss = tx_write(db, uid, &t)) != ST_OK) {
-		store_release(st, db);
+	if ((db = write_begin(st, uid, &t, &ss)) == NULL)
 		return ss;
-	}
-	ss = coll_ts(db, uid, coll, &cts);
-	r->last_modified = cts < 0 ? 0 : cts;
-	if (ss == ST_OK)
-		ss = precond_check(pc, r->last_modified, false);
+	ss = coll_precond(db, uid, coll, pc, &cts, r);
 	if (ss == ST_OK)
 		ss = post_op(st, db, uid, coll, batch, commit, pb, t, &opened);
 	if ((ss = tx_end(db, ss)) == ST_OK) {

@@ -39,6 +39,7 @@ def c(srv):
     """A client for a fresh uid, and its storage root path."""
     uid = next(_uids)
     cl = srv.client(uid)
+    cl.uid = uid
     cl.root = "/1.5/%d" % uid
     return cl
 

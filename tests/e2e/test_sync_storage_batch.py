@@ -3,34 +3,12 @@
 "Self-hosting Firefox Sync"): lifecycle, atomic commit at one timestamp,
 bad batch ids, X-If-Modified-Since / X-If-Unmodified-Since."""
 
-import shutil
-import tempfile
 import threading
 
 import pytest
 
-from sync_server import SyncServer
-from test_sync_storage import ts_of, weave
-
-
-@pytest.fixture(scope="module")
-def srv():
-    d = tempfile.mkdtemp(prefix="sync-", dir="/tmp")
-    s = SyncServer(d, storage__batch_lifetime=600)
-    yield s
-    assert s.stop() == 0, s.log
-    shutil.rmtree(d, ignore_errors=True)
-
-
-_uids = iter(range(200000, 300000))
-
-
-@pytest.fixture
-def c(srv):
-    uid = next(_uids)
-    cl = srv.client(uid)
-    cl.root = "/1.5/%d" % uid
-    return cl
+# the module's worker and a client for a fresh uid per test
+from test_sync_storage import c, srv, ts_of, weave  # noqa: F401
 
 
 def test_batch_lifecycle_invisible_until_commit(c):
@@ -83,7 +61,7 @@ def test_bad_batch_requests(srv, c):
           400, 1)
     # another collection, another user
     weave(c.post(c.root + "/storage/other?batch=" + batch, []), 400, 1)
-    uid2 = next(_uids)
+    uid2 = c.uid + 500000
     c2 = srv.client(uid2)
     weave(c2.post("/1.5/%d/storage/b?batch=%s" % (uid2, batch), []), 400, 1)
     # still usable by its owner
@@ -158,7 +136,7 @@ def test_same_precondition_exactly_one_writer_wins(srv):
     """Many writers with the same X-If-Unmodified-Since: one 200, the rest
     412, on one worker's threads (the cluster test does it across
     processes)."""
-    uid = next(_uids)
+    uid = 900001
     root = "/1.5/%d" % uid
     t = ts_of(srv.client(uid).put(root + "/storage/w/x", {"payload": "0"}))
     since = "%d.%02d" % divmod(t, 100)
