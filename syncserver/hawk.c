@@ -7,6 +7,7 @@
  */
 #include <ctype.h>
 #include <math.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,10 +25,25 @@
 /* A skew this large is logged even when max_skew is off. */
 #define HAWK_SKEW_LOG	600
 
+/* Tokens seen lately, by SHA-256 of their text: the signature check, the
+ * JSON payload and the HKDF key derivation are done once per token (a
+ * client uses one token for many requests), not per request. */
+#define AUTH_CACHE_SLOTS 256
+
+struct auth_cached {
+	bool			 used;
+	unsigned char		 tokhash[CRYPTO_SHA256_LEN];
+	struct sync_token	 t;
+	char			 key[TOKEN_KEY_LEN + 1];
+};
+
 struct auth {
 	const struct sync_config *cfg;
 	unsigned char		  sig_key[CRYPTO_SHA256_LEN];
 	struct nonce_cache	 *nonces;	/* NULL: nonce_cache = false */
+	pthread_mutex_t		  cache_lock;
+	struct auth_cached	  cache[AUTH_CACHE_SLOTS];
+	unsigned long		  cache_hits;
 };
 
 /* Free the parameters of a parsed header. */
@@ -275,6 +291,7 @@ auth_open(const struct sync_config *cfg, char *err, size_t errlen)
 	struct auth *a = xcalloc(1, sizeof *a);
 
 	a->cfg = cfg;
+	pthread_mutex_init(&a->cache_lock, NULL);
 	if (cfg->secret == NULL || cfg->secret[0] == '\0') {
 		sync_why(err, errlen, "no secret configured");
 		goto fail;
@@ -288,6 +305,7 @@ auth_open(const struct sync_config *cfg, char *err, size_t errlen)
 		goto fail;
 	return a;
 fail:
+	pthread_mutex_destroy(&a->cache_lock);
 	free(a);
 	return NULL;
 }
@@ -299,6 +317,7 @@ auth_close(struct auth *a)
 	if (a == NULL)
 		return;
 	nonce_close(a->nonces);
+	pthread_mutex_destroy(&a->cache_lock);
 	free(a);
 }
 
@@ -363,22 +382,66 @@ auth_hash_skew(const struct auth *a, const struct auth_request *r,
 /* Check 5, last: the nonce was not seen with this token before. */
 static int
 auth_nonce(const struct auth *a, const struct hawk_header *h,
-    const struct sync_token *t, double now, char *why, size_t whylen)
+    const unsigned char hash[CRYPTO_SHA256_LEN], const struct sync_token *t,
+    double now, char *why, size_t whylen)
 {
-	unsigned char	hash[CRYPTO_SHA256_LEN];
-	double		until = t->expires +
-			    (double)a->cfg->expired_token_timeout;
-	int		rc;
+	double	until = t->expires + (double)a->cfg->expired_token_timeout;
+	int	rc;
 
 	if (a->nonces == NULL)
 		return 0;
-	crypto_sha256(h->id, strlen(h->id), hash);
 	rc = nonce_remember(a->nonces, hash, h->nonce, until, now, why,
 	    whylen);
 	if (rc == 0)
 		return sync_why(why, whylen, "uid %llu: nonce replayed",
 		    (unsigned long long)t->uid);
 	return rc == 1 ? 0 : -1;
+}
+
+/* Check 2 and the token's key: from the cache, or checked and derived
+ * now and remembered. */
+static int
+auth_token(struct auth *a, const char *token,
+    const unsigned char hash[CRYPTO_SHA256_LEN], struct sync_token *t,
+    char key[TOKEN_KEY_LEN + 1], char *why, size_t whylen)
+{
+	struct auth_cached	*c = &a->cache[hash[0] % AUTH_CACHE_SLOTS];
+	bool			 hit;
+
+	pthread_mutex_lock(&a->cache_lock);
+	if ((hit = c->used && memcmp(c->tokhash, hash, sizeof c->tokhash) ==
+	    0)) {
+		*t = c->t;
+		memcpy(key, c->key, TOKEN_KEY_LEN + 1);
+		a->cache_hits++;
+	}
+	pthread_mutex_unlock(&a->cache_lock);
+	if (hit)
+		return 0;
+	if (token_parse(a->sig_key, token, t, why, whylen) != 0)
+		return -1;
+	if (token_derive_key(a->cfg->secret, token, t->salt, key) != 0)
+		return sync_why(why, whylen, "uid %llu: key derivation failed",
+		    (unsigned long long)t->uid);
+	pthread_mutex_lock(&a->cache_lock);
+	c->used = true;
+	memcpy(c->tokhash, hash, sizeof c->tokhash);
+	c->t = *t;
+	memcpy(c->key, key, TOKEN_KEY_LEN + 1);
+	pthread_mutex_unlock(&a->cache_lock);
+	return 0;
+}
+
+/* Requests whose token came from the cache (tests). */
+unsigned long
+auth_cache_hits(struct auth *a)
+{
+	unsigned long n;
+
+	pthread_mutex_lock(&a->cache_lock);
+	n = a->cache_hits;
+	pthread_mutex_unlock(&a->cache_lock);
+	return n;
 }
 
 /* The checks of doc/sync-auth.md §3 in order, after the header parsed. */
@@ -389,14 +452,13 @@ auth_check(struct auth *a, const struct auth_request *r,
 {
 	struct sync_token	t;
 	char			key[TOKEN_KEY_LEN + 1];
+	unsigned char		hash[CRYPTO_SHA256_LEN];
 	double			now = auth_now();
 
-	if (token_parse(a->sig_key, h->id, &t, why, whylen) != 0 ||
+	crypto_sha256(h->id, strlen(h->id), hash);
+	if (auth_token(a, h->id, hash, &t, key, why, whylen) != 0 ||
 	    auth_token_usable(a, r, &t, now, why, whylen) != 0)
 		return -1;
-	if (token_derive_key(a->cfg->secret, h->id, t.salt, key) != 0)
-		return sync_why(why, whylen, "uid %llu: key derivation failed",
-		    (unsigned long long)t.uid);
 	if (!hawk_mac_ok(h, key, r->method, r->target, a->cfg->public_host,
 	    a->cfg->public_port))
 		return sync_why(why, whylen, "uid %llu: Hawk MAC invalid (for "
@@ -404,7 +466,7 @@ auth_check(struct auth *a, const struct auth_request *r,
 		    r->method, r->target, a->cfg->public_host,
 		    a->cfg->public_port);
 	if (auth_hash_skew(a, r, h, t.uid, now, why, whylen) != 0 ||
-	    auth_nonce(a, h, &t, now, why, whylen) != 0)
+	    auth_nonce(a, h, hash, &t, now, why, whylen) != 0)
 		return -1;
 	if (t.uid != r->path_uid)
 		return sync_why(why, whylen, "uid %llu: token used for uid "

@@ -42,4 +42,8 @@ bool	hawk_mac_ok(const struct hawk_header *, const char *key,
 char	*hawk_payload_hash(const char *content_type,
 	    const unsigned char *body, size_t len);
 
+struct auth;
+/* How many auth_verify calls found their token in the token cache. */
+unsigned long	auth_cache_hits(struct auth *);
+
 #endif

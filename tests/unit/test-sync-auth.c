@@ -565,6 +565,37 @@ test_auth_ok_and_replay(void **state)
 	free(q.token);
 }
 
+/* A token is checked once: later requests with it come from the cache,
+ * which a token differing in one character never hits. */
+static void
+test_auth_token_cache(void **state)
+{
+	struct fixture	*f = *state;
+	struct req	 q;
+	long		 now = (long)time(NULL);
+	char		*tampered;
+
+	req_token(f, &q, 7, f->cfg.node, (double)now + 60);
+	req_sign(&q, "GET", "/1.5/7/info/collections", now, "c1", NULL);
+	check_auth(f, &q, 7, NULL);
+	assert_int_equal(auth_cache_hits(f->auth), 0);
+	req_sign(&q, "GET", "/1.5/7/info/collections", now, "c2", NULL);
+	check_auth(f, &q, 7, NULL);
+	assert_int_equal(auth_cache_hits(f->auth), 1);
+	/* the cached token still gets the per-request checks */
+	req_sign(&q, "GET", "/1.5/8/info/collections", now, "c3", NULL);
+	check_auth(f, &q, 8, "uid 8 in the path");
+	assert_int_equal(auth_cache_hits(f->auth), 2);
+	tampered = xstrdup(q.token);
+	tampered[20] = tampered[20] == 'A' ? 'B' : 'A';
+	free(q.token);
+	q.token = tampered;
+	req_sign(&q, "GET", "/1.5/7/info/collections", now, "c4", NULL);
+	check_auth(f, &q, 7, "signature");
+	assert_int_equal(auth_cache_hits(f->auth), 2);
+	free(q.token);
+}
+
 /* With nonce_cache = false a replay passes. */
 static void
 test_auth_nonce_cache_off(void **state)
@@ -742,6 +773,8 @@ main(void)
 		cmocka_unit_test(test_hawk_parse_bad),
 		cmocka_unit_test(test_hawk_python_vector),
 		cmocka_unit_test_setup_teardown(test_auth_ok_and_replay,
+		    setup_auth, teardown_auth),
+		cmocka_unit_test_setup_teardown(test_auth_token_cache,
 		    setup_auth, teardown_auth),
 		cmocka_unit_test_setup_teardown(test_auth_nonce_cache_off,
 		    setup_auth, teardown_auth),
