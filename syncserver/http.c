@@ -26,7 +26,8 @@
 #define RETRY_AFTER	"10"
 
 enum route {
-	R_NONE, R_LBHEARTBEAT, R_HEARTBEAT, R_TOKEN, R_USER, R_INFO,
+	R_NONE, R_LBHEARTBEAT, R_HEARTBEAT, R_TOKEN, R_TOKEN_OTHER, R_USER,
+	R_INFO,
 	R_STORAGE, R_COLL, R_BSO,
 };
 
@@ -237,6 +238,8 @@ route(struct http_server *hs, struct req *q)
 		return R_LBHEARTBEAT;
 	if (n == 13 && strncmp(p, "/1.0/sync/1.5", 13) == 0)
 		return R_TOKEN;
+	if (n > 5 && strncmp(p, "/1.0/", 5) == 0)
+		return R_TOKEN_OTHER;   /* another application/version: 404 */
 	if (n < 6 || strncmp(p, "/1.5/", 5) != 0)
 		return R_NONE;
 	for (size_t i = 5; i <= n && nseg < 8;) {
@@ -267,6 +270,7 @@ method_allowed(enum route r, const char *m)
 	case R_LBHEARTBEAT:
 	case R_HEARTBEAT:
 	case R_TOKEN:
+	case R_TOKEN_OTHER:
 	case R_INFO:
 		return get;
 	case R_USER:
@@ -303,6 +307,25 @@ serve_health(struct http_server *hs, struct MHD_Connection *c, enum route r)
 	return answer_send(hs, c, &a);
 }
 
+/* A tokenserver reply: its JSON body, X-Timestamp, Retry-After. */
+static enum MHD_Result
+ts_reply_send(struct http_server *hs, struct MHD_Connection *c,
+    struct ts_reply *rep)
+{
+	struct answer a;
+	char ra[32];
+
+	answer_init(&a, rep->status);
+	a.body = rep->body;
+	a.len = rep->body != NULL ? strlen(rep->body) : 0;
+	a.x_timestamp = rep->x_timestamp;
+	if (rep->retry_after > 0) {
+		snprintf(ra, sizeof(ra), "%ld", rep->retry_after);
+		a.retry_after = ra;
+	}
+	return answer_send(hs, c, &a);
+}
+
 static enum MHD_Result
 serve_token(struct http_server *hs, struct MHD_Connection *c,
     struct req *q)
@@ -310,8 +333,6 @@ serve_token(struct http_server *hs, struct MHD_Connection *c,
 	struct sync_query sq;
 	struct ts_request tr;
 	struct ts_reply rep = { 0 };
-	struct answer a;
-	char ra[32];
 	const char *qs = strchr(q->target, '?');
 
 	if (sync_query_parse(qs != NULL ? qs + 1 : NULL, &sq) == -1)
@@ -322,15 +343,7 @@ serve_token(struct http_server *hs, struct MHD_Connection *c,
 	tr.duration = sq.duration;
 	tokenserver_handle(hs->ts, &tr, &rep);
 	sync_query_free(&sq);
-	answer_init(&a, rep.status);
-	a.body = rep.body;
-	a.len = rep.body != NULL ? strlen(rep.body) : 0;
-	a.x_timestamp = rep.x_timestamp;
-	if (rep.retry_after > 0) {
-		snprintf(ra, sizeof(ra), "%ld", rep.retry_after);
-		a.retry_after = ra;
-	}
-	return answer_send(hs, c, &a);
+	return ts_reply_send(hs, c, &rep);
 }
 
 /* ---- the storage API ------------------------------------------------------ */
@@ -690,6 +703,15 @@ first_call(struct http_server *hs, struct MHD_Connection *c, struct req *q,
 	*answered = true;
 	q->started = true;
 	q->route = route(hs, q);
+	if (q->route == R_TOKEN_OTHER || (q->route == R_TOKEN &&
+	    !method_allowed(q->route, method))) {
+		struct ts_reply rep;
+
+		tokenserver_error(q->route == R_TOKEN ? 405 : 404,
+		    q->route == R_TOKEN ? "Method not allowed" :
+		    "Unsupported application or version", &rep);
+		return ts_reply_send(hs, c, &rep);
+	}
 	if (q->route == R_NONE)
 		return weave_error(hs, c, 404, WEAVE_UNKNOWN);
 	if (!method_allowed(q->route, method))

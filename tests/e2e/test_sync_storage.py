@@ -421,3 +421,11 @@ def test_health(srv):
     assert r.json()["database"] == "Ok"
     r = requests.get(srv.url + "/__lbheartbeat__", timeout=20)
     assert r.status_code == 200 and r.json() == {}
+
+
+def test_tokenserver_routes_other_versions_and_methods(srv):
+    r = requests.get(srv.url + "/1.0/other/2.0", timeout=20)
+    assert r.status_code == 404 and r.json()["status"] == "error"
+    assert int(r.headers["X-Timestamp"]) > 0
+    r = requests.post(srv.url + "/1.0/sync/1.5", timeout=20)
+    assert r.status_code == 405 and r.json()["status"] == "error"

@@ -217,3 +217,27 @@ def test_two_processes_share_one_database(wd):
     finally:
         assert b.stop() == 0
         assert a.stop() == 0
+
+
+def test_database_locked_past_the_bound_is_503_retry_after(wd):
+    """A writer holding the database (here: this test, in BEGIN IMMEDIATE)
+    past the busy timeout: writes answer 503 + Retry-After, body 0; reads
+    still answer (WAL); once released, writes succeed."""
+    import sqlite3
+    with SyncServer(wd.path) as s:
+        c = s.client(11)
+        assert c.put("/1.5/11/storage/c/x", {"payload": "1"}).status_code \
+            == 200
+        db = sqlite3.connect(s.db_path, isolation_level=None, timeout=30)
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            r = c.put("/1.5/11/storage/c/x", {"payload": "2"})
+            assert r.status_code == 503, r.text
+            assert r.json() == 0 and int(r.headers["Retry-After"]) > 0
+            g = c.get("/1.5/11/storage/c/x")
+            assert g.status_code == 200 and g.json()["payload"] == "1"
+        finally:
+            db.execute("ROLLBACK")
+            db.close()
+        assert c.put("/1.5/11/storage/c/x", {"payload": "3"}).status_code \
+            == 200
