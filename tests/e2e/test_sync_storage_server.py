@@ -241,3 +241,23 @@ def test_database_locked_past_the_bound_is_503_retry_after(wd):
             db.close()
         assert c.put("/1.5/11/storage/c/x", {"payload": "3"}).status_code \
             == 200
+
+
+def test_expired_records_are_purged(wd):
+    """purge_interval: expired BSOs leave the database file itself."""
+    import sqlite3
+    with SyncServer(wd.path, storage__purge_interval=1) as s:
+        c = s.client(12)
+        c.post("/1.5/12/storage/c", [{"id": "short", "payload": "x",
+                                      "ttl": 1},
+                                     {"id": "long", "payload": "y"}])
+
+        def ids_in_file():
+            db = sqlite3.connect(s.db_path, timeout=30)
+            try:
+                return sorted(r[0] for r in db.execute("SELECT id FROM bso"))
+            finally:
+                db.close()
+
+        wait_until(lambda: ids_in_file() == ["long"], timeout=30)
+        assert c.get("/1.5/12/storage/c").json() == ["long"]
