@@ -21,6 +21,7 @@
 #include "crypto.h"
 #include "hawk.h"
 #include "nonce.h"
+#include "sync-unit.h"
 #include "syncserver.h"
 #include "token.h"
 #include "xmalloc.h"
@@ -462,15 +463,10 @@ setup_auth(void **state)
 static int
 teardown_auth(void **state)
 {
-	struct fixture	*f = *state;
-	char		 path[128];
+	struct fixture *f = *state;
 
 	auth_close(f->auth);
-	unlink(f->nonce_path);
-	snprintf(path, sizeof path, "%s-wal", f->nonce_path);
-	unlink(path);
-	snprintf(path, sizeof path, "%s-shm", f->nonce_path);
-	unlink(path);
+	sync_unit_rm_db(f->nonce_path);
 	rmdir(f->dir);
 	free(f);
 	return 0;
@@ -719,11 +715,7 @@ test_nonce_cache(void **state)
 	nonce_close(nc);
 	assert_null(nonce_open("/nonexistent-dir/x", err, sizeof err));
 	assert_non_null(strstr(err, "/nonexistent-dir/x"));
-	unlink(path);
-	snprintf(big, sizeof big, "%s-wal", path);
-	unlink(big);
-	snprintf(big, sizeof big, "%s-shm", path);
-	unlink(big);
+	sync_unit_rm_db(path);
 }
 
 /* A backlog of expired entries is purged chunk by chunk, one chunk per
@@ -752,11 +744,7 @@ test_nonce_purge_backlog(void **state)
 	assert_int_equal(nonce_remember(nc, t, "c", 500, 77, why, 256), 1);
 	assert_int_equal(nonce_count(nc), 3);
 	nonce_close(nc);
-	unlink(path);
-	snprintf(why, sizeof why, "%s-wal", path);
-	unlink(why);
-	snprintf(why, sizeof why, "%s-shm", path);
-	unlink(why);
+	sync_unit_rm_db(path);
 }
 
 int

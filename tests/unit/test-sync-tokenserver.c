@@ -22,6 +22,7 @@
 #include <microhttpd.h>
 
 #include "crypto.h"
+#include "sync-unit.h"
 #include "syncserver.h"
 #include "token.h"
 #include "xmalloc.h"
@@ -222,17 +223,12 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	struct fixture	*f = *state;
-	char		 path[128];
+	struct fixture *f = *state;
 
 	tokenserver_close(f->ts);
 	if (f->v.d)
 		MHD_stop_daemon(f->v.d);
-	unlink(f->db);
-	snprintf(path, sizeof path, "%s-wal", f->db);
-	unlink(path);
-	snprintf(path, sizeof path, "%s-shm", f->db);
-	unlink(path);
+	sync_unit_rm_db(f->db);
 	rmdir(f->dir);
 	free(f);
 	return 0;
