@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * storage.c — the SQLite store of the storage API: schema, a pool of
- * connections shared by the HTTP threads, and every operation of the
- * storage endpoints. Writes run in BEGIN IMMEDIATE, which serialises them
- * across every worker process sharing the file; the write timestamp T is
+ * storage.c — the SQLite store of the storage API: schema, one connection
+ * (with its prepared statements) per HTTP thread, and every operation of
+ * the storage endpoints. Writes run in BEGIN IMMEDIATE, which serialises
+ * them across every worker process sharing the file (inside one process
+ * they queue on a mutex first); the write timestamp T is
  * computed inside that transaction (T > every earlier timestamp of the
  * user). Reads run in one deferred transaction (a consistent snapshot).
  */
@@ -28,12 +29,30 @@
 struct store {
 	const struct sync_config *cfg;
 	char		 *path;
-	pthread_mutex_t	  mu;
-	sqlite3		**idle;         /* connections not in use */
-	size_t		  nidle;
-	sqlite3		**all;          /* every connection opened */
-	size_t		  nall;
+	pthread_mutex_t	  mu;           /* guards conns */
+	struct conn	**conns;        /* every connection opened */
+	size_t		  nconns;
+	pthread_mutex_t	  write_mu;     /* one writer per process at a time */
 };
+
+/*
+ * Each HTTP thread keeps its own connection and its prepared statements
+ * (cached by SQL text: preparing costs more than most of our statements).
+ */
+#define STMT_CACHE	48
+
+struct conn {
+	struct store	*st;
+	sqlite3		*db;
+	bool		 writing;       /* holds st->write_mu */
+	size_t		 nstmts;
+	struct {
+		char		*sql;
+		sqlite3_stmt	*s;
+	} stmts[STMT_CACHE];
+};
+
+static _Thread_local struct conn *tl_conn;
 
 static const char *const schema[] = {
 	"PRAGMA auto_vacuum = INCREMENTAL",
@@ -74,6 +93,28 @@ db_exec(sqlite3 *db, const char *sql)
 	return rc;
 }
 
+/*
+ * Another process holds the write lock: retry every half millisecond up to
+ * BUSY_TIMEOUT_MS (SQLite's own handler sleeps up to 100 ms between tries,
+ * which leaves the lock idle while writers sleep).
+ */
+static int
+busy_cb(void *arg, int count)
+{
+	static _Thread_local struct timespec since;
+	struct timespec now, tick = { 0, 500 * 1000 };
+
+	(void)arg;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (count == 0)
+		since = now;
+	else if ((now.tv_sec - since.tv_sec) * 1000 +
+	    (now.tv_nsec - since.tv_nsec) / 1000000 >= BUSY_TIMEOUT_MS)
+		return 0;
+	nanosleep(&tick, NULL);
+	return 1;
+}
+
 static sqlite3 *
 db_connect(const char *path, char *err, size_t errlen)
 {
@@ -86,7 +127,7 @@ db_connect(const char *path, char *err, size_t errlen)
 		sqlite3_close(db);
 		return NULL;
 	}
-	sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+	sqlite3_busy_handler(db, busy_cb, NULL);
 	if (db_exec(db, "PRAGMA journal_mode = WAL") != SQLITE_OK ||
 	    db_exec(db, "PRAGMA synchronous = FULL") != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
@@ -96,36 +137,54 @@ db_connect(const char *path, char *err, size_t errlen)
 	return db;
 }
 
+/* This thread's connection to the store, opened on first use. */
 static sqlite3 *
 store_acquire(struct store *st)
 {
-	sqlite3 *db = NULL;
+	struct conn *c;
+	sqlite3 *db;
 	char err[512];
 
-	pthread_mutex_lock(&st->mu);
-	if (st->nidle > 0)
-		db = st->idle[--st->nidle];
-	pthread_mutex_unlock(&st->mu);
-	if (db != NULL)
-		return db;
+	if (tl_conn != NULL && tl_conn->st == st)
+		return tl_conn->db;
 	if ((db = db_connect(st->path, err, sizeof(err))) == NULL) {
 		log_warnx("%s", err);
 		return NULL;
 	}
+	c = xcalloc(1, sizeof(*c));
+	c->st = st;
+	c->db = db;
 	pthread_mutex_lock(&st->mu);
-	st->all = xreallocarray(st->all, st->nall + 1, sizeof(*st->all));
-	st->idle = xreallocarray(st->idle, st->nall + 1, sizeof(*st->idle));
-	st->all[st->nall++] = db;
+	st->conns = xreallocarray(st->conns, st->nconns + 1,
+	    sizeof(*st->conns));
+	st->conns[st->nconns++] = c;
 	pthread_mutex_unlock(&st->mu);
+	tl_conn = c;
 	return db;
 }
 
+/* The end of one operation: a writer lets the next one in. */
 static void
 store_release(struct store *st, sqlite3 *db)
 {
-	pthread_mutex_lock(&st->mu);
-	st->idle[st->nidle++] = db;
-	pthread_mutex_unlock(&st->mu);
+	(void)db;
+	if (tl_conn != NULL && tl_conn->writing) {
+		tl_conn->writing = false;
+		pthread_mutex_unlock(&st->write_mu);
+	}
+}
+
+static void
+conn_close(struct conn *c)
+{
+	for (size_t i = 0; i < c->nstmts; i++) {
+		sqlite3_finalize(c->stmts[i].s);
+		free(c->stmts[i].sql);
+	}
+	sqlite3_close(c->db);
+	if (tl_conn == c)
+		tl_conn = NULL;
+	free(c);
 }
 
 struct store *
@@ -138,23 +197,21 @@ store_open(const struct sync_config *cfg, char *err, size_t errlen)
 	st->cfg = cfg;
 	st->path = xstrdup(cfg->db_path);
 	pthread_mutex_init(&st->mu, NULL);
+	pthread_mutex_init(&st->write_mu, NULL);
 	if ((db = db_connect(st->path, err, errlen)) == NULL) {
 		store_close(st);
 		return NULL;
 	}
 	for (size_t i = 0; schema[i] != NULL && rc == SQLITE_OK; i++)
 		rc = db_exec(db, schema[i]);
-	if (rc != SQLITE_OK) {
+	if (rc != SQLITE_OK)
 		snprintf(err, errlen, "%s: cannot create the schema: %s",
 		    st->path, sqlite3_errmsg(db));
-		sqlite3_close(db);
+	sqlite3_close(db);
+	if (rc != SQLITE_OK) {
 		store_close(st);
 		return NULL;
 	}
-	st->all = xcalloc(1, sizeof(*st->all));
-	st->idle = xcalloc(1, sizeof(*st->idle));
-	st->all[st->nall++] = db;
-	st->idle[st->nidle++] = db;
 	return st;
 }
 
@@ -163,12 +220,12 @@ store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
-	for (size_t i = 0; i < st->nall; i++)
-		sqlite3_close(st->all[i]);
-	free(st->all);
-	free(st->idle);
+	for (size_t i = 0; i < st->nconns; i++)
+		conn_close(st->conns[i]);
+	free(st->conns);
 	free(st->path);
 	pthread_mutex_destroy(&st->mu);
+	pthread_mutex_destroy(&st->write_mu);
 	free(st);
 }
 
@@ -194,17 +251,44 @@ st_result_free(struct st_result *r)
 
 /* ---- statements ---------------------------------------------------------- */
 
-/* Prepare sql and bind "i" (int64), "t" (text), "n" (null) arguments. */
+/* This thread's prepared statement for sql, reset; NULL on error. */
 static sqlite3_stmt *
-stmt(sqlite3 *db, const char *sql, const char *types, ...)
+stmt_get(sqlite3 *db, const char *sql)
 {
+	struct conn *c = tl_conn;
 	sqlite3_stmt *s = NULL;
-	va_list ap;
 
-	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
+	for (size_t i = 0; c != NULL && i < c->nstmts; i++)
+		if (strcmp(c->stmts[i].sql, sql) == 0) {
+			sqlite3_reset(c->stmts[i].s);
+			sqlite3_clear_bindings(c->stmts[i].s);
+			return c->stmts[i].s;
+		}
+	if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s,
+	    NULL) != SQLITE_OK) {
 		log_warnx("sqlite: %s: %s", sql, sqlite3_errmsg(db));
 		return NULL;
 	}
+	if (c == NULL || c->db != db || c->nstmts == STMT_CACHE) {
+		log_warnx("sqlite: statement cache full");
+		sqlite3_finalize(s);
+		return NULL;
+	}
+	c->stmts[c->nstmts].sql = xstrdup(sql);
+	c->stmts[c->nstmts++].s = s;
+	return s;
+}
+
+/* Prepare sql and bind "i" (int64), "t" (text), "n" (null) arguments.
+ * The statement is the thread's cached one: done() it, never finalize. */
+static sqlite3_stmt *
+stmt(sqlite3 *db, const char *sql, const char *types, ...)
+{
+	sqlite3_stmt *s = stmt_get(db, sql);
+	va_list ap;
+
+	if (s == NULL)
+		return NULL;
 	va_start(ap, types);
 	for (int i = 0; types[i] != '\0'; i++) {
 		if (types[i] == 'i')
@@ -217,6 +301,13 @@ stmt(sqlite3 *db, const char *sql, const char *types, ...)
 	}
 	va_end(ap);
 	return s;
+}
+
+/* Finished with a statement: reset it (it stays prepared). */
+static void
+done(sqlite3_stmt *s)
+{
+	sqlite3_reset(s);
 }
 
 static enum st_status
@@ -239,7 +330,7 @@ run(sqlite3 *db, sqlite3_stmt *s)
 	if (s == NULL)
 		return ST_ERROR;
 	rc = sqlite3_step(s);
-	sqlite3_finalize(s);
+	done(s);
 	return rc_status(db, rc);
 }
 
@@ -254,7 +345,7 @@ one_int(sqlite3 *db, sqlite3_stmt *s, int64_t dflt, int64_t *out)
 	rc = sqlite3_step(s);
 	*out = rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL ?
 	    sqlite3_column_int64(s, 0) : dflt;
-	sqlite3_finalize(s);
+	done(s);
 	return rc_status(db, rc);
 }
 
@@ -307,10 +398,17 @@ write_begin(struct store *st, uint64_t uid, int64_t *t, enum st_status *ss)
 {
 	sqlite3 *db = store_acquire(st);
 	int64_t sts, now = store_now_cs();
+	struct timespec until;
 
 	*ss = ST_BUSY;
 	if (db == NULL)
 		return NULL;
+	/* the process's writers queue here, bounded like the database lock */
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += BUSY_TIMEOUT_MS / 1000;
+	if (pthread_mutex_timedlock(&st->write_mu, &until) != 0)
+		return NULL;
+	tl_conn->writing = true;
 	if ((*ss = rc_status(db, db_exec(db, "BEGIN IMMEDIATE"))) != ST_OK) {
 		store_release(st, db);
 		return NULL;
@@ -416,7 +514,7 @@ info_body(sqlite3 *db, uint64_t uid, enum info_kind kind,
 		n++;
 	}
 	sbuf_cstr(&r->body, kind == INFO_QUOTA ? ",null]" : "}");
-	sqlite3_finalize(s);
+	done(s);
 	if (kind == INFO_COLLECTIONS)
 		r->records = n;
 	return rc_status(db, rc);
@@ -630,7 +728,7 @@ list_query(sqlite3 *db, uint64_t uid, const char *coll,
 	}
 	sqlite3_bind_int64(s, 9, q->has_limit ? q->limit + 1 : -1);
 	ss = list_rows(db, s, q, r);
-	sqlite3_finalize(s);
+	done(s);
 	free(oid);
 	free(ids);
 	return ss;
@@ -701,44 +799,47 @@ store_get_bso(struct store *st, uint64_t uid, const char *coll,
 		}
 	} else
 		ss = rc == SQLITE_DONE ? ST_NOT_FOUND : rc_status(db, rc);
-	sqlite3_finalize(s);
+	done(s);
 	store_release(st, db);
 	return ss;
 }
 
-/* Partial update of one BSO at T (§2): the fields given change. */
+/*
+ * Partial update of one BSO at T (§2): the fields given change; an expired
+ * BSO (expiry <= T) counts as absent, so writing to it starts a new one.
+ */
 static enum st_status
 bso_apply(sqlite3 *db, uint64_t uid, const char *coll, const char *id,
     const char *payload, const int64_t *sortindex, const int64_t *ttl,
     int64_t t)
 {
 	sqlite3_stmt *s;
-	enum st_status ss;
 
-	/* writing to an expired id starts a new BSO */
-	ss = run(db, stmt(db, "DELETE FROM bso WHERE uid = ? AND coll = ? AND"
-	    " id = ? AND expiry <= ?", "itti", (int64_t)uid, coll, id, t));
-	if (ss != ST_OK)
-		return ss;
+#define EXPIRED "(expiry IS NOT NULL AND expiry <= ?6)"
 	s = stmt(db, "INSERT INTO bso (uid, coll, id, sortindex, payload,"
 	    " payload_size, modified, expiry) VALUES (?1, ?2, ?3, ?4,"
 	    " COALESCE(?5, ''), length(CAST(COALESCE(?5, '') AS BLOB)), ?6,"
 	    " CASE WHEN ?7 IS NULL THEN NULL ELSE ?6 + ?7 * 100 END)"
 	    " ON CONFLICT (uid, coll, id) DO UPDATE SET"
-	    " sortindex = COALESCE(?4, sortindex),"
-	    " payload = COALESCE(?5, payload),"
-	    " payload_size = CASE WHEN ?5 IS NULL THEN payload_size ELSE"
-	    "  length(CAST(?5 AS BLOB)) END,"
-	    " modified = CASE WHEN ?4 IS NULL AND ?5 IS NULL THEN modified"
-	    "  ELSE ?6 END,"
-	    " expiry = CASE WHEN ?7 IS NULL THEN expiry ELSE ?6 + ?7 * 100 END",
+	    " sortindex = CASE WHEN ?4 IS NOT NULL THEN ?4"
+	    "  WHEN " EXPIRED " THEN NULL ELSE sortindex END,"
+	    " payload = COALESCE(?5, CASE WHEN " EXPIRED " THEN ''"
+	    "  ELSE payload END),"
+	    " payload_size = CASE WHEN ?5 IS NOT NULL THEN"
+	    "  length(CAST(?5 AS BLOB)) WHEN " EXPIRED " THEN 0"
+	    "  ELSE payload_size END,"
+	    " modified = CASE WHEN ?4 IS NULL AND ?5 IS NULL AND NOT " EXPIRED
+	    "  THEN modified ELSE ?6 END,"
+	    " expiry = CASE WHEN ?7 IS NOT NULL THEN ?6 + ?7 * 100"
+	    "  WHEN " EXPIRED " THEN NULL ELSE expiry END",
 	    "itt", (int64_t)uid, coll, id);
+#undef EXPIRED
 	if (s == NULL)
 		return ST_ERROR;
 	if (sortindex != NULL)
 		sqlite3_bind_int64(s, 4, *sortindex);
 	if (payload != NULL)
-		sqlite3_bind_text(s, 5, payload, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(s, 5, payload, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 6, t);
 	if (ttl != NULL)
 		sqlite3_bind_int64(s, 7, *ttl);
@@ -1026,7 +1127,7 @@ batch_commit(sqlite3 *db, uint64_t uid, const char *coll, const char *batch,
 	}
 	if (ss == ST_OK && rc != SQLITE_DONE)
 		ss = rc_status(db, rc);
-	sqlite3_finalize(s);
+	done(s);
 	if (ss == ST_OK)
 		ss = run(db, stmt(db, "DELETE FROM batch_items WHERE uid = ? AND"
 		    " batch = ?", "it", (int64_t)uid, batch));
