@@ -13,6 +13,7 @@ import pytest
 import requests
 
 import synclib
+from conftest import wait_until
 from sync_server import SyncServer
 
 FXA = "0123456789abcdef0123456789abcdef"
@@ -175,3 +176,35 @@ def test_verifier_refusals_and_outage(srv, verifier):
     # the worker keeps serving
     assert requests.get(srv.url + "/__lbheartbeat__",
                         timeout=30).status_code == 200
+
+
+def test_users_spread_over_nodes_by_capacity(verifier, tmpdir_short):
+    """[tokenserver] nodes: users go to the node with room and the lowest
+    load/capacity; a token names its node, and only that node accepts it."""
+    here, other = "http://node-a.test", "http://other-node.test:8080"
+    with SyncServer(tmpdir_short, oauth_verifier=verifier.url,
+                    public_url=here,
+                    tokenserver__nodes="%s 1, %s/ 5" % (here, other)) as s:
+        kid = synclib.key_id(KCA, b"kB")
+        got = []
+        for i in range(3):
+            verifier.add("b%d" % i, "%032x" % (i + 1))
+            r = get_token(s, "b%d" % i, kid)
+            assert r.status_code == 200, r.text
+            got.append(r.json())
+        nodes = [b["api_endpoint"].rsplit("/1.5/", 1)[0] for b in got]
+        assert nodes == [s.node, other, other]
+        mine = synclib.SyncClient(s.url, got[0]["id"], got[0]["key"],
+                                  public_url=here)
+        assert mine.get("/1.5/%d/info/collections" % got[0]["uid"]
+                        ).status_code == 200
+        theirs = synclib.SyncClient(s.url, got[1]["id"], got[1]["key"],
+                                    public_url=here)
+        r = theirs.get("/1.5/%d/info/collections" % got[1]["uid"])
+        assert r.status_code == 401
+        wait_until(lambda: 'token is for node "%s"' % other in s.log,
+                   timeout=20, msg="node mismatch logged")
+        # a returning user keeps its node
+        assert get_token(s, "b1", kid).json()["api_endpoint"] == \
+            got[1]["api_endpoint"]
+        assert s.stop() == 0, s.log
