@@ -43,8 +43,9 @@ struct tokenserver {
 	const struct sync_config *cfg;
 	unsigned char		  sig_key[CRYPTO_SHA256_LEN];
 	char			 *hash_secret;	/* metrics_hash_secret */
-	pthread_mutex_t		  lock;
+	pthread_mutex_t		  lock;		/* db, verifier_down_until */
 	sqlite3			 *db;
+	time_t			  verifier_down_until;
 };
 
 /* What the request and the verifier say about the user. */
@@ -381,16 +382,44 @@ ts_verify_answer(const struct ts_buf *b, struct ts_login *l,
 	return rc;
 }
 
+/* Whether the verifier failed less than TS_RETRY_AFTER seconds ago; if
+ * so it is not called (a hung verifier would hold an HTTP thread for
+ * TS_VERIFY_TIMEOUT per request). */
+static bool
+ts_verifier_resting(struct tokenserver *ts)
+{
+	bool resting;
+
+	pthread_mutex_lock(&ts->lock);
+	resting = time(NULL) < ts->verifier_down_until;
+	pthread_mutex_unlock(&ts->lock);
+	return resting;
+}
+
+/* Remember that the verifier did not answer or answered 5xx. */
+static void
+ts_verifier_down(struct tokenserver *ts)
+{
+	pthread_mutex_lock(&ts->lock);
+	ts->verifier_down_until = time(NULL) + TS_RETRY_AFTER;
+	pthread_mutex_unlock(&ts->lock);
+}
+
 /* Verify the bearer token: 4xx -> 401, no answer or 5xx -> 503. */
 static int
-ts_verify(const struct sync_config *cfg, const char *bearer,
-    struct ts_login *l, struct ts_error *e)
+ts_verify(struct tokenserver *ts, const char *bearer, struct ts_login *l,
+    struct ts_error *e)
 {
+	const struct sync_config *cfg = ts->cfg;
 	struct ts_buf	b = { NULL, 0 };
 	char		cerr[CURL_ERROR_SIZE];
-	long		status = ts_verify_call(cfg, bearer, &b, cerr);
+	long		status;
 	int		rc;
 
+	if (ts_verifier_resting(ts))
+		return ts_fail(e, 503, "error", "body",
+		    "OAuth verifier unavailable");
+	status = ts_verify_call(cfg, bearer, &b, cerr);
 	if (status == 200)
 		rc = ts_verify_answer(&b, l, e);
 	else if (status >= 400 && status < 500)
@@ -401,6 +430,7 @@ ts_verify(const struct sync_config *cfg, const char *bearer,
 		    cfg->oauth_verifier ? cfg->oauth_verifier :
 		    TS_DEFAULT_VERIFIER, status ? "server error" :
 		    cerr[0] ? cerr : "no answer");
+		ts_verifier_down(ts);
 		rc = ts_fail(e, 503, "error", "body",
 		    "OAuth verifier unavailable");
 	}
@@ -809,7 +839,7 @@ ts_handle(struct tokenserver *ts, const struct ts_request *r,
 	    ts_client_state(r->client_state, &l, e) != 0)
 		return -1;
 	l.duration = ts_duration(ts->cfg, r->duration);
-	if (ts_verify(ts->cfg, bearer, &l, e) != 0 ||
+	if (ts_verify(ts, bearer, &l, e) != 0 ||
 	    ts_user(ts, &l, &u, e) != 0)
 		return -1;
 	return ts_answer(ts, &l, &u, out->x_timestamp, out, e);

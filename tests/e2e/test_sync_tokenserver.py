@@ -14,7 +14,7 @@ import requests
 
 import synclib
 from conftest import wait_until
-from sync_server import SyncServer
+from sync_server import SyncServer, free_tcp_port
 
 FXA = "0123456789abcdef0123456789abcdef"
 KCA = 1500000000000
@@ -158,24 +158,39 @@ def test_new_users_disallowed(verifier, tmpdir_short):
                      "new-users-disabled")
 
 
-def test_verifier_refusals_and_outage(srv, verifier):
+def test_verifier_refusals_and_5xx(srv, verifier):
     kid = synclib.key_id(KCA, b"kB")
     assert_error(get_token(srv, "unknown", kid), 401, "invalid-credentials")
     verifier.add("profile-only", FXA, scope=("profile",))
     assert_error(get_token(srv, "profile-only", kid), 401,
                  "invalid-credentials")
+    verifier.add("good", FXA)
     verifier.status_all = 500
-    r = get_token(srv, "unknown", kid)
+    r = get_token(srv, "good", kid)
     assert_error(r, 503, "error")
     assert int(r.headers["Retry-After"]) > 0
+    # the verifier then rests: a 503 at once, without calling it
     verifier.status_all = None
-    verifier.stop()                       # nobody listens any more
-    r = get_token(srv, "unknown", kid)
+    calls = len(verifier.calls)
+    r = get_token(srv, "good", kid)
     assert_error(r, 503, "error")
     assert int(r.headers["Retry-After"]) > 0
-    # the worker keeps serving
-    assert requests.get(srv.url + "/__lbheartbeat__",
-                        timeout=30).status_code == 200
+    assert len(verifier.calls) == calls
+
+
+def test_verifier_down(tmpdir_short):
+    port = free_tcp_port()                # nobody listens there
+    with SyncServer(tmpdir_short,
+                    oauth_verifier="http://127.0.0.1:%d" % port) as s:
+        r = get_token(s, "any", synclib.key_id(KCA, b"kB"))
+        assert_error(r, 503, "error")
+        assert int(r.headers["Retry-After"]) > 0
+        wait_until(lambda: "OAuth verifier http://127.0.0.1:%d" % port
+                   in s.log, timeout=20, msg="verifier failure logged")
+        # the worker keeps serving
+        assert requests.get(s.url + "/__lbheartbeat__",
+                            timeout=30).status_code == 200
+        assert s.stop() == 0, s.log
 
 
 def test_users_spread_over_nodes_by_capacity(verifier, tmpdir_short):

@@ -440,14 +440,35 @@ test_verifier_answers(void **state)
 	verifier_set(&f->v, "e403", 403, "{}");
 	expect_error(f, "Bearer e403", kid, NULL, 401, "invalid-credentials",
 	    NULL);
-	verifier_set(&f->v, "e500", 500, "{}");
-	expect_error(f, "Bearer e500", kid, NULL, 503, "error", NULL);
 	verifier_set(&f->v, "notjson", 200, "<html>");
 	expect_error(f, "Bearer notjson", kid, NULL, 503, "error", NULL);
 	MHD_stop_daemon(f->v.d);		/* verifier down */
 	f->v.d = NULL;
 	expect_error(f, "Bearer e500", kid, NULL, 503, "error",
 	    "unavailable");
+}
+
+/* After a 5xx (or no answer) the verifier rests: requests get a 503 at
+ * once without calling it. A 4xx does not count as a failure. */
+static void
+test_verifier_rests_after_failure(void **state)
+{
+	struct fixture	*f = *state;
+	char		 kid[64];
+	int		 calls;
+
+	key_id(kid, sizeof kid, 1500000000000LL, 0xaa);
+	verifier_user(&f->v, "good", FXA1, 0);
+	verifier_set(&f->v, "e401", 401, "{}");
+	expect_error(f, "Bearer e401", kid, NULL, 401, "invalid-credentials",
+	    NULL);
+	expect_ok(f, "good", kid, NODE);
+	verifier_set(&f->v, "e502", 502, "{}");
+	expect_error(f, "Bearer e502", kid, NULL, 503, "error", NULL);
+	calls = f->v.calls;
+	expect_error(f, "Bearer good", kid, NULL, 503, "error",
+	    "unavailable");
+	assert_int_equal(f->v.calls, calls);
 }
 
 /* Generation rules: older generation refused; newer accepted. */
@@ -602,6 +623,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_verifier_answers, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_verifier_rests_after_failure,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_generation, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_keys_changed_at, setup,
