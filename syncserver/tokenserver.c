@@ -215,7 +215,6 @@ ts_key_id(const char *kid, struct ts_login *l, struct ts_error *e)
 	const char	*dash;
 	unsigned char	*raw = NULL;
 	size_t		 n, rawlen;
-	char		*end;
 
 	if (kid == NULL)
 		return ts_fail(e, 401, "invalid-key-id", "header",
@@ -225,7 +224,7 @@ ts_key_id(const char *kid, struct ts_login *l, struct ts_error *e)
 	if (dash == NULL || n == 0 || n > 15 || strspn(kid, "0123456789") != n)
 		return ts_fail(e, 401, "invalid-credentials", "header",
 		    "X-KeyID is not <keys_changed_at>-<client state>");
-	l->kca = strtoll(kid, &end, 10);
+	l->kca = strtoll(kid, NULL, 10);
 	if (crypto_b64_decode(dash + 1, strlen(dash + 1), true, &raw,
 	    &rawlen) != 0 || rawlen > TS_STATE_MAX) {
 		free(raw);
