@@ -153,8 +153,12 @@ def run_wrk(tmp, url, path, method, headers, body, seconds):
     for line in out.stdout.splitlines():
         if line.startswith("SBJSON "):
             r = json.loads(line[7:])
-            r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
+            # once the signed headers run out they are sent again and the
+            # nonce cache refuses them (401): those are not counted
             r["budget"] = len(headers)
+            r["replays"] = max(0, r["requests"] - len(headers))
+            r["failed"] = r["non2xx"] - min(r["non2xx"], r["replays"])
+            r["rps"] = (r["requests"] - r["non2xx"]) / (r["duration_us"] / 1e6)
             return r
     raise RuntimeError("wrk: no result:\n" + out.stdout + out.stderr)
 
@@ -254,7 +258,9 @@ def report(results, args, started):
              "* **Machine**: %d cores; load average %s at the start" %
              (os.cpu_count(), " ".join("%.2f" % x for x in os.getloadavg())),
              "* **Method**: medians with min–max; each ratio is taken inside "
-             "one repetition, then summarised.", "",
+             "one repetition, then summarised. requests/s counts 2xx answers "
+             "only (a run that outlasts its signed headers sends them again; "
+             "the nonce cache refuses those).", "",
              "| workers | what | requests/s | p99 | floor/s | ratio | target "
              "| verdict |", "|---|---|---|---|---|---|---|---|"]
     for workers, rs in sorted(results.items()):
@@ -264,11 +270,14 @@ def report(results, args, started):
             p99 = [r[kind]["p99_us"] / 1000 for r in rs]
             fl = [r[floor]["rps"] for r in rs]
             ratio = [r[kind]["rps"] / r[floor]["rps"] for r in rs]
-            bad = sum(r[kind]["non2xx"] + r[kind]["socket_errors"]
+            bad = sum(r[kind]["failed"] + r[kind]["socket_errors"]
                       for r in rs)
+            replays = sum(r[kind]["replays"] for r in rs)
             what = ("GET info/collections" if kind == "read" else
                     "POST 100 records") + (" (%d errors)" % bad if bad
-                                            else "")
+                                            else "") + \
+                (" (%d replayed requests not counted)" % replays
+                 if replays else "")
             lines.append("| %d | %s | %s | %s ms | %s | %s× | ≥ %.1f× | %s |"
                          % (workers, what, span(rps), span(p99, "%.1f"),
                             span(fl), span(ratio, "%.2f"), target,
@@ -289,7 +298,7 @@ def main():
     args = ap.parse_args()
     args.seconds = 2 if args.quick else 5
     args.repeats = 1 if args.quick else 3
-    args.budget = 60000 if args.quick else 150000
+    args.budget = 60000 if args.quick else 200000
     if shutil.which("wrk") is None:
         sys.exit("sync_bench: wrk is not installed (make bench-deps)")
     started = time.time()
