@@ -10,6 +10,7 @@ import socket
 import subprocess
 import types
 
+import pytest
 import requests
 
 from conftest import BUILD, REPO, wait_until
