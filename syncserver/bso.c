@@ -348,7 +348,8 @@ sync_query_free(struct sync_query *q)
 
 /* ---- POST bodies ------------------------------------------------------ */
 
-/* The crypto collection guard: "IV": "AAAAAAAAAAAAAAAAAAAAAA==" (§4.2). */
+/* The crypto collection guard: "IV": "AAAAAAAAAAAAAAAAAAAAAA=="
+ * (doc/sync-storage.md §4.2). */
 static bool
 payload_has_zero_iv(const char *p)
 {

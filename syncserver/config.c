@@ -151,7 +151,7 @@ cfg_llong(const char *v, long long *out)
 	return errno != 0 || *end != '\0' ? -1 : 0;
 }
 
-/* nodes = URL CAPACITY, URL CAPACITY ... (§8.4) */
+/* nodes = URL CAPACITY, URL CAPACITY ... (doc/sync-auth.md §5) */
 static int
 cfg_nodes(struct cfg_load *ld, const char *v)
 {
@@ -256,7 +256,8 @@ cfg_path(const char *cfgpath, const char *p)
 	return xprintf("%.*s/%s", (int)(slash - cfgpath), cfgpath, p);
 }
 
-/* scheme://host[:port][/path] -> node name, host, port (§1). */
+/* scheme://host[:port][/path] -> node name, host, port
+ * (doc/sync-storage.md §1). */
 static int
 cfg_public_url(struct sync_config *cfg)
 {

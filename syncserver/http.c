@@ -348,7 +348,7 @@ serve_token(struct http_server *hs, struct MHD_Connection *c,
 
 /* ---- the storage API ------------------------------------------------------ */
 
-/* X-If-(Un)Modified-Since (§3.4); -1: 400/1. */
+/* X-If-(Un)Modified-Since (doc/sync-storage.md §3.4); -1: 400/1. */
 static int
 parse_preconds(struct MHD_Connection *c, bool is_get, struct precond *pc)
 {
@@ -371,7 +371,8 @@ parse_preconds(struct MHD_Connection *c, bool is_get, struct precond *pc)
 	return 0;
 }
 
-/* The X-Weave-* size headers of a POST (§5); 0, or a WEAVE code. */
+/* The X-Weave-* size headers of a POST (doc/sync-storage.md §5); 0, or a
+ * WEAVE code. */
 static enum weave_code
 check_size_headers(struct http_server *hs, struct MHD_Connection *c)
 {
@@ -569,7 +570,7 @@ serve_put(struct http_server *hs, struct MHD_Connection *c, struct req *q,
 	return store_answer(hs, c, ss, &r, false);
 }
 
-/* Steps 3-8 of §3.1 once authenticated. */
+/* Steps 3-7 of doc/sync-storage.md §3.1 once authenticated. */
 static enum MHD_Result
 serve_storage(struct http_server *hs, struct MHD_Connection *c,
     struct req *q, const char *method)

@@ -2,7 +2,8 @@
 /*
  * server.h — the storage side of the sync worker: configuration (config.c),
  * request parsing and validation (bso.c), the SQLite store (storage.c) and
- * the HTTP front (http.c). Spec: README "Self-hosting Firefox Sync".
+ * the HTTP front (http.c). Doc: doc/sync-storage.md; running it: README
+ * "Self-hosting Firefox Sync".
  * Timestamps are integers in centiseconds everywhere inside.
  */
 #ifndef SYNC_SERVER_H
@@ -135,7 +136,7 @@ enum st_status {
 	ST_ERROR,           /* 500 */
 };
 
-/* Preconditions of one request (§3.4). */
+/* Preconditions of one request (doc/sync-storage.md §3.4). */
 struct precond {
 	bool		has_ims, has_ius;
 	int64_t		ims, ius;

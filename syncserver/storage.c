@@ -436,7 +436,7 @@ tx_end(sqlite3 *db, enum st_status ss)
 	return ss;
 }
 
-/* 304 / 412 against the target's last-modified (§3.4). */
+/* 304 / 412 against the target's last-modified (doc/sync-storage.md §3.4). */
 static enum st_status
 precond_check(const struct precond *pc, int64_t target, bool is_get)
 {
@@ -805,8 +805,9 @@ store_get_bso(struct store *st, uint64_t uid, const char *coll,
 }
 
 /*
- * Partial update of one BSO at T (§2): the fields given change; an expired
- * BSO (expiry <= T) counts as absent, so writing to it starts a new one.
+ * Partial update of one BSO at T (doc/sync-storage.md §2): the fields
+ * given change; an expired BSO (expiry <= T) counts as absent, so writing
+ * to it starts a new one.
  */
 static enum st_status
 bso_apply(sqlite3 *db, uint64_t uid, const char *coll, const char *id,
@@ -1008,7 +1009,7 @@ store_delete_storage(struct store *st, uint64_t uid,
 	return ss;
 }
 
-/* ---- POST and batches (§4.2, §5) --------------------------------------- */
+/* ---- POST and batches (doc/sync-storage.md §4.2, §5) ----------------- */
 
 static void
 post_answer(struct st_result *r, const char *batch, int64_t t,
@@ -1200,7 +1201,7 @@ store_post(struct store *st, uint64_t uid, const char *coll,
 	return ss;
 }
 
-/* ---- purge (§10) ---------------------------------------------------------- */
+/* ---- purge (doc/sync-storage.md §10) ---------------------------------- */
 
 int
 store_purge(struct store *st, int chunk)
