@@ -49,7 +49,6 @@ struct req {
 	bool		 started;
 	enum route	 route;
 	enum info_kind	 info;
-	bool		 info_config;
 	uint64_t	 uid;
 	char		*coll, *id;
 	struct sbuf	 body;
@@ -177,13 +176,12 @@ parse_uid(const char *s, size_t n, uint64_t *uid)
 static const struct {
 	const char	*name;
 	enum info_kind	 kind;
-	bool		 config;
 } infos[] = {
-	{ "collections", INFO_COLLECTIONS, false },
-	{ "collection_counts", INFO_COUNTS, false },
-	{ "collection_usage", INFO_USAGE, false },
-	{ "quota", INFO_QUOTA, false },
-	{ "configuration", INFO_COLLECTIONS, true },
+	{ "collections", INFO_COLLECTIONS },
+	{ "collection_counts", INFO_COUNTS },
+	{ "collection_usage", INFO_USAGE },
+	{ "quota", INFO_QUOTA },
+	{ "configuration", INFO_CONFIGURATION },
 };
 
 /* What follows /1.5/<uid>: info/x, storage, storage/c, storage/c/id. */
@@ -196,7 +194,6 @@ route_user(struct req *q, char **seg, size_t nseg)
 		for (size_t i = 0; i < sizeof(infos) / sizeof(infos[0]); i++)
 			if (strcmp(seg[1], infos[i].name) == 0) {
 				q->info = infos[i].kind;
-				q->info_config = infos[i].config;
 				return R_INFO;
 			}
 		return R_NONE;
@@ -508,25 +505,6 @@ store_answer(struct http_server *hs, struct MHD_Connection *c,
 }
 
 static enum MHD_Result
-serve_configuration(struct http_server *hs, struct MHD_Connection *c)
-{
-	const struct sync_config *cfg = hs->cfg;
-	struct st_result r = { 0 };
-
-	char *text = xprintf("{\"max_request_bytes\": %lld,"
-	    " \"max_post_records\": %lld, \"max_post_bytes\": %lld,"
-	    " \"max_total_records\": %lld, \"max_total_bytes\": %lld,"
-	    " \"max_record_payload_bytes\": %lld}", cfg->max_request_bytes,
-	    cfg->max_post_records, cfg->max_post_bytes, cfg->max_total_records,
-	    cfg->max_total_bytes, cfg->max_record_payload_bytes);
-
-	r.records = -1;
-	sbuf_cstr(&r.body, text);
-	free(text);
-	return store_answer(hs, c, ST_OK, &r, false);
-}
-
-static enum MHD_Result
 serve_post(struct http_server *hs, struct MHD_Connection *c, struct req *q,
     const struct sync_query *sq, const struct precond *pc, bool newlines)
 {
@@ -606,9 +584,7 @@ serve_storage(struct http_server *hs, struct MHD_Connection *c,
 		sync_query_free(&sq);
 		return weave_error(hs, c, 415, WEAVE_UNKNOWN);
 	}
-	if (q->route == R_INFO && q->info_config)
-		rc = serve_configuration(hs, c);
-	else if (q->route == R_INFO)
+	if (q->route == R_INFO)
 		rc = store_answer(hs, c, store_info(hs->st, q->uid, q->info,
 		    &pc, &r), &r, false);
 	else if (q->route == R_USER || q->route == R_STORAGE)
@@ -647,7 +623,7 @@ serve_authenticated(struct http_server *hs, struct MHD_Connection *c,
 		.body = (const unsigned char *)q->body.p,
 		.body_len = q->body.len,
 		.path_uid = q->uid,
-		.expired_ok = q->route == R_INFO && !q->info_config &&
+		.expired_ok = q->route == R_INFO &&
 		    q->info == INFO_COLLECTIONS && strcmp(method, "GET") == 0,
 	};
 	struct auth_identity id;

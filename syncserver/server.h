@@ -165,7 +165,9 @@ int		 store_heartbeat(struct store *);
 /* Delete expired BSOs and batches, at most `chunk` rows per statement. */
 int		 store_purge(struct store *, int chunk);
 
-enum info_kind { INFO_COLLECTIONS, INFO_COUNTS, INFO_USAGE, INFO_QUOTA };
+enum info_kind {
+	INFO_COLLECTIONS, INFO_COUNTS, INFO_USAGE, INFO_QUOTA, INFO_CONFIGURATION,
+};
 enum st_status	 store_info(struct store *, uint64_t uid, enum info_kind,
 		    const struct precond *, struct st_result *);
 enum st_status	 store_get_collection(struct store *, uint64_t uid,

@@ -469,6 +469,7 @@ static const char *const info_sql[] = {
 	[INFO_USAGE] = "SELECT coll, SUM(payload_size) FROM bso WHERE"
 	    " uid = ?1 AND (expiry IS NULL OR expiry > ?2) GROUP BY coll"
 	    " ORDER BY coll",
+	[INFO_CONFIGURATION] = NULL,     /* the limits: configuration_body */
 	[INFO_QUOTA] = "SELECT '', SUM(payload_size) FROM bso WHERE"
 	    " uid = ?1 AND (expiry IS NULL OR expiry > ?2)",
 };
@@ -520,6 +521,21 @@ info_body(sqlite3 *db, uint64_t uid, enum info_kind kind,
 	return rc_status(db, rc);
 }
 
+/* info/configuration: the six limits clients obey. */
+static void
+configuration_body(const struct sync_config *cfg, struct st_result *r)
+{
+	char *text = xprintf("{\"max_request_bytes\": %lld,"
+	    " \"max_post_records\": %lld, \"max_post_bytes\": %lld,"
+	    " \"max_total_records\": %lld, \"max_total_bytes\": %lld,"
+	    " \"max_record_payload_bytes\": %lld}", cfg->max_request_bytes,
+	    cfg->max_post_records, cfg->max_post_bytes, cfg->max_total_records,
+	    cfg->max_total_bytes, cfg->max_record_payload_bytes);
+
+	sbuf_cstr(&r->body, text);
+	free(text);
+}
+
 enum st_status
 store_info(struct store *st, uint64_t uid, enum info_kind kind,
     const struct precond *pc, struct st_result *r)
@@ -531,8 +547,12 @@ store_info(struct store *st, uint64_t uid, enum info_kind kind,
 		return ST_BUSY;
 	if ((ss = tx_read(db)) == ST_OK &&
 	    (ss = storage_ts(db, uid, &r->last_modified)) == ST_OK &&
-	    (ss = precond_check(pc, r->last_modified, true)) == ST_OK)
-		ss = info_body(db, uid, kind, r);
+	    (ss = precond_check(pc, r->last_modified, true)) == ST_OK) {
+		if (kind == INFO_CONFIGURATION)
+			configuration_body(st->cfg, r);
+		else
+			ss = info_body(db, uid, kind, r);
+	}
 	tx_end(db, ST_ERROR);   /* a read: always roll back */
 	store_release(st, db);
 	return ss;

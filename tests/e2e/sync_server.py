@@ -73,7 +73,9 @@ class _Base:
         self.tmpdir = Path(tmpdir)
         self.port = free_tcp_port()
         self.url = "http://127.0.0.1:%d" % self.port
-        self.public_url = overrides.pop("public_url", self.url)
+        # "{url}" in a public_url override stands for the listening URL
+        self.public_url = overrides.pop("public_url", self.url).replace(
+            "{url}", self.url)
         self.node = self.public_url.rstrip("/")
         self.secret = overrides.pop("secret", "s3cret-" + os.urandom(8).hex())
         self.db_path = str(self.tmpdir / "sync.db")

@@ -72,8 +72,9 @@ def test_empty_user_info(c):
 
 
 def test_configuration_lists_the_limits(c):
+    t = ts_of(c.put(c.root + "/storage/c/x", {"payload": "x"}))
     r = c.get(c.root + "/info/configuration")
-    assert r.status_code == 200
+    assert r.status_code == 200 and ts_of(r) == t     # the storage's
     assert r.json() == {"max_request_bytes": 6000, "max_post_records": 5,
                         "max_post_bytes": 1000, "max_total_records": 12,
                         "max_total_bytes": 3000,

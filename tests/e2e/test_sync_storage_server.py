@@ -9,6 +9,7 @@ import socket
 import stat
 import subprocess
 import threading
+import time
 
 import pytest
 import requests
@@ -261,3 +262,19 @@ def test_expired_records_are_purged(wd):
 
         wait_until(lambda: ids_in_file() == ["long"], timeout=30)
         assert c.get("/1.5/12/storage/c").json() == ["long"]
+
+
+def test_public_url_with_a_path_prefix(wd):
+    """public_url http://host:port/sync/: the node name keeps the path
+    (without the trailing slash) and every route answers under it."""
+    with SyncServer(wd.path, public_url="{url}/sync/") as s:
+        assert s.node == s.url + "/sync"
+        token, key = synclib.mint_token(s.secret, 21, s.url + "/sync",
+                                        time.time() + 600)
+        c = synclib.SyncClient(s.url + "/sync", token, key)
+        r = c.put("/1.5/21/storage/c/x", {"payload": "p"})
+        assert r.status_code == 200, r.text
+        assert c.get("/1.5/21/storage/c").json() == ["x"]
+        assert "http://127.0.0.1:%d/sync/1.0/sync/1.5" % s.port in s.log
+        r = requests.get(s.url + "/sync/__lbheartbeat__", timeout=20)
+        assert r.status_code == 200
