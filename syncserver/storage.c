@@ -39,7 +39,7 @@ struct store {
  * Each HTTP thread keeps its own connection and its prepared statements
  * (cached by SQL text: preparing costs more than most of our statements).
  */
-#define STMT_CACHE	48
+#define STMT_CACHE	128     /* distinct SQL texts: about 50 */
 
 struct conn {
 	struct store	*st;
