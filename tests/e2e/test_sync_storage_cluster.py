@@ -159,3 +159,25 @@ def test_batch_survives_sigkill_of_every_worker(cluster):
     got = {b["id"]: b["payload"] for b in
            c.get("/1.5/9/storage/tabs?full=1").json()}
     assert got == {"a": "1", "b": "2", "c": "3", "d": "4"}
+
+
+def test_same_precondition_one_winner_across_workers(cluster):
+    """Writers with the same X-If-Unmodified-Since spread over the workers:
+    exactly one 200, the others 412."""
+    c = cluster.client(9)
+    r = c.put("/1.5/9/storage/w/x", {"payload": "0"})
+    since = r.headers["X-Last-Modified"]
+    results = []
+
+    def writer(i):
+        r = cluster.client(9).post("/1.5/9/storage/w",
+                                   [{"id": "x", "payload": str(i)}],
+                                   headers={"X-If-Unmodified-Since": since})
+        results.append(r.status_code)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(results) == [200] + [412] * 11

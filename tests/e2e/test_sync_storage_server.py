@@ -278,3 +278,39 @@ def test_public_url_with_a_path_prefix(wd):
         assert "http://127.0.0.1:%d/sync/1.0/sync/1.5" % s.port in s.log
         r = requests.get(s.url + "/sync/__lbheartbeat__", timeout=20)
         assert r.status_code == 200
+
+
+def test_one_thread_serves_every_kind_of_request(wd):
+    """With one HTTP thread every statement lives in one connection's cache:
+    every endpoint and every listing variant (sort x offset x ids) still
+    answers."""
+    with SyncServer(wd.path, threads=1) as s:
+        c = s.client(31)
+        root = "/1.5/31"
+        assert c.post(root + "/storage/c", [
+            {"id": "i%d" % i, "payload": "p", "sortindex": i}
+            for i in range(6)]).status_code == 200
+        for sort in ("newest", "oldest", "index"):
+            for ids in ("", "&ids=i1,i2,i3,i4"):
+                r = c.get(root + "/storage/c?full=1&limit=2&sort=" + sort +
+                          ids)
+                assert r.status_code == 200, r.text
+                r2 = c.get(root + "/storage/c?limit=2&sort=%s%s&offset=%s"
+                           % (sort, ids, r.headers["X-Weave-Next-Offset"]))
+                assert r2.status_code == 200 and len(r2.json()) == 2
+        for path in ("collections", "collection_counts", "collection_usage",
+                     "quota", "configuration"):
+            assert c.get(root + "/info/" + path).status_code == 200
+        batch = c.post(root + "/storage/c?batch=true",
+                       [{"id": "b"}]).json()["batch"]
+        assert c.post(root + "/storage/c?batch=%s&commit=true" % batch,
+                      []).status_code == 200
+        assert c.put(root + "/storage/c/x", {"ttl": 5}).status_code == 200
+        assert c.get(root + "/storage/c/x").status_code == 200
+        assert c.delete(root + "/storage/c/x").status_code == 200
+        assert c.delete(root + "/storage/c?ids=i1").status_code == 200
+        assert c.delete(root + "/storage/c").status_code == 200
+        assert c.delete(root + "/storage").status_code == 200
+        assert requests.get(s.url + "/__heartbeat__",
+                            timeout=20).status_code == 200
+        assert "cache full" not in s.log
