@@ -13,6 +13,7 @@ a Hawk-signing `synclib.SyncClient`.
 import os
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -94,6 +95,29 @@ class _Base:
         token, key = synclib.mint_token(self.secret, uid, self.node,
                                         expires, **extra)
         return synclib.SyncClient(self.url, token, key)
+
+    def race_same_precondition(self, uid, writers):
+        """`writers` POSTs at once, each with its own client and the same
+        X-If-Unmodified-Since (the collection's current timestamp); returns
+        their statuses, sorted."""
+        root = "/1.5/%d/storage/race" % uid
+        since = self.client(uid).put(root + "/x", {"payload": "0"}) \
+            .headers["X-Last-Modified"]
+        results = []
+
+        def writer(i):
+            r = self.client(uid).post(root, [{"id": "x", "payload": str(i)}],
+                                      headers={"X-If-Unmodified-Since":
+                                               since})
+            results.append(r.status_code)
+
+        threads = [threading.Thread(target=writer, args=(i,))
+                   for i in range(writers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        return sorted(results)
 
     def __enter__(self):
         return self

@@ -3,8 +3,6 @@
 "Self-hosting Firefox Sync"): lifecycle, atomic commit at one timestamp,
 bad batch ids, X-If-Modified-Since / X-If-Unmodified-Since."""
 
-import threading
-
 import pytest
 
 # the module's worker and a client for a fresh uid per test
@@ -136,21 +134,4 @@ def test_same_precondition_exactly_one_writer_wins(srv):
     """Many writers with the same X-If-Unmodified-Since: one 200, the rest
     412, on one worker's threads (the cluster test does it across
     processes)."""
-    uid = 900001
-    root = "/1.5/%d" % uid
-    t = ts_of(srv.client(uid).put(root + "/storage/w/x", {"payload": "0"}))
-    since = "%d.%02d" % divmod(t, 100)
-    results = []
-
-    def writer(i):
-        r = srv.client(uid).post(root + "/storage/w",
-                                 [{"id": "x", "payload": str(i)}],
-                                 headers={"X-If-Unmodified-Since": since})
-        results.append(r.status_code)
-
-    threads = [threading.Thread(target=writer, args=(i,)) for i in range(8)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(60)
-    assert sorted(results) == [200] + [412] * 7
+    assert srv.race_same_precondition(900001, 8) == [200] + [412] * 7

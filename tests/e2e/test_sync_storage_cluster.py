@@ -164,20 +164,4 @@ def test_batch_survives_sigkill_of_every_worker(cluster):
 def test_same_precondition_one_winner_across_workers(cluster):
     """Writers with the same X-If-Unmodified-Since spread over the workers:
     exactly one 200, the others 412."""
-    c = cluster.client(9)
-    r = c.put("/1.5/9/storage/w/x", {"payload": "0"})
-    since = r.headers["X-Last-Modified"]
-    results = []
-
-    def writer(i):
-        r = cluster.client(9).post("/1.5/9/storage/w",
-                                   [{"id": "x", "payload": str(i)}],
-                                   headers={"X-If-Unmodified-Since": since})
-        results.append(r.status_code)
-
-    threads = [threading.Thread(target=writer, args=(i,)) for i in range(12)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert sorted(results) == [200] + [412] * 11
+    assert cluster.race_same_precondition(9, 12) == [200] + [412] * 11
