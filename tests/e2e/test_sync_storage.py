@@ -9,7 +9,6 @@ small limits so the limit tests stay small."""
 import json
 import shutil
 import tempfile
-import time
 
 import pytest
 import requests
