@@ -386,7 +386,7 @@ touch(sqlite3 *db, uint64_t uid, const char *coll, int64_t t)
 static enum st_status
 tx_read(sqlite3 *db)
 {
-	return rc_status(db, db_exec(db, "BEGIN DEFERRED"));
+	return run(db, stmt(db, "BEGIN DEFERRED", ""));
 }
 
 /*
@@ -409,12 +409,12 @@ write_begin(struct store *st, uint64_t uid, int64_t *t, enum st_status *ss)
 	if (pthread_mutex_timedlock(&st->write_mu, &until) != 0)
 		return NULL;
 	tl_conn->writing = true;
-	if ((*ss = rc_status(db, db_exec(db, "BEGIN IMMEDIATE"))) != ST_OK) {
+	if ((*ss = run(db, stmt(db, "BEGIN IMMEDIATE", ""))) != ST_OK) {
 		store_release(st, db);
 		return NULL;
 	}
 	if ((*ss = storage_ts(db, uid, &sts)) != ST_OK) {
-		db_exec(db, "ROLLBACK");
+		run(db, stmt(db, "ROLLBACK", ""));
 		store_release(st, db);
 		return NULL;
 	}
@@ -427,12 +427,12 @@ static enum st_status
 tx_end(sqlite3 *db, enum st_status ss)
 {
 	if (ss == ST_OK) {
-		ss = rc_status(db, db_exec(db, "COMMIT"));
+		ss = run(db, stmt(db, "COMMIT", ""));
 		if (ss == ST_OK)
 			return ST_OK;
 	}
 	if (!sqlite3_get_autocommit(db))
-		db_exec(db, "ROLLBACK");
+		run(db, stmt(db, "ROLLBACK", ""));
 	return ss;
 }
 
