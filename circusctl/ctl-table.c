@@ -123,6 +123,21 @@ const struct ctl_entry ctl_table[] = {
 		.print = print_ipython,
 	},
 	{
+		.name = "keygen",
+		.grammar = "keygen <path>",
+		.title = "Make a CurveZMQ key pair (local, no daemon)",
+		.argerr = ctl_argerr,
+		.help = "Writes a czmq certificate pair: <path> (the public "
+		    "key, to give to the\nother side) and <path>_secret "
+		    "(mode 0600, to keep), and prints the public\nkey. "
+		    "Nothing is sent to circusd. Use it for the daemon's "
+		    "curve_server_cert\nand for each client's --client_cert "
+		    "(README, \"Securing the control channel\").",
+		.message = "(none: runs locally)",
+		.print = print_default,
+		.flags = CTL_LOCAL,
+	},
+	{
 		.name = "kill",
 		.grammar = "kill <name> [<pid>] [--waiting!] "
 		    "[--signum <signum>] "

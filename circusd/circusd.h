@@ -284,6 +284,12 @@ struct arbiter {
 	void			*pub_raw;
 	ev_io			 router_w;
 	ev_prepare		 router_prepare;
+	/* auth.c: CURVE server certificate and the ZAP handler */
+	struct _zcert_t		*server_cert;	/* NULL: CURVE off */
+	void			*zap;		/* zsock_t * */
+	void			*zap_raw;
+	ev_io			 zap_w;
+	ev_prepare		 zap_prepare;
 	ev_signal		 sig_w[8];
 	int			 nsig;
 	ev_timer		 tick;
@@ -343,6 +349,18 @@ void arbiter_reopen(struct arbiter *);
 void discovery_open(struct arbiter *);
 void discovery_close(struct arbiter *);
 
+/* ---- auth.c ---- */
+
+/* Check the endpoints, load the CURVE certificate, start the ZAP handler. */
+int auth_open(struct arbiter *, char **cause);
+/* Make an unbound zsock a CURVE server when CURVE is on and tcp://. */
+void auth_apply(struct arbiter *, void *zsock, const char *endpoint);
+/* Server public key (Z85) when CURVE is on, else NULL. */
+const char *auth_public_key(const struct arbiter *);
+/* Is a tcp:// endpoint's host loopback? (true for other transports) */
+bool auth_is_loopback(const char *endpoint);
+void auth_close(struct arbiter *);
+
 /* ---- controller.c ---- */
 
 enum cmd_status {
@@ -365,6 +383,7 @@ struct cmd_ctx {
 	bool			 cast;
 	bool			 waiting;
 	bool			 internal;	/* from a signal: no reply */
+	bool			 readonly;	/* CURVE read-only client key */
 	bool			 parked;
 	struct watcher		*watcher;	/* resolved "name" */
 	json_t			*result;	/* object, or NULL */
@@ -378,6 +397,9 @@ int controller_open(struct arbiter *, char **cause);
 /* Run one request body from a ROUTER identity through the pipeline. */
 void controller_handle_request(struct arbiter *, const char *identity,
     size_t idlen, const char *body, size_t len);
+/* The same for a client whose CURVE key is read-only when readonly. */
+void controller_handle_request_as(struct arbiter *, const char *identity,
+    size_t idlen, const char *body, size_t len, bool readonly);
 void controller_close(struct arbiter *);
 /* Send the reply for a finished command and free ctx. */
 void cmd_finish(struct cmd_ctx *);
@@ -400,6 +422,7 @@ void controller_fail_parked(struct arbiter *);
 
 #define CMD_WATCHER	0x1	/* "name" required and resolved */
 #define CMD_MUTATES	0x2
+#define CMD_READONLY	0x4	/* changes nothing: read-only keys may run it */
 
 struct cmd_entry {
 	const char		 *name;

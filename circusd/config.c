@@ -336,6 +336,9 @@ circus_cfg_clear(struct circus_cfg *c)
 	free(c->endpoint_owner);
 	free(c->pubsub_endpoint);
 	free(c->multicast_endpoint);
+	free(c->curve_server_cert);
+	free(c->curve_clients);
+	free(c->curve_readonly_clients);
 	free(c->stats_endpoint);
 	free(c->pidfile);
 	free(c->loglevel);
@@ -584,6 +587,10 @@ load_circus(struct load *l)
 	circus_str(l, "endpoint_owner", &c->endpoint_owner);
 	circus_str(l, "pubsub_endpoint", &c->pubsub_endpoint);
 	circus_str(l, "multicast_endpoint", &c->multicast_endpoint);
+	circus_str(l, "curve_server_cert", &c->curve_server_cert);
+	circus_str(l, "curve_clients", &c->curve_clients);
+	circus_str(l, "curve_readonly_clients", &c->curve_readonly_clients);
+	circus_bool(l, "plaintext_tcp", &c->plaintext_tcp);
 	circus_bool(l, "statsd", &c->statsd);
 	if ((v = circus_get(l, "stats_endpoint", &o)) == NULL)
 		c->stats_endpoint = xstrdup("tcp://127.0.0.1:5557");
@@ -1487,6 +1494,11 @@ circus_cfg_changed(const struct circus_cfg *a, const struct circus_cfg *b)
 	    !cfg_streq(a->endpoint_owner, b->endpoint_owner) ||
 	    !cfg_streq(a->pubsub_endpoint, b->pubsub_endpoint) ||
 	    !cfg_streq(a->multicast_endpoint, b->multicast_endpoint) ||
+	    !cfg_streq(a->curve_server_cert, b->curve_server_cert) ||
+	    !cfg_streq(a->curve_clients, b->curve_clients) ||
+	    !cfg_streq(a->curve_readonly_clients,
+	    b->curve_readonly_clients) ||
+	    a->plaintext_tcp != b->plaintext_tcp ||
 	    a->statsd != b->statsd ||
 	    !cfg_streq(a->stats_endpoint, b->stats_endpoint) ||
 	    a->check_delay != b->check_delay ||

@@ -19,6 +19,13 @@ struct circus_cfg {
 	char	*endpoint_owner;	/* NULL = unset */
 	char	*pubsub_endpoint;	/* tcp://127.0.0.1:5556 */
 	char	*multicast_endpoint;	/* "" = disabled */
+	/* CurveZMQ (ours, README "Securing the control channel"): the
+	 * server's secret certificate file, the directories of authorized
+	 * and of read-only client public certificates; NULL = unset. */
+	char	*curve_server_cert;
+	char	*curve_clients;
+	char	*curve_readonly_clients;
+	bool	 plaintext_tcp;		/* allow plaintext on non-loopback */
 	bool	 statsd;
 	char	*stats_endpoint;	/* tcp://127.0.0.1:5557 */
 	double	 check_delay;		/* 5.0; <= 0 disables the safety tick */

@@ -6,6 +6,8 @@
  * properties -> watcher lookup -> exec -> reply envelope), and parked
  * replies for commands that complete later.
  */
+#include <sys/stat.h>
+
 #include <ctype.h>
 #include <malloc.h>
 #include <pwd.h>
@@ -224,6 +226,12 @@ controller_dispatch(struct cmd_ctx *ctx)
 		return;
 	}
 	ctx->command = ce->name;
+	if (ctx->readonly && !(ce->flags & CMD_READONLY)) {
+		cmd_error(ctx, 3, "command %s refused: this client's key is "
+		    "read-only (curve_readonly_clients)", ce->name);
+		controller_reply(ctx, CMD_ERROR);
+		return;
+	}
 	for (req = ce->required; req != NULL && *req != NULL; req++) {
 		if (json_object_get(ctx->props, *req) == NULL) {
 			cmd_error(ctx, 3, "message invalid '%s' is missing",
@@ -248,12 +256,21 @@ void
 controller_handle_request(struct arbiter *a, const char *identity,
     size_t idlen, const char *body, size_t len)
 {
+	controller_handle_request_as(a, identity, idlen, body, len, false);
+}
+
+/* The same, from a client with a read-only key when readonly. */
+void
+controller_handle_request_as(struct arbiter *a, const char *identity,
+    size_t idlen, const char *body, size_t len, bool readonly)
+{
 	struct cmd_ctx *ctx;
 	json_error_t jerr;
 	json_t *req, *cmd, *mt;
 	const char *b = body;
 
 	ctx = cmd_ctx_new(a);
+	ctx->readonly = readonly;
 	ctx->identity_len = idlen;
 	ctx->identity = xmalloc(idlen + 1);
 	if (idlen > 0)
@@ -308,6 +325,15 @@ controller_handle_request(struct arbiter *a, const char *identity,
 	controller_dispatch(ctx);
 }
 
+/* Did a client with a read-only CURVE key send m? (auth.c's User-Id) */
+static bool
+controller_readonly_key(zmq_msg_t *m)
+{
+	const char *uid = zmq_msg_gets(m, "User-Id");
+
+	return uid != NULL && strncmp(uid, "ro:", 3) == 0;
+}
+
 /* Read every pending message (ZMQ_FD is edge-triggered). */
 static void
 controller_drain(struct arbiter *a)
@@ -359,9 +385,11 @@ controller_drain(struct arbiter *a)
 		for (i = 0; i < n && i < 3; i++)
 			controller_untrimmed += zmq_msg_size(&parts[i]);
 		if (n == 2)
-			controller_handle_request(a, zmq_msg_data(&parts[0]),
-			    zmq_msg_size(&parts[0]), zmq_msg_data(&parts[1]),
-			    zmq_msg_size(&parts[1]));
+			controller_handle_request_as(a,
+			    zmq_msg_data(&parts[0]), zmq_msg_size(&parts[0]),
+			    zmq_msg_data(&parts[1]), zmq_msg_size(&parts[1]),
+			    a->server_cert != NULL &&
+			    controller_readonly_key(&parts[1]));
 		else if (n > 0)
 			log_warnx("got unexpected message with %d frames, "
 			    "ignoring it", n);
@@ -415,6 +443,35 @@ controller_chown(const char *path, const char *owner, char **cause)
 	return 0;
 }
 
+/*
+ * Bind sock to the endpoint of the [circus] option field: a CURVE server
+ * on tcp:// when CURVE is on; an ipc socket file is owner-only (0600).
+ */
+static int
+controller_bind(struct arbiter *a, zsock_t *sock, const char *field,
+    const char *endpoint, char **cause)
+{
+	mode_t old;
+	int rc;
+
+	auth_apply(a, sock, endpoint);
+	old = umask(0177);
+	rc = zsock_bind(sock, "%s", endpoint);
+	umask(old);
+	if (rc == -1) {
+		*cause = xprintf("cannot bind %s %s: %s", field, endpoint,
+		    zmq_strerror(errno));
+		return -1;
+	}
+	if (strncmp(endpoint, "ipc://", 6) == 0 && endpoint[6] != '@' &&
+	    chmod(endpoint + 6, 0600) == -1) {
+		*cause = xprintf("%s: chmod 0600 %s: %s", field, endpoint + 6,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* Bind the ROUTER and PUB sockets. */
 int
 controller_open(struct arbiter *a, char **cause)
@@ -426,6 +483,8 @@ controller_open(struct arbiter *a, char **cause)
 	size_t sz = sizeof fd;
 
 	fdreserve_init();
+	if (auth_open(a, cause) == -1)
+		return -1;
 	/* Fixed thresholds: after a 10 MB request glibc would otherwise raise
 	 * them to 10/20 MB and keep that much freed memory in the heap. */
 	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
@@ -440,9 +499,8 @@ controller_open(struct arbiter *a, char **cause)
 	 * busy daemon (1000, ZeroMQ's default, is half a second of churn);
 	 * still bounded: one that stops reading costs at most this many. */
 	zsock_set_sndhwm(pub, CONTROLLER_PUB_HWM);
-	if (zsock_bind(pub, "%s", c->pubsub_endpoint) == -1) {
-		*cause = xprintf("cannot bind pubsub_endpoint %s: %s",
-		    c->pubsub_endpoint, zmq_strerror(errno));
+	if (controller_bind(a, pub, "pubsub_endpoint", c->pubsub_endpoint,
+	    cause) == -1) {
 		zsock_destroy(&pub);
 		return -1;
 	}
@@ -458,9 +516,7 @@ controller_open(struct arbiter *a, char **cause)
 	    sizeof maxmsg);
 	zmq_setsockopt(zsock_resolve(router), ZMQ_ROUTER_MANDATORY, &zero,
 	    sizeof zero);
-	if (zsock_bind(router, "%s", c->endpoint) == -1) {
-		*cause = xprintf("cannot bind endpoint %s: %s", c->endpoint,
-		    zmq_strerror(errno));
+	if (controller_bind(a, router, "endpoint", c->endpoint, cause) == -1) {
 		zsock_destroy(&router);
 		return -1;
 	}
@@ -503,4 +559,5 @@ controller_close(struct arbiter *a)
 		a->pub = NULL;
 		a->pub_raw = NULL;
 	}
+	auth_close(a);
 }

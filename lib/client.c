@@ -36,6 +36,8 @@ struct client {
 	void			*sock;
 	char			*endpoint;
 	volatile sig_atomic_t	*interrupt;
+	struct client_curve	 curve;
+	int			 use_curve;
 };
 
 static int	client_open(struct client *, char **);
@@ -70,6 +72,17 @@ client_open(struct client *c, char **cause)
 	zmq_setsockopt(c->sock, ZMQ_IDENTITY, identity, 32);
 	zmq_setsockopt(c->sock, ZMQ_LINGER, &zero, sizeof zero);
 	zmq_setsockopt(c->sock, ZMQ_IMMEDIATE, &one, sizeof one);
+	if (c->use_curve && (zmq_setsockopt(c->sock, ZMQ_CURVE_SERVERKEY,
+	    c->curve.server_key, 40) != 0 || zmq_setsockopt(c->sock,
+	    ZMQ_CURVE_PUBLICKEY, c->curve.public_key, 40) != 0 ||
+	    zmq_setsockopt(c->sock, ZMQ_CURVE_SECRETKEY, c->curve.secret_key,
+	    40) != 0)) {
+		*cause = xprintf("cannot set CURVE keys: %s",
+		    zmq_strerror(zmq_errno()));
+		zmq_close(c->sock);
+		c->sock = NULL;
+		return -1;
+	}
 	if (zmq_connect(c->sock, c->endpoint) != 0) {
 		*cause = xprintf("cannot connect to %s: %s", c->endpoint,
 		    zmq_strerror(zmq_errno()));
@@ -84,10 +97,22 @@ client_open(struct client *c, char **cause)
 struct client *
 client_new(const char *endpoint, char **cause)
 {
+	return client_new_curve(endpoint, NULL, cause);
+}
+
+/* Open a client for endpoint, a CURVE client on tcp:// with keys. */
+struct client *
+client_new_curve(const char *endpoint, const struct client_curve *keys,
+    char **cause)
+{
 	struct client	*c;
 
 	c = xcalloc(1, sizeof *c);
 	c->endpoint = xstrdup(endpoint);
+	if (keys != NULL && strncmp(endpoint, "tcp://", 6) == 0) {
+		c->curve = *keys;
+		c->use_curve = 1;
+	}
 	c->ctx = zmq_ctx_new();
 	if (c->ctx == NULL) {
 		*cause = xprintf("cannot create ZeroMQ context: %s",
