@@ -117,6 +117,7 @@ struct ctl_request {
 	const struct ctl_entry	*entry;
 	json_t			*message;	/* {"command":..,"properties":..} */
 	json_t			*topics;	/* listen: array of strings */
+	bool			 rolling;	/* restart/reload --rolling */
 };
 
 /* State shared by one-shot runs and the shell. */
@@ -127,6 +128,7 @@ struct ctl_ctx {
 	pid_t			 tunnel;	/* ssh tunnel, or 0 */
 	char			*tunnel_endpoint;
 	bool			 in_shell;
+	struct fleet		*fleet;		/* several daemons, or NULL */
 };
 
 extern volatile sig_atomic_t ctl_interrupted;
@@ -184,6 +186,13 @@ void	 ctl_print_main_help(FILE *);
 void	 ctl_print_command_help(const struct ctl_entry *, FILE *);
 void	 ctl_usage_error(const char *, const char *);
 int	 ctl_autocomplete(struct ctl_ctx *);
+
+/* fleet.c */
+struct fleet;
+int	 fleet_setup(struct ctl_ctx *, char **);
+void	 fleet_free(struct fleet *);
+int	 fleet_run(struct ctl_ctx *, const struct ctl_request *);
+int	 fleet_list_discovered(struct ctl_ctx *);
 
 /* keys.c */
 int	 keys_load(const char *, const char *, struct client_curve *, char **);

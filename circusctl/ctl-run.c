@@ -327,6 +327,7 @@ void
 ctl_ctx_clear(struct ctl_ctx *ctx)
 {
 	client_free(ctx->client);
+	fleet_free(ctx->fleet);
 	client_tunnel_close(ctx->tunnel);
 	free(ctx->tunnel_endpoint);
 	free(ctx->endpoint);
@@ -488,6 +489,11 @@ ctl_run(struct ctl_ctx *ctx, int argc, char *const *argv)
 	if (e->flags & CTL_LOCAL) {
 		rc = keys_keygen(json_string_value(json_object_get(
 		    json_object_get(req.message, "properties"), "path")));
+		ctl_request_clear(&req);
+		return rc;
+	}
+	if (ctx->fleet != NULL) {
+		rc = fleet_run(ctx, &req);
 		ctl_request_clear(&req);
 		return rc;
 	}

@@ -241,7 +241,7 @@ const struct ctl_entry ctl_table[] = {
 	{
 		.name = "reload",
 		.grammar = "reload [<name>] [--terminate=!graceful] "
-		    "[--waiting] [--sequential]",
+		    "[--waiting] [--sequential] [--rolling!]",
 		.title = "Reload the arbiter or a watcher",
 		.argerr = "invalid number of arguments",
 		.help = "Replaces the processes of one watcher, or of all: new "
@@ -269,7 +269,7 @@ const struct ctl_entry ctl_table[] = {
 	{
 		.name = "restart",
 		.grammar = "restart [<name>] [--waiting] "
-		    "[--match <simple|glob|regex>=glob]",
+		    "[--match <simple|glob|regex>=glob] [--rolling!]",
 		.title = "Restart the arbiter or a watcher",
 		.argerr = ctl_argerr,
 		.help = "Stops then starts the watchers matching <name> "
@@ -392,6 +392,8 @@ static const struct {
 	{ "nostop", "accepted for compatibility, not sent" },
 	{ "recursive", "signal the processes and all their descendants" },
 	{ "sequential", "replace processes one at a time" },
+	{ "rolling", "on a fleet: host by host, each back to full strength "
+	    "first" },
 	{ "signum", "signal to send (number or name)" },
 	{ "start", "start the watcher once added" },
 	{ "terminate", "stop the processes first (no graceful reload)" },
@@ -1377,6 +1379,8 @@ extra:
 			j = npos;
 			break;
 		case CTL_SLOT_FLAG:
+			if (given[i] && strcmp(s->option, "rolling") == 0)
+				req->rolling = true;
 			if (s->send == CTL_SEND_NEVER ||
 			    (s->send == CTL_SEND_IF_SET && !given[i]))
 				break;
