@@ -333,6 +333,22 @@ fleet_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * The CURVE keys of a host: its server key (fleet file, discovery) or
+ * --server_key, and --client_cert. The daemon secures tcp:// only, so an
+ * ipc host, or in a fleet a host with no server key, stays plaintext.
+ */
+static int
+fleet_keys(struct fleet_host *h, const struct ctl_globals *g)
+{
+	const char	*server = h->server_key != NULL ? h->server_key :
+			    g->server_key;
+
+	if (strncmp(h->endpoint, "tcp://", 6) != 0 || server == NULL)
+		return 0;
+	return keys_load(g->client_cert, server, &h->keys, &h->key_error);
+}
+
 /* Forget the result of the previous command; each host gets a copy of
  * message. */
 static void
@@ -352,11 +368,7 @@ fleet_reset(struct fleet *f, const struct ctl_globals *g, json_t *message)
 		f->hosts[i].message = json_deep_copy(message);
 		free(f->hosts[i].key_error);
 		f->hosts[i].key_error = NULL;
-		/* the daemon secures tcp:// only: ipc hosts stay plain */
-		f->hosts[i].curve = strncmp(f->hosts[i].endpoint, "tcp://",
-		    6) != 0 ? 0 : keys_load(g->client_cert,
-		    f->hosts[i].server_key != NULL ? f->hosts[i].server_key :
-		    g->server_key, &f->hosts[i].keys, &f->hosts[i].key_error);
+		f->hosts[i].curve = fleet_keys(&f->hosts[i], g);
 	}
 }
 
