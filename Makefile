@@ -87,7 +87,7 @@ run: all
 # Every Debian package the build, the tests and the benchmarks need.
 DEBS = build-essential pkg-config libzmq3-dev libczmq-dev libev-dev \
        libjansson-dev libbsd-dev libproc2-dev libreadline-dev libcmocka-dev \
-       python3-pytest python3-zmq tmux clang libclang-rt-14-dev
+       python3-pytest python3-zmq tmux clang libclang-rt-14-dev iproute2
 deps:
 	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

@@ -404,8 +404,9 @@ ctl_report_failure(struct ctl_ctx *ctx, int rc, const char *cause)
 		fprintf(stderr, "Timed out. No connection to circusd at %s%s "
 		    "within %d s: check that circusd is running and that "
 		    "--endpoint (or CIRCUSCTL_ENDPOINT) is its control "
-		    "endpoint.\n", ctx->endpoint, via ? via : "",
-		    ctx->globals.timeout_s);
+		    "endpoint%s.\n", ctx->endpoint, via ? via : "",
+		    ctx->globals.timeout_s, ctx->globals.client_cert != NULL ?
+		    ", and that it knows this client's CURVE key" : "");
 		break;
 	case CLIENT_TIMEOUT:
 		fprintf(stderr, "Timed out. circusd at %s%s did not reply "
@@ -656,7 +657,21 @@ ctl_print_main_help(FILE *f)
 	    "timed out,\n"
 	    "     interrupted (Ctrl-C, which is also how listen ends)\n"
 	    "  2  usage error: unknown option or command, bad --timeout\n"
-	    "  3  circusd replied with an error (with --json too)\n", f);
+	    "  3  circusd replied with an error (with --json too)\n"
+	    "\n"
+	    "A fleet (several --endpoint, --fleet FILE or --discover): the "
+	    "command runs on\n"
+	    "every daemon at once, output is grouped under \"== host\" "
+	    "lines (--json: an\n"
+	    "object keyed by host); exit 1 if any host was unreachable, "
+	    "timed out or not\n"
+	    "run, else 3 if any replied with an error. restart/reload "
+	    "--rolling go host by\n"
+	    "host, each back to full strength before the next. A fleet file "
+	    "has one host a\n"
+	    "line: NAME ENDPOINT [SERVER_KEY]. keygen PATH makes CurveZMQ "
+	    "keys for\n"
+	    "--client_cert and the daemon's curve_server_cert.\n", f);
 }
 
 /* circusctl <command> -h: argparse-style usage and options. */

@@ -498,8 +498,9 @@ fleet_failure(const struct fleet_host *h)
 {
 	switch (h->rc) {
 	case CLIENT_UNREACHABLE:
-		return xprintf("unreachable: no connection to %s within %d s",
-		    h->endpoint, h->g->timeout_s);
+		return xprintf("unreachable: no connection to %s within %d "
+		    "s%s", h->endpoint, h->g->timeout_s, h->curve == 1 ?
+		    " (or it refused this client's CURVE key)" : "");
 	case CLIENT_TIMEOUT:
 		return xprintf("timed out: %s", h->cause != NULL ? h->cause :
 		    "no reply");
