@@ -20,13 +20,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
 #include "circusctl.h"
 #include "pyjson.h"
+#include "util.h"
 #include "xmalloc.h"
 
 #define FLEET_MULTICAST		"udp://237.219.251.97:12027"
@@ -180,7 +180,6 @@ fleet_discover(struct fleet *f, const char *url, char **cause)
 {
 	struct sockaddr_in	 group, from;
 	struct pollfd		 pfd;
-	struct timespec		 ts;
 	socklen_t		 len;
 	json_t			*o;
 	const char		*ep, *key;
@@ -205,11 +204,9 @@ fleet_discover(struct fleet *f, const char *url, char **cause)
 		close(fd);
 		return -1;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	deadline = ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + FLEET_DISCOVER_MS;
+	deadline = util_monotonic_ms() + FLEET_DISCOVER_MS;
 	for (;;) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		now = ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+		now = util_monotonic_ms();
 		if (now >= deadline || ctl_interrupted)
 			break;
 		pfd.fd = fd;
@@ -438,18 +435,12 @@ fleet_full_strength(struct fleet_host *h, const char *pattern)
 static bool
 fleet_wait_full(struct fleet_host *h, const char *pattern)
 {
-	struct timespec	ts;
-	long		deadline, now;
+	long	deadline = util_monotonic_ms() + h->g->timeout_s * 1000L;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	deadline = ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
-	    h->g->timeout_s * 1000L;
 	for (;;) {
 		if (fleet_full_strength(h, pattern))
 			return true;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		now = ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-		if (now >= deadline || ctl_interrupted)
+		if (util_monotonic_ms() >= deadline || ctl_interrupted)
 			return false;
 		poll(NULL, 0, FLEET_POLL_MS);
 	}
