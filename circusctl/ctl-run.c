@@ -541,15 +541,29 @@ ctl_listen(struct ctl_ctx *ctx, const struct ctl_request *req)
 			    ctx->globals.endpoint : CTL_DEFAULT_PUBSUB;
 	zmq_pollitem_t	 item;
 	zmq_msg_t	 frames[2];
+	struct client_curve keys;
 	void		*zctx, *sock;
-	char		*line;
+	char		*line, *cause = NULL;
+	int		 curve = 0;
 	size_t		 i, nframes;
 	int		 zero = 0, more, rc = CTL_EXIT_FAILURE;
 	size_t		 moresz;
 
+	if (strncmp(endpoint, "tcp://", 6) == 0 &&
+	    (curve = keys_load(ctx->globals.client_cert,
+	    ctx->globals.server_key, &keys, &cause)) == -1) {
+		fprintf(stderr, "circusctl: %s\n", cause);
+		free(cause);
+		return CTL_EXIT_FAILURE;
+	}
 	zctx = zmq_ctx_new();
 	sock = zmq_socket(zctx, ZMQ_SUB);
 	zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
+	if (curve == 1 && client_curve_apply(sock, &keys) != 0) {
+		fprintf(stderr, "circusctl: cannot set CURVE keys: %s\n",
+		    zmq_strerror(zmq_errno()));
+		goto out;
+	}
 	for (i = 0; i < json_array_size(req->topics); i++) {
 		const json_t *t = json_array_get(req->topics, i);
 

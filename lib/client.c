@@ -44,6 +44,18 @@ static int	client_open(struct client *, char **);
 static int	client_wait(struct client *, short, long, char **);
 static int	client_send(struct client *, json_t *, int, char **);
 
+/* Make an unconnected ZeroMQ socket a CURVE client with keys. */
+int
+client_curve_apply(void *sock, const struct client_curve *keys)
+{
+	if (zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, keys->server_key,
+	    40) != 0 || zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY,
+	    keys->public_key, 40) != 0 || zmq_setsockopt(sock,
+	    ZMQ_CURVE_SECRETKEY, keys->secret_key, 40) != 0)
+		return -1;
+	return 0;
+}
+
 /* Create the DEALER socket with a fresh identity and connect it. */
 static int
 client_open(struct client *c, char **cause)
@@ -61,11 +73,7 @@ client_open(struct client *c, char **cause)
 	zmq_setsockopt(c->sock, ZMQ_IDENTITY, identity, 32);
 	zmq_setsockopt(c->sock, ZMQ_LINGER, &zero, sizeof zero);
 	zmq_setsockopt(c->sock, ZMQ_IMMEDIATE, &one, sizeof one);
-	if (c->use_curve && (zmq_setsockopt(c->sock, ZMQ_CURVE_SERVERKEY,
-	    c->curve.server_key, 40) != 0 || zmq_setsockopt(c->sock,
-	    ZMQ_CURVE_PUBLICKEY, c->curve.public_key, 40) != 0 ||
-	    zmq_setsockopt(c->sock, ZMQ_CURVE_SECRETKEY, c->curve.secret_key,
-	    40) != 0)) {
+	if (c->use_curve && client_curve_apply(c->sock, &c->curve) != 0) {
 		*cause = xprintf("cannot set CURVE keys: %s",
 		    zmq_strerror(zmq_errno()));
 		zmq_close(c->sock);

@@ -10,11 +10,15 @@ from `circusctl keygen`; the harness's own client is a pyzmq CURVE DEALER.
 
 import os
 import re
+import signal
 import stat
+import subprocess
+import threading
+
 import zmq
 
-from conftest import (Client, _ZCTX, free_tcp_port, run_circusd,
-                      wait_until)
+from conftest import (CIRCUSCTL, Client, _ZCTX, free_tcp_port,
+                      run_circusd, wait_until)
 from test_circusctl_fake import run_ctl
 
 CONFIG = """
@@ -59,9 +63,10 @@ class CurveClient(Client):
         self.stray = []
 
 
-def curve_daemon(circusd, wd):
-    """A daemon whose control endpoint is tcp://127.0.0.1 with CURVE, and
-    the certificates: rw, ro, stranger (in no directory)."""
+def curve_daemon(circusd, wd, tcp_pubsub=False):
+    """A daemon whose control endpoint (and pub/sub endpoint with
+    tcp_pubsub) is tcp://127.0.0.1 with CURVE, and the certificates: rw,
+    ro, stranger (in no directory)."""
     keys = wd.path / "keys"
     for sub in ("clients", "readonly"):
         (keys / sub).mkdir(parents=True)
@@ -76,9 +81,13 @@ def curve_daemon(circusd, wd):
         "curve_clients": keys / "clients",
         "curve_readonly_clients": keys / "readonly"})
     d.endpoint = "tcp://127.0.0.1:%d" % free_tcp_port()
+    if tcp_pubsub:
+        d.pubsub_tcp = "tcp://127.0.0.1:%d" % free_tcp_port()
+        d.circus_extra["pubsub_endpoint"] = d.pubsub_tcp
+        d.pubsub = d.pubsub_tcp     # the harness's plain SUB gets nothing
     d.write_ini()
     d.client_factory = lambda ep: CurveClient(ep, keys / "rw", server)
-    d.start()
+    d.start(sync=not tcp_pubsub)
     return d, keys, server
 
 
@@ -160,3 +169,49 @@ def test_curve_needs_both_client_keys(circusd, wd):
                 endpoint=d.endpoint)
     assert p.returncode == 1
     assert "--server_key" in p.stderr
+
+
+def listen_as(d, keys, name, events_needed, timeout=30):
+    """Run circusctl listen on the CURVE pub/sub endpoint with a key;
+    keep changing the watcher until events_needed lines show up or the
+    deadline passes. Returns (exit status, lines)."""
+    proc = subprocess.Popen(
+        [str(CIRCUSCTL), "--endpoint", d.pubsub_tcp, "--client_cert",
+         str(keys / name), "--server_key", str(keys / "server"), "listen",
+         "watcher.sleeper."], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE)
+    lines = []
+
+    def read():
+        for raw in iter(proc.stdout.readline, b""):
+            lines.append(raw.decode())
+    t = threading.Thread(target=read, daemon=True)
+    t.start()
+    try:
+        def seen():
+            if len(lines) >= events_needed:
+                return True
+            d.call("incr", name="sleeper")
+            return False
+        if events_needed:
+            wait_until(seen, timeout=timeout, interval=0.3)
+        else:
+            # the stranger: the refusal is logged, nothing is received
+            stranger = cert_keys(keys / name)[0]
+            wait_until(lambda: "refused CURVE client key %s" % stranger
+                       in d.log_text(), timeout=timeout)
+            d.call("incr", name="sleeper", waiting=True)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        rc = proc.wait(timeout=10)
+    t.join(5)
+    return rc, lines
+
+
+def test_curve_listen_on_tcp_pubsub(circusd, wd):
+    d, keys, server = curve_daemon(circusd, wd, tcp_pubsub=True)
+    rc, lines = listen_as(d, keys, "ro", 1)
+    assert rc == 1
+    assert lines[0].startswith("watcher.sleeper.")
+    rc, lines = listen_as(d, keys, "stranger", 0)
+    assert lines == []
