@@ -31,6 +31,8 @@
 #include "util.h"
 #include "xmalloc.h"
 
+#define CLIENT_INTERRUPT_MS	200	/* interrupt flag checked this often */
+
 struct client {
 	void			*ctx;
 	void			*sock;
@@ -185,7 +187,10 @@ client_wait(struct client *c, short events, long deadline, char **cause)
 		memset(&item, 0, sizeof item);
 		item.socket = c->sock;
 		item.events = events;
-		n = zmq_poll(&item, 1, left);
+		/* The signal may interrupt another thread (circusctl on a
+		 * fleet): look at the flag at least this often. */
+		n = zmq_poll(&item, 1, c->interrupt != NULL &&
+		    left > CLIENT_INTERRUPT_MS ? CLIENT_INTERRUPT_MS : left);
 		if (n == -1) {
 			if (zmq_errno() == EINTR)
 				continue;

@@ -180,3 +180,27 @@ def test_shell_on_a_fleet(circusd):
     assert p.returncode == 0, p.stderr
     for d in ds:
         assert "== %s\n2\n" % d.endpoint in p.stdout
+
+
+def test_ctrl_c_ends_a_fleet_command_at_once(circusd):
+    a = circusd(CONFIG)
+    # b's stop --waiting stays pending for a minute
+    b = circusd(CONFIG.replace("graceful_timeout = 3",
+                               "graceful_timeout = 60\nstop_signal = CONT"))
+    workers = b.call("list", name="sleeper")["pids"]
+    proc = subprocess.Popen(
+        [str(CIRCUSCTL), "--timeout", "120", *fleet_args(a, b), "stop",
+         "sleeper", "--waiting"], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    wait_until(lambda: b.call("status", name="sleeper")["status"] ==
+               "stopping", timeout=20)
+    wait_until(lambda: a.call("status", name="sleeper")["status"] ==
+               "stopped", timeout=20)
+    proc.send_signal(signal.SIGINT)
+    # well before b's graceful timeout or --timeout
+    out, err = proc.communicate(timeout=40)
+    assert proc.returncode == 1
+    assert "== %s\nok\n" % a.endpoint in out
+    assert "== %s\nerror: Interrupted." % b.endpoint in out
+    for pid in workers:     # b's stop completes: a quick teardown
+        os.kill(pid, signal.SIGKILL)
