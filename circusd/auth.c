@@ -62,15 +62,18 @@ auth_check_plaintext(const struct circus_cfg *c, const char *field,
 		return 0;
 	if (!c->plaintext_tcp) {
 		*cause = xprintf("[circus] %s = %s is plaintext TCP on a "
-		    "non-loopback address: anyone who reaches it can run any "
-		    "command. Set curve_server_cert (CurveZMQ), bind to "
-		    "127.0.0.1 or ipc://, or set plaintext_tcp = true",
-		    field, endpoint);
+		    "non-loopback address: anyone who reaches it can %s. "
+		    "%sbind to 127.0.0.1 or ipc://, or set plaintext_tcp = "
+		    "true", field, endpoint, strcmp(field, "endpoint") == 0 ?
+		    "run any command" : "read it", strcmp(field,
+		    "stats_endpoint") != 0 ? "Set curve_server_cert (CurveZMQ), "
+		    : "");
 		return -1;
 	}
 	log_warnx("[circus] %s = %s: plaintext TCP on a non-loopback "
-	    "address (plaintext_tcp = true): anyone who reaches it can run "
-	    "any command", field, endpoint);
+	    "address (plaintext_tcp = true): anyone who reaches it can %s",
+	    field, endpoint, strcmp(field, "endpoint") == 0 ?
+	    "run any command" : "read it");
 	return 0;
 }
 

@@ -118,6 +118,15 @@ def test_plaintext_tcp_on_non_loopback_refused(wd):
     assert "endpoint = tcp://0.0.0.0:%d is plaintext TCP" % port in \
         p.stdout + p.stderr
     assert "plaintext_tcp = true" in p.stdout + p.stderr
+    # the events too: they name every process and command line
+    ini.write_text("[circus]\nendpoint = ipc://%s/ctl.sock\n"
+                   "pubsub_endpoint = tcp://0.0.0.0:%d\n"
+                   "multicast_endpoint =\n" % (wd.path, port) + CONFIG)
+    p = run_circusd([ini])
+    assert p.returncode != 0
+    assert "pubsub_endpoint = tcp://0.0.0.0:%d is plaintext TCP on a " \
+        "non-loopback address: anyone who reaches it can read it" % port \
+        in p.stdout + p.stderr
 
 
 def test_curve_authorized_key_runs_commands(circusd, wd):
