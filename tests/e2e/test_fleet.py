@@ -204,3 +204,16 @@ def test_ctrl_c_ends_a_fleet_command_at_once(circusd):
     assert "== %s\nerror: Interrupted." % b.endpoint in out
     for pid in workers:     # b's stop completes: a quick teardown
         os.kill(pid, signal.SIGKILL)
+
+
+def test_rolling_reload(circusd):
+    ds = three(circusd)[:2]
+    before = {d.endpoint: d.call("list", name="sleeper")["pids"]
+              for d in ds}
+    p = run_ctl("--timeout", "30", *fleet_args(*ds), "--json", "reload",
+                "sleeper", "--rolling")
+    assert p.returncode == 0, (p.stdout, p.stderr)
+    assert all(r["status"] == "ok" for r in json.loads(p.stdout).values())
+    for d in ds:
+        pids = d.call("list", name="sleeper")["pids"]
+        assert len(pids) == 2 and not set(pids) & set(before[d.endpoint])

@@ -290,3 +290,46 @@ def test_host_killed_mid_command(fleet):
         except ProcessLookupError:
             pass
         wait_until(lambda: not pid_alive(pid), timeout=20)
+
+
+def test_plaintext_tcp_off_loopback_needs_consent(net):
+    """On a real (namespace) address: refused by default; with
+    plaintext_tcp = true it starts, warns, and a plain client works."""
+    wd = Workdir()
+    ns, addr = net.hosts[0], net.addrs[0]
+    endpoint = "tcp://%s:%d" % (addr, PORT + 100)
+    ini = wd.path / "plain.ini"
+    log = wd.path / "plain.log"
+    body = ("[circus]\nendpoint = %s\npubsub_endpoint = ipc://%s/pub.sock\n"
+            "multicast_endpoint =\ncheck_delay = 30\n%%s" % (endpoint,
+                                                             wd.path)
+            + CONFIG)
+    proc = None
+    try:
+        ini.write_text(body % "")
+        p = subprocess.run(["ip", "netns", "exec", ns, str(CIRCUSD),
+                            str(ini)], capture_output=True, text=True,
+                           timeout=60)
+        assert p.returncode != 0
+        assert "is plaintext TCP on a non-loopback address" in \
+            p.stdout + p.stderr
+        ini.write_text(body % "plaintext_tcp = true\n")
+        with open(log, "ab") as logf:
+            proc = subprocess.Popen(
+                ["ip", "netns", "exec", ns, str(CIRCUSD), str(ini)],
+                stdin=subprocess.DEVNULL, stdout=logf,
+                stderr=subprocess.STDOUT, start_new_session=True)
+        wait_until(lambda: net.ctl_run("--timeout", "5", "--endpoint",
+                                       endpoint, "status").stdout ==
+                   "sleeper: active\n", timeout=60)
+        assert "plaintext TCP on a non-loopback address (plaintext_tcp " \
+            "= true)" in log.read_text()
+        p = net.ctl_run("--timeout", "20", "--endpoint", endpoint, "quit",
+                        "--waiting")
+        assert p.returncode == 0, p.stderr
+        assert proc.wait(60) == 0
+    finally:
+        if proc is not None and proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        wd.cleanup()
