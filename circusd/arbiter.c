@@ -51,6 +51,7 @@ arbiter_new(struct ev_loop *loop, struct config *cfg, const char *path,
 	struct arbiter *a;
 	struct watcher *w;
 	size_t i;
+	json_t *not_run;
 	char buf[4096];
 
 	a = xcalloc(1, sizeof *a);
@@ -80,12 +81,10 @@ arbiter_new(struct ev_loop *loop, struct config *cfg, const char *path,
 		}
 		arbiter_add_watcher(a, w);
 	}
-	for (i = 0; i < cfg->nplugins; i++)
-		log_warnx("%s:%d: plugin '%s' (%s): plugins are not supported "
-		    "by this build yet; the rest of the configuration starts",
-		    cfg->plugins[i]->file, cfg->plugins[i]->line,
-		    cfg->plugins[i]->name, cfg->plugins[i]->use ?
-		    cfg->plugins[i]->use : "?");
+	not_run = config_not_run(cfg);
+	for (i = 0; i < json_array_size(not_run); i++)
+		log_warnx("%s", json_string_value(json_array_get(not_run, i)));
+	json_decref(not_run);
 	return a;
 }
 

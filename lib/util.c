@@ -237,7 +237,7 @@ util_wallclock(void)
 	return ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
 }
 
-/* Monotonic clock in milliseconds (deadlines). */
+/* Monotonic milliseconds (deadlines and periods). */
 long
 util_monotonic_ms(void)
 {
