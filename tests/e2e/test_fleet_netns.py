@@ -324,8 +324,7 @@ def test_plaintext_tcp_off_loopback_needs_consent(net):
                    "sleeper: active\n", timeout=60)
         assert "plaintext TCP on a non-loopback address (plaintext_tcp " \
             "= true)" in log.read_text()
-        p = net.ctl_run("--timeout", "20", "--endpoint", endpoint, "quit",
-                        "--waiting")
+        p = net.ctl_run("--timeout", "20", "--endpoint", endpoint, "quit")
         assert p.returncode == 0, p.stderr
         assert proc.wait(60) == 0
     finally:
