@@ -28,55 +28,6 @@
 #define AUTH_ZAP_ENDPOINT	"inproc://zeromq.zap.01"
 #define AUTH_ZAP_FRAMES		7	/* version .. credentials */
 
-/* Is the host of a tcp:// endpoint a loopback address or interface? */
-bool
-auth_is_loopback(const char *endpoint)
-{
-	const char	*host = endpoint + 6, *end;
-	size_t		 n;
-
-	if (strncmp(endpoint, "tcp://", 6) != 0)
-		return true;
-	if (*host == '[') {
-		host++;
-		end = strchr(host, ']');
-	} else
-		end = strrchr(host, ':');
-	n = end != NULL ? (size_t)(end - host) : strlen(host);
-	if ((n == 9 && strncmp(host, "localhost", 9) == 0) ||
-	    (n == 3 && strncmp(host, "::1", 3) == 0) ||
-	    (n == 2 && strncmp(host, "lo", 2) == 0))
-		return true;
-	return n >= 4 && strncmp(host, "127.", 4) == 0;
-}
-
-/*
- * Refuse a plaintext tcp:// endpoint on a non-loopback address unless the
- * config allows it (then warn). field names the [circus] option.
- */
-static int
-auth_check_plaintext(const struct circus_cfg *c, const char *field,
-    const char *endpoint, bool curve, char **cause)
-{
-	if (endpoint == NULL || curve || auth_is_loopback(endpoint))
-		return 0;
-	if (!c->plaintext_tcp) {
-		*cause = xprintf("[circus] %s = %s is plaintext TCP on a "
-		    "non-loopback address: anyone who reaches it can %s. "
-		    "%sbind to 127.0.0.1 or ipc://, or set plaintext_tcp = "
-		    "true", field, endpoint, strcmp(field, "endpoint") == 0 ?
-		    "run any command" : "read it", strcmp(field,
-		    "stats_endpoint") != 0 ? "Set curve_server_cert (CurveZMQ), "
-		    : "");
-		return -1;
-	}
-	log_warnx("[circus] %s = %s: plaintext TCP on a non-loopback "
-	    "address (plaintext_tcp = true): anyone who reaches it can %s",
-	    field, endpoint, strcmp(field, "endpoint") == 0 ?
-	    "run any command" : "read it");
-	return 0;
-}
-
 /* Does dir hold a client certificate whose public key is key? */
 static bool
 auth_dir_has(const char *dir, const char *key)
@@ -239,8 +190,9 @@ auth_prepare_cb(UNUSED struct ev_loop *loop, ev_prepare *pw,
 }
 
 /*
- * Check the endpoints and, when curve_server_cert is set, load the server
- * certificate and start the ZAP handler. Before controller_open binds.
+ * When curve_server_cert is set, load the server certificate and start
+ * the ZAP handler. Before controller_open binds. (Plaintext TCP off
+ * loopback is refused by the config loader, config.c.)
  */
 int
 auth_open(struct arbiter *a, char **cause)
@@ -251,12 +203,6 @@ auth_open(struct arbiter *a, char **cause)
 	size_t			 sz;
 	int			 fd;
 
-	if (auth_check_plaintext(c, "endpoint", c->endpoint, curve,
-	    cause) == -1 || auth_check_plaintext(c, "pubsub_endpoint",
-	    c->pubsub_endpoint, curve, cause) == -1 ||
-	    auth_check_plaintext(c, "stats_endpoint", c->statsd ?
-	    c->stats_endpoint : NULL, false, cause) == -1)
-		return -1;
 	if (!curve)
 		return 0;
 	if (!zsys_has_curve()) {

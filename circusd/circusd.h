@@ -368,14 +368,12 @@ void discovery_close(struct arbiter *);
 
 /* ---- auth.c ---- */
 
-/* Check the endpoints, load the CURVE certificate, start the ZAP handler. */
+/* Load the CURVE certificate, start the ZAP handler (when configured). */
 int auth_open(struct arbiter *, char **cause);
 /* Make an unbound zsock a CURVE server when CURVE is on and tcp://. */
 void auth_apply(struct arbiter *, void *zsock, const char *endpoint);
 /* Server public key (Z85) when CURVE is on, else NULL. */
 const char *auth_public_key(const struct arbiter *);
-/* Is a tcp:// endpoint's host loopback? (true for other transports) */
-bool auth_is_loopback(const char *endpoint);
 void auth_close(struct arbiter *);
 
 /* ---- controller.c ---- */

@@ -531,6 +531,36 @@ circus_get(struct load *l, const char *key, const struct ini_opt **op)
 	return (config_env_subst(o->value, l->cfg->global_env));
 }
 
+/*
+ * A plaintext tcp:// endpoint of [circus] key on a non-loopback address:
+ * an error unless plaintext_tcp = true (then a warning). CURVE covers the
+ * control and pub/sub endpoints (README "Securing the control channel").
+ */
+static void
+circus_plaintext(struct load *l, const char *key, const char *endpoint,
+    bool curve)
+{
+	const struct ini_opt	*o;
+	const char		*what;
+
+	o = ini_get(ini_find(&l->ini, "circus"), key);
+	if (o == NULL || endpoint == NULL || curve ||
+	    util_endpoint_is_loopback(endpoint))
+		return;
+	what = strcmp(key, "endpoint") == 0 ? "run any command" : "read it";
+	if (l->cfg->circus.plaintext_tcp)
+		load_warn(l, o->file, o->line, "[circus] %s = %s: plaintext "
+		    "TCP on a non-loopback address (plaintext_tcp = true): "
+		    "anyone who reaches it can %s", key, endpoint, what);
+	else
+		load_error(l, o->file, o->line, "[circus] %s = %s is "
+		    "plaintext TCP on a non-loopback address: anyone who "
+		    "reaches it can %s. %sbind to 127.0.0.1 or ipc://, or set "
+		    "plaintext_tcp = true", key, endpoint, what,
+		    strcmp(key, "stats_endpoint") != 0 ? "Set "
+		    "curve_server_cert (CurveZMQ), " : "");
+}
+
 /* Read a string [circus] key into *dst (kept when absent). */
 static void
 circus_str(struct load *l, const char *key, char **dst)
@@ -711,6 +741,12 @@ load_circus(struct load *l)
 	circus_float(l, "backoff_factor", &c->backoff_factor);
 	circus_float(l, "backoff_max", &c->backoff_max_s);
 	circus_float(l, "backoff_reset", &c->backoff_reset_s);
+	circus_plaintext(l, "endpoint", c->endpoint,
+	    c->curve_server_cert != NULL);
+	circus_plaintext(l, "pubsub_endpoint", c->pubsub_endpoint,
+	    c->curve_server_cert != NULL);
+	if (c->statsd)
+		circus_plaintext(l, "stats_endpoint", c->stats_endpoint, false);
 	if (s != NULL && (!(c->backoff_min_s >= 0) ||
 	    !(c->backoff_factor >= 1) || !(c->backoff_max_s >= 0) ||
 	    !(c->backoff_reset_s >= 0) || isinf(c->backoff_min_s))) {

@@ -113,20 +113,34 @@ def test_plaintext_tcp_on_non_loopback_refused(wd):
     ini.write_text("[circus]\nendpoint = tcp://0.0.0.0:%d\n"
                    "pubsub_endpoint = ipc://%s/pub.sock\n"
                    "multicast_endpoint =\n" % (port, wd.path) + CONFIG)
+    refusal = ("%s:2: [circus] endpoint = tcp://0.0.0.0:%d is plaintext "
+               "TCP on a non-loopback address: anyone who reaches it can "
+               "run any command. Set curve_server_cert (CurveZMQ), bind to "
+               "127.0.0.1 or ipc://, or set plaintext_tcp = true"
+               % (ini, port))
     p = run_circusd([ini])
-    assert p.returncode != 0
-    assert "endpoint = tcp://0.0.0.0:%d is plaintext TCP" % port in \
-        p.stdout + p.stderr
-    assert "plaintext_tcp = true" in p.stdout + p.stderr
+    assert p.returncode == 1
+    assert refusal in p.stderr
+    p = run_circusd(["--check", ini])       # --check says so too
+    assert p.returncode == 1
+    assert refusal in p.stderr
     # the events too: they name every process and command line
     ini.write_text("[circus]\nendpoint = ipc://%s/ctl.sock\n"
                    "pubsub_endpoint = tcp://0.0.0.0:%d\n"
                    "multicast_endpoint =\n" % (wd.path, port) + CONFIG)
     p = run_circusd([ini])
-    assert p.returncode != 0
-    assert "pubsub_endpoint = tcp://0.0.0.0:%d is plaintext TCP on a " \
-        "non-loopback address: anyone who reaches it can read it" % port \
-        in p.stdout + p.stderr
+    assert p.returncode == 1
+    assert "%s:3: [circus] pubsub_endpoint = tcp://0.0.0.0:%d is plaintext " \
+        "TCP on a non-loopback address: anyone who reaches it can read " \
+        "it" % (ini, port) in p.stderr
+    # with CURVE configured, --check accepts both endpoints
+    keygen(wd.path / "server")
+    ini.write_text("[circus]\nendpoint = tcp://0.0.0.0:%d\n"
+                   "pubsub_endpoint = tcp://0.0.0.0:%d\n"
+                   "curve_server_cert = %s/server\n"
+                   "multicast_endpoint =\n" % (port, port, wd.path) + CONFIG)
+    p = run_circusd(["--check", ini])
+    assert p.returncode == 0, p.stderr
 
 
 def test_curve_authorized_key_runs_commands(circusd, wd):
