@@ -1598,8 +1598,8 @@ watcher_cfg_changed(const struct watcher_cfg *a, const struct watcher_cfg *b,
 	return (!same || a->numprocesses != b->numprocesses);
 }
 
-/* Compare two possibly NULL strings. */
-static bool
+/* Compare two possibly NULL strings (config.h). */
+bool
 cfg_streq(const char *a, const char *b)
 {
 	if (a == NULL || b == NULL)

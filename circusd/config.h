@@ -170,6 +170,9 @@ json_t *config_problems(const struct config *);
  * sections are already among the warnings). */
 json_t *config_not_run(const struct config *);
 
+/* Equal strings, NULL equal only to NULL. */
+bool cfg_streq(const char *, const char *);
+
 /* Defaults of a watcher created by `add` (constructor defaults). */
 struct watcher_cfg *watcher_cfg_new_add(const char *name, const char *cmd);
 struct watcher_cfg *watcher_cfg_dup(const struct watcher_cfg *);

@@ -238,3 +238,27 @@ def test_curve_listen_on_tcp_pubsub(circusd, wd):
     assert lines[0].startswith("watcher.sleeper.")
     rc, lines = listen_as(d, keys, "stranger", 0)
     assert lines == []
+
+
+def test_reloadconfig_applies_new_key_directories(circusd, wd):
+    d, keys, server = curve_daemon(circusd, wd)
+    p = ctl_as(d, keys, "stranger", server, "status")
+    assert p.returncode == 1
+    more = keys / "more"
+    more.mkdir()
+    for name in ("rw", "stranger"):
+        os.link(str(keys / name), str(more / name))
+    d.circus_extra["curve_clients"] = more
+    d.write_ini()
+    assert d.call("reloadconfig", waiting=True)["status"] == "ok"
+    p = ctl_as(d, keys, "stranger", server, "incr", "sleeper", "--waiting")
+    assert (p.returncode, p.stdout) == (0, "2\n"), p.stderr
+    # a server certificate change needs a restart, and the log says so
+    keygen(keys / "server2")
+    d.circus_extra["curve_server_cert"] = keys / "server2"
+    d.write_ini()
+    assert d.call("reloadconfig", waiting=True)["status"] == "ok"
+    wait_until(lambda: "curve_server_cert and plaintext_tcp changes apply "
+               "at the next full restart" in d.log_text(), timeout=20)
+    p = ctl_as(d, keys, "rw", server, "status")
+    assert (p.returncode, p.stdout) == (0, "sleeper: active\n"), p.stderr
