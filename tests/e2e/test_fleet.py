@@ -55,6 +55,10 @@ def test_status_on_every_host_grouped(circusd):
     for d in ds:
         assert got[d.endpoint]["pids"] == \
             d.call("list", name="sleeper")["pids"]
+    # listen follows one daemon: refused at once on a fleet
+    p = run_ctl(*fleet_args(*ds), "listen")
+    assert (p.returncode, p.stdout) == (1, "")
+    assert "listen follows one daemon" in p.stderr
 
 
 def test_incr_on_every_host(circusd):
