@@ -41,7 +41,14 @@ UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 HELPER_SRC = $(wildcard tests/helpers/*.c)
 HELPER_BIN = $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/helpers/%)
 
-BINS = $(BUILD)/circusd $(BUILD)/circusctl
+# Bundled plugins (plugins.md): plugins/<name>.c + the shared runtime
+# plugins/plugin.c -> $(BUILD)/circus-plugin-<name>, next to circusd.
+PLUGINS     = flapping
+PLUGIN_BINS = $(PLUGINS:%=$(BUILD)/circus-plugin-%)
+PLUGIN_RT   = $(BUILD)/obj/plugins/plugin.o
+.SECONDARY: $(PLUGINS:%=$(BUILD)/obj/plugins/%.o) $(PLUGIN_RT)
+
+BINS = $(BUILD)/circusd $(BUILD)/circusctl $(PLUGIN_BINS)
 
 .PHONY: all test unit e2e run deps clean check bench bench-quick fuzz soak format
 all: $(BINS) $(HELPER_BIN)
@@ -59,6 +66,9 @@ $(BUILD)/circusd: $(CIRCUSD_OBJ) $(LIBA)
 
 $(BUILD)/circusctl: $(CTL_OBJ) $(LIBA)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lreadline -lm
+
+$(BUILD)/circus-plugin-%: $(BUILD)/obj/plugins/%.o $(PLUGIN_RT) $(LIBA)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
 
 $(BUILD)/helpers/%: tests/helpers/%.c
 	@mkdir -p $(dir $@)

@@ -80,12 +80,6 @@ arbiter_new(struct ev_loop *loop, struct config *cfg, const char *path,
 		}
 		arbiter_add_watcher(a, w);
 	}
-	for (i = 0; i < cfg->nplugins; i++)
-		log_warnx("%s:%d: plugin '%s' (%s): plugins are not supported "
-		    "by this build yet; the rest of the configuration starts",
-		    cfg->plugins[i]->file, cfg->plugins[i]->line,
-		    cfg->plugins[i]->name, cfg->plugins[i]->use ?
-		    cfg->plugins[i]->use : "?");
 	return a;
 }
 

@@ -167,6 +167,9 @@ struct watcher {
 	double			 backoff_s;	/* current delay, 0 = none */
 	int			 crashes;	/* consecutive quick deaths */
 	char			*backoff_reason;
+	/* why a client stopped it (`stop` with a "reason", e.g. the flapping
+	 * plugin); shown by status and stats until the next start */
+	char			*stop_reason;
 	ev_tstamp		 backoff_until;
 	bool			 gave_up;	/* spawn failed max_retry times */
 	bool			 socket_event;	/* on_demand start allowed */

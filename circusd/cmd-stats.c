@@ -151,6 +151,10 @@ cmd_stats_exec(struct cmd_ctx *ctx)
 		json_object_set_new(ctx->result, "name", json_deep_copy(name));
 		json_object_set_new(ctx->result, "info",
 		    cmd_stats_watcher(b, w));
+		/* ours: why a client (the flapping plugin) stopped it */
+		if (w->stop_reason != NULL)
+			json_object_set_new(ctx->result, "stop_reason",
+			    json_string(w->stop_reason));
 	} else {
 		infos = json_object();
 		TAILQ_FOREACH(w, &a->watchers, entry) {

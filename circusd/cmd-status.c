@@ -33,7 +33,7 @@ cmd_status_exec(struct cmd_ctx *ctx)
 {
 	struct arbiter *a = ctx->arbiter;
 	struct watcher *w = NULL;
-	json_t *name, *all, *backoff, *backoffs;
+	json_t *name, *all, *backoff, *backoffs, *reasons;
 
 	if (!cmd_watcher_opt(ctx, &w))
 		return CMD_ERROR;
@@ -47,12 +47,20 @@ cmd_status_exec(struct cmd_ctx *ctx)
 		/* ours (DECISIONS 11): output a slow sink had to drop */
 		if ((backoff = cmd_status_dropped(w)) != NULL)
 			json_object_set_new(ctx->result, "dropped", backoff);
+		/* ours: why a client (the flapping plugin) stopped it */
+		if (w->stop_reason != NULL)
+			json_object_set_new(ctx->result, "stop_reason",
+			    json_string(w->stop_reason));
 		return CMD_OK;
 	}
 
 	all = json_object();
 	backoffs = json_object();
+	reasons = json_object();
 	TAILQ_FOREACH(w, &a->watchers, entry) {
+		if (w->stop_reason != NULL)
+			json_object_set_new(reasons, w->name,
+			    json_string(w->stop_reason));
 		json_object_set_new(all, w->name,
 		    json_string(watcher_state_name(w->state)));
 		if ((backoff = watcher_backoff_json(w)) != NULL)
@@ -64,6 +72,10 @@ cmd_status_exec(struct cmd_ctx *ctx)
 		json_object_set_new(ctx->result, "backoff", backoffs);
 	else
 		json_decref(backoffs);
+	if (json_object_size(reasons) > 0)
+		json_object_set_new(ctx->result, "stop_reasons", reasons);
+	else
+		json_decref(reasons);
 	return CMD_OK;
 }
 

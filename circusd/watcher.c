@@ -165,6 +165,7 @@ watcher_free(struct watcher *w)
 	}
 	watcher_close_streams(w);
 	free(w->backoff_reason);
+	free(w->stop_reason);
 	free(w->lname);
 	free(w->topic);
 	watcher_cfg_free(w->cfg);
@@ -1269,6 +1270,8 @@ watcher_progress(struct watcher *w)
 			}
 			watcher_set_state(w, WATCHER_ACTIVE);
 			log_info("%s started", w->name);
+			free(w->stop_reason);
+			w->stop_reason = NULL;
 			events_publish(w->arbiter, w, "start",
 			    json_pack("{s:f}", "time", util_wallclock()));
 			watcher_start_complete(w, op);

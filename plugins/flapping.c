@@ -1,0 +1,331 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Flapping (plugins.md §3), done right: only exits circusd did not ask for
+ * count (a `reap` whose pid had no `kill` event before it: stop, decr,
+ * restart, reload, max_age and the kill command all publish `kill`
+ * first). `attempts` such exits within `window` seconds stop the watcher
+ * (the stop carries the reason, shown by status and logged by circusd),
+ * it is started again after `retry_in` seconds, and after `max_retry`
+ * retries it stays stopped (the retry timer is cancelled). Per-watcher
+ * `flapping.*` options override the plugin's, re-read on `updated`.
+ */
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ev.h>
+#include <jansson.h>
+
+#include "log.h"
+#include "plugin.h"
+#include "util.h"
+#include "xmalloc.h"
+
+#define FLAP_MAX_KILLED	256	/* pids remembered per watcher */
+
+/* The options of one watcher (or the plugin's defaults). */
+struct flap_opts {
+	long	 attempts;
+	double	 window;
+	double	 retry_in;
+	long	 max_retry;		/* -1 = forever */
+	bool	 active;
+};
+
+struct flap_watcher {
+	TAILQ_ENTRY(flap_watcher) entry;
+	struct plugin	*plugin;
+	char		*name;
+	struct flap_opts opts;
+	bool		 loaded;	/* opts fetched since the last update */
+	double		*timeline;	/* times of unasked exits */
+	size_t		 ntimeline;
+	int		 tries;
+	bool		 stopping;	/* our stop is on its way */
+	pid_t		 killed[FLAP_MAX_KILLED];
+	size_t		 nkilled;
+	ev_timer	 retry;
+};
+
+struct flapping {
+	struct flap_opts defaults;
+	TAILQ_HEAD(, flap_watcher) watchers;
+};
+
+/* The plugin section's options (defaults of plugins.md §3.2). */
+static void
+flap_defaults(struct plugin *p, struct flap_opts *o)
+{
+	o->attempts = plugin_conf_int(p, "attempts", 2);
+	o->window = plugin_conf_float(p, "window", 1);
+	o->retry_in = plugin_conf_float(p, "retry_in", 7);
+	o->max_retry = plugin_conf_int(p, "max_retry", 5);
+	o->active = plugin_conf_bool(p, "active", true);
+}
+
+/* One flapping.<key> of an `options` reply as a number. */
+static bool
+flap_opt_number(json_t *options, const char *key, double *out)
+{
+	json_t	*v;
+	char	 name[64];
+
+	snprintf(name, sizeof name, "flapping.%s", key);
+	if ((v = json_object_get(options, name)) == NULL)
+		return (false);
+	if (json_is_number(v)) {
+		*out = json_number_value(v);
+		return (true);
+	}
+	if (json_is_string(v) &&
+	    util_parse_float(json_string_value(v), out) == 0)
+		return (true);
+	log_errorx("%s = %s is not a number; ignored", name,
+	    json_is_string(v) ? json_string_value(v) : "?");
+	return (false);
+}
+
+/* Fetch the watcher's flapping.* overrides with `options`. */
+static void
+flap_load(struct flap_watcher *fw)
+{
+	struct flapping	*f = fw->plugin->data;
+	json_t		*reply, *options, *v;
+	double		 d;
+	bool		 b;
+
+	fw->opts = f->defaults;
+	fw->loaded = true;
+	reply = plugin_call(fw->plugin, "options",
+	    json_pack("{s:s}", "name", fw->name));
+	if (reply == NULL)
+		return;
+	options = json_object_get(reply, "options");
+	if (flap_opt_number(options, "attempts", &d))
+		fw->opts.attempts = (long)d;
+	if (flap_opt_number(options, "window", &d))
+		fw->opts.window = d;
+	if (flap_opt_number(options, "retry_in", &d))
+		fw->opts.retry_in = d;
+	if (flap_opt_number(options, "max_retry", &d))
+		fw->opts.max_retry = (long)d;
+	if ((v = json_object_get(options, "flapping.active")) != NULL) {
+		if (json_is_boolean(v))
+			fw->opts.active = json_is_true(v);
+		else if (json_is_string(v) &&
+		    util_parse_bool(json_string_value(v), &b) == 0)
+			fw->opts.active = b;
+	}
+	if (fw->opts.attempts < 1)
+		fw->opts.attempts = 1;
+	json_decref(reply);
+}
+
+/* Retry timer: start the watcher again. */
+static void
+flap_retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct flap_watcher *fw = t->data;
+
+	(void)loop;
+	(void)revents;
+	fw->stopping = false;
+	fw->ntimeline = 0;
+	log_info("%s: retrying after flapping", fw->name);
+	plugin_cast(fw->plugin, "start", json_pack("{s:s}", "name", fw->name));
+}
+
+static struct flap_watcher *
+flap_find(struct flapping *f, const char *name, bool create,
+    struct plugin *p)
+{
+	struct flap_watcher *fw;
+
+	TAILQ_FOREACH(fw, &f->watchers, entry)
+		if (strcmp(fw->name, name) == 0)
+			return (fw);
+	if (!create)
+		return (NULL);
+	fw = xcalloc(1, sizeof *fw);
+	fw->plugin = p;
+	fw->name = xstrdup(name);
+	ev_timer_init(&fw->retry, flap_retry_cb, 0, 0);
+	fw->retry.data = fw;
+	TAILQ_INSERT_TAIL(&f->watchers, fw, entry);
+	return (fw);
+}
+
+static void
+flap_forget(struct flapping *f, struct flap_watcher *fw)
+{
+	ev_timer_stop(fw->plugin->loop, &fw->retry);
+	TAILQ_REMOVE(&f->watchers, fw, entry);
+	free(fw->timeline);
+	free(fw->name);
+	free(fw);
+}
+
+/* Stop the watcher, saying why (status shows it, circusd logs it). */
+static void
+flap_stop(struct flap_watcher *fw, const char *reason)
+{
+	char *r = xstrdup(reason);
+
+	fw->stopping = true;
+	plugin_cast(fw->plugin, "stop", json_pack("{s:s, s:s}", "name",
+	    fw->name, "reason", r));
+	free(r);
+}
+
+/* An exit circusd did not ask for. */
+static void
+flap_crash(struct flap_watcher *fw)
+{
+	struct plugin	*p = fw->plugin;
+	double		 now = ev_now(p->loop), duration;
+	char		*why;
+
+	if (!fw->loaded)
+		flap_load(fw);
+	if (!fw->opts.active)
+		return;
+	fw->timeline = xreallocarray(fw->timeline, fw->ntimeline + 1,
+	    sizeof *fw->timeline);
+	fw->timeline[fw->ntimeline++] = now;
+	if (fw->ntimeline < (size_t)fw->opts.attempts)
+		return;
+	duration = fw->timeline[fw->ntimeline - 1] - fw->timeline[0] -
+	    p->check_delay;
+	fw->ntimeline = 0;
+	if (duration > fw->opts.window) {
+		fw->tries = 0;
+		return;
+	}
+	if (fw->tries < fw->opts.max_retry || fw->opts.max_retry == -1) {
+		fw->tries++;
+		log_warnx("%s: flapping detected: retry in %gs (attempt number "
+		    "%d)", fw->name, fw->opts.retry_in, fw->tries);
+		why = xprintf("flapping detected (%ld exits within %gs): "
+		    "retry in %gs (attempt number %d)", fw->opts.attempts,
+		    fw->opts.window, fw->opts.retry_in, fw->tries);
+		flap_stop(fw, why);
+		free(why);
+		ev_timer_stop(p->loop, &fw->retry);
+		ev_timer_set(&fw->retry, fw->opts.retry_in, 0);
+		ev_timer_start(p->loop, &fw->retry);
+		return;
+	}
+	log_warnx("%s: flapping detected: reached max retry limit", fw->name);
+	why = xprintf("flapping detected (%ld exits within %gs): reached max "
+	    "retry limit (%ld); stopped for good", fw->opts.attempts,
+	    fw->opts.window, fw->opts.max_retry);
+	fw->tries = 0;
+	ev_timer_stop(p->loop, &fw->retry);
+	flap_stop(fw, why);
+	free(why);
+}
+
+/* Remember a pid circusd signalled; true if it was. */
+static bool
+flap_killed(struct flap_watcher *fw, pid_t pid, bool add)
+{
+	size_t i;
+
+	for (i = 0; i < fw->nkilled; i++) {
+		if (fw->killed[i] != pid)
+			continue;
+		if (!add)
+			fw->killed[i] = fw->killed[--fw->nkilled];
+		return (true);
+	}
+	if (!add)
+		return (false);
+	if (fw->nkilled == FLAP_MAX_KILLED) {
+		memmove(fw->killed, fw->killed + 1,
+		    (FLAP_MAX_KILLED - 1) * sizeof *fw->killed);
+		fw->nkilled--;
+	}
+	fw->killed[fw->nkilled++] = pid;
+	return (false);
+}
+
+static void
+flap_event(struct plugin *p, const char *watcher, const char *action,
+    json_t *body)
+{
+	struct flapping		*f = p->data;
+	struct flap_watcher	*fw;
+	pid_t			 pid;
+
+	if (strncmp(watcher, "plugin:", 7) == 0)
+		return;
+	pid = (pid_t)json_integer_value(json_object_get(body, "process_pid"));
+	if (strcmp(action, "remove") == 0) {
+		if ((fw = flap_find(f, watcher, false, p)) != NULL)
+			flap_forget(f, fw);
+		return;
+	}
+	if (strcmp(action, "kill") == 0) {
+		flap_killed(flap_find(f, watcher, true, p), pid, true);
+		return;
+	}
+	if ((fw = flap_find(f, watcher, strcmp(action, "reap") == 0, p)) ==
+	    NULL)
+		return;
+	if (strcmp(action, "updated") == 0)
+		fw->loaded = false;
+	else if (strcmp(action, "stop") == 0) {
+		fw->stopping = false;
+		fw->nkilled = 0;
+		fw->ntimeline = 0;
+	} else if (strcmp(action, "reap") == 0) {
+		if (flap_killed(fw, pid, false) || fw->stopping)
+			return;
+		flap_crash(fw);
+	}
+}
+
+static int
+flap_init(struct plugin *p)
+{
+	struct flapping *f;
+
+	f = xcalloc(1, sizeof *f);
+	TAILQ_INIT(&f->watchers);
+	flap_defaults(p, &f->defaults);
+	p->data = f;
+	if (!f->defaults.active)
+		log_warnx("flapping: active = false: idle (per-watcher "
+		    "flapping.active = true still checks that watcher)");
+	return (0);
+}
+
+static void
+flap_stop_plugin(struct plugin *p)
+{
+	struct flapping		*f = p->data;
+	struct flap_watcher	*fw;
+
+	if (f == NULL)
+		return;
+	while ((fw = TAILQ_FIRST(&f->watchers)) != NULL)
+		flap_forget(f, fw);
+	free(f);
+	p->data = NULL;
+}
+
+static const struct plugin_ops flapping_ops = {
+	.name = "flapping",
+	.init = flap_init,
+	.event = flap_event,
+	.stop = flap_stop_plugin,
+};
+
+int
+main(int argc, char **argv)
+{
+	return (plugin_main(argc, argv, &flapping_ops));
+}

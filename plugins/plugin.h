@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The runtime every bundled plugin program shares (plugins.md §1): Circus's
+ * plugin command line and --config string, a SUB socket on the events
+ * endpoint (prefix "watcher."), a DEALER for calls and casts with timeouts
+ * (lib/client.c), one libev loop and a clean stop on SIGTERM/SIGINT.
+ */
+#ifndef CIRCUS_PLUGIN_H
+#define CIRCUS_PLUGIN_H
+
+#include <stdbool.h>
+
+#include <ev.h>
+#include <jansson.h>
+
+/* How long a call waits for its reply, and a cast for a connection. */
+#define PLUGIN_CALL_TIMEOUT_MS	10000
+
+struct plugin;
+
+/* What one plugin program provides. */
+struct plugin_ops {
+	const char	*name;		/* for logs: "flapping" */
+	/* After the configuration is read and the sockets are open: set up
+	 * state and timers. -1 refuses to run (exit 1). */
+	int		(*init)(struct plugin *);
+	/* One event: topic "watcher.<W>.<action>" split at its dots. */
+	void		(*event)(struct plugin *, const char *watcher,
+			    const char *action, json_t *body);
+	/* SIGTERM or the loop ended: cancel timers, free state. */
+	void		(*stop)(struct plugin *);
+};
+
+struct plugin {
+	struct ev_loop	*loop;
+	const char	*endpoint;
+	const char	*pubsub;
+	double		 check_delay;	/* --check-delay, default 0 (ours) */
+	json_t		*config;	/* --config as an object of strings */
+	void		*data;		/* the plugin's own state */
+	/* runtime private */
+	struct client	*client;
+	void		*zctx;
+	void		*sub;
+	ev_io		 sub_io;
+	ev_prepare	 sub_prepare;
+	ev_signal	 sigterm;
+	ev_signal	 sigint;
+	const struct plugin_ops *ops;
+};
+
+/* Run a plugin: parse argv, connect, loop until SIGTERM. Exit status. */
+int plugin_main(int argc, char **argv, const struct plugin_ops *);
+
+/* Parse Circus's --config string: split on ":::", each item at its first
+ * ':' into trimmed key and value; items without ':' are dropped. */
+json_t *plugin_parse_config(const char *);
+
+/* Configuration values; a bad number is logged and gives the default. */
+const char *plugin_conf_str(struct plugin *, const char *key,
+    const char *def);
+double plugin_conf_float(struct plugin *, const char *key, double def);
+long plugin_conf_int(struct plugin *, const char *key, long def);
+bool plugin_conf_bool(struct plugin *, const char *key, bool def);
+
+/* Call a command and wait for its reply (PLUGIN_CALL_TIMEOUT_MS). props is
+ * stolen (NULL = none). Returns the reply or NULL (logged). */
+json_t *plugin_call(struct plugin *, const char *command, json_t *props);
+/* Cast a command (no reply). props is stolen. 0 or -1 (logged). */
+int plugin_cast(struct plugin *, const char *command, json_t *props);
+
+#endif

@@ -1,0 +1,214 @@
+"""[plugin:*] sections run as watchers (plugins.md §2) and the bundled C
+Flapping plugin (plugins.md §3, issue 10): the crash-loop schedule, exits
+circusd asked for never counted, per-watcher flapping.* options, and the
+reason visible in status/stats and circusd's log."""
+import os
+import signal
+import time
+
+import pytest
+
+from conftest import (BUILD, assert_ok, ini, log_lines_with, run_circusd,
+                      wait_until)
+
+# Crash respawns at a steady 0.1 s (no exponential growth), so however
+# late the plugin's SUB socket joins, two crash reaps fall in one window.
+STEADY = {"backoff_min": "0.1", "backoff_factor": "1", "backoff_max": "0.1"}
+
+
+def flapping(**opts):
+    lines = ["[plugin:flapping]", "use = circus.plugins.flapping.Flapping"]
+    lines += ["%s = %s" % kv for kv in opts.items()]
+    return "\n".join(lines)
+
+
+def crashloop(name="w", extra=""):
+    return ini("""
+        [watcher:%s]
+        cmd = false
+        autostart = false
+        """ % name, extra) if extra else ini("""
+        [watcher:%s]
+        cmd = false
+        autostart = false
+        """ % name)
+
+
+def start_when_plugin_runs(d, name="w"):
+    d.wait_status("plugin:flapping", "active")
+    mark = d.events.mark()
+    assert_ok(d.call("start", name=name))
+    return mark
+
+
+def stop_reason(d, name):
+    return d.call("status", name=name).get("stop_reason")
+
+
+@pytest.mark.parametrize("run", range(3))
+def test_flapping_stops_retries_and_gives_up_on_schedule(circusd, run):
+    """attempts 2, window 1, retry_in 1, max_retry 2: stopped, started
+    again after 1 s, twice, then stopped for good - in every run."""
+    d = circusd(ini(flapping(attempts=2, window=1, retry_in=1, max_retry=2),
+                    crashloop()), circus=STEADY)
+    mark = start_when_plugin_runs(d)
+    stops = d.events.wait_count("w", "stop", 3, since=mark, timeout=30)
+    starts = d.events.since(mark, "w", "start")
+    # our start, then one per retry; each retry comes retry_in after a stop
+    assert len(starts) == 3, d.events.actions("w", mark)
+    for stop, retry in zip(stops[:2], starts[1:]):
+        assert retry.t - stop.t >= 0.8, (stop, retry)
+    reason = wait_until(lambda: stop_reason(d, "w"), 10)
+    assert "reached max retry limit (2)" in reason, reason
+    # stopped for good: the armed retry timer was cancelled (Circus's bug)
+    with pytest.raises(AssertionError):
+        d.events.wait_for(lambda e: e.watcher == "w" and e.action == "start",
+                          timeout=3, since=d.events.mark())
+    assert d.status("w") == "stopped"
+    assert len(d.events.since(mark, "w", "stop")) == 3
+    stats = d.call("stats", name="w")
+    assert stats["stop_reason"] == reason
+    assert d.call("status")["stop_reasons"] == {"w": reason}
+    assert len(log_lines_with(d, "w: stopping: flapping detected")) == 3
+
+
+def test_flapping_ignores_exits_circusd_asked_for(circusd, wd):
+    """Stop, start, decr, incr, restart, reload, kill by hand many times in
+    one window: never stopped by the plugin; then two real crashes are."""
+    d = circusd(ini(flapping(attempts=2, window=30, retry_in=1, max_retry=0),
+                    """
+                    [watcher:s]
+                    cmd = sleep 600
+                    numprocesses = 2
+                    """))
+    d.wait_status("plugin:flapping", "active")
+    d.wait_pids("s", 2)
+    for _ in range(4):
+        assert_ok(d.call("stop", name="s", waiting=True))
+        assert_ok(d.call("start", name="s", waiting=True))
+        assert_ok(d.call("decr", name="s", nb=1, waiting=True))
+        assert_ok(d.call("incr", name="s", nb=1, waiting=True))
+        assert_ok(d.call("restart", name="s", waiting=True))
+        assert_ok(d.call("reload", name="s", waiting=True))
+        pid = d.wait_pids("s", 2)[0]
+        mark = d.events.mark()
+        assert_ok(d.call("kill", name="s", pid=pid, signum=9))
+        d.events.wait_event("s", "spawn", since=mark)
+        d.wait_pids("s", 2)
+    assert d.status("s") == "active"
+    assert stop_reason(d, "s") is None
+    assert not log_lines_with(d, "stopping: flapping")
+    # positive control: the plugin was listening all along
+    mark = d.events.mark()
+    for pid in d.wait_pids("s", 2):
+        os.kill(pid, signal.SIGKILL)
+    d.events.wait_event("s", "stop", since=mark, timeout=20)
+    reason = stop_reason(d, "s")
+    assert reason and "reached max retry limit (0)" in reason, reason
+
+
+def test_flapping_defaults_and_per_watcher_options(circusd):
+    """Plugin defaults (attempts 2, window 1, retry_in 7, max_retry 5);
+    flapping.* in a watcher section override them; flapping.active = false
+    leaves that watcher alone."""
+    d = circusd(ini(flapping(),
+                    crashloop("dflt"),
+                    crashloop("own", "flapping.max_retry = 0\n"
+                                     "flapping.retry_in = 2"),
+                    crashloop("off", "flapping.active = False")),
+                circus=STEADY)
+    d.wait_status("plugin:flapping", "active")
+    for name in ("dflt", "own", "off"):
+        assert_ok(d.call("start", name=name))
+    r = wait_until(lambda: stop_reason(d, "dflt"), 20)
+    assert r == ("flapping detected (2 exits within 1s): retry in 7s "
+                 "(attempt number 1)"), r
+    r = wait_until(lambda: stop_reason(d, "own"), 20)
+    assert "reached max retry limit (0)" in r, r
+    # "off" kept crash-looping the whole time and was never stopped
+    assert d.status("off") == "active"
+    assert stop_reason(d, "off") is None
+    assert not log_lines_with(d, "off: stopping")
+
+
+def test_plugin_is_a_watcher(circusd, wd):
+    """plugin:NAME: listed, singleton, priority 1, the command line Circus
+    builds (argv quoted safely), every section key an option; reloadconfig
+    compares, replaces and removes it like a watcher."""
+    d = circusd(ini(flapping(window="1 2", retry_in=3),
+                    "[watcher:w]\ncmd = sleep 600"))
+    d.wait_status("plugin:flapping", "active")
+    assert "plugin:flapping" in d.call("list")["watchers"]
+    opts = d.call("options", name="plugin:flapping")["options"]
+    assert opts["singleton"] is True and opts["priority"] == 1
+    assert opts["numprocesses"] == 1
+    assert opts["use"] == "circus.plugins.flapping.Flapping"
+    assert opts["window"] == "1 2" and opts["retry_in"] == "3"
+    cmd = opts["cmd"]
+    assert cmd.startswith(str(BUILD / "circus-plugin-flapping") + " ")
+    assert ("--config '__name__:plugin:flapping:::name:plugin:flapping:::"
+            "retry_in:3:::window:1 2'") in cmd, cmd
+    assert cmd.endswith(" circus.plugins.flapping.Flapping")
+    pid = d.wait_pids("plugin:flapping", 1)[0]
+    with open("/proc/%d/cmdline" % pid, "rb") as f:
+        argv = f.read().split(b"\0")[:-1]
+    assert argv[argv.index(b"--config") + 1] == (
+        b"__name__:plugin:flapping:::name:plugin:flapping:::retry_in:3:::"
+        b"window:1 2")
+    assert argv[argv.index(b"--endpoint") + 1] == d.endpoint.encode()
+    assert argv[argv.index(b"--pubsub") + 1] == d.pubsub.encode()
+    assert "plugin:flapping" in d.call("stats")["infos"]
+
+    # reloadconfig: a changed key replaces it, removal removes it
+    d.write_ini(ini(flapping(window="1 2", retry_in=4),
+                    "[watcher:w]\ncmd = sleep 600"))
+    assert_ok(d.call("reloadconfig", waiting=True))
+    new = d.wait_pids("plugin:flapping", 1)[0]
+    assert new != pid
+    d.write_ini("[watcher:w]\ncmd = sleep 600")
+    assert_ok(d.call("reloadconfig", waiting=True))
+    assert "plugin:flapping" not in d.call("list")["watchers"]
+    wait_until(lambda: not os.path.exists("/proc/%d" % new) or
+               open("/proc/%d/stat" % new).read().split()[2] == "Z", 20)
+
+
+def test_plugin_use_path_and_unknown_use(circusd, wd):
+    """use = /path runs that program with Circus's flags; a use naming no
+    plugin refuses the config with file:line (--check too)."""
+    out = wd / "argv.txt"
+    prog = wd.write("myplugin.sh", """\
+        #!/bin/sh
+        printf '%%s\\n' "$@" > %s
+        exec sleep 600
+        """ % out)
+    os.chmod(prog, 0o755)
+    d = circusd(ini("[plugin:mine]\nuse = %s\nkey = a value" % prog))
+    wait_until(lambda: out.exists() and out.read_text().endswith("\n"), 20)
+    args = out.read_text().splitlines()
+    assert args == ["--endpoint", d.endpoint, "--pubsub", d.pubsub,
+                    "--config", "__name__:plugin:mine:::key:a value:::"
+                    "name:plugin:mine"], args
+    bad = wd.write("bad.ini", """\
+        [watcher:w]
+        cmd = sleep 600
+
+        [plugin:x]
+        use = mycompany.plugins.Thing
+        """)
+    for args in (["--check", bad], [bad]):
+        r = run_circusd(args)
+        assert r.returncode == 1, r
+        assert ("bad.ini:5: plugin 'x': use = mycompany.plugins.Thing names "
+                "no plugin of this build") in r.stdout + r.stderr, r
+
+
+def test_plugin_exits_on_sigterm(circusd):
+    """The plugin exits 0 on SIGTERM (the stop answers long before its
+    graceful_timeout of 60 s would escalate to SIGKILL)."""
+    d = circusd(ini(flapping(graceful_timeout=60)))
+    d.wait_status("plugin:flapping", "active")
+    mark = d.events.mark()
+    assert_ok(d.call("stop", name="plugin:flapping", waiting=True,
+                     timeout=30))
+    reap = d.events.wait_event("plugin:flapping", "reap", since=mark)
+    assert reap.body["exit_code"] == 0, reap
