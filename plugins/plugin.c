@@ -368,6 +368,7 @@ plugin_main(int argc, char **argv, const struct plugin_ops *ops)
 	struct plugin	 p;
 	const char	*level = "info", *output = "-";
 	char		*cause = NULL;
+	sigset_t	 mask;
 	int		 rc = 1;
 
 	memset(&p, 0, sizeof p);
@@ -386,8 +387,19 @@ plugin_main(int argc, char **argv, const struct plugin_ops *ops)
 		return (1);
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* A SIGTERM that comes while starting up waits for libev's handler. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
 	p.loop = ev_default_loop(EVFLAG_AUTO);
 	ev_set_userdata(p.loop, &p);
+	ev_signal_init(&p.sigterm, plugin_signal_cb, SIGTERM);
+	ev_signal_init(&p.sigint, plugin_signal_cb, SIGINT);
+	p.sigterm.data = p.sigint.data = &p;
+	ev_signal_start(p.loop, &p.sigterm);
+	ev_signal_start(p.loop, &p.sigint);
+	sigprocmask(SIG_UNBLOCK, &mask, NULL);
 	if ((p.client = client_new(p.endpoint, &cause)) == NULL) {
 		log_errorx("%s", cause);
 		free(cause);
@@ -395,11 +407,6 @@ plugin_main(int argc, char **argv, const struct plugin_ops *ops)
 	}
 	if (plugin_open_sub(&p) == -1)
 		goto out;
-	ev_signal_init(&p.sigterm, plugin_signal_cb, SIGTERM);
-	ev_signal_init(&p.sigint, plugin_signal_cb, SIGINT);
-	p.sigterm.data = p.sigint.data = &p;
-	ev_signal_start(p.loop, &p.sigterm);
-	ev_signal_start(p.loop, &p.sigint);
 	if (ops->init(&p) == -1)
 		goto out;
 	log_info("%s: started (endpoint %s, pubsub %s)", ops->name,
@@ -408,6 +415,10 @@ plugin_main(int argc, char **argv, const struct plugin_ops *ops)
 	ops->stop(&p);
 	rc = 0;
 out:
+	if (p.loop != NULL) {
+		ev_signal_stop(p.loop, &p.sigterm);
+		ev_signal_stop(p.loop, &p.sigint);
+	}
 	if (p.sub != NULL) {
 		ev_io_stop(p.loop, &p.sub_io);
 		ev_prepare_stop(p.loop, &p.sub_prepare);
