@@ -855,6 +855,8 @@ static const struct {
 	const char	*program;
 } plugin_programs[] = {
 	{ "circus.plugins.flapping.Flapping", "circus-plugin-flapping" },
+	{ "circus.plugins.statsd.StatsdEmitter", "circus-plugin-statsd" },
+	{ "circus.plugins.statsd.FullStats", "circus-plugin-fullstats" },
 };
 
 /* Where the bundled plugin programs are: $CIRCUS_PLUGIN_DIR, else the

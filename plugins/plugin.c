@@ -6,7 +6,14 @@
  * and again before each loop iteration), calls and casts through
  * lib/client.c, and a stop on SIGTERM that frees everything.
  */
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <unistd.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +27,7 @@
 #include "client.h"
 #include "log.h"
 #include "plugin.h"
+#include "pyjson.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -124,6 +132,124 @@ plugin_conf_bool(struct plugin *p, const char *key, bool def)
 	return (b);
 }
 
+/* UDP socket to the statsd server. */
+int
+plugin_statsd_open(struct plugin *p, const char *default_app)
+{
+	struct addrinfo	 hints, *res = NULL, *ai;
+	const char	*host = plugin_conf_str(p, "host", "localhost");
+	const char	*port = plugin_conf_str(p, "port", "8125");
+	int		 rc, fd = -1;
+
+	p->statsd_rate = plugin_conf_float(p, "sample_rate", 1.0);
+	free(p->statsd_prefix);
+	p->statsd_prefix = xprintf("circus.%s.watcher.", plugin_conf_str(p,
+	    "application_name", default_app));
+	memset(&hints, 0, sizeof hints);
+	hints.ai_socktype = SOCK_DGRAM;
+	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
+		log_errorx("statsd %s:%s: %s", host, port, gai_strerror(rc));
+		return (-1);
+	}
+	for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd != -1 && connect(fd, ai->ai_addr, ai->ai_addrlen) == -1) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	freeaddrinfo(res);
+	if (fd == -1) {
+		log_warn("statsd %s:%s", host, port);
+		return (-1);
+	}
+	if (p->statsd_fd != -1)
+		close(p->statsd_fd);
+	p->statsd_fd = fd;
+	return (0);
+}
+
+/* One metric, one datagram. */
+void
+plugin_statsd(struct plugin *p, const char *bucket, const char *value,
+    const char *type)
+{
+	char	*msg, rate[32] = "";
+	ssize_t	 n;
+
+	if (p->statsd_fd == -1)
+		return;
+	if (p->statsd_rate != 1.0) {
+		rate[0] = '|';
+		rate[1] = '@';
+		pyjson_float_repr(p->statsd_rate, rate + 2, sizeof rate - 2);
+	}
+	msg = xprintf("%s%s:%s|%s%s", p->statsd_prefix, bucket, value, type,
+	    rate);
+	n = send(p->statsd_fd, msg, strlen(msg), 0);
+	if (n == -1)
+		log_debug("statsd: %s", strerror(errno));
+	free(msg);
+}
+
+void
+plugin_statsd_incr(struct plugin *p, const char *bucket)
+{
+	plugin_statsd(p, bucket, "1", "c");
+}
+
+void
+plugin_statsd_gauge(struct plugin *p, const char *bucket, double value)
+{
+	char	buf[32];
+
+	pyjson_float_repr(value, buf, sizeof buf);
+	plugin_statsd(p, bucket, buf, "g");
+}
+
+void
+plugin_statsd_gauge_int(struct plugin *p, const char *bucket,
+    long long value)
+{
+	char	buf[32];
+
+	snprintf(buf, sizeof buf, "%lld", value);
+	plugin_statsd(p, bucket, buf, "g");
+}
+
+/* "1.70M" -> bytes. */
+int
+plugin_to_bytes(const char *s, double *out)
+{
+	static const char units[] = "BKMGTPEZY";
+	const char	*u;
+	char		*num;
+	size_t		 len;
+	double		 d;
+	int		 rc;
+
+	if (s == NULL)
+		return (-1);
+	len = strlen(s);
+	while (len > 0 && isspace((unsigned char)s[len - 1]))
+		len--;
+	if (len == 0)
+		return (-1);
+	u = strchr(units, toupper((unsigned char)s[len - 1]));
+	if (u == NULL || *u == '\0')
+		return (util_parse_float(s, out));
+	num = xstrndup(s, len - 1);
+	rc = util_parse_float(num, &d);
+	free(num);
+	if (rc == -1)
+		return (-1);
+	for (; u > units; u--)
+		d *= 1024;
+	*out = d;
+	return (0);
+}
+
 /* Build {"command", "properties"} (props stolen). */
 static json_t *
 plugin_request(const char *command, json_t *props)
@@ -153,6 +279,15 @@ plugin_call(struct plugin *p, const char *command, json_t *props)
 	}
 	json_decref(req);
 	return (reply);
+}
+
+/* A reply with "status": "ok". */
+bool
+plugin_reply_ok(const json_t *reply)
+{
+	const char *st = json_string_value(json_object_get(reply, "status"));
+
+	return (st != NULL && strcmp(st, "ok") == 0);
 }
 
 /* Cast (no reply). */
@@ -373,6 +508,7 @@ plugin_main(int argc, char **argv, const struct plugin_ops *ops)
 
 	memset(&p, 0, sizeof p);
 	p.ops = ops;
+	p.statsd_fd = -1;
 	p.config = json_object();
 	if ((rc = plugin_args(&p, argc, argv, &level, &output)) != 0) {
 		json_decref(p.config);
@@ -427,6 +563,9 @@ out:
 	if (p.zctx != NULL)
 		zmq_ctx_term(p.zctx);
 	client_free(p.client);
+	if (p.statsd_fd != -1)
+		close(p.statsd_fd);
+	free(p.statsd_prefix);
 	json_decref(p.config);
 	if (p.loop != NULL)
 		ev_loop_destroy(p.loop);

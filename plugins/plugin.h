@@ -47,6 +47,9 @@ struct plugin {
 	ev_signal	 sigterm;
 	ev_signal	 sigint;
 	const struct plugin_ops *ops;
+	int		 statsd_fd;	/* -1 until plugin_statsd_open */
+	char		*statsd_prefix;
+	double		 statsd_rate;
 };
 
 /* Run a plugin: parse argv, connect, loop until SIGTERM. Exit status. */
@@ -66,7 +69,27 @@ bool plugin_conf_bool(struct plugin *, const char *key, bool def);
 /* Call a command and wait for its reply (PLUGIN_CALL_TIMEOUT_MS). props is
  * stolen (NULL = none). Returns the reply or NULL (logged). */
 json_t *plugin_call(struct plugin *, const char *command, json_t *props);
+/* True for a reply whose status is "ok" (false for NULL). */
+bool plugin_reply_ok(const json_t *reply);
 /* Cast a command (no reply). props is stolen. 0 or -1 (logged). */
 int plugin_cast(struct plugin *, const char *command, json_t *props);
+
+/*
+ * Statsd (plugins.md §5.1): a UDP socket to host:port (options host,
+ * port, sample_rate, application_name; default_app when unset); buckets
+ * are prefixed "circus.<application_name>.watcher.". 0 or -1 (logged).
+ */
+int plugin_statsd_open(struct plugin *, const char *default_app);
+/* Send "<prefix><bucket>:<value>|<type>[|@<rate>]" (failures ignored). */
+void plugin_statsd(struct plugin *, const char *bucket, const char *value,
+    const char *type);
+void plugin_statsd_incr(struct plugin *, const char *bucket);
+void plugin_statsd_gauge(struct plugin *, const char *bucket, double value);
+void plugin_statsd_gauge_int(struct plugin *, const char *bucket,
+    long long value);
+
+/* Circus's size syntax: "1.70M", "250k", "12B", "300" -> bytes (units B K
+ * M G T P E Z Y, powers of 1024). 0, or -1 if it is not one. */
+int plugin_to_bytes(const char *, double *out);
 
 #endif

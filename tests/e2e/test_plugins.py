@@ -218,3 +218,104 @@ def test_plugin_exits_on_sigterm(circusd):
                      timeout=30))
     reap = d.events.wait_event("plugin:flapping", "reap", since=mark)
     assert reap.body["exit_code"] == 0, reap
+
+
+class UDPListener:
+    """A statsd server stand-in: every datagram received on 127.0.0.1."""
+
+    def __init__(self):
+        import socket
+        import threading
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+        self.packets = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                data = self.sock.recv(65536)
+            except OSError:
+                continue
+            self.packets.append(data.decode("utf-8", "replace"))
+
+    def seen(self, prefix):
+        return [p for p in list(self.packets) if p.startswith(prefix)]
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(5)
+        self.sock.close()
+
+
+@pytest.fixture
+def udp():
+    u = UDPListener()
+    yield u
+    u.close()
+
+
+def test_statsd_emitter_counts_every_event(circusd, udp):
+    """StatsdEmitter: one counter packet per event, named
+    circus.<app>.watcher.<W>.<action>; sample_rate is annotated; the old
+    circus.plugins._statsd name works too."""
+    d = circusd(ini("""
+        [plugin:statsd]
+        use = circus.plugins.statsd.StatsdEmitter
+        host = 127.0.0.1
+        port = %d
+        application_name = myapp
+
+        [plugin:sampled]
+        use = circus.plugins._statsd.StatsdEmitter
+        host = 127.0.0.1
+        port = %d
+        sample_rate = 0.5
+
+        [watcher:sl]
+        cmd = sleep 600
+        """ % (udp.port, udp.port)))
+    d.wait_status("plugin:statsd", "active")
+    d.wait_status("plugin:sampled", "active")
+    # until both plugins' SUB sockets have joined, events may pass them by
+    wait_until(lambda: d.call("incr", name="sl") and
+               udp.seen("circus.myapp.watcher.sl.spawn:1|c") and
+               udp.seen("circus.app.watcher.sl.spawn:1|c|@0.5"), 30)
+    assert_ok(d.call("stop", name="sl", waiting=True))
+    for action in ("kill", "reap", "stop"):
+        wait_until(lambda: udp.seen("circus.myapp.watcher.sl.%s:1|c" % action)
+                   and udp.seen("circus.app.watcher.sl.%s:1|c|@0.5" % action),
+                   20, msg=action)
+    assert all(p.endswith("|c") for p in udp.seen("circus.myapp."))
+
+
+def test_fullstats_sends_gauges_per_watcher(circusd, udp):
+    """FullStats: every loop_rate, gauges of each watcher's processes;
+    plugin watchers left out."""
+    d = circusd(ini("""
+        [plugin:full]
+        use = circus.plugins.statsd.FullStats
+        host = 127.0.0.1
+        port = %d
+        loop_rate = 0.3
+
+        [watcher:sl]
+        cmd = sleep 600
+        numprocesses = 2
+        """ % udp.port))
+    d.wait_pids("sl", 2)
+    pre = "circus.app.watcher._stats.sl."
+    wait_until(lambda: udp.seen(pre + "watchers_num:2|g") and
+               udp.seen(pre + "mem_sum:"), 30)
+    for g in ("cpu_max", "cpu_sum", "mem_pct_max", "mem_pct_sum"):
+        v = udp.seen(pre + g + ":")[-1]
+        assert v.endswith("|g") and float(v[len(pre + g) + 1:-2]) >= 0, v
+    mem_max = int(udp.seen(pre + "mem_max:")[-1][len(pre) + 8:-2])
+    mem_sum = int(udp.seen(pre + "mem_sum:")[-1][len(pre) + 8:-2])
+    assert 0 < mem_max <= mem_sum, (mem_max, mem_sum)
+    assert not udp.seen("circus.app.watcher._stats.plugin:")
+    assert not udp.seen("circus.app.watcher._stats.error")

@@ -938,7 +938,9 @@ test_plugin_unknown(void **state)
 	assert_string_equal(errors,
 	    FIX "plugin_unknown.ini:9: plugin 'thirdparty': use = "
 	    "mycompany.plugins.Custom names no plugin of this build (bundled: "
-	    "circus.plugins.flapping.Flapping; or give the path of an "
+	    "circus.plugins.flapping.Flapping, "
+	    "circus.plugins.statsd.StatsdEmitter, "
+	    "circus.plugins.statsd.FullStats; or give the path of an "
 	    "executable)\n"
 	    FIX "plugin_unknown.ini:12: plugin 'missing': use = "
 	    "/nonexistent/plugin-program: No such file or directory");
