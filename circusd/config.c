@@ -857,6 +857,7 @@ static const struct {
 	{ "circus.plugins.flapping.Flapping", "circus-plugin-flapping" },
 	{ "circus.plugins.statsd.StatsdEmitter", "circus-plugin-statsd" },
 	{ "circus.plugins.statsd.FullStats", "circus-plugin-fullstats" },
+	{ "circus.plugins.watchdog.WatchDog", "circus-plugin-watchdog" },
 };
 
 /* Where the bundled plugin programs are: $CIRCUS_PLUGIN_DIR, else the

@@ -319,3 +319,56 @@ def test_fullstats_sends_gauges_per_watcher(circusd, udp):
     assert 0 < mem_max <= mem_sum, (mem_max, mem_sum)
     assert not udp.seen("circus.app.watcher._stats.plugin:")
     assert not udp.seen("circus.app.watcher._stats.error")
+
+
+HEARTBEAT = """\
+import os, socket, sys, time
+port, beats = int(sys.argv[1]), int(sys.argv[2])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+n = 0
+while True:
+    if beats < 0 or n < beats:
+        s.sendto(b"%d;%f" % (os.getpid(), time.time()), ("127.0.0.1", port))
+        n += 1
+    time.sleep(0.1)
+"""
+
+
+def test_watchdog_kills_silent_workers(circusd, wd):
+    """WatchDog: a worker that stops sending heartbeats is killed and
+    respawned; one that keeps sending them is left alone; watchers not
+    matching watchers_regex (anchored at the start) are not watched."""
+    from conftest import free_tcp_port
+    port = free_tcp_port()
+    cmd = wd.script("beat.py", HEARTBEAT)
+    d = circusd(ini("""
+        [plugin:watchdog]
+        use = circus.plugins.watchdog.WatchDog
+        port = %d
+        loop_rate = 0.5
+        max_count = 2
+        watchers_regex = sil|ali
+
+        [watcher:silent]
+        cmd = %s %d 5
+
+        [watcher:alive]
+        cmd = %s %d -1
+
+        [watcher:unwatched]
+        cmd = sleep 600
+        """ % (port, cmd, port, cmd, port)))
+    silent = d.wait_pids("silent", 1)[0]
+    alive = d.wait_pids("alive", 1)[0]
+    other = d.wait_pids("unwatched", 1)[0]
+    d.events.wait_event("silent", "kill", pid=silent, timeout=30)
+    new = d.events.wait_for(lambda e: e.watcher == "silent" and
+                            e.action == "spawn" and
+                            e.body["process_pid"] != silent, timeout=30)
+    # the new process is watched too: after its 5 beats it is killed
+    d.events.wait_event("silent", "kill", pid=new.body["process_pid"],
+                        timeout=30)
+    assert d.pids("alive") == [alive]
+    assert d.pids("unwatched") == [other]
+    assert not d.events.since(0, "alive", "kill")
+    assert d.status("plugin:watchdog") == "active"

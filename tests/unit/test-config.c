@@ -940,7 +940,8 @@ test_plugin_unknown(void **state)
 	    "mycompany.plugins.Custom names no plugin of this build (bundled: "
 	    "circus.plugins.flapping.Flapping, "
 	    "circus.plugins.statsd.StatsdEmitter, "
-	    "circus.plugins.statsd.FullStats; or give the path of an "
+	    "circus.plugins.statsd.FullStats, "
+	    "circus.plugins.watchdog.WatchDog; or give the path of an "
 	    "executable)\n"
 	    FIX "plugin_unknown.ini:12: plugin 'missing': use = "
 	    "/nonexistent/plugin-program: No such file or directory");
