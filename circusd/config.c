@@ -858,6 +858,8 @@ static const struct {
 	{ "circus.plugins.statsd.StatsdEmitter", "circus-plugin-statsd" },
 	{ "circus.plugins.statsd.FullStats", "circus-plugin-fullstats" },
 	{ "circus.plugins.watchdog.WatchDog", "circus-plugin-watchdog" },
+	{ "circus.plugins.command_reloader.CommandReloader",
+	    "circus-plugin-command_reloader" },
 };
 
 /* Where the bundled plugin programs are: $CIRCUS_PLUGIN_DIR, else the

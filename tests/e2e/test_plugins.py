@@ -372,3 +372,53 @@ def test_watchdog_kills_silent_workers(circusd, wd):
     assert d.pids("unwatched") == [other]
     assert not d.events.since(0, "alive", "kill")
     assert d.status("plugin:watchdog") == "active"
+
+
+def test_command_reloader_restarts_on_new_binary(circusd, wd):
+    """CommandReloader: replacing a watcher's executable on disk restarts
+    that watcher (cmd with arguments allowed); an unresolvable cmd listed
+    first does not stop the others; an untouched watcher keeps its pid."""
+    import shutil
+    prog = wd / "mysleep"
+    shutil.copy("/bin/sleep", prog)
+    d = circusd(ini("""
+        [plugin:reloader]
+        use = circus.plugins.command_reloader.CommandReloader
+        loop_rate = 1
+
+        [watcher:aaa]
+        cmd = /nonexistent/program
+        autostart = false
+
+        [watcher:mine]
+        cmd = %s 600
+
+        [watcher:other]
+        cmd = sleep 600
+        """ % prog))
+    d.wait_status("plugin:reloader", "active")
+    old = d.wait_pids("mine", 1)[0]
+    other = d.wait_pids("other", 1)[0]
+    mark = d.events.mark()
+
+    version = [1000]
+
+    # replaced until the plugin notices (it may not have seen the first
+    # version yet); each copy has a new mtime
+    def replaced():
+        version[0] += 1
+        tmp = wd / "mysleep.new"
+        shutil.copy("/bin/sleep", tmp)
+        os.utime(tmp, (version[0], version[0]))
+        os.rename(tmp, prog)
+        try:
+            d.events.wait_event("mine", "stop", since=mark, timeout=3)
+            return True
+        except AssertionError:
+            return False
+    wait_until(replaced, 30, interval=0.1)
+    d.events.wait_event("mine", "start", since=mark, timeout=30)
+    new = d.wait_pids("mine", 1)[0]
+    assert new != old
+    assert d.pids("other") == [other]
+    assert not d.events.since(mark, "other", "stop")

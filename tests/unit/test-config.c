@@ -941,7 +941,9 @@ test_plugin_unknown(void **state)
 	    "circus.plugins.flapping.Flapping, "
 	    "circus.plugins.statsd.StatsdEmitter, "
 	    "circus.plugins.statsd.FullStats, "
-	    "circus.plugins.watchdog.WatchDog; or give the path of an "
+	    "circus.plugins.watchdog.WatchDog, "
+	    "circus.plugins.command_reloader.CommandReloader; or give the "
+	    "path of an "
 	    "executable)\n"
 	    FIX "plugin_unknown.ini:12: plugin 'missing': use = "
 	    "/nonexistent/plugin-program: No such file or directory");
