@@ -860,6 +860,8 @@ static const struct {
 	{ "circus.plugins.watchdog.WatchDog", "circus-plugin-watchdog" },
 	{ "circus.plugins.command_reloader.CommandReloader",
 	    "circus-plugin-command_reloader" },
+	{ "circus.plugins.resource_watcher.ResourceWatcher",
+	    "circus-plugin-resource_watcher" },
 };
 
 /* Where the bundled plugin programs are: $CIRCUS_PLUGIN_DIR, else the

@@ -422,3 +422,59 @@ def test_command_reloader_restarts_on_new_binary(circusd, wd):
     assert new != old
     assert d.pids("other") == [other]
     assert not d.events.since(mark, "other", "stop")
+
+
+HOG = """\
+import time
+hog = b"\\x01" * (80 << 20)   # 80 MiB, every page touched
+while True:
+    time.sleep(60)
+"""
+
+
+def test_resource_watcher_restarts_a_worker_over_its_memory(circusd, wd,
+                                                             udp):
+    """ResourceWatcher: a worker whose RSS passes max_mem = 40M is
+    restarted after max_count rounds over it (statsd counters sent); a
+    small worker under the same limit is left alone."""
+    hog = wd.script("hog.py", HOG)
+    d = circusd(ini("""
+        [plugin:rw_hog]
+        use = circus.plugins.resource_watcher.ResourceWatcher
+        watcher = hog
+        max_mem = 40M
+        max_cpu = 0
+        health_threshold = 0
+        loop_rate = 0.3
+        max_count = 1
+        host = 127.0.0.1
+        port = %d
+
+        [plugin:rw_small]
+        use = circus.plugins.resource_watcher.ResourceWatcher
+        service = small
+        max_mem = 40M
+        max_cpu = 0
+        health_threshold = 0
+        loop_rate = 0.3
+        max_count = 1
+        host = 127.0.0.1
+        port = %d
+
+        [watcher:hog]
+        cmd = %s
+
+        [watcher:small]
+        cmd = sleep 600
+        """ % (udp.port, udp.port, hog)))
+    old = d.wait_pids("hog", 1)[0]
+    small = d.wait_pids("small", 1)[0]
+    mark = d.events.mark()
+    d.events.wait_event("hog", "stop", since=mark, timeout=60)
+    d.events.wait_event("hog", "start", since=mark, timeout=60)
+    assert d.wait_pids("hog", 1)[0] != old
+    pre = "circus.app.watcher._resource_watcher."
+    wait_until(lambda: len(udp.seen(pre + "hog.over_memory:1|c")) >= 2 and
+               udp.seen(pre + "hog.restarting:1|c"), 20)
+    assert d.pids("small") == [small]
+    assert not udp.seen(pre + "small.")
