@@ -44,7 +44,7 @@ HELPER_BIN = $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/helpers/%)
 # Bundled plugins (plugins.md): plugins/<name>.c + the shared runtime
 # plugins/plugin.c -> $(BUILD)/circus-plugin-<name>, next to circusd.
 PLUGINS     = flapping statsd fullstats watchdog command_reloader \
-              resource_watcher
+              resource_watcher http_observer
 PLUGIN_BINS = $(PLUGINS:%=$(BUILD)/circus-plugin-%)
 PLUGIN_RT   = $(BUILD)/obj/plugins/plugin.o
 .SECONDARY: $(PLUGINS:%=$(BUILD)/obj/plugins/%.o) $(PLUGIN_RT)

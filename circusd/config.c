@@ -862,6 +862,8 @@ static const struct {
 	    "circus-plugin-command_reloader" },
 	{ "circus.plugins.resource_watcher.ResourceWatcher",
 	    "circus-plugin-resource_watcher" },
+	{ "circus.plugins.http_observer.HttpObserver",
+	    "circus-plugin-http_observer" },
 };
 
 /* Where the bundled plugin programs are: $CIRCUS_PLUGIN_DIR, else the

@@ -478,3 +478,74 @@ def test_resource_watcher_restarts_a_worker_over_its_memory(circusd, wd,
                udp.seen(pre + "hog.restarting:1|c"), 20)
     assert d.pids("small") == [small]
     assert not udp.seen(pre + "small.")
+
+
+@pytest.fixture
+def http_server():
+    """A local HTTP server answering GET with server.code (200 at first)."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(self.server.code)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.code = 200
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+    t.join(5)
+
+
+def test_http_observer(circusd, udp, http_server):
+    """HttpObserver: request_time timers while the server answers 2xx; a
+    500 counts error and error.500 and restarts restart_on_error; a closed
+    port counts error.599."""
+    from conftest import free_tcp_port
+    port = http_server.server_address[1]
+    closed = free_tcp_port()
+    d = circusd(ini("""
+        [plugin:http]
+        use = circus.plugins.http_observer.HttpObserver
+        check_url = http://127.0.0.1:%d/health
+        loop_rate = 0.3
+        timeout = 5
+        restart_on_error = web
+        host = 127.0.0.1
+        port = %d
+
+        [plugin:down]
+        use = circus.plugins.http_observer.HttpObserver
+        check_url = http://127.0.0.1:%d/
+        loop_rate = 0.3
+        application_name = down
+        host = 127.0.0.1
+        port = %d
+
+        [watcher:web]
+        cmd = sleep 600
+        """ % (port, udp.port, closed, udp.port)))
+    pre = "circus.http_observer.watcher.http_stats."
+    wait_until(lambda: udp.seen(pre + "request_time:"), 20)
+    v = udp.seen(pre + "request_time:")[0]
+    assert v.endswith("|ms") and int(v[len(pre) + 13:-3]) >= 0, v
+    assert not udp.seen(pre + "error")
+    old = d.wait_pids("web", 1)[0]
+    mark = d.events.mark()
+    http_server.code = 500
+    wait_until(lambda: udp.seen(pre + "error.500:1|c") and
+               udp.seen(pre + "restart_on_error:1|c"), 20)
+    assert udp.seen(pre + "error:1|c")
+    d.events.wait_event("web", "start", since=mark, timeout=20)
+    assert d.wait_pids("web", 1)[0] != old
+    wait_until(lambda: udp.seen("circus.down.watcher.http_stats.error.599:1|c"),
+               20)
