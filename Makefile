@@ -44,7 +44,7 @@ HELPER_BIN = $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/helpers/%)
 # Bundled plugins (plugins.md): plugins/<name>.c + the shared runtime
 # plugins/plugin.c -> $(BUILD)/circus-plugin-<name>, next to circusd.
 PLUGINS     = flapping statsd fullstats watchdog command_reloader \
-              resource_watcher http_observer
+              resource_watcher http_observer redis_observer
 PLUGIN_BINS = $(PLUGINS:%=$(BUILD)/circus-plugin-%)
 PLUGIN_RT   = $(BUILD)/obj/plugins/plugin.o
 .SECONDARY: $(PLUGINS:%=$(BUILD)/obj/plugins/%.o) $(PLUGIN_RT)
@@ -69,7 +69,9 @@ $(BUILD)/circusctl: $(CTL_OBJ) $(LIBA)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lreadline -lm
 
 $(BUILD)/circus-plugin-%: $(BUILD)/obj/plugins/%.o $(PLUGIN_RT) $(LIBA)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) $(PLUGIN_LIBS) -lm
+# RedisObserver speaks RESP through hiredis.
+$(BUILD)/circus-plugin-redis_observer: PLUGIN_LIBS = -lhiredis
 
 $(BUILD)/helpers/%: tests/helpers/%.c
 	@mkdir -p $(dir $@)
@@ -98,7 +100,8 @@ run: all
 # Every Debian package the build, the tests and the benchmarks need.
 DEBS = build-essential pkg-config libzmq3-dev libczmq-dev libev-dev \
        libjansson-dev libbsd-dev libproc2-dev libreadline-dev libcmocka-dev \
-       python3-pytest python3-zmq tmux clang libclang-rt-14-dev
+       python3-pytest python3-zmq tmux clang libclang-rt-14-dev \
+       libhiredis-dev redis-server
 deps:
 	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

@@ -864,6 +864,8 @@ static const struct {
 	    "circus-plugin-resource_watcher" },
 	{ "circus.plugins.http_observer.HttpObserver",
 	    "circus-plugin-http_observer" },
+	{ "circus.plugins.redis_observer.RedisObserver",
+	    "circus-plugin-redis_observer" },
 };
 
 /* Where the bundled plugin programs are: $CIRCUS_PLUGIN_DIR, else the

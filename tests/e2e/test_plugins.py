@@ -549,3 +549,68 @@ def test_http_observer(circusd, udp, http_server):
     assert d.wait_pids("web", 1)[0] != old
     wait_until(lambda: udp.seen("circus.down.watcher.http_stats.error.599:1|c"),
                20)
+
+
+@pytest.fixture
+def redis_server(wd):
+    """A real redis-server (Debian) on a free port, with a password."""
+    import socket
+    import subprocess
+    from conftest import free_tcp_port
+    port = free_tcp_port()
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+         "--save", "", "--appendonly", "no", "--dir", str(wd),
+         "--requirepass", "s3cret", "--daemonize", "no"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def ready():
+        try:
+            with socket.create_connection(("127.0.0.1", port), 0.5) as s:
+                s.sendall(b"AUTH s3cret\r\nPING\r\n")
+                return b"PONG" in s.recv(100) or b"PONG" in s.recv(100)
+        except OSError:
+            return False
+    try:
+        wait_until(ready, 20)
+        proc.port = port
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+
+
+def test_redis_observer(circusd, udp, redis_server):
+    """RedisObserver: INFO of a real redis-server (AUTH and SELECT from the
+    URL) as redis_stats.* gauges; when Redis is gone, redis_stats.error and
+    a restart of restart_on_timeout."""
+    d = circusd(ini("""
+        [plugin:redis]
+        use = circus.plugins.redis_observer.RedisObserver
+        redis_url = redis://:s3cret@127.0.0.1:%d/1
+        loop_rate = 0.3
+        timeout = 2
+        restart_on_timeout = web
+        host = 127.0.0.1
+        port = %d
+
+        [watcher:web]
+        cmd = sleep 600
+        """ % (redis_server.port, udp.port)))
+    pre = "circus.redis_observer.watcher.redis_stats."
+    wait_until(lambda: udp.seen(pre + "connected_clients:") and
+               udp.seen(pre + "used_memory:"), 20)
+    v = udp.seen(pre + "used_memory:")[0]
+    assert v.endswith("|g") and int(v[len(pre) + 12:-2]) > 0, v
+    v = udp.seen(pre + "mem_fragmentation_ratio:")[0]
+    assert float(v[len(pre) + 24:-2]) >= 0, v
+    assert not udp.seen(pre + "error")
+    old = d.wait_pids("web", 1)[0]
+    mark = d.events.mark()
+    redis_server.kill()
+    redis_server.wait(10)
+    wait_until(lambda: udp.seen(pre + "error:1|c") and
+               udp.seen(pre + "restart_on_error:1|c"), 20)
+    d.events.wait_event("web", "start", since=mark, timeout=20)
+    assert d.wait_pids("web", 1)[0] != old
