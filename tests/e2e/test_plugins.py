@@ -614,3 +614,106 @@ def test_redis_observer(circusd, udp, redis_server):
                udp.seen(pre + "restart_on_error:1|c"), 20)
     d.events.wait_event("web", "start", since=mark, timeout=20)
     assert d.wait_pids("web", 1)[0] != old
+
+
+# The plugin facts of Circus 0.19's examples/ and tests/config/ files that
+# declare plugins (sections and keys copied; commands made harmless), and
+# the watcher names Circus lists for each.
+CIRCUS_PLUGIN_CONFIGS = {
+    "example1": ("""
+        [watcher:dummy]
+        cmd = sleep 600
+        [watcher:dummy2]
+        cmd = sleep 600
+        [plugin:flapping]
+        use = circus.plugins.flapping.Flapping
+        retry_in = 3
+        max_retry = 2
+        """, ["dummy", "dummy2", "plugin:flapping"]),
+    "example3": ("""
+        [watcher:dying]
+        cmd = sleep 600
+        flapping.active = False
+        [watcher:dying2]
+        cmd = sleep 600
+        flapping.retry_in = 1
+        flapping.max_retry = 2
+        flapping.active = True
+        [plugin:flapping]
+        use = circus.plugins.flapping.Flapping
+        retry_in = 3
+        max_retry = 2
+        """, ["dying", "dying2", "plugin:flapping"]),
+    "example4": ("""
+        [watcher:dummy]
+        cmd = sleep 600
+        [watcher:dummy2]
+        cmd = sleep 600
+        [plugin:statsd]
+        use = circus.plugins._statsd.StatsdEmitter
+        application_name = example
+        """, ["dummy", "dummy2", "plugin:statsd"]),
+    "example9": ("""
+        [watcher:leaker]
+        cmd = sleep 600
+        [plugin:leak]
+        use = circus.plugins.resource_watcher.ResourceWatcher
+        max_mem = 1
+        max_cpu = 4
+        service = leaker
+        """, ["leaker", "plugin:leak"]),
+    "plugin_watchdog": ("""
+        [watcher:test1]
+        cmd = sleep 600
+        [watcher:test2]
+        cmd = sleep 600
+        [watcher:dummy2]
+        cmd = sleep 600
+        [plugin:mywatchdog]
+        use = circus.plugins.watchdog.WatchDog
+        loop_rate = 4
+        port = 0
+        watchers_regex = "^test.*$"
+        msg_regex = "^(?P<pid>.*);(?P<timestamp>.*)$"
+        """, ["dummy2", "plugin:mywatchdog", "test1", "test2"]),
+    "issue680": ("""
+        [watcher:test1]
+        cmd = sleep 600
+        priority = 20
+        [watcher:test2]
+        cmd = sleep 600
+        priority = 10
+        [plugin:myplugin]
+        use = circus.plugins.resource_watcher.ResourceWatcher
+        priority = 30
+        service = test1
+        """, ["plugin:myplugin", "test1", "test2"]),
+    "reload_addplugins": ("""
+        [watcher:test1]
+        cmd = sleep 600
+        [watcher:test2]
+        cmd = sleep 600
+        [plugin:myplugin]
+        use = circus.plugins.resource_watcher.ResourceWatcher
+        service = test1
+        [plugin:myplugin2]
+        use = circus.plugins.resource_watcher.ResourceWatcher
+        service = test1
+        """, ["plugin:myplugin", "plugin:myplugin2", "test1", "test2"]),
+    "empty_section": ("""
+        [plugin:test_plugin]
+        [watcher:w]
+        cmd = sleep 600
+        """, ["w"]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CIRCUS_PLUGIN_CONFIGS))
+def test_circus_configs_with_plugins_list_the_same_watchers(circusd, name):
+    body, expected = CIRCUS_PLUGIN_CONFIGS[name]
+    d = circusd(ini(body))
+    assert sorted(d.call("list")["watchers"]) == expected
+    for w in expected:
+        if w.startswith("plugin:"):
+            d.wait_status(w, "active")
+            assert d.wait_pids(w, 1)
