@@ -81,6 +81,10 @@ $(BUILD)/tests/test-ctl-%: tests/unit/test-ctl-%.c $(CTL_CORE) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Icircusctl $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lreadline -lcmocka -lm
 
+$(BUILD)/tests/test-plugin-%: tests/unit/test-plugin-%.c $(PLUGIN_RT) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Iplugins $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lcmocka -lm
+
 $(BUILD)/tests/test-%: tests/unit/test-%.c $(CIRCUSD_CORE) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Icircusd $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lcmocka -lm
