@@ -78,6 +78,9 @@ struct process {
 struct process *process_spawn(struct watcher *, int wid, char **cause);
 /* Send signum to the process (and its group/children as asked). */
 int process_signal(struct process *, int signum);
+/* The signal command: before_signal, signal, tree (owned), after_signal. */
+void process_signal_command(struct process *, int signum, pid_t *tree,
+    size_t ntree);
 /* Begin a graceful kill: stop signal, then SIGKILL after timeout_s. */
 void process_kill(struct process *, int signum, double timeout_s,
     enum process_kill_reason);

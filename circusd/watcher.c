@@ -1400,13 +1400,9 @@ watcher_signal(struct watcher *w, int signum, pid_t pid, pid_t childpid,
 		}
 		/* Find the tree first: once the parent dies its children
 		 * are reparented to us and no longer look like its tree. */
+		kids = NULL;
 		n = recursive ? process_descendants(p->pid, &kids) : 0;
-		process_signal(p, signum);
-		if (recursive) {
-			for (i = 0; i < n; i++)
-				kill(kids[i], signum);
-			free(kids);
-		}
+		process_signal_command(p, signum, kids, n);
 	}
 	if (pid != 0 && (children || childpid != 0) &&
 	    watcher_find_process(w, pid) == NULL) {
