@@ -8,6 +8,8 @@
  * it is started again after `retry_in` seconds, and after `max_retry`
  * retries it stays stopped (the retry timer is cancelled). Per-watcher
  * `flapping.*` options override the plugin's, re-read on `updated`.
+ * Stop and start are calls, sent again while a daemon with an exclusive
+ * lock (Circus 0.19) answers "already running", so none is lost.
  */
 #include <sys/queue.h>
 #include <sys/types.h>
@@ -25,6 +27,8 @@
 #include "xmalloc.h"
 
 #define FLAP_MAX_KILLED	256	/* pids remembered per watcher */
+#define FLAP_AGAIN_S	0.2	/* pause before sending a refused command */
+#define FLAP_AGAIN_MAX	150	/* times (30 s) */
 
 /* The options of one watcher (or the plugin's defaults). */
 struct flap_opts {
@@ -48,6 +52,11 @@ struct flap_watcher {
 	pid_t		 killed[FLAP_MAX_KILLED];
 	size_t		 nkilled;
 	ev_timer	 retry;
+	/* a stop/start refused by a conflict (Circus's lock), sent again */
+	ev_timer	 again;
+	const char	*again_cmd;	/* "stop", "start" or NULL */
+	char		*again_reason;
+	int		 again_tries;
 };
 
 struct flapping {
@@ -124,6 +133,52 @@ flap_load(struct flap_watcher *fw)
 	json_decref(reply);
 }
 
+/* Call stop (with its reason) or start; sent again after a conflict. */
+static void
+flap_send(struct flap_watcher *fw, const char *command, const char *reason)
+{
+	struct plugin	*p = fw->plugin;
+	json_t		*props, *reply;
+	const char	*why;
+
+	if (reason != fw->again_reason) {	/* kept for a resend */
+		free(fw->again_reason);
+		fw->again_reason = reason != NULL ? xstrdup(reason) : NULL;
+	}
+	props = json_pack("{s:s}", "name", fw->name);
+	if (reason != NULL)
+		json_object_set_new(props, "reason", json_string(reason));
+	reply = plugin_call(p, command, props);
+	why = json_string_value(json_object_get(reply, "reason"));
+	if (!plugin_reply_ok(reply) && why != NULL &&
+	    strstr(why, "already running") != NULL &&
+	    fw->again_tries++ < FLAP_AGAIN_MAX) {
+		fw->again_cmd = command;
+		ev_timer_stop(p->loop, &fw->again);
+		ev_timer_set(&fw->again, FLAP_AGAIN_S, 0);
+		ev_timer_start(p->loop, &fw->again);
+	} else {
+		if (!plugin_reply_ok(reply))
+			log_errorx("%s: %s: %s", fw->name, command,
+			    why != NULL ? why : "no answer");
+		fw->again_tries = 0;
+		fw->again_cmd = NULL;
+	}
+	json_decref(reply);
+}
+
+/* A refused stop/start, once more. */
+static void
+flap_again_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct flap_watcher *fw = t->data;
+
+	(void)loop;
+	(void)revents;
+	if (fw->again_cmd != NULL)
+		flap_send(fw, fw->again_cmd, fw->again_reason);
+}
+
 /* Retry timer: start the watcher again. */
 static void
 flap_retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
@@ -135,7 +190,8 @@ flap_retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	fw->stopping = false;
 	fw->ntimeline = 0;
 	log_info("%s: retrying after flapping", fw->name);
-	plugin_cast(fw->plugin, "start", json_pack("{s:s}", "name", fw->name));
+	fw->again_tries = 0;
+	flap_send(fw, "start", NULL);
 }
 
 static struct flap_watcher *
@@ -154,6 +210,8 @@ flap_find(struct flapping *f, const char *name, bool create,
 	fw->name = xstrdup(name);
 	ev_timer_init(&fw->retry, flap_retry_cb, 0, 0);
 	fw->retry.data = fw;
+	ev_timer_init(&fw->again, flap_again_cb, 0, 0);
+	fw->again.data = fw;
 	TAILQ_INSERT_TAIL(&f->watchers, fw, entry);
 	return (fw);
 }
@@ -162,7 +220,9 @@ static void
 flap_forget(struct flapping *f, struct flap_watcher *fw)
 {
 	ev_timer_stop(fw->plugin->loop, &fw->retry);
+	ev_timer_stop(fw->plugin->loop, &fw->again);
 	TAILQ_REMOVE(&f->watchers, fw, entry);
+	free(fw->again_reason);
 	free(fw->timeline);
 	free(fw->name);
 	free(fw);
@@ -172,12 +232,9 @@ flap_forget(struct flapping *f, struct flap_watcher *fw)
 static void
 flap_stop(struct flap_watcher *fw, const char *reason)
 {
-	char *r = xstrdup(reason);
-
 	fw->stopping = true;
-	plugin_cast(fw->plugin, "stop", json_pack("{s:s, s:s}", "name",
-	    fw->name, "reason", r));
-	free(r);
+	fw->again_tries = 0;
+	flap_send(fw, "stop", reason);
 }
 
 /* An exit circusd did not ask for. */

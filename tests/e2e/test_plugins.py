@@ -717,3 +717,57 @@ def test_circus_configs_with_plugins_list_the_same_watchers(circusd, name):
         if w.startswith("plugin:"):
             d.wait_status(w, "active")
             assert d.wait_pids(w, 1)
+
+
+def test_flapping_resends_a_stop_refused_by_a_conflict(wd):
+    """Against a daemon with Circus 0.19's exclusive lock (a fake here),
+    a stop answered "arbiter is already running ..." is sent again until
+    it is accepted, so the flapping watcher is stopped."""
+    import json as _json
+    import subprocess
+    import zmq
+    from test_circusctl_fake import FakeDaemon, error
+    refused = []
+
+    def respond(req):
+        if req.get("command") == "stop" and len(refused) < 2:
+            refused.append(req)
+            return error("arbiter is already running "
+                         "arbiter_manage_watchers command", 5)
+        if req.get("command") == "options":
+            return {"options": {}}
+        return {}
+    fake = FakeDaemon(respond, directory=str(wd))
+    pub = fake.ctx.socket(zmq.PUB)
+    pub.setsockopt(zmq.LINGER, 0)
+    pub.bind(fake.pub_endpoint)
+    plugin = subprocess.Popen(
+        [str(BUILD / "circus-plugin-flapping"), "--endpoint", fake.endpoint,
+         "--pubsub", fake.pub_endpoint, "--config",
+         "attempts:2:::window:5:::retry_in:60:::max_retry:3",
+         "circus.plugins.flapping.Flapping"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stops():
+        return [r for r in list(fake.requests)
+                if r and r.get("command") == "stop"]
+    try:
+        pid = 1000
+        # crash reaps (no kill before them) until the plugin asks to stop
+        while not stops() and pid < 1000 + 600:
+            pid += 1
+            pub.send_multipart([b"watcher.w.reap", _json.dumps(
+                {"process_pid": pid, "time": 1.0,
+                 "exit_code": 1}).encode()])
+            time.sleep(0.05)   # pacing the publisher, not waiting for a state
+        wait_until(lambda: len(stops()) == 3, 30)
+        for r in stops():
+            assert r["properties"]["name"] == "w"
+            assert "flapping detected" in r["properties"]["reason"], r
+            assert r.get("msg_type") != "cast", r
+    finally:
+        plugin.terminate()
+        rc = plugin.wait(20)
+        pub.close(0)
+        fake.close()
+    assert rc == 0
