@@ -237,6 +237,12 @@ bool hook_configured(const struct watcher *, const char *hook);
  * exits, in request order among the watcher's hooks. */
 void hook_run(struct watcher *, const char *hook, json_t *args,
     hook_done_cb done, void *ctx);
+/* The same, capturing the program's stdout (up to 64 KiB; "" when the
+ * hook is not configured) for the callback. */
+typedef void (*hook_output_cb)(struct watcher *, void *ctx, bool result,
+    const char *output);
+void hook_run_output(struct watcher *, const char *hook, json_t *args,
+    hook_output_cb done, void *ctx);
 /* Kill and forget every hook of the watcher; no callback runs. */
 void hook_cancel_all(struct watcher *);
 

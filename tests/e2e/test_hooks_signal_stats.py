@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The `signal` command runs the watcher's before_signal/after_signal hooks
-around each process it signals (commands.md signal, lifecycle.md §16):
-a veto holds back every signal but SIGKILL, after_signal runs anyway, and
-no kill event is published."""
+"""Hooks of the signal and stats commands (lifecycle.md §16): `signal`
+runs before_signal/after_signal around each process it signals (a veto
+holds back every signal but SIGKILL, after_signal runs anyway, no kill
+event); `stats <name>` with `extended` runs extended_stats per process and
+adds the keys of the JSON object it prints."""
 
 import signal
 
@@ -66,3 +67,31 @@ def test_signal_command_veto_holds_back_all_but_sigkill(circusd, wd):
     assert [r["data"]["signum"] for r in records(wd, "before_signal")] == \
         [signal.SIGUSR1, signal.SIGKILL]
     assert not d.events.since(m, "w", "kill")
+
+
+EXTENDED = r'''#!/usr/bin/python3
+import json, os, sys
+data = json.load(sys.stdin)
+print(json.dumps({"seen_pid": data["pid"], "had_cpu": "cpu" in data["stats"],
+                  "hook": os.environ["CIRCUS_HOOK"]}))
+'''
+
+
+def test_stats_extended_runs_extended_stats(circusd, wd):
+    hook = wd / "ext.py"
+    hook.write_text(EXTENDED)
+    hook.chmod(0o755)
+    d = circusd(watcher("w", {"extended_stats": hook}).replace(
+        "autostart = false", "numprocesses = 2"))
+    pids = d.wait_pids("w", 2)
+    r = d.call("stats", name="w", extended=True)
+    assert_ok(r)
+    assert sorted(r["info"]) == sorted(str(p) for p in pids)
+    for pid, info in r["info"].items():
+        keys = list(info)
+        assert keys[-3:] == ["seen_pid", "had_cpu", "hook"], keys
+        assert info["seen_pid"] == int(pid) and info["had_cpu"] is True
+        assert info["hook"] == "extended_stats"
+    # without extended (or without the hook) nothing runs
+    r = d.call("stats", name="w")
+    assert all("seen_pid" not in i for i in r["info"].values())
