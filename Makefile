@@ -51,6 +51,13 @@ PLUGIN_RT   = $(BUILD)/obj/plugins/plugin.o
 
 BINS = $(BUILD)/circusd $(BUILD)/circusctl $(PLUGIN_BINS)
 
+# Other programs: one folder of .c files each, linked with libcircus.a and
+# the libraries named in LIBS_<program>.
+PROGRAMS = circusd-stats circus-top
+LIBS_circusd-stats = -lmicrohttpd
+LIBS_circus-top = -lncurses
+BINS += $(PROGRAMS:%=$(BUILD)/%)
+
 .PHONY: all test unit e2e run deps clean check bench bench-quick fuzz soak format
 all: $(BINS) $(HELPER_BIN)
 
@@ -72,6 +79,11 @@ $(BUILD)/circus-plugin-%: $(BUILD)/obj/plugins/%.o $(PLUGIN_RT) $(LIBA)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) $(PLUGIN_LIBS) -lm
 # RedisObserver speaks RESP through hiredis.
 $(BUILD)/circus-plugin-redis_observer: PLUGIN_LIBS = -lhiredis
+
+.SECONDEXPANSION:
+$(PROGRAMS:%=$(BUILD)/%): $(BUILD)/%: \
+    $$(addprefix $(BUILD)/obj/,$$(subst .c,.o,$$(wildcard $$*/*.c))) $(LIBA)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) $(LIBS_$*) -lm
 
 $(BUILD)/helpers/%: tests/helpers/%.c
 	@mkdir -p $(dir $@)
@@ -105,7 +117,8 @@ run: all
 DEBS = build-essential pkg-config libzmq3-dev libczmq-dev libev-dev \
        libjansson-dev libbsd-dev libproc2-dev libreadline-dev libcmocka-dev \
        python3-pytest python3-zmq tmux clang libclang-rt-14-dev \
-       libhiredis-dev redis-server
+       libmicrohttpd-dev libncurses-dev prometheus libhiredis-dev \
+       redis-server
 deps:
 	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

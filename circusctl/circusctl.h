@@ -88,6 +88,7 @@ struct ctl_entry {
 	const char	*help;		/* prose for "help <command>" */
 	const char	*message;	/* example request properties */
 	ctl_print_fn	 print;
+	ctl_print_fn	 print_verbose;	/* with --verbose, or NULL */
 	int		 flags;
 };
 
@@ -109,6 +110,7 @@ struct ctl_request {
 	const struct ctl_entry	*entry;
 	json_t			*message;	/* {"command":..,"properties":..} */
 	json_t			*topics;	/* listen: array of strings */
+	bool			 verbose;	/* --verbose: never sent */
 };
 
 /* State shared by one-shot runs and the shell. */
@@ -150,6 +152,7 @@ extern const char *const ctl_globaloption_names[];
 /* print.c */
 char	*print_default(const struct ctl_entry *, const json_t *);
 char	*print_status(const struct ctl_entry *, const json_t *);
+char	*print_status_verbose(const struct ctl_entry *, const json_t *);
 char	*print_list(const struct ctl_entry *, const json_t *);
 char	*print_options(const struct ctl_entry *, const json_t *);
 char	*print_globaloptions(const struct ctl_entry *, const json_t *);

@@ -396,6 +396,7 @@ ctl_run(struct ctl_ctx *ctx, int argc, char *const *argv)
 	struct ctl_request	 req;
 	json_t			*reply;
 	char			*cause = NULL, *out, *usage;
+	ctl_print_fn		 print;
 	int			 rc;
 
 	if (e == NULL) {
@@ -435,6 +436,8 @@ ctl_run(struct ctl_ctx *ctx, int argc, char *const *argv)
 		ctl_request_clear(&req);
 		return rc;
 	}
+	print = req.verbose && e->print_verbose != NULL ? e->print_verbose :
+	    e->print;
 	rc = ctl_call(ctx, req.message, -1, &reply, &cause);
 	ctl_request_clear(&req);
 	if (rc != CLIENT_OK) {
@@ -448,7 +451,7 @@ ctl_run(struct ctl_ctx *ctx, int argc, char *const *argv)
 		ctl_output(out, stdout);
 		rc = print_is_error(reply) ? CTL_EXIT_REPLY : CTL_EXIT_OK;
 	} else {
-		out = e->print(e, reply);
+		out = print(e, reply);
 		if (print_is_error(reply)) {
 			ctl_output(out, stderr);
 			rc = CTL_EXIT_REPLY;

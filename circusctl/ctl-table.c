@@ -336,15 +336,18 @@ const struct ctl_entry ctl_table[] = {
 	},
 	{
 		.name = "status",
-		.grammar = "status [<name>]",
+		.grammar = "status [<name>] [--verbose!]",
 		.title = "Get the status of a watcher or all watchers",
 		.argerr = "message invalid",
 		.help = "Prints the state of one watcher (active, stopped, "
 		    "starting, stopping), or\n\"name: state\" for every "
-		    "watcher.",
+		    "watcher. With --verbose, also why a watcher is\n"
+		    "backing off (its last quick death and the next spawn) "
+		    "or why it gave up.",
 		.message = "{\"command\": \"status\", \"properties\": "
 		    "{\"name\": \"web\"}}",
 		.print = print_status,
+		.print_verbose = print_status_verbose,
 	},
 	{
 		.name = "stop",
@@ -380,6 +383,7 @@ static const struct {
 	{ "signum", "signal to send (number or name)" },
 	{ "start", "start the watcher once added" },
 	{ "terminate", "stop the processes first (no graceful reload)" },
+	{ "verbose", "also why a watcher backs off or gave up (not sent)" },
 	{ "waiting", "reply only when the operation is complete" },
 };
 
@@ -1362,6 +1366,8 @@ extra:
 			j = npos;
 			break;
 		case CTL_SLOT_FLAG:
+			if (given[i] && strcmp(s->prop, "verbose") == 0)
+				req->verbose = true;
 			if (s->send == CTL_SEND_NEVER ||
 			    (s->send == CTL_SEND_IF_SET && !given[i]))
 				break;

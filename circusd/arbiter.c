@@ -51,6 +51,7 @@ arbiter_new(struct ev_loop *loop, struct config *cfg, const char *path,
 	struct arbiter *a;
 	struct watcher *w;
 	size_t i;
+	json_t *not_run;
 	char buf[4096];
 
 	a = xcalloc(1, sizeof *a);
@@ -80,6 +81,10 @@ arbiter_new(struct ev_loop *loop, struct config *cfg, const char *path,
 		}
 		arbiter_add_watcher(a, w);
 	}
+	not_run = config_not_run(cfg);
+	for (i = 0; i < json_array_size(not_run); i++)
+		log_warnx("%s", json_string_value(json_array_get(not_run, i)));
+	json_decref(not_run);
 	return a;
 }
 

@@ -124,12 +124,15 @@ struct watcher_op {
 	bool			 graceful;
 	bool			 sequential;
 	bool			 autostart_only;
+	bool			 replace;	/* reload: new processes even
+						 * with send_hup */
 	pid_t			 pid;		/* WOP_KILL: 0 = all */
 	int			 signum;	/* WOP_KILL */
 	double			 timeout_s;	/* WOP_KILL */
 	void			(*call)(struct watcher *, void *);
 	watcher_done_cb		 done;
 	void			*ctx;
+	char			*error;		/* why it failed, or NULL */
 	/* in-flight bookkeeping */
 	json_t			*before;	/* pids before, for info */
 	json_t			*stopped_pids;	/* restart: pids stopped */
@@ -172,12 +175,17 @@ struct watcher {
 	char			*backoff_reason;
 	/* why a client stopped it (`stop` with a "reason", e.g. the flapping
 	 * plugin); shown by status and stats until the next start */
-	char			*stop_reason;
+	char			*client_stop_reason;
 	ev_tstamp		 backoff_until;
 	bool			 gave_up;	/* spawn failed max_retry times */
+	char			*spawn_error;	/* last spawn failure, or NULL */
+	char			*stop_reason;	/* why it stopped by itself */
 	bool			 socket_event;	/* on_demand start allowed */
 	struct stream		*stdout_stream;
 	struct stream		*stderr_stream;
+	/* sinks replaced by set, until the processes writing to them exit */
+	struct stream		**retired;
+	size_t			 nretired;
 	/* stop bookkeeping */
 	TAILQ_HEAD(, process)	 dead;		/* exited during stop, for reap events */
 	json_t			*stopped_before;
@@ -192,6 +200,8 @@ struct watcher {
 	int			 spawn_result;
 	TAILQ_HEAD(, process)	 reaps;		/* reaps waiting for hooks */
 	bool			 vetoed;	/* a spawn hook said no */
+	/* during an operation's done callback: why it failed, or NULL */
+	const char		*op_error;
 };
 
 struct watcher *watcher_new(struct arbiter *, struct watcher_cfg *cfg,
@@ -218,8 +228,14 @@ void watcher_set_numprocesses(struct watcher *, int n);
 /* Open/close stream sinks. */
 int watcher_open_streams(struct watcher *, char **cause);
 void watcher_close_streams(struct watcher *);
+/* New sinks after a stream option changed: processes spawned from now
+ * on use them, the running ones keep the old ones until they exit.
+ * -1 (cause set) if one cannot be opened: nothing changed. */
+int watcher_renew_streams(struct watcher *, char **cause);
 /* Back-off state for status/stats: NULL when not backing off. Caller owns. */
 json_t *watcher_backoff_json(const struct watcher *);
+/* Why the watcher stopped by itself (gave up, vetoed), or NULL. */
+const char *watcher_stop_reason(const struct watcher *);
 /* Signal every process (signal command), with options. */
 int watcher_signal(struct watcher *, int signum, pid_t pid, pid_t childpid,
     bool children, bool recursive, char **cause);
@@ -252,6 +268,7 @@ struct csocket {
 	TAILQ_ENTRY(csocket)	 entry;
 	struct socket_cfg	*cfg;		/* owned */
 	int			 fd;		/* -1 until bound */
+	unsigned long		 seq;		/* creation order */
 	char			 fdstr[16];
 	char			*bound_host;	/* after getsockname */
 	int			 bound_port;
@@ -384,6 +401,7 @@ struct cmd_ctx {
 	char			*reason;
 	int			 pending;	/* sub-operations outstanding */
 	int			 failed;
+	bool			 op_queued;	/* not waiting: op not done yet */
 };
 
 int controller_open(struct arbiter *, char **cause);
@@ -393,6 +411,8 @@ void controller_handle_request(struct arbiter *, const char *identity,
 void controller_close(struct arbiter *);
 /* Send the reply for a finished command and free ctx. */
 void cmd_finish(struct cmd_ctx *);
+/* Finish a parked command with an error reply (errno and reason). */
+void cmd_finish_error(struct cmd_ctx *, int errnum, const char *reason);
 /* Helpers for handlers. */
 enum cmd_status cmd_error(struct cmd_ctx *, int errnum, const char *fmt, ...)
     PRINTFLIKE(3, 4);
@@ -418,6 +438,9 @@ struct cmd_entry {
 	const char		 *summary;
 	const char *const	 *required;	/* NULL-terminated */
 	int			  flags;
+	/* Optional: checks of the properties alone, run before the watcher
+	 * is looked up (Circus validates a message before executing it). */
+	enum cmd_status		(*validate)(struct cmd_ctx *);
 	enum cmd_status		(*exec)(struct cmd_ctx *);
 };
 

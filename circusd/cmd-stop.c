@@ -17,8 +17,8 @@ cmd_stop_reason(struct watcher *w, json_t *props)
 	    NULL)
 		return;
 	log_warnx("%s: stopping: %s", w->name, reason);
-	free(w->stop_reason);
-	w->stop_reason = xstrdup(reason);
+	free(w->client_stop_reason);
+	w->client_stop_reason = xstrdup(reason);
 }
 
 /* Stop the selected watchers. */

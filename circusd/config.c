@@ -54,6 +54,8 @@ static void	 load_warn(struct load *, const char *, int, const char *, ...)
 		     PRINTFLIKE(4, 5);
 static void	 load_skip(struct load *, const char *, int, const char *, ...)
 		     PRINTFLIKE(4, 5);
+static void	 load_unsupported(struct load *, const char *, int,
+		     const char *, ...) PRINTFLIKE(4, 5);
 
 
 /* ---- errors, environments, substitution ---- */
@@ -73,23 +75,44 @@ load_error(struct load *l, const char *file, int line, const char *fmt, ...)
 	free(msg);
 }
 
+/* "file:line: message" appended to list a and, if not NULL, to b. */
+static void
+load_vnote(json_t *a, json_t *b, const char *file, int line,
+    const char *fmt, va_list ap)
+{
+	char	*msg, *full;
+
+	if (vasprintf(&msg, fmt, ap) == -1)
+		return;
+	full = xprintf("%s:%d: %s", file, line, msg);
+	json_array_append_new(a, ini_jstr(full));
+	if (b != NULL)
+		json_array_append_new(b, ini_jstr(full));
+	free(full);
+	free(msg);
+}
+
 /* Record a warning "file:line: message" in config->warnings. */
 static void
 load_warn(struct load *l, const char *file, int line, const char *fmt, ...)
 {
 	va_list	 ap;
-	char	*msg, *full;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) == -1) {
-		va_end(ap);
-		return;
-	}
+	load_vnote(l->cfg->warnings, NULL, file, line, fmt, ap);
 	va_end(ap);
-	full = xprintf("%s:%d: %s", file, line, msg);
-	json_array_append_new(l->cfg->warnings, ini_jstr(full));
-	free(full);
-	free(msg);
+}
+
+/* Record something read but not done as written in config->unsupported. */
+static void
+load_unsupported(struct load *l, const char *file, int line,
+    const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	load_vnote(l->cfg->unsupported, NULL, file, line, fmt, ap);
+	va_end(ap);
 }
 
 /* Record a dropped section in config->warnings and config->invalid. */
@@ -97,19 +120,10 @@ static void
 load_skip(struct load *l, const char *file, int line, const char *fmt, ...)
 {
 	va_list	 ap;
-	char	*msg, *full;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) == -1) {
-		va_end(ap);
-		return;
-	}
+	load_vnote(l->cfg->warnings, l->cfg->invalid, file, line, fmt, ap);
 	va_end(ap);
-	full = xprintf("%s:%d: %s", file, line, msg);
-	json_array_append_new(l->cfg->warnings, ini_jstr(full));
-	json_array_append_new(l->cfg->invalid, ini_jstr(full));
-	free(full);
-	free(msg);
 }
 
 /*
@@ -141,7 +155,7 @@ load_demote(struct load *l, size_t from, const char *what)
 /* ---- constructors and destructors ---- */
 
 /* A watcher with the ini defaults (config.py watcher_defaults). */
-static struct watcher_cfg *
+struct watcher_cfg *
 watcher_cfg_new_ini(const char *name, const char *file, int line)
 {
 	struct watcher_cfg	*w;
@@ -339,6 +353,7 @@ circus_cfg_clear(struct circus_cfg *c)
 	free(c->pubsub_endpoint);
 	free(c->multicast_endpoint);
 	free(c->stats_endpoint);
+	free(c->metrics_endpoint);
 	free(c->pidfile);
 	free(c->loglevel);
 	free(c->logoutput);
@@ -370,7 +385,30 @@ config_free(struct config *cfg)
 	json_decref(cfg->global_env);
 	json_decref(cfg->warnings);
 	json_decref(cfg->invalid);
+	json_decref(cfg->unsupported);
 	free(cfg);
+}
+
+/* What the daemon logs at start as not run or misread (config.h). */
+json_t *
+config_not_run(const struct config *cfg)
+{
+	json_t	*out = json_array();
+
+	json_array_extend(out, cfg->unsupported);
+	return (out);
+}
+
+/* Everything --check fails on (config.h). */
+json_t *
+config_problems(const struct config *cfg)
+{
+	json_t	*out = json_deep_copy(cfg->invalid), *rest;
+
+	rest = config_not_run(cfg);
+	json_array_extend(out, rest);
+	json_decref(rest);
+	return (out);
 }
 
 /* ---- includes ---- */
@@ -550,6 +588,27 @@ circus_float(struct load *l, const char *key, double *dst)
 	free(v);
 }
 
+/* metrics_endpoint must be HOST:PORT (HOST may be empty or [v6]). */
+static void
+load_metrics_check(struct load *l, const char *v)
+{
+	const struct ini_opt	*o = NULL;
+	const char		*colon;
+	char			*end, *r;
+	long			 port;
+
+	colon = strrchr(v, ':');
+	port = colon != NULL ? strtol(colon + 1, &end, 10) : -1;
+	if (colon != NULL && colon[1] != '\0' && *end == '\0' && port > 0 &&
+	    port < 65536)
+		return;
+	free(circus_get(l, "metrics_endpoint", &o));
+	r = pyjson_str_repr(v);
+	load_error(l, o != NULL ? o->file : l->main_file, o != NULL ? o->line :
+	    0, "[circus] metrics_endpoint = %s is not HOST:PORT", r);
+	free(r);
+}
+
 /* Read the [circus] section (config.md §4). */
 static void
 load_circus(struct load *l)
@@ -627,6 +686,11 @@ load_circus(struct load *l)
 	circus_str(l, "logoutput", &c->logoutput);
 	circus_str(l, "loggerconfig", &c->loggerconfig);
 	circus_str(l, "fqdn_prefix", &c->fqdn_prefix);
+	circus_str(l, "metrics_endpoint", &c->metrics_endpoint);
+	if (c->metrics_endpoint != NULL) {
+		c->statsd = true;	/* circusd-stats serves /metrics */
+		load_metrics_check(l, c->metrics_endpoint);
+	}
 	circus_float(l, "backoff_min", &c->backoff_min_s);
 	circus_float(l, "backoff_factor", &c->backoff_factor);
 	circus_float(l, "backoff_max", &c->backoff_max_s);
@@ -1273,6 +1337,16 @@ load_watcher_finish(struct load *l, struct wload *wl)
 	if (w->working_dir == NULL)
 		w->working_dir = config_working_dir();
 
+	if (w->cmd == NULL || w->cmd[0] == '\0') {
+		cause = xstrdup("no cmd");
+		goto skip;
+	}
+	if (w->numprocesses < 0) {
+		cause = xprintf("numprocesses = %d is negative",
+		    w->numprocesses);
+		line = sect_line(s, "numprocesses");
+		goto skip;
+	}
 	if (w->singleton && w->numprocesses != 0 && w->numprocesses != 1) {
 		cause = xprintf("Cannot have %d processes with a singleton  "
 		    "watcher", w->numprocesses);
@@ -1419,6 +1493,24 @@ load_errors_text(struct load *l)
 	return (out);
 }
 
+/* "[watcher:b" (a header missing its ']') is read as the option
+ * "[watcher" = "b" of the section above, as Circus reads it: say so. */
+static void
+load_bracket_options(struct load *l, const struct ini_sect *s)
+{
+	const struct ini_opt	*o;
+	size_t			 i;
+
+	for (i = 0; i < s->nopts; i++) {
+		o = &s->opts[i];
+		if (o->name[0] != '[')
+			continue;
+		load_unsupported(l, o->file, o->line, "a section header "
+		    "missing its ']' is read as option '%s' of section [%s]",
+		    o->name, s->name);
+	}
+}
+
 /* Walk the sections: sockets, plugins, watchers (§3 step 5-9). */
 static void
 load_sections(struct load *l)
@@ -1433,6 +1525,7 @@ load_sections(struct load *l)
 
 	for (i = 0; i < l->ini.nsects; i++) {
 		s = l->ini.sects[i];
+		load_bracket_options(l, s);
 		if (s->nopts == 0)
 			continue;
 		nerr = json_array_size(l->errors);
@@ -1543,6 +1636,7 @@ config_load_mode(const char *path, bool lenient, char **errors)
 	cfg->path = xstrdup(path);
 	cfg->warnings = json_array();
 	cfg->invalid = json_array();
+	cfg->unsupported = json_array();
 	l.errors = json_array();
 	l.lenient = lenient;
 	l.os_env = config_env_os();
@@ -1579,6 +1673,7 @@ config_load_mode(const char *path, bool lenient, char **errors)
 	load_sections(&l);
 	if (parse_failed || json_array_size(l.errors) != 0)
 		goto fail_errors;
+	config_stats_watcher(cfg, l.os_env);
 
 	ini_free(&l.ini);
 	json_decref(l.errors);
@@ -1707,6 +1802,7 @@ circus_cfg_changed(const struct circus_cfg *a, const struct circus_cfg *b)
 	    !cfg_streq(a->multicast_endpoint, b->multicast_endpoint) ||
 	    a->statsd != b->statsd ||
 	    !cfg_streq(a->stats_endpoint, b->stats_endpoint) ||
+	    !cfg_streq(a->metrics_endpoint, b->metrics_endpoint) ||
 	    a->check_delay != b->check_delay ||
 	    a->warmup_delay != b->warmup_delay || a->umask != b->umask ||
 	    !cfg_streq(a->pidfile, b->pidfile) ||

@@ -21,6 +21,7 @@ struct circus_cfg {
 	char	*multicast_endpoint;	/* "" = disabled */
 	bool	 statsd;
 	char	*stats_endpoint;	/* tcp://127.0.0.1:5557 */
+	char	*metrics_endpoint;	/* HOST:PORT of /metrics; forces statsd */
 	double	 check_delay;		/* 5.0; <= 0 disables the safety tick */
 	int	 warmup_delay;		/* seconds between watcher starts */
 	int	 umask;			/* -1 = unset */
@@ -134,6 +135,9 @@ struct config {
 	json_t			 *invalid;	/* the subset of warnings naming a
 						 * watcher/socket/plugin that was
 						 * dropped */
+	json_t			 *unsupported;	/* "file:line: ..." read but not
+						 * done as written (statsd, a
+						 * header missing its ']') */
 };
 
 /*
@@ -151,6 +155,14 @@ struct config *config_load(const char *path, char **errors);
  */
 struct config *config_load_lenient(const char *path, char **errors);
 void config_free(struct config *);
+/* Everything the daemon would refuse, skip or misread in a loaded
+ * config, "file:line: ..." each (new array): the dropped sections, what
+ * this build does not run ([plugin:*], statsd) and what it reads other
+ * than written. circusd --check fails on any; the daemon logs them. */
+json_t *config_problems(const struct config *);
+/* The part of config_problems the daemon logs at start (the dropped
+ * sections are already among the warnings). */
+json_t *config_not_run(const struct config *);
 
 /* Defaults of a watcher created by `add` (constructor defaults). */
 struct watcher_cfg *watcher_cfg_new_add(const char *name, const char *cmd);

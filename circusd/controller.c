@@ -192,6 +192,18 @@ cmd_finish(struct cmd_ctx *ctx)
 		controller_reply(ctx, CMD_OK);
 }
 
+/* Finish a parked command with an error reply (errno and reason). */
+void
+cmd_finish_error(struct cmd_ctx *ctx, int errnum, const char *reason)
+{
+	if (ctx->parked) {
+		TAILQ_REMOVE(&ctx->arbiter->parked, ctx, entry);
+		ctx->parked = false;
+	}
+	cmd_error(ctx, errnum, "%s", reason);
+	controller_reply(ctx, CMD_ERROR);
+}
+
 /* Fail every parked reply (shutdown). */
 void
 controller_fail_parked(struct arbiter *a)
@@ -231,6 +243,10 @@ controller_dispatch(struct cmd_ctx *ctx)
 			controller_reply(ctx, CMD_ERROR);
 			return;
 		}
+	}
+	if (ce->validate != NULL && ce->validate(ctx) == CMD_ERROR) {
+		controller_reply(ctx, CMD_ERROR);
+		return;
 	}
 	if ((ce->flags & CMD_WATCHER) && !cmd_watcher_opt(ctx, &ctx->watcher)) {
 		controller_reply(ctx, CMD_ERROR);

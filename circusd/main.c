@@ -167,6 +167,24 @@ load_config(const char *path)
 	return cfg;
 }
 
+/* --check: what the daemon would refuse, skip or misread, file:line
+ * each on stderr. 1 if there is any. */
+static int
+check_report(const struct config *cfg)
+{
+	json_t *problems = config_problems(cfg);
+	size_t i, n = json_array_size(problems);
+
+	if (n > 0)
+		fprintf(stderr, "circusd: the configuration would not run as "
+		    "written:\n");
+	for (i = 0; i < n; i++)
+		fprintf(stderr, "%s\n", json_string_value(json_array_get(
+		    problems, i)));
+	json_decref(problems);
+	return n > 0 ? 1 : 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -241,10 +259,12 @@ main(int argc, char **argv)
 		cfg = load_config(path);
 		if (cfg == NULL)
 			return 1;
-		printf("%s: OK (%zu watchers, %zu sockets, %zu plugins)\n", path,
-		    cfg->nwatchers, cfg->nsockets, cfg->nplugins);
+		rc = check_report(cfg);
+		if (rc == 0)
+			printf("%s: OK (%zu watchers, %zu sockets, %zu plugins)\n",
+			    path, cfg->nwatchers, cfg->nsockets, cfg->nplugins);
 		config_free(cfg);
-		return 0;
+		return rc;
 	}
 	if (daemon_mode)
 		daemonize();
@@ -290,6 +310,7 @@ main(int argc, char **argv)
 			pid_created = pidfile != NULL;
 		}
 		log_info("Starting master on pid %d", (int)getpid());
+		stats_tree_start();
 		a = arbiter_new(loop, cfg, path, &cause);
 		if (arbiter_start(a, &cause) == -1) {
 			log_msg(LOG_LEVEL_CRITICAL, "%s", cause);
@@ -310,7 +331,8 @@ main(int argc, char **argv)
 	if (pid_created)
 		pidfile_remove(pidfile);
 	free(pidfile_owned);
-	stats_cache_free();
+	stats_tree_stop();
+	procinfo_cache_free();
 	ev_loop_destroy(loop);
 	zsys_shutdown();
 	log_close();

@@ -24,14 +24,18 @@
 #include "log.h"
 #include "xmalloc.h"
 
-/* Wrap a socket config (ownership passes). */
+/* Wrap a socket config (ownership passes). Each one is numbered in
+ * the order they are created (by name at start-up, then reloadconfig's
+ * additions): the order of Circus's file descriptors. */
 struct csocket *
 csocket_new(struct socket_cfg *cfg)
 {
+	static unsigned long seq;
 	struct csocket *s = xcalloc(1, sizeof *s);
 
 	s->cfg = cfg;
 	s->fd = -1;
+	s->seq = ++seq;
 	return s;
 }
 

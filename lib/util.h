@@ -18,6 +18,8 @@ int util_parse_int(const char *s, long long *out);
 int util_parse_float(const char *s, double *out);
 /* Wall clock, seconds since the epoch (for message "time" fields only). */
 double util_wallclock(void);
+/* Monotonic clock in milliseconds, for deadlines and periods. */
+long util_monotonic_ms(void);
 /* 32 lowercase hex chars of randomness + NUL into buf (>= 33 bytes). */
 void util_uuid_hex(char *buf);
 

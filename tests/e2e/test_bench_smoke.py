@@ -200,7 +200,11 @@ def test_report_renders_from_raw_results(runpy):
                        "throughput": {"1x10": [
                            {"echo": {"rps": 100.0},
                             "circusd": {"rps": 95.0}}]}},
-               "scale": {"skipped": "not in quick mode"}},
+               "scale": {"skipped": "not in quick mode"},
+               "statsd": {"100": {"n": 100, "seconds": 5.0, "ticks": 5,
+                                  "cpu_pct": 0.25, "cpu_ms_per_tick": 2.5,
+                                  "circusd_cpu_pct": 0.001,
+                                  "rss_kib": 9216}}},
            "notes": [{"scenario": "scale", "text": "skipped"}],
            "errors": [{"scenario": "rtt", "what": "x", "error": "boom"}]}
     text = runpy.Report(res).render()
@@ -210,6 +214,8 @@ def test_report_renders_from_raw_results(runpy):
     assert "| 10 | 10.0 ms" in text
     assert "0.95× (n=1)" in text                 # throughput ratio
     assert "boom" in text
+    assert "| 100 | 0.25 % | 2.50 ms | 5 in 5 s | 0.001 % | 9.00 MiB |" \
+        in text                                  # circusd-stats sampling
     assert "section" not in text                 # no section failed
 
 

@@ -395,6 +395,65 @@ test_missing_header(void **state)
 }
 
 /* Typed conversion errors are fatal and all listed. */
+/*
+ * What --check fails on (config_problems): dropped watchers (no cmd, a
+ * negative numprocesses), a plugin, a header missing its ']'; each with
+ * file:line. statsd runs circusd-stats, so it is no problem. A clean file
+ * has none.
+ */
+static void
+test_problems(void **state)
+{
+	struct config	*cfg;
+	json_t		*p;
+	char		*dir, *path;
+
+	(void)state;
+	dir = tmpdir();
+	path = write_tmp(dir, "p.ini",
+	    "[circus]\n"
+	    "statsd = true\n"
+	    "[watcher:nocmd]\n"
+	    "numprocesses = 2\n"
+	    "[watcher:neg]\n"
+	    "cmd = /bin/true\n"
+	    "numprocesses = -3\n"
+	    "[watcher:ok]\n"
+	    "cmd = /bin/true\n"
+	    "[watcher:b\n"
+	    "[plugin:p]\n"
+	    "use = circus.plugins.flapping.Flapping\n");
+	cfg = load_ok(path);
+	/* ok, circusd-stats and plugin:p */
+	assert_int_equal(cfg->nwatchers, 3);
+	p = config_problems(cfg);
+	assert_int_equal(json_array_size(p), 3);
+	assert_true(has_text(p, "p.ini:3: watcher 'nocmd': no cmd; watcher "
+	    "skipped"));
+	assert_true(has_text(p, "p.ini:7: watcher 'neg': numprocesses = -3 "
+	    "is negative"));
+	assert_false(has_text(p, "statsd"));
+	assert_true(has_text(p, "p.ini:10: a section header missing its ']' "
+	    "is read as option '[watcher' of section [watcher:ok]"));
+	assert_false(has_text(p, "plugin"));	/* plugins run */
+	json_decref(p);
+	p = config_not_run(cfg);
+	assert_int_equal(json_array_size(p), 1);
+	json_decref(p);
+	config_free(cfg);
+	rm_tmp(path);
+
+	path = write_tmp(dir, "ok.ini", "[watcher:ok]\ncmd = /bin/true\n");
+	cfg = load_ok(path);
+	p = config_problems(cfg);
+	assert_int_equal(json_array_size(p), 0);
+	json_decref(p);
+	config_free(cfg);
+	rm_tmp(path);
+	rmdir(dir);
+	free(dir);
+}
+
 static void
 test_bad_values(void **state)
 {
@@ -708,6 +767,62 @@ test_copy_env(void **state)
 	check_opt(w2, "copy_env", "true");
 	config_free(cfg);
 	unsetenv("CIRCUS_C_TEST_OS_VAR");
+}
+
+/* statsd adds the circusd-stats watcher with Circus's command line; a
+ * metrics_endpoint forces it on and is passed along; none without. */
+static void
+test_stats_watcher(void **state)
+{
+	struct config		*cfg;
+	struct watcher_cfg	*w;
+	char			*dir, *path, *errors;
+
+	(void)state;
+	dir = tmpdir();
+	path = write_tmp(dir, "s.ini", "[circus]\nstatsd = true\n"
+	    "endpoint = ipc:///tmp/c s.sock\nloglevel = debug\n"
+	    "[watcher:a]\ncmd = /bin/true\n[watcher:z]\ncmd = /bin/true\n");
+	cfg = load_ok(path);
+	assert_int_equal(cfg->nwatchers, 3);
+	w = cfg->watchers[1];	/* sorted between a and z */
+	assert_string_equal(w->name, "circusd-stats");
+	assert_non_null(strstr(w->cmd, "/circusd-stats --endpoint "
+	    "'ipc:///tmp/c s.sock' --pubsub tcp://127.0.0.1:5556 "
+	    "--statspoint tcp://127.0.0.1:5557 --log-level debug"));
+	assert_null(strstr(w->cmd, "--metrics"));
+	assert_true(w->singleton && w->use_sockets && w->copy_env &&
+	    w->copy_path);
+	assert_int_equal(w->priority, 0);
+	assert_string_equal(jget(w->env, "HOME"), getenv("HOME"));
+	config_free(cfg);
+	rm_tmp(path);
+
+	path = write_tmp(dir, "m.ini", "[circus]\n"
+	    "metrics_endpoint = 127.0.0.1:9100\n[watcher:a]\ncmd = x\n");
+	cfg = load_ok(path);
+	assert_true(cfg->circus.statsd);
+	w = watcher(cfg, "circusd-stats");
+	assert_non_null(strstr(w->cmd, " --metrics 127.0.0.1:9100"));
+	config_free(cfg);
+	rm_tmp(path);
+
+	path = write_tmp(dir, "bad.ini", "[circus]\n\n"
+	    "metrics_endpoint = localhost\n[watcher:a]\ncmd = x\n");
+	errors = load_fail(path);
+	assert_non_null(strstr(errors, "bad.ini:3: [circus] metrics_endpoint "
+	    "= 'localhost' is not HOST:PORT"));
+	free(errors);
+	rm_tmp(path);
+
+	path = write_tmp(dir, "n.ini", "[circus]\n[watcher:a]\ncmd = x\n");
+	cfg = load_ok(path);
+	assert_int_equal(cfg->nwatchers, 1);
+	assert_null(find_watcher(cfg, "circusd-stats"));
+	config_free(cfg);
+	rm_tmp(path);
+	rmdir(dir);
+	free(dir);
 }
 
 /* $(circus.env.*) from [env:*] in stream options and cmd. */
@@ -1574,6 +1689,7 @@ main(void)
 		cmocka_unit_test(test_env_sensecase),
 		cmocka_unit_test(test_env_dollar),
 		cmocka_unit_test(test_copy_env),
+		cmocka_unit_test(test_stats_watcher),
 		cmocka_unit_test(test_expand_vars),
 		cmocka_unit_test(test_hooks),
 		cmocka_unit_test(test_signals),
@@ -1594,6 +1710,7 @@ main(void)
 		cmocka_unit_test(test_globaloptions),
 		cmocka_unit_test(test_changed),
 		cmocka_unit_test(test_helpers),
+		cmocka_unit_test(test_problems),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
