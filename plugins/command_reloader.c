@@ -38,7 +38,6 @@ struct cr_prog {
 struct reloader {
 	struct plugin	*plugin;
 	TAILQ_HEAD(, cr_prog) progs;
-	ev_timer	 timer;
 	ev_timer	 settle;	/* after an inotify event */
 	int		 ifd;
 	ev_io		 iio;
@@ -195,7 +194,13 @@ cr_round(struct reloader *r)
 }
 
 static void
-cr_tick(struct ev_loop *loop, ev_timer *t, int revents)
+cr_tick(struct plugin *p)
+{
+	cr_round(p->data);
+}
+
+static void
+cr_settle_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	(void)loop;
 	(void)revents;
@@ -221,37 +226,21 @@ static int
 cr_init(struct plugin *p)
 {
 	struct reloader	*r;
-	double		 rate = (double)plugin_conf_int(p, "loop_rate", 1);
 
-	if (rate <= 0)
-		rate = 1;
 	r = xcalloc(1, sizeof *r);
 	r->plugin = p;
 	TAILQ_INIT(&r->progs);
 	p->data = r;
-	ev_timer_init(&r->timer, cr_tick, rate, rate);
-	r->timer.data = r;
-	ev_timer_start(p->loop, &r->timer);
-	ev_timer_init(&r->settle, cr_tick, 0.2, 0);
+	ev_timer_init(&r->settle, cr_settle_cb, 0.2, 0);
 	r->settle.data = r;
 	if ((r->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1)
-		log_warn("inotify unavailable; polling every %gs", rate);
+		log_warn("inotify unavailable; polling only");
 	else {
 		ev_io_init(&r->iio, cr_inotify_cb, r->ifd, EV_READ);
 		r->iio.data = r;
 		ev_io_start(p->loop, &r->iio);
 	}
 	return (0);
-}
-
-static void
-cr_event(struct plugin *p, const char *watcher, const char *action,
-    json_t *body)
-{
-	(void)p;
-	(void)watcher;
-	(void)action;
-	(void)body;
 }
 
 static void
@@ -262,7 +251,6 @@ cr_stop(struct plugin *p)
 
 	if (r == NULL)
 		return;
-	ev_timer_stop(p->loop, &r->timer);
 	ev_timer_stop(p->loop, &r->settle);
 	if (r->ifd != -1) {
 		ev_io_stop(p->loop, &r->iio);
@@ -277,12 +265,9 @@ cr_stop(struct plugin *p)
 static const struct plugin_ops reloader_ops = {
 	.name = "command_reloader",
 	.init = cr_init,
-	.event = cr_event,
+	.tick = cr_tick,
+	.loop_rate = 1,
 	.stop = cr_stop,
 };
 
-int
-main(int argc, char **argv)
-{
-	return (plugin_main(argc, argv, &reloader_ops));
-}
+PLUGIN_MAIN(reloader_ops)

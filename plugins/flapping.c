@@ -3,7 +3,10 @@
  * Flapping (plugins.md §3), done right: only exits circusd did not ask for
  * count (a `reap` whose pid had no `kill` event before it: stop, decr,
  * restart, reload, max_age and the kill command all publish `kill`
- * first). `attempts` such exits within `window` seconds stop the watcher
+ * first). Only processes whose `spawn` the plugin saw count: events come
+ * in order on one connection, so for those it cannot have missed the
+ * `kill` (a plugin that joins late must not count the reaps of the
+ * processes it stopped before). `attempts` such exits within `window` seconds stop the watcher
  * (the stop carries the reason, shown by status and logged by circusd),
  * it is started again after `retry_in` seconds, and after `max_retry`
  * retries it stays stopped (the retry timer is cancelled). Per-watcher
@@ -26,7 +29,7 @@
 #include "util.h"
 #include "xmalloc.h"
 
-#define FLAP_MAX_KILLED	256	/* pids remembered per watcher */
+#define FLAP_MAX_PIDS	4096	/* pids remembered per watcher */
 #define FLAP_AGAIN_S	0.2	/* pause before sending a refused command */
 #define FLAP_AGAIN_MAX	150	/* times (30 s) */
 
@@ -39,6 +42,12 @@ struct flap_opts {
 	bool	 active;
 };
 
+/* A process seen spawning; killed once circusd signalled it. */
+struct flap_pid {
+	pid_t	 pid;
+	bool	 killed;
+};
+
 struct flap_watcher {
 	TAILQ_ENTRY(flap_watcher) entry;
 	struct plugin	*plugin;
@@ -49,8 +58,8 @@ struct flap_watcher {
 	size_t		 ntimeline;
 	int		 tries;
 	bool		 stopping;	/* our stop is on its way */
-	pid_t		 killed[FLAP_MAX_KILLED];
-	size_t		 nkilled;
+	struct flap_pid	*pids;		/* spawned, not reaped yet */
+	size_t		 npids;
 	ev_timer	 retry;
 	/* a stop/start refused by a conflict (Circus's lock), sent again */
 	ev_timer	 again;
@@ -223,6 +232,7 @@ flap_forget(struct flapping *f, struct flap_watcher *fw)
 	ev_timer_stop(fw->plugin->loop, &fw->again);
 	TAILQ_REMOVE(&f->watchers, fw, entry);
 	free(fw->again_reason);
+	free(fw->pids);
 	free(fw->timeline);
 	free(fw->name);
 	free(fw);
@@ -285,28 +295,50 @@ flap_crash(struct flap_watcher *fw)
 	free(why);
 }
 
-/* Remember a pid circusd signalled; true if it was. */
-static bool
-flap_killed(struct flap_watcher *fw, pid_t pid, bool add)
+/* The entry of a pid seen spawning, or NULL. */
+static struct flap_pid *
+flap_pid(struct flap_watcher *fw, pid_t pid)
 {
 	size_t i;
 
-	for (i = 0; i < fw->nkilled; i++) {
-		if (fw->killed[i] != pid)
-			continue;
-		if (!add)
-			fw->killed[i] = fw->killed[--fw->nkilled];
-		return (true);
+	for (i = 0; i < fw->npids; i++)
+		if (fw->pids[i].pid == pid)
+			return (&fw->pids[i]);
+	return (NULL);
+}
+
+/* A spawn: a process whose exit can be judged. */
+static void
+flap_spawned(struct flap_watcher *fw, pid_t pid)
+{
+	struct flap_pid *fp;
+
+	if ((fp = flap_pid(fw, pid)) == NULL) {
+		if (fw->npids == FLAP_MAX_PIDS) {	/* killed, never reaped */
+			memmove(fw->pids, fw->pids + 1,
+			    (FLAP_MAX_PIDS - 1) * sizeof *fw->pids);
+			fw->npids--;
+		}
+		fw->pids = xreallocarray(fw->pids, fw->npids + 1,
+		    sizeof *fw->pids);
+		fp = &fw->pids[fw->npids++];
 	}
-	if (!add)
-		return (false);
-	if (fw->nkilled == FLAP_MAX_KILLED) {
-		memmove(fw->killed, fw->killed + 1,
-		    (FLAP_MAX_KILLED - 1) * sizeof *fw->killed);
-		fw->nkilled--;
-	}
-	fw->killed[fw->nkilled++] = pid;
-	return (false);
+	fp->pid = pid;
+	fp->killed = false;
+}
+
+/* A reap: true when it is an exit circusd did not ask for. */
+static bool
+flap_unasked_exit(struct flap_watcher *fw, pid_t pid)
+{
+	struct flap_pid	*fp;
+	bool		 unasked;
+
+	if ((fp = flap_pid(fw, pid)) == NULL)
+		return (false);		/* spawned before we joined */
+	unasked = !fp->killed;
+	*fp = fw->pids[--fw->npids];
+	return (unasked);
 }
 
 static void
@@ -315,6 +347,7 @@ flap_event(struct plugin *p, const char *watcher, const char *action,
 {
 	struct flapping		*f = p->data;
 	struct flap_watcher	*fw;
+	struct flap_pid		*fp;
 	pid_t			 pid;
 
 	if (strncmp(watcher, "plugin:", 7) == 0)
@@ -325,23 +358,24 @@ flap_event(struct plugin *p, const char *watcher, const char *action,
 			flap_forget(f, fw);
 		return;
 	}
-	if (strcmp(action, "kill") == 0) {
-		flap_killed(flap_find(f, watcher, true, p), pid, true);
+	if (strcmp(action, "spawn") == 0) {
+		flap_spawned(flap_find(f, watcher, true, p), pid);
 		return;
 	}
-	if ((fw = flap_find(f, watcher, strcmp(action, "reap") == 0, p)) ==
-	    NULL)
+	if ((fw = flap_find(f, watcher, false, p)) == NULL)
 		return;
-	if (strcmp(action, "updated") == 0)
+	if (strcmp(action, "kill") == 0) {
+		if ((fp = flap_pid(fw, pid)) != NULL)
+			fp->killed = true;
+	} else if (strcmp(action, "updated") == 0)
 		fw->loaded = false;
 	else if (strcmp(action, "stop") == 0) {
 		fw->stopping = false;
-		fw->nkilled = 0;
+		fw->npids = 0;
 		fw->ntimeline = 0;
 	} else if (strcmp(action, "reap") == 0) {
-		if (flap_killed(fw, pid, false) || fw->stopping)
-			return;
-		flap_crash(fw);
+		if (flap_unasked_exit(fw, pid) && !fw->stopping)
+			flap_crash(fw);
 	}
 }
 
@@ -381,8 +415,4 @@ static const struct plugin_ops flapping_ops = {
 	.stop = flap_stop_plugin,
 };
 
-int
-main(int argc, char **argv)
-{
-	return (plugin_main(argc, argv, &flapping_ops));
-}
+PLUGIN_MAIN(flapping_ops)

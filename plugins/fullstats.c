@@ -10,16 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <ev.h>
 #include <jansson.h>
 
 #include "plugin.h"
 #include "xmalloc.h"
-
-struct fullstats {
-	ev_timer	 timer;
-	struct plugin	*plugin;
-};
 
 /* Sums and maxima over one watcher's processes. */
 struct fs_acc {
@@ -95,15 +89,11 @@ fs_watcher(struct plugin *p, const char *name, json_t *procs)
 }
 
 static void
-fs_tick(struct ev_loop *loop, ev_timer *t, int revents)
+fs_tick(struct plugin *p)
 {
-	struct fullstats	*fs = t->data;
-	struct plugin		*p = fs->plugin;
-	json_t			*reply, *procs;
-	const char		*name;
+	json_t		*reply, *procs;
+	const char	*name;
 
-	(void)loop;
-	(void)revents;
 	reply = plugin_call(p, "stats", NULL);
 	if (!plugin_reply_ok(reply)) {
 		plugin_statsd_incr(p, "_stats.error");
@@ -120,51 +110,14 @@ fs_tick(struct ev_loop *loop, ev_timer *t, int revents)
 static int
 fs_init(struct plugin *p)
 {
-	struct fullstats	*fs;
-	double			 rate = plugin_conf_float(p, "loop_rate", 60);
-
-	if (plugin_statsd_open(p, "app") == -1)
-		return (-1);
-	fs = xcalloc(1, sizeof *fs);
-	fs->plugin = p;
-	p->data = fs;
-	ev_timer_init(&fs->timer, fs_tick, rate, rate > 0 ? rate : 60);
-	fs->timer.data = fs;
-	ev_timer_start(p->loop, &fs->timer);
-	return (0);
-}
-
-static void
-fs_event(struct plugin *p, const char *watcher, const char *action,
-    json_t *body)
-{
-	(void)p;
-	(void)watcher;
-	(void)action;
-	(void)body;
-}
-
-static void
-fs_stop(struct plugin *p)
-{
-	struct fullstats *fs = p->data;
-
-	if (fs == NULL)
-		return;
-	ev_timer_stop(p->loop, &fs->timer);
-	free(fs);
-	p->data = NULL;
+	return (plugin_statsd_open(p, "app"));
 }
 
 static const struct plugin_ops fullstats_ops = {
 	.name = "fullstats",
 	.init = fs_init,
-	.event = fs_event,
-	.stop = fs_stop,
+	.tick = fs_tick,
+	.loop_rate = 60,
 };
 
-int
-main(int argc, char **argv)
-{
-	return (plugin_main(argc, argv, &fullstats_ops));
-}
+PLUGIN_MAIN(fullstats_ops)

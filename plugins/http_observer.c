@@ -18,7 +18,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <ev.h>
 #include <jansson.h>
 
 #include "log.h"
@@ -32,7 +31,6 @@ struct hobs {
 	char		*host, *port, *path;
 	double		 timeout;
 	const char	*restart;
-	ev_timer	 timer;
 };
 
 /* Split http://host[:port][/path]. -1 if it is not such a URL. */
@@ -164,16 +162,13 @@ out:
 }
 
 static void
-ho_tick(struct ev_loop *loop, ev_timer *t, int revents)
+ho_tick(struct plugin *p)
 {
-	struct hobs	*h = t->data;
-	struct plugin	*p = h->plugin;
+	struct hobs	*h = p->data;
 	double		 start = ho_now();
 	char		 ms[32], *bucket;
 	int		 code;
 
-	(void)loop;
-	(void)revents;
 	code = ho_get(h);
 	if (code >= 200 && code < 300) {
 		snprintf(ms, sizeof ms, "%.0f", (ho_now() - start) * 1000);
@@ -197,7 +192,6 @@ ho_init(struct plugin *p)
 	struct hobs	*h;
 	const char	*url = plugin_conf_str(p, "check_url",
 			    "http://localhost/");
-	double		 rate = plugin_conf_float(p, "loop_rate", 60);
 
 	if (plugin_statsd_open(p, "http_observer") == -1)
 		return (-1);
@@ -212,21 +206,7 @@ ho_init(struct plugin *p)
 	h->timeout = plugin_conf_float(p, "timeout", 10);
 	h->restart = plugin_conf_str(p, "restart_on_error", NULL);
 	p->data = h;
-	ev_timer_init(&h->timer, ho_tick, rate > 0 ? rate : 60,
-	    rate > 0 ? rate : 60);
-	h->timer.data = h;
-	ev_timer_start(p->loop, &h->timer);
 	return (0);
-}
-
-static void
-ho_event(struct plugin *p, const char *watcher, const char *action,
-    json_t *body)
-{
-	(void)p;
-	(void)watcher;
-	(void)action;
-	(void)body;
 }
 
 static void
@@ -236,7 +216,6 @@ ho_stop(struct plugin *p)
 
 	if (h == NULL)
 		return;
-	ev_timer_stop(p->loop, &h->timer);
 	free(h->host);
 	free(h->port);
 	free(h->path);
@@ -247,12 +226,9 @@ ho_stop(struct plugin *p)
 static const struct plugin_ops hobs_ops = {
 	.name = "http_observer",
 	.init = ho_init,
-	.event = ho_event,
+	.tick = ho_tick,
+	.loop_rate = 60,
 	.stop = ho_stop,
 };
 
-int
-main(int argc, char **argv)
-{
-	return (plugin_main(argc, argv, &hobs_ops));
-}
+PLUGIN_MAIN(hobs_ops)

@@ -333,6 +333,10 @@ plugin_dispatch(struct plugin *p, const char *topic, size_t tlen,
 	action = dot + 1;
 	if ((dot = strchr(action, '.')) != NULL)
 		*dot = '\0';
+	if (p->ops->event == NULL) {
+		free(t);
+		return;
+	}
 	j = json_loadb(body, blen, JSON_DECODE_ANY, &err);
 	if (j == NULL)
 		log_debug("event %s: undecodable body", t);
@@ -392,6 +396,17 @@ plugin_prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	(void)loop;
 	(void)revents;
 	plugin_drain(w->data);
+}
+
+/* The plugin's periodic work. */
+static void
+plugin_tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct plugin *p = t->data;
+
+	(void)loop;
+	(void)revents;
+	p->ops->tick(p);
 }
 
 /* SIGTERM/SIGINT: leave the loop. */
@@ -504,6 +519,7 @@ plugin_main(int argc, char **argv, const struct plugin_ops *ops)
 	const char	*level = "info", *output = "-";
 	char		*cause = NULL;
 	sigset_t	 mask;
+	double		 rate;
 	int		 rc = 1;
 
 	memset(&p, 0, sizeof p);
@@ -545,10 +561,20 @@ plugin_main(int argc, char **argv, const struct plugin_ops *ops)
 		goto out;
 	if (ops->init(&p) == -1)
 		goto out;
+	if (ops->tick != NULL) {
+		rate = plugin_conf_float(&p, "loop_rate", ops->loop_rate);
+		if (!(rate > 0))
+			rate = ops->loop_rate;
+		ev_timer_init(&p.tick, plugin_tick_cb, rate, rate);
+		p.tick.data = &p;
+		ev_timer_start(p.loop, &p.tick);
+	}
 	log_info("%s: started (endpoint %s, pubsub %s)", ops->name,
 	    p.endpoint, p.pubsub);
 	ev_run(p.loop, 0);
-	ops->stop(&p);
+	ev_timer_stop(p.loop, &p.tick);
+	if (ops->stop != NULL)
+		ops->stop(&p);
 	rc = 0;
 out:
 	if (p.loop != NULL) {

@@ -24,12 +24,25 @@ struct plugin_ops {
 	/* After the configuration is read and the sockets are open: set up
 	 * state and timers. -1 refuses to run (exit 1). */
 	int		(*init)(struct plugin *);
-	/* One event: topic "watcher.<W>.<action>" split at its dots. */
+	/* One event: topic "watcher.<W>.<action>" split at its dots (NULL:
+	 * the plugin does not use events). */
 	void		(*event)(struct plugin *, const char *watcher,
 			    const char *action, json_t *body);
-	/* SIGTERM or the loop ended: cancel timers, free state. */
+	/* Every loop_rate seconds (the option, default loop_rate below;
+	 * NULL: no periodic work). */
+	void		(*tick)(struct plugin *);
+	double		 loop_rate;
+	/* SIGTERM or the loop ended: cancel timers, free state (NULL:
+	 * nothing to do). */
 	void		(*stop)(struct plugin *);
 };
+
+/* The main() of a plugin program. */
+#define PLUGIN_MAIN(ops)						\
+	int main(int argc, char **argv)					\
+	{								\
+		return (plugin_main(argc, argv, &(ops)));		\
+	}
 
 struct plugin {
 	struct ev_loop	*loop;
@@ -46,6 +59,7 @@ struct plugin {
 	ev_prepare	 sub_prepare;
 	ev_signal	 sigterm;
 	ev_signal	 sigint;
+	ev_timer	 tick;
 	const struct plugin_ops *ops;
 	int		 statsd_fd;	/* -1 until plugin_statsd_open */
 	char		*statsd_prefix;

@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <ev.h>
 #include <hiredis/hiredis.h>
 #include <jansson.h>
 
@@ -39,7 +38,6 @@ struct robs {
 	int		 port, db;
 	struct timeval	 timeout;
 	const char	*restart;
-	ev_timer	 timer;
 };
 
 /* redis://[:password@]host[:port][/db]. -1 if it is not one. */
@@ -131,16 +129,14 @@ ro_gauges(struct robs *r, const char *info)
 }
 
 static void
-ro_tick(struct ev_loop *loop, ev_timer *t, int revents)
+ro_tick(struct plugin *p)
 {
-	struct robs	*r = t->data;
+	struct robs	*r = p->data;
 	redisContext	*c;
 	redisReply	*info = NULL;
 	char		 db[16];
 	bool		 ok;
 
-	(void)loop;
-	(void)revents;
 	c = redisConnectWithTimeout(r->host, r->port, r->timeout);
 	ok = c != NULL && c->err == 0;
 	if (!ok)
@@ -187,7 +183,6 @@ ro_init(struct plugin *p)
 	struct robs	*r;
 	const char	*url = plugin_conf_str(p, "redis_url",
 			    "redis://localhost:6379/0");
-	double		 rate = plugin_conf_float(p, "loop_rate", 60);
 	double		 to = plugin_conf_float(p, "timeout", 5);
 
 	if (plugin_statsd_open(p, "redis_observer") == -1)
@@ -204,44 +199,23 @@ ro_init(struct plugin *p)
 	r->timeout.tv_usec = (suseconds_t)((to - (double)(time_t)to) * 1e6);
 	r->restart = plugin_conf_str(p, "restart_on_timeout", NULL);
 	p->data = r;
-	ev_timer_init(&r->timer, ro_tick, rate > 0 ? rate : 60,
-	    rate > 0 ? rate : 60);
-	r->timer.data = r;
-	ev_timer_start(p->loop, &r->timer);
 	return (0);
-}
-
-static void
-ro_event(struct plugin *p, const char *watcher, const char *action,
-    json_t *body)
-{
-	(void)p;
-	(void)watcher;
-	(void)action;
-	(void)body;
 }
 
 static void
 ro_stop(struct plugin *p)
 {
-	struct robs *r = p->data;
-
-	if (r == NULL)
-		return;
-	ev_timer_stop(p->loop, &r->timer);
-	ro_free(r);
+	if (p->data != NULL)
+		ro_free(p->data);
 	p->data = NULL;
 }
 
 static const struct plugin_ops robs_ops = {
 	.name = "redis_observer",
 	.init = ro_init,
-	.event = ro_event,
+	.tick = ro_tick,
+	.loop_rate = 60,
 	.stop = ro_stop,
 };
 
-int
-main(int argc, char **argv)
-{
-	return (plugin_main(argc, argv, &robs_ops));
-}
+PLUGIN_MAIN(robs_ops)

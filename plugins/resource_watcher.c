@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <ev.h>
 #include <jansson.h>
 
 #include "log.h"
@@ -41,7 +40,6 @@ struct rwatch {
 	struct rw_limit	 max_cpu, min_cpu, max_mem, min_mem, health;
 	long		 max_count;
 	int		 count[RW_NCHECKS];
-	ev_timer	 timer;
 };
 
 /* Max/min over the processes of one round. */
@@ -132,17 +130,15 @@ rw_count(struct rwatch *rw, enum rw_check c, bool violated)
 }
 
 static void
-rw_tick(struct ev_loop *loop, ev_timer *t, int revents)
+rw_tick(struct plugin *p)
 {
-	struct rwatch	*rw = t->data;
+	struct rwatch	*rw = p->data;
 	struct rw_round	 r;
 	json_t		*reply;
 	char		*bucket;
 	int		 c;
 	bool		 restart = false;
 
-	(void)loop;
-	(void)revents;
 	reply = plugin_call(rw->plugin, "stats", json_pack("{s:s}", "name",
 	    rw->watcher));
 	if (!plugin_reply_ok(reply)) {
@@ -183,7 +179,6 @@ rw_init(struct plugin *p)
 {
 	struct rwatch	*rw;
 	const char	*watcher;
-	double		 rate;
 
 	watcher = plugin_conf_str(p, "watcher", plugin_conf_str(p, "service",
 	    NULL));
@@ -205,47 +200,23 @@ rw_init(struct plugin *p)
 	rw_limit(p, "min_mem", NULL, true, false, &rw->min_mem);
 	rw_limit(p, "health_threshold", "75", false, true, &rw->health);
 	rw->max_count = plugin_conf_int(p, "max_count", 3);
-	rate = plugin_conf_float(p, "loop_rate", 60);
-	if (rate <= 0)
-		rate = 60;
 	p->data = rw;
-	ev_timer_init(&rw->timer, rw_tick, rate, rate);
-	rw->timer.data = rw;
-	ev_timer_start(p->loop, &rw->timer);
 	return (0);
-}
-
-static void
-rw_event(struct plugin *p, const char *watcher, const char *action,
-    json_t *body)
-{
-	(void)p;
-	(void)watcher;
-	(void)action;
-	(void)body;
 }
 
 static void
 rw_stop(struct plugin *p)
 {
-	struct rwatch *rw = p->data;
-
-	if (rw == NULL)
-		return;
-	ev_timer_stop(p->loop, &rw->timer);
-	free(rw);
+	free(p->data);
 	p->data = NULL;
 }
 
 static const struct plugin_ops rwatch_ops = {
 	.name = "resource_watcher",
 	.init = rw_init,
-	.event = rw_event,
+	.tick = rw_tick,
+	.loop_rate = 60,
 	.stop = rw_stop,
 };
 
-int
-main(int argc, char **argv)
-{
-	return (plugin_main(argc, argv, &rwatch_ops));
-}
+PLUGIN_MAIN(rwatch_ops)

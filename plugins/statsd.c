@@ -29,21 +29,10 @@ statsd_init(struct plugin *p)
 	return (plugin_statsd_open(p, "app"));
 }
 
-static void
-statsd_stop(struct plugin *p)
-{
-	(void)p;
-}
-
 static const struct plugin_ops statsd_ops = {
 	.name = "statsd",
 	.init = statsd_init,
 	.event = statsd_event,
-	.stop = statsd_stop,
 };
 
-int
-main(int argc, char **argv)
-{
-	return (plugin_main(argc, argv, &statsd_ops));
-}
+PLUGIN_MAIN(statsd_ops)

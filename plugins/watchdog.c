@@ -49,7 +49,6 @@ struct watchdog {
 	bool		 discovered;
 	int		 fd;
 	ev_io		 io;
-	ev_timer	 timer;
 };
 
 /*
@@ -200,13 +199,12 @@ wd_kill(struct watchdog *wd, struct wd_proc *pr)
 }
 
 static void
-wd_tick(struct ev_loop *loop, ev_timer *t, int revents)
+wd_tick(struct plugin *p)
 {
-	struct watchdog	*wd = t->data;
+	struct watchdog	*wd = p->data;
 	struct wd_proc	*pr, *next;
-	ev_tstamp	 now = ev_now(loop);
+	ev_tstamp	 now = ev_now(p->loop);
 
-	(void)revents;
 	if (!wd->discovered)
 		wd_discover(wd);
 	for (pr = TAILQ_FIRST(&wd->procs); pr != NULL; pr = next) {
@@ -315,9 +313,6 @@ wd_init(struct plugin *p)
 	    "watchers_graceful_timeout", NULL);
 	p->data = wd;
 	wd_bind(wd);
-	ev_timer_init(&wd->timer, wd_tick, wd->loop_rate, wd->loop_rate);
-	wd->timer.data = wd;
-	ev_timer_start(p->loop, &wd->timer);
 	return (0);
 }
 
@@ -350,7 +345,6 @@ wd_stop(struct plugin *p)
 
 	if (wd == NULL)
 		return;
-	ev_timer_stop(p->loop, &wd->timer);
 	if (wd->fd != -1) {
 		ev_io_stop(p->loop, &wd->io);
 		close(wd->fd);
@@ -367,11 +361,9 @@ static const struct plugin_ops watchdog_ops = {
 	.name = "watchdog",
 	.init = wd_init,
 	.event = wd_event,
+	.tick = wd_tick,
+	.loop_rate = 60,
 	.stop = wd_stop,
 };
 
-int
-main(int argc, char **argv)
-{
-	return (plugin_main(argc, argv, &watchdog_ops));
-}
+PLUGIN_MAIN(watchdog_ops)

@@ -770,9 +770,12 @@ def test_flapping_resends_a_stop_refused_by_a_conflict(wd):
                 if r and r.get("command") == "stop"]
     try:
         pid = 1000
-        # crash reaps (no kill before them) until the plugin asks to stop
+        # spawns and crash reaps (no kill between) until the plugin asks
+        # to stop
         while not stops() and pid < 1000 + 600:
             pid += 1
+            pub.send_multipart([b"watcher.w.spawn", _json.dumps(
+                {"process_pid": pid, "time": 1.0}).encode()])
             pub.send_multipart([b"watcher.w.reap", _json.dumps(
                 {"process_pid": pid, "time": 1.0,
                  "exit_code": 1}).encode()])
