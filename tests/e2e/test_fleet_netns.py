@@ -9,8 +9,10 @@ is routed only to their veths; all of them are removed at the end. It
 shows: discovery finds all three (with their CURVE keys); one circusctl
 runs status, incr and a rolling restart across them; an unknown key gets
 nothing run and the log names it; a read-only key can status but not stop;
-a host killed mid-command is reported while the others answer.
-Without root (or without `ip netns`) the tests skip, saying why.
+a host killed mid-command is reported while the others answer; and the
+sync server, a watcher on two of them, loses no acknowledged write in a
+rolling restart (the writer, tests/e2e/sync_writer.py, runs in the ctl
+namespace). Without root (or without `ip netns`) the tests skip, saying why.
 """
 
 import json
@@ -19,12 +21,15 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
 from conftest import CIRCUSCTL, CIRCUSD, Workdir, pid_alive, wait_until
+from sync_server import SYNCSERVER, write_ini
 
 SUBNET = "10.213.7"
 CTL_ADDR = SUBNET + ".100"
@@ -114,7 +119,7 @@ def net():
 
 
 class Host:
-    def __init__(self, ns, addr, wd, keys):
+    def __init__(self, ns, addr, wd, keys, config=CONFIG):
         self.ns = ns
         self.addr = addr
         self.endpoint = "tcp://%s:%d" % (addr, PORT)
@@ -127,7 +132,7 @@ class Host:
             "curve_clients = %s/clients\n"
             "curve_readonly_clients = %s/readonly\n"
             % (self.endpoint, wd.path, ns, MCAST_PORT, keys, addr, keys,
-               keys) + CONFIG)
+               keys) + config)
         self.logf = open(self.log, "ab")
         self.proc = subprocess.Popen(
             ["ip", "netns", "exec", ns, str(CIRCUSD), str(self.ini)],
@@ -144,6 +149,27 @@ def _keygen(path):
                        capture_output=True, text=True, timeout=30)
     assert p.returncode == 0, p.stderr
     return p.stdout.strip()
+
+
+def _fleet_file(wd, hosts, keys):
+    """The fleet file naming the hosts h1, h2... with their server keys."""
+    f = wd.path / "fleet"
+    f.write_text("".join("h%d %s %s/server%s\n" % (i + 1, h.endpoint, keys,
+                                                   h.addr)
+                         for i, h in enumerate(hosts)))
+    return f
+
+
+def _stop_hosts(hosts):
+    for h in hosts:
+        if h.proc.poll() is None:
+            try:
+                os.killpg(h.proc.pid, signal.SIGTERM)
+                h.proc.wait(60)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                os.killpg(h.proc.pid, signal.SIGKILL)
+                h.proc.wait(10)
+        h.logf.close()
 
 
 @pytest.fixture
@@ -164,10 +190,7 @@ def fleet(net):
             h = Host(ns, addr, wd, keys)
             h.key = server_key
             hosts.append(h)
-        f = wd.path / "fleet"
-        f.write_text("".join("h%d %s %s/server%s\n" % (i + 1, h.endpoint,
-                                                       keys, h.addr)
-                             for i, h in enumerate(hosts)))
+        f = _fleet_file(wd, hosts, keys)
 
         def ctl(*args, key="admin", timeout_s=20):
             return net.ctl_run("--timeout", str(timeout_s), "--fleet",
@@ -177,15 +200,7 @@ def fleet(net):
                    msg="the three daemons answer")
         yield net, hosts, ctl, keys
     finally:
-        for h in hosts:
-            if h.proc.poll() is None:
-                try:
-                    os.killpg(h.proc.pid, signal.SIGTERM)
-                    h.proc.wait(60)
-                except (ProcessLookupError, subprocess.TimeoutExpired):
-                    os.killpg(h.proc.pid, signal.SIGKILL)
-                    h.proc.wait(10)
-            h.logf.close()
+        _stop_hosts(hosts)
         wd.cleanup()
 
 
@@ -331,4 +346,158 @@ def test_plaintext_tcp_off_loopback_needs_consent(net):
         if proc is not None and proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(10)
+        wd.cleanup()
+
+
+SYNC_PORT = 8000
+SYNC_HOSTS = 2
+WARMUP = 50             # acknowledged writes per host before and after
+WRITER = Path(__file__).resolve().parent / "sync_writer.py"
+
+
+def _sync_config(wd, ns, addr, secret):
+    """circusd's watcher section and the host's own sync.ini: a storage
+    node of its own (its database, its public_url), the shared secret."""
+    ini = wd.path / ("%s-sync.ini" % ns)
+    write_ini(ini, {"syncserver": {
+        "public_url": "http://%s:%d" % (addr, SYNC_PORT),
+        "sqluri": "sqlite:///%s/%s.db" % (wd.path, ns), "secret": secret}})
+    log = wd.path / ("%s-syncserver.log" % ns)
+    return ("\n[socket:syncserver]\nhost = %s\nport = %d\n\n"
+            "[watcher:syncserver]\n"
+            "cmd = %s --config %s --fd $(circus.sockets.syncserver)\n"
+            "numprocesses = 2\nuse_sockets = true\ngraceful_timeout = 20\n"
+            "stdout_stream.class = FileStream\nstdout_stream.filename = %s\n"
+            "stderr_stream.class = FileStream\nstderr_stream.filename = %s\n"
+            % (addr, SYNC_PORT, SYNCSERVER, ini, log, log))
+
+
+def _events(path):
+    try:
+        text = path.read_text()
+    except OSError:
+        return []
+    return [json.loads(line) for line in text.splitlines()
+            if line.endswith("}")]
+
+
+def test_sync_rolling_restart_loses_no_acknowledged_write(net):
+    """Two hosts run the sync server as a watcher (2 workers on a shared
+    socket, each host its own storage node and database). A writer in the
+    ctl namespace POSTs/PUTs records to both throughout one `circusctl
+    --fleet ... restart syncserver --rolling --waiting`; afterwards every
+    acknowledged write (2xx) is read back from its host, the restart
+    succeeded and every worker pid changed.
+
+    Writes that failed during the bounce (connection refused/reset while a
+    host's workers are replaced) were not acknowledged and are retried;
+    their count is printed. A bounce with zero errors needs the
+    readiness-gated restart of issue 11 and is not asserted here; an error
+    that began on a host once it acknowledged a write after the rolling
+    restart returned is a failure."""
+    wd = Workdir()
+    keys = wd.path / "keys"
+    (keys / "clients").mkdir(parents=True)
+    _keygen(keys / "admin")
+    os.link(str(keys / "admin"), str(keys / "clients" / "admin"))
+    secret = "fleet-" + uuid.uuid4().hex
+    hosts, writer = [], None
+    spec = wd.path / "writer.json"
+    log, stop = wd.path / "writes.jsonl", wd.path / "stop"
+    try:
+        for ns, addr in list(zip(net.hosts, net.addrs))[:SYNC_HOSTS]:
+            server_key = _keygen(keys / ("server" + addr))
+            h = Host(ns, addr, wd, keys, config=_sync_config(wd, ns, addr,
+                                                             secret))
+            h.key = server_key
+            hosts.append(h)
+        fleet_file = _fleet_file(wd, hosts, keys)
+
+        def ctl(*args, timeout_s=20):
+            return net.ctl_run("--timeout", str(timeout_s), "--fleet",
+                               str(fleet_file), "--client_cert",
+                               str(keys / "admin"), *args,
+                               timeout=timeout_s + 60)
+
+        def pids():
+            p = ctl("--json", "list", "syncserver")
+            assert p.returncode == 0, (p.stdout, p.stderr)
+            return {k: v["pids"] for k, v in json.loads(p.stdout).items()}
+
+        wait_until(lambda: ctl("status", "syncserver").stdout.count(
+            "\nactive\n") == SYNC_HOSTS, timeout=60,
+            msg="both daemons run the syncserver watcher")
+        before = pids()
+        assert all(len(v) == 2 for v in before.values()), before
+
+        urls = ["http://%s:%d" % (h.addr, SYNC_PORT) for h in hosts]
+        spec.write_text(json.dumps({
+            "hosts": [{"url": u, "secret": secret} for u in urls],
+            "uid": 7, "collection": "fleet", "log": str(log),
+            "stop_file": str(stop), "max_per_host": 20000,
+            "max_seconds": 120}))
+        writer = subprocess.Popen(
+            ["ip", "netns", "exec", net.ctl, sys.executable, str(WRITER),
+             "write", str(spec)], stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True)
+
+        def acked_since(t, least=1):
+            n = {u: 0 for u in urls}
+            for e in _events(log):
+                if e.get("ack") and e["t"] > t:
+                    n[e["host"]] += 1
+            return all(c >= least for c in n.values())
+        wait_until(lambda: acked_since(0, WARMUP), timeout=60,
+                   msg="the writer is acknowledged by both hosts")
+
+        started = time.time()
+        p = ctl("restart", "syncserver", "--rolling", "--waiting",
+                timeout_s=60)
+        ended = time.time()
+        assert p.returncode == 0, (p.stdout, p.stderr)
+        assert writer.poll() is None, "the writer stopped during the restart"
+        # the writer goes on being acknowledged by both restarted hosts
+        wait_until(lambda: acked_since(ended, WARMUP), timeout=60,
+                   msg="writes acknowledged after the rolling restart")
+        stop.write_text("")
+        out, _ = writer.communicate(timeout=60)
+        assert writer.returncode == 0, out
+
+        after = pids()
+        for name in before:
+            assert len(after[name]) == 2, after
+            assert not set(after[name]) & set(before[name]), (before, after)
+
+        events = _events(log)
+        acked = [e for e in events if e.get("ack")]
+        errors = [e for e in events if "error" in e]
+        # once a host has acknowledged a write after the restart returned,
+        # nothing fails there any more; every failed record was retried
+        # until acknowledged
+        settled = {u: min(e["t"] for e in acked if e["host"] == u and
+                          e["t"] > ended) for u in urls}
+        late = [e for e in errors if e["t0"] > settled[e["host"]]]
+        assert not late, late
+        assert {e["id"] for e in errors} <= {e["id"] for e in acked}, errors
+        p = subprocess.run(["ip", "netns", "exec", net.ctl, sys.executable,
+                            str(WRITER), "read", str(spec)],
+                           capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0, p.stderr
+        stored = json.loads(p.stdout)
+        lost = [e for e in acked if stored[e["host"]].get(e["id"]) !=
+                e["payload"]]
+        assert not lost, "%d acknowledged writes lost: %s" % (len(lost),
+                                                              lost[:10])
+        during = [e for e in acked if started <= e["t"] <= ended]
+        print("sync rolling restart: %d writes acknowledged (%d during the "
+              "restart), all read back; %d attempts not acknowledged during "
+              "the bounce and retried: %s" % (
+                  len(acked), len(during), len(errors),
+                  sorted({e["error"].split(":")[0] for e in errors})))
+        assert during, "no write was acknowledged while the restart ran"
+    finally:
+        if writer is not None and writer.poll() is None:
+            writer.kill()
+            writer.wait(10)
+        _stop_hosts(hosts)
         wd.cleanup()
