@@ -20,6 +20,7 @@
 #include "config.h"
 #include "config-int.h"
 #include "pyjson.h"
+#include "util.h"
 #include "xmalloc.h"
 
 static void	 ini_error(json_t *, const char *, int, const char *, ...)
@@ -293,37 +294,11 @@ ini_read(struct ini *ini, const char *path, json_t *errors)
 	return (0);
 }
 
-/* Python int() of a string. */
+/* Python int() of a string (the one parser is in lib/util.c). */
 int
 config_parse_int(const char *s, long long *out)
 {
-	long long	 v = 0;
-	int		 neg = 0, digits = 0;
-
-	if (s == NULL)
-		return (-1);
-	while (isspace((unsigned char)*s))
-		s++;
-	if (*s == '+' || *s == '-')
-		neg = (*s++ == '-');
-	while (*s != '\0') {
-		if (*s == '_' && digits > 0 && isdigit((unsigned char)s[1])) {
-			s++;
-			continue;
-		}
-		if (!isdigit((unsigned char)*s))
-			break;
-		if (v > (LLONG_MAX - 9) / 10)
-			return (-1);
-		v = v * 10 + (*s++ - '0');
-		digits++;
-	}
-	while (isspace((unsigned char)*s))
-		s++;
-	if (digits == 0 || *s != '\0')
-		return (-1);
-	*out = neg ? -v : v;
-	return (0);
+	return (util_parse_pyint(s, out));
 }
 
 /* Python float() of a string (no hexadecimal forms). */

@@ -111,13 +111,14 @@ util_parse_bool(const char *s, bool *out)
 	return (-1);
 }
 
-/* Parse a Python int() literal (whitespace, sign, digits, '_' between). */
-static int
+int
 util_parse_pyint(const char *s, long long *out)
 {
 	long long	 v = 0;
 	int		 neg = 0, digits = 0;
 
+	if (s == NULL)
+		return (-1);
 	while (isspace((unsigned char)*s))
 		s++;
 	if (*s == '+' || *s == '-')

@@ -174,6 +174,32 @@ test_uuid_hex(void **state)
 	assert_string_not_equal(a, b);
 }
 
+/* Python int(): whitespace, sign, '_' between digits; nothing else. */
+static void
+test_pyint(void **state)
+{
+	long long	 n = 7;
+
+	(void)state;
+	assert_int_equal(util_parse_pyint(" +42\t", &n), 0);
+	assert_int_equal(n, 42);
+	assert_int_equal(util_parse_pyint("-1_000_000", &n), 0);
+	assert_int_equal(n, -1000000);
+	assert_int_equal(util_parse_pyint("1_000_000_000_000", &n), 0);
+	assert_true(n == 1000000000000LL);
+	n = 7;
+	assert_int_equal(util_parse_pyint("99999999999999999999", &n), -1);
+	assert_int_equal(util_parse_pyint("_1", &n), -1);
+	assert_int_equal(util_parse_pyint("1__0", &n), -1);
+	assert_int_equal(util_parse_pyint("1_", &n), -1);
+	assert_int_equal(util_parse_pyint("0x10", &n), -1);
+	assert_int_equal(util_parse_pyint("1.5", &n), -1);
+	assert_int_equal(util_parse_pyint("", &n), -1);
+	assert_int_equal(util_parse_pyint("-", &n), -1);
+	assert_int_equal(util_parse_pyint(NULL, &n), -1);
+	assert_int_equal(n, 7);
+}
+
 int
 main(void)
 {
@@ -189,6 +215,7 @@ main(void)
 		cmocka_unit_test(test_signal_roundtrip),
 		cmocka_unit_test(test_wallclock),
 		cmocka_unit_test(test_uuid_hex),
+		cmocka_unit_test(test_pyint),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
