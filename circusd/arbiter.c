@@ -132,11 +132,9 @@ arbiter_remove_watcher(struct arbiter *a, struct watcher *w)
 	TAILQ_INSERT_TAIL(&a->removed, w, entry);
 }
 
-static bool arbiter_sort_ascending;
-
-/* Priority order, ties by load order. */
+/* Priority order (descending unless *ascending), ties by load order. */
 static int
-arbiter_cmp(const void *x, const void *y)
+arbiter_cmp(const void *x, const void *y, void *ascending)
 {
 	const struct watcher *a = *(struct watcher *const *)x;
 	const struct watcher *b = *(struct watcher *const *)y;
@@ -145,7 +143,14 @@ arbiter_cmp(const void *x, const void *y)
 	d = a->cfg->priority - b->cfg->priority;
 	if (d == 0)
 		return a->order - b->order;
-	return arbiter_sort_ascending ? d : -d;
+	return *(const bool *)ascending ? d : -d;
+}
+
+/* Sort a list of watchers by priority, ties by load order. */
+static void
+arbiter_sort(struct watcher **list, size_t n, bool ascending)
+{
+	qsort_r(list, n, sizeof *list, arbiter_cmp, &ascending);
 }
 
 /* Watchers sorted by priority. */
@@ -158,8 +163,7 @@ arbiter_sorted(struct arbiter *a, bool ascending, size_t *n)
 	list = xcalloc(a->nwatchers + 1, sizeof *list);
 	TAILQ_FOREACH(w, &a->watchers, entry)
 		list[i++] = w;
-	arbiter_sort_ascending = ascending;
-	qsort(list, i, sizeof *list, arbiter_cmp);
+	arbiter_sort(list, i, ascending);
 	*n = i;
 	return list;
 }
@@ -268,8 +272,7 @@ arbiter_start_watchers(struct arbiter *a, struct watcher **list, size_t n,
 {
 	struct group_op *g = group_new(a, list, n, done, ctx);
 
-	arbiter_sort_ascending = false;
-	qsort(g->list, g->n, sizeof *g->list, arbiter_cmp);
+	arbiter_sort(g->list, g->n, false);
 	arbiter_start_next(g);
 }
 
@@ -288,8 +291,7 @@ arbiter_stopped_one(UNUSED struct watcher *w, void *ctx, json_t *result,
 	if (g->then_start) {
 		g->then_start = false;
 		g->i = 0;
-		arbiter_sort_ascending = false;
-		qsort(g->list, g->n, sizeof *g->list, arbiter_cmp);
+		arbiter_sort(g->list, g->n, false);
 		arbiter_start_next(g);
 		return;
 	}
@@ -303,8 +305,7 @@ arbiter_stop_group(struct group_op *g)
 	struct watcher_op *op;
 	size_t i;
 
-	arbiter_sort_ascending = true;
-	qsort(g->list, g->n, sizeof *g->list, arbiter_cmp);
+	arbiter_sort(g->list, g->n, true);
 	g->pending = g->n + 1;
 	for (i = 0; i < g->n; i++) {
 		op = watcher_op_new(WOP_STOP, arbiter_stopped_one, g);

@@ -120,7 +120,6 @@ struct watcher_op {
 	bool			 close_streams;
 	bool			 graceful;
 	bool			 sequential;
-	bool			 autostart_only;
 	bool			 replace;	/* reload: new processes even
 						 * with send_hup */
 	pid_t			 pid;		/* WOP_KILL: 0 = all */
@@ -182,7 +181,6 @@ struct watcher {
 	size_t			 nretired;
 	/* stop bookkeeping */
 	TAILQ_HEAD(, process)	 dead;		/* exited during stop, for reap events */
-	json_t			*stopped_before;
 	/* hooks (hooks.c): one program at a time per watcher, in order */
 	TAILQ_HEAD(, hook_job)	 hook_jobs;
 	struct hook_job		*hook_cursor;	/* last added by a callback */
@@ -294,7 +292,6 @@ struct arbiter {
 	size_t			 nwatchers;
 	int			 next_order;
 	TAILQ_HEAD(, csocket)	 sockets;	/* sorted by name */
-	void			*zctx;		/* not used: czmq global ctx */
 	void			*router;	/* zsock_t * */
 	void			*pub;		/* zsock_t * */
 	void			*router_raw;	/* zmq socket handle */
@@ -311,11 +308,8 @@ struct arbiter {
 	int			 exit_code;
 	char			*pidfile;
 	char			*cwd;
-	/* arbiter-wide operations in flight (quit, reloadconfig...) */
-	int			 busy;
 	TAILQ_HEAD(, cmd_ctx)	 parked;	/* replies waiting for completion */
 	TAILQ_HEAD(, group_op)	 groups;	/* multi-watcher ops in flight */
-	bool			 quit_reply_sent;
 	bool			 restart_requested;	/* full restart after loop */
 	bool			 done;			/* loop may end */
 };
@@ -347,9 +341,6 @@ void arbiter_restart_watchers(struct arbiter *, struct watcher **, size_t,
 void arbiter_reload_all(struct arbiter *, bool graceful, bool sequential,
     arbiter_done_cb, void *ctx);
 void arbiter_quit(struct arbiter *, arbiter_done_cb, void *ctx);
-/* reloadconfig: apply the file's diff; dry_run fills *plan only. */
-int arbiter_reload_config(struct arbiter *, bool dry_run, json_t **plan,
-    arbiter_done_cb, void *ctx, char **cause);
 /* Watch the sockets for on_demand watchers that are stopped. */
 void arbiter_ondemand_arm(struct arbiter *);
 /* Reopen logs and stream files (SIGUSR1). */
@@ -419,7 +410,6 @@ void controller_fail_parked(struct arbiter *);
 /* ---- cmd.c ---- */
 
 #define CMD_WATCHER	0x1	/* "name" required and resolved */
-#define CMD_MUTATES	0x2
 
 struct cmd_entry {
 	const char		 *name;
@@ -476,9 +466,5 @@ json_t *stats_process(struct process *);
 void fdreserve_init(void);
 /* Log the connections shed since the last call. */
 void fdreserve_report(void);
-
-/* ---- main.c ---- */
-
-extern volatile int circusd_exit_code;
 
 #endif

@@ -488,6 +488,5 @@ const struct cmd_entry cmd_reloadconfig_entry = {
 	.name = "reloadconfig",
 	.summary = "Reload the configuration file",
 	.required = NULL,
-	.flags = CMD_MUTATES,
 	.exec = cmd_reloadconfig_exec,
 };

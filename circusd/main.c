@@ -25,8 +25,6 @@
 #include "stats.h"
 #include "xmalloc.h"
 
-volatile int circusd_exit_code;
-
 /* Print usage. */
 static void
 usage(FILE *f)
