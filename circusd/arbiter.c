@@ -100,18 +100,6 @@ arbiter_find_watcher(struct arbiter *a, const char *name)
 	return NULL;
 }
 
-/* Find a socket by (lower-case) name. */
-struct csocket *
-arbiter_find_socket(struct arbiter *a, const char *name)
-{
-	struct csocket *s;
-
-	TAILQ_FOREACH(s, &a->sockets, entry)
-		if (strcasecmp(s->cfg->name, name) == 0)
-			return s;
-	return NULL;
-}
-
 /* Append a watcher. */
 void
 arbiter_add_watcher(struct arbiter *a, struct watcher *w)

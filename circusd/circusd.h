@@ -43,9 +43,13 @@ enum process_kill_reason {
 	KILL_SEQUENTIAL,	/* sequential reload: reap event, then respawn */
 };
 
+/* Where a process's exit is reported: registered by its watcher. */
+typedef void (*process_exit_cb)(struct watcher *, struct process *);
+
 struct process {
 	TAILQ_ENTRY(process)	 entry;		/* watcher's table, spawn order */
 	struct watcher		*watcher;
+	process_exit_cb		 on_exit;	/* exit known, group gone */
 	pid_t			 pid;
 	int			 wid;
 	double			 started;	/* wall clock, for messages */
@@ -73,9 +77,11 @@ struct process {
 	size_t			 sig_nkids;
 };
 
-/* Spawn one process for w with worker id wid. NULL + *cause on a spawn
- * failure (missing binary, bad working_dir, unknown user...). */
-struct process *process_spawn(struct watcher *, int wid, char **cause);
+/* Spawn one process for w with worker id wid; on_exit is called from the
+ * loop once it is gone. NULL + *cause on a spawn failure (missing binary,
+ * bad working_dir, unknown user...). */
+struct process *process_spawn(struct watcher *, int wid,
+    process_exit_cb on_exit, char **cause);
 /* Send signum to the process (and its group/children as asked). */
 int process_signal(struct process *, int signum);
 /* Begin a graceful kill: stop signal, then SIGKILL after timeout_s. */
@@ -213,8 +219,6 @@ size_t watcher_active_count(const struct watcher *);
 /* Pids of active processes, spawn order. Caller owns. */
 json_t *watcher_pids(const struct watcher *);
 struct process *watcher_find_process(struct watcher *, pid_t);
-/* Called by process.c when a child exits. */
-void watcher_process_exited(struct watcher *, struct process *);
 /* Apply a new set of options (reloadconfig numprocesses-only change). */
 void watcher_set_numprocesses(struct watcher *, int n);
 /* Open/close stream sinks. */
@@ -320,7 +324,8 @@ struct arbiter *arbiter_new(struct ev_loop *, struct config *,
 int arbiter_start(struct arbiter *, char **cause);
 void arbiter_free(struct arbiter *);
 struct watcher *arbiter_find_watcher(struct arbiter *, const char *name);
-struct csocket *arbiter_find_socket(struct arbiter *, const char *name);
+/* The arbiter's socket of that name (any case), or NULL. */
+struct csocket *csocket_find(struct arbiter *, const char *name);
 /* Add a watcher (already created) in order. */
 void arbiter_add_watcher(struct arbiter *, struct watcher *);
 /* Remove from lists; caller stops/frees. */

@@ -62,7 +62,7 @@ spawn_subst_lookup(void *arg, const char *key)
 		return NULL;
 	}
 	if (strncmp(key, "sockets.", 8) == 0) {
-		s = arbiter_find_socket(w->arbiter, key + 8);
+		s = csocket_find(w->arbiter, key + 8);
 		return s != NULL && s->fd != -1 ? s->fdstr : NULL;
 	}
 	if (strcmp(key, "use_fds") == 0)
@@ -311,7 +311,7 @@ process_group_poll_cb(struct ev_loop *loop, ev_timer *t, UNUSED int revents)
 		return;
 	ev_timer_stop(loop, t);
 	ev_timer_stop(loop, &p->kill_timer);
-	watcher_process_exited(p->watcher, p);
+	p->on_exit(p->watcher, p);
 }
 
 /* The process exited (status known): hand it over to the watcher
@@ -337,7 +337,7 @@ process_exited(struct process *p)
 		return;
 	}
 	ev_timer_stop(loop, &p->kill_timer);
-	watcher_process_exited(p->watcher, p);
+	p->on_exit(p->watcher, p);
 }
 
 /* Child exited: record its status; its fate waits for hooks about it. */
@@ -405,7 +405,8 @@ process_spawn_cause(const struct spawn_error *se, const char *path,
 
 /* Spawn one process. */
 struct process *
-process_spawn(struct watcher *w, int wid, char **cause)
+process_spawn(struct watcher *w, int wid, process_exit_cb on_exit,
+    char **cause)
 {
 	struct arbiter *a = w->arbiter;
 	struct watcher_cfg *cfg = w->cfg;
@@ -464,7 +465,7 @@ process_spawn(struct watcher *w, int wid, char **cause)
 	if (cfg->close_child_stdin)
 		plan.fd0 = devnull;
 	if (cfg->stdin_socket != NULL) {
-		s = arbiter_find_socket(a, cfg->stdin_socket);
+		s = csocket_find(a, cfg->stdin_socket);
 		if (s != NULL && s->fd != -1)
 			plan.fd0 = s->fd;
 	}
@@ -504,6 +505,7 @@ process_spawn(struct watcher *w, int wid, char **cause)
 
 	p = xcalloc(1, sizeof *p);
 	p->watcher = w;
+	p->on_exit = on_exit;
 	p->pid = pid;
 	p->wid = wid;
 	p->started = started;

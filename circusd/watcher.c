@@ -66,6 +66,7 @@ static void watcher_spawn_some(struct watcher *);
 static void watcher_progress(struct watcher *);
 static void watcher_stop_begin(struct watcher *, struct watcher_op *);
 static void watcher_free_retired(struct watcher *, bool all);
+static void watcher_process_exited(struct watcher *, struct process *);
 
 static const char *watcher_state_names[] = { "stopped", "starting", "active",
 	"stopping" };
@@ -526,7 +527,8 @@ watcher_spawn_process(struct watcher *w)
 	char *cause = NULL;
 	double age;
 
-	p = process_spawn(w, watcher_next_wid(w), &cause);
+	p = process_spawn(w, watcher_next_wid(w), watcher_process_exited,
+	    &cause);
 	if (p == NULL) {
 		free(w->spawn_error);
 		w->spawn_error = xprintf("error in '%s': %s", w->name,
@@ -957,7 +959,7 @@ watcher_reap(struct watcher *w, struct process *p,
 }
 
 /* A child exited: decide its fate and the watcher's. */
-void
+static void
 watcher_process_exited(struct watcher *w, struct process *p)
 {
 	enum process_kill_reason reason = p->kill_reason;
