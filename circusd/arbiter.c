@@ -43,6 +43,17 @@ struct group_op {
 
 static void arbiter_start_next(struct group_op *);
 
+static void arbiter_ondemand_arm(struct arbiter *);
+static void arbiter_forget_watcher(struct watcher *);
+
+/* A watcher entered STOPPED: an on_demand one waits for its sockets. */
+static void
+arbiter_watcher_stopped(struct watcher *w)
+{
+	if (w->cfg->on_demand)
+		arbiter_ondemand_arm(w->arbiter);
+}
+
 /* Create the arbiter: sockets and watchers from the config (cfg is owned). */
 struct arbiter *
 arbiter_new(struct ev_loop *loop, struct config *cfg, const char *path,
@@ -56,6 +67,8 @@ arbiter_new(struct ev_loop *loop, struct config *cfg, const char *path,
 
 	a = xcalloc(1, sizeof *a);
 	a->loop = loop;
+	a->watcher_stopped = arbiter_watcher_stopped;
+	a->watcher_freed = arbiter_forget_watcher;
 	a->cfg = cfg;
 	a->config_path = xstrdup(path);
 	a->mcast_fd = -1;
@@ -175,9 +188,10 @@ group_new(struct arbiter *a, struct watcher **list, size_t n,
 
 /* w is being freed (rm): drop it from every group operation in flight,
  * which would otherwise sort, start or reload it later. */
-void
-arbiter_forget_watcher(struct arbiter *a, struct watcher *w)
+static void
+arbiter_forget_watcher(struct watcher *w)
 {
+	struct arbiter *a = w->arbiter;
 	struct group_op *g;
 	size_t j, k;
 
@@ -567,7 +581,7 @@ arbiter_ondemand_cb(UNUSED struct ev_loop *loop, ev_io *io, UNUSED int revents)
 }
 
 /* Watch the sockets while some on_demand watcher waits for activity. */
-void
+static void
 arbiter_ondemand_arm(struct arbiter *a)
 {
 	struct watcher *w;

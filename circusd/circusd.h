@@ -289,6 +289,10 @@ struct group_op;
 
 struct arbiter {
 	struct ev_loop		*loop;
+	/* what every watcher tells its arbiter (registered by arbiter_new):
+	 * it entered STOPPED; it is about to be freed */
+	void			(*watcher_stopped)(struct watcher *);
+	void			(*watcher_freed)(struct watcher *);
 	struct config		*cfg;		/* the loaded file (owned) */
 	char			*config_path;
 	TAILQ_HEAD(, watcher)	 watchers;	/* load order */
@@ -331,7 +335,6 @@ void arbiter_add_watcher(struct arbiter *, struct watcher *);
 /* Remove from lists; caller stops/frees. */
 void arbiter_remove_watcher(struct arbiter *, struct watcher *);
 /* A watcher is being freed: forget it in the operations in flight. */
-void arbiter_forget_watcher(struct arbiter *, struct watcher *);
 /* Watchers sorted by priority (desc, ties by order). Caller frees array. */
 struct watcher **arbiter_sorted(struct arbiter *, bool ascending, size_t *n);
 
@@ -346,8 +349,6 @@ void arbiter_restart_watchers(struct arbiter *, struct watcher **, size_t,
 void arbiter_reload_all(struct arbiter *, bool graceful, bool sequential,
     arbiter_done_cb, void *ctx);
 void arbiter_quit(struct arbiter *, arbiter_done_cb, void *ctx);
-/* Watch the sockets for on_demand watchers that are stopped. */
-void arbiter_ondemand_arm(struct arbiter *);
 /* Reopen logs and stream files (SIGUSR1). */
 void arbiter_reopen(struct arbiter *);
 

@@ -86,8 +86,8 @@ watcher_set_state(struct watcher *w, enum watcher_state s)
 		log_debug("%s: %s -> %s", w->name, watcher_state_names[w->state],
 		    watcher_state_names[s]);
 	w->state = s;
-	if (s == WATCHER_STOPPED && w->cfg->on_demand)
-		arbiter_ondemand_arm(w->arbiter);
+	if (s == WATCHER_STOPPED)
+		w->arbiter->watcher_stopped(w);
 }
 
 /* Timer for the next spawn (warmup_delay or back-off). */
@@ -142,7 +142,7 @@ watcher_free(struct watcher *w)
 	if (w->removed)
 		TAILQ_REMOVE(&w->arbiter->removed, w, entry);
 	/* a restart/start/reload of several may still name it (rm) */
-	arbiter_forget_watcher(w->arbiter, w);
+	w->arbiter->watcher_freed(w);
 	hook_cancel_all(w);	/* before the processes they refer to */
 	ev_timer_stop(w->arbiter->loop, &w->spawn_timer);
 	TAILQ_FOREACH_SAFE(p, &w->processes, entry, tp) {
