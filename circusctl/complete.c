@@ -322,8 +322,16 @@ complete_words(struct ctl_ctx *ctx, int nwords, char *const *words,
 					    strlen(words[w]) > 3)
 						break;
 				}
-				if (*p == NULL)
+				if (*p == NULL) {
+					/* --endpoint=<value> */
+					if (strncmp(words[w], "--endpoint=", 11)
+					    == 0 && ctx->client == NULL) {
+						free(ctx->endpoint);
+						ctx->endpoint = xstrdup(words[w] +
+						    11);
+					}
 					continue;
+				}
 				if (w + 1 >= nwords)
 					goto done;	/* typing its value */
 				if (strcmp(*p, "--endpoint") == 0 &&

@@ -203,6 +203,11 @@ ctl_parse_globals(int argc, char *const *argv, struct ctl_globals *g,
 			continue;
 		}
 		/* A positional word. */
+		if (strcmp(arg, "help") == 0 && !g->help && !g->shell) {
+			/* "circusctl help [command]", as in the shell */
+			g->help = true;
+			continue;
+		}
 		if (!any_cmd)
 			goto extra;
 		if (strcmp(arg, "shell") == 0 && !g->shell) {
@@ -580,8 +585,8 @@ ctl_print_main_help(FILE *f)
 	    "with \"shell\"),\n"
 	    "circusctl starts an interactive shell; leave it with exit or "
 	    "Ctrl-D.\n"
-	    "\"circusctl --help <command>\" describes a command. The "
-	    "endpoint defaults to\n"
+	    "\"circusctl help <command>\" (or --help <command>) describes a "
+	    "command.\nThe endpoint defaults to "
 	    "$CIRCUSCTL_ENDPOINT, else " CTL_DEFAULT_ENDPOINT "\n"
 	    "(for listen: " CTL_DEFAULT_PUBSUB "). --timeout is in whole "
 	    "seconds (default 5).\n"
@@ -626,6 +631,7 @@ ctl_print_sub_help(const struct ctl_entry *e, FILE *f)
 		ctl_print_option_line(f, inv, ctl_option_help(s->option));
 		free(inv);
 	}
+	fprintf(f, "\n%s\n", e->help);
 }
 
 /* circusctl --help <command>, and "help <command>" in the shell. */

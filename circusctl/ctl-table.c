@@ -162,7 +162,14 @@ const struct ctl_entry ctl_table[] = {
 		    "topic starts with one of the given prefixes (all "
 		    "events without one),\nuntil interrupted. With --json, "
 		    "one JSON object per line:\n{\"topic\": ..., \"data\": "
-		    "...}.",
+		    "...}.\n\nTopics are watcher.<name>.<event>, <name> in "
+		    "lower case, <event> one of\nspawn, reap, kill, start, "
+		    "stop, reload, updated, add, remove, hook_success,\n"
+		    "hook_failure. A topic argument is a prefix: "
+		    "\"watcher.web.\" is every event of\nweb, "
+		    "\"watcher.web.reap\" its exits, \"watcher.\" every "
+		    "watcher's events.\nExample: circusctl --endpoint "
+		    "tcp://127.0.0.1:5556 listen watcher.web.",
 		.message = "(none: a SUB socket subscribed to each topic, "
 		    "e.g. \"watcher.web.\")",
 		.print = print_default,

@@ -271,6 +271,10 @@ int csocket_bind(struct csocket *, char **cause);
 /* A fresh bound socket for so_reuseport (per process); -1 on error. */
 int csocket_bind_reuseport(struct csocket *, char **cause);
 void csocket_close(struct csocket *);
+/* True when both configs name the same address (a restart keeps its fd). */
+bool csocket_same_address(const struct socket_cfg *, const struct socket_cfg *);
+/* Take over old's bound fd (restart); listen again with s's backlog. */
+void csocket_adopt(struct csocket *s, struct csocket *old);
 void csocket_free(struct csocket *);
 json_t *csocket_json(const struct csocket *);
 
@@ -304,6 +308,8 @@ struct arbiter {
 	void			*pub;		/* zsock_t * */
 	void			*router_raw;	/* zmq socket handle */
 	void			*pub_raw;
+	ino_t			 router_ino;	/* ipc socket files we created, */
+	ino_t			 pub_ino;	/* removed when we close them */
 	ev_io			 router_w;
 	ev_prepare		 router_prepare;
 	ev_signal		 sig_w[8];
@@ -319,7 +325,11 @@ struct arbiter {
 	TAILQ_HEAD(, cmd_ctx)	 parked;	/* replies waiting for completion */
 	TAILQ_HEAD(, group_op)	 groups;	/* multi-watcher ops in flight */
 	bool			 restart_requested;	/* full restart after loop */
+	bool			 quit_requested;	/* wins over a restart */
 	bool			 done;			/* loop may end */
+	/* full restart: the arbiter of the re-read file, bound where its
+	 * endpoints differ; main() hands the rest over and starts it */
+	struct arbiter		*successor;
 };
 
 struct arbiter *arbiter_new(struct ev_loop *, struct config *,
@@ -327,6 +337,13 @@ struct arbiter *arbiter_new(struct ev_loop *, struct config *,
 /* Bind everything and schedule start of all watchers. */
 int arbiter_start(struct arbiter *, char **cause);
 void arbiter_free(struct arbiter *);
+/* Log the warnings of a loaded config, one a line. */
+void arbiter_log_warnings(const struct config *);
+/* Full restart: the arbiter of the re-read file with every socket old does
+ * not share bound; NULL + *cause (old untouched) if it cannot be. */
+struct arbiter *arbiter_successor(struct arbiter *old, char **cause);
+/* Move old's sockets that next shares to next (old is freed next). */
+void arbiter_handover(struct arbiter *old, struct arbiter *next);
 struct watcher *arbiter_find_watcher(struct arbiter *, const char *name);
 /* The arbiter's socket of that name (any case), or NULL. */
 struct csocket *csocket_find(struct arbiter *, const char *name);
@@ -356,6 +373,8 @@ void arbiter_reopen(struct arbiter *);
 
 void discovery_open(struct arbiter *);
 void discovery_close(struct arbiter *);
+/* Move old's discovery socket to next when both use the same address. */
+void discovery_handover(struct arbiter *old, struct arbiter *next);
 
 /* ---- controller.c ---- */
 
@@ -390,6 +409,11 @@ struct cmd_ctx {
 };
 
 int controller_open(struct arbiter *, char **cause);
+/* Bind the endpoints a does not share with old (NULL: all not bound). */
+int controller_bind(struct arbiter *a, const struct arbiter *old,
+    char **cause);
+/* Move old's ROUTER/PUB to next where next did not bind its own. */
+void controller_handover(struct arbiter *old, struct arbiter *next);
 /* Run one request body from a ROUTER identity through the pipeline. */
 void controller_handle_request(struct arbiter *, const char *identity,
     size_t idlen, const char *body, size_t len);

@@ -6,6 +6,8 @@
  * properties -> watcher lookup -> exec -> reply envelope), and parked
  * replies for commands that complete later.
  */
+#include <sys/stat.h>
+
 #include <ctype.h>
 #include <malloc.h>
 #include <pwd.h>
@@ -431,21 +433,69 @@ controller_chown(const char *path, const char *owner, char **cause)
 	return 0;
 }
 
-/* Bind the ROUTER and PUB sockets. */
-int
-controller_open(struct arbiter *a, char **cause)
+/* An ipc:// endpoint's directory is created if missing (each missing
+ * component owner-only, 0700), as `mkdir -p` would. */
+static int
+controller_ipc_dir(const char *endpoint, char **cause)
 {
-	const struct circus_cfg *c = &a->cfg->circus;
-	zsock_t *router, *pub;
-	int64_t maxmsg = CONTROLLER_MAX_MSG;
-	int fd, zero = 0;
-	size_t sz = sizeof fd;
+	char *path, *p;
+	bool last;
 
-	fdreserve_init();
-	/* Fixed thresholds: after a 10 MB request glibc would otherwise raise
-	 * them to 10/20 MB and keep that much freed memory in the heap. */
-	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
-	mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
+	if (strncmp(endpoint, "ipc://", 6) != 0 || endpoint[6] == '@')
+		return 0;
+	path = xstrdup(endpoint + 6);
+	if ((p = strrchr(path, '/')) == NULL || p == path) {
+		free(path);
+		return 0;
+	}
+	*p = '\0';
+	for (p = path + 1; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		last = *p == '\0';
+		*p = '\0';
+		if (mkdir(path, 0700) == -1 && errno != EEXIST) {
+			*cause = xprintf("cannot create the directory %s of "
+			    "endpoint %s: %s", path, endpoint, strerror(errno));
+			free(path);
+			return -1;
+		}
+		if (last)
+			break;
+		*p = '/';
+	}
+	free(path);
+	return 0;
+}
+
+/* The inode of an ipc:// endpoint's socket file (0: none). */
+static ino_t
+controller_ipc_ino(const char *endpoint)
+{
+	struct stat st;
+
+	if (strncmp(endpoint, "ipc://", 6) != 0 || endpoint[6] == '@' ||
+	    stat(endpoint + 6, &st) == -1 || !S_ISSOCK(st.st_mode))
+		return 0;
+	return st.st_ino;
+}
+
+/* Remove the socket file of an ipc:// endpoint we closed, unless another
+ * daemon has bound that path since. */
+static void
+controller_ipc_unlink(const char *endpoint, ino_t ino)
+{
+	if (ino != 0 && controller_ipc_ino(endpoint) == ino)
+		(void)unlink(endpoint + 6);
+}
+
+/* Bind the PUB socket on the pubsub endpoint. */
+static int
+controller_bind_pub(struct arbiter *a, char **cause)
+{
+	const char *ep = a->cfg->circus.pubsub_endpoint;
+	zsock_t *pub;
+
 	pub = zsock_new(ZMQ_PUB);
 	if (pub == NULL) {
 		*cause = xstrdup("cannot create the pub/sub socket");
@@ -456,14 +506,31 @@ controller_open(struct arbiter *a, char **cause)
 	 * busy daemon (1000, ZeroMQ's default, is half a second of churn);
 	 * still bounded: one that stops reading costs at most this many. */
 	zsock_set_sndhwm(pub, CONTROLLER_PUB_HWM);
-	if (zsock_bind(pub, "%s", c->pubsub_endpoint) == -1) {
-		*cause = xprintf("cannot bind pubsub_endpoint %s: %s",
-		    c->pubsub_endpoint, zmq_strerror(errno));
+	if (controller_ipc_dir(ep, cause) == -1) {
+		zsock_destroy(&pub);
+		return -1;
+	}
+	if (zsock_bind(pub, "%s", ep) == -1) {
+		*cause = xprintf("cannot bind pubsub_endpoint %s: %s", ep,
+		    zmq_strerror(errno));
 		zsock_destroy(&pub);
 		return -1;
 	}
 	a->pub = pub;
 	a->pub_raw = zsock_resolve(pub);
+	a->pub_ino = controller_ipc_ino(ep);
+	return 0;
+}
+
+/* Bind the ROUTER socket on the control endpoint. */
+static int
+controller_bind_router(struct arbiter *a, char **cause)
+{
+	const struct circus_cfg *c = &a->cfg->circus;
+	int64_t maxmsg = CONTROLLER_MAX_MSG;
+	zsock_t *router;
+	int zero = 0;
+
 	router = zsock_new(ZMQ_ROUTER);
 	if (router == NULL) {
 		*cause = xstrdup("cannot create the control socket");
@@ -474,6 +541,10 @@ controller_open(struct arbiter *a, char **cause)
 	    sizeof maxmsg);
 	zmq_setsockopt(zsock_resolve(router), ZMQ_ROUTER_MANDATORY, &zero,
 	    sizeof zero);
+	if (controller_ipc_dir(c->endpoint, cause) == -1) {
+		zsock_destroy(&router);
+		return -1;
+	}
 	if (zsock_bind(router, "%s", c->endpoint) == -1) {
 		*cause = xprintf("cannot bind endpoint %s: %s", c->endpoint,
 		    zmq_strerror(errno));
@@ -482,8 +553,65 @@ controller_open(struct arbiter *a, char **cause)
 	}
 	a->router = router;
 	a->router_raw = zsock_resolve(router);
+	a->router_ino = controller_ipc_ino(c->endpoint);
 	if (c->endpoint_owner != NULL && strncmp(c->endpoint, "ipc://", 6) == 0 &&
 	    controller_chown(c->endpoint + 6, c->endpoint_owner, cause) == -1)
+		return -1;
+	return 0;
+}
+
+/* Bind the endpoints a does not share with old (a full restart keeps
+ * those: same sockets, subscribers stay connected); old NULL: every
+ * endpoint not bound yet. */
+int
+controller_bind(struct arbiter *a, const struct arbiter *old, char **cause)
+{
+	const struct circus_cfg *c = &a->cfg->circus;
+
+	if (a->pub == NULL && (old == NULL || old->pub == NULL ||
+	    strcmp(c->pubsub_endpoint, old->cfg->circus.pubsub_endpoint) != 0) &&
+	    controller_bind_pub(a, cause) == -1)
+		return -1;
+	if (a->router == NULL && (old == NULL || old->router == NULL ||
+	    strcmp(c->endpoint, old->cfg->circus.endpoint) != 0) &&
+	    controller_bind_router(a, cause) == -1)
+		return -1;
+	return 0;
+}
+
+/* Take over old's sockets on the endpoints next did not bind itself. */
+void
+controller_handover(struct arbiter *old, struct arbiter *next)
+{
+	if (next->pub == NULL && old->pub != NULL) {
+		next->pub = old->pub;
+		next->pub_raw = old->pub_raw;
+		next->pub_ino = old->pub_ino;
+		old->pub = old->pub_raw = NULL;
+	}
+	if (next->router == NULL && old->router != NULL) {
+		ev_io_stop(old->loop, &old->router_w);
+		ev_prepare_stop(old->loop, &old->router_prepare);
+		next->router = old->router;
+		next->router_raw = old->router_raw;
+		next->router_ino = old->router_ino;
+		old->router = old->router_raw = NULL;
+	}
+}
+
+/* Bind (what is not bound yet) and watch the ROUTER. */
+int
+controller_open(struct arbiter *a, char **cause)
+{
+	int fd;
+	size_t sz = sizeof fd;
+
+	fdreserve_init();
+	/* Fixed thresholds: after a 10 MB request glibc would otherwise raise
+	 * them to 10/20 MB and keep that much freed memory in the heap. */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
+	if (controller_bind(a, NULL, cause) == -1)
 		return -1;
 	zmq_getsockopt(a->router_raw, ZMQ_FD, &fd, &sz);
 	ev_io_init(&a->router_w, controller_io_cb, fd, EV_READ);
@@ -510,6 +638,7 @@ controller_close(struct arbiter *a)
 		zsock_destroy(&s);
 		a->router = NULL;
 		a->router_raw = NULL;
+		controller_ipc_unlink(a->cfg->circus.endpoint, a->router_ino);
 	}
 	if (a->pub != NULL) {
 		s = a->pub;
@@ -518,5 +647,7 @@ controller_close(struct arbiter *a)
 		zsock_destroy(&s);
 		a->pub = NULL;
 		a->pub_raw = NULL;
+		controller_ipc_unlink(a->cfg->circus.pubsub_endpoint,
+		    a->pub_ino);
 	}
 }

@@ -82,6 +82,8 @@ discovery_open(struct arbiter *a)
 
 	if (url == NULL || url[0] == '\0')
 		return;
+	if (a->mcast_fd != -1)	/* handed over by a full restart */
+		goto watch;
 	if (discovery_parse(url, &group, &port) == -1)
 		goto fail;
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -104,7 +106,8 @@ discovery_open(struct arbiter *a)
 		goto fail;
 	}
 	a->mcast_fd = fd;
-	ev_io_init(&a->mcast_w, discovery_cb, fd, EV_READ);
+watch:
+	ev_io_init(&a->mcast_w, discovery_cb, a->mcast_fd, EV_READ);
 	a->mcast_w.data = a;
 	ev_io_start(a->loop, &a->mcast_w);
 	return;
@@ -122,4 +125,19 @@ discovery_close(struct arbiter *a)
 	ev_io_stop(a->loop, &a->mcast_w);
 	close(a->mcast_fd);
 	a->mcast_fd = -1;
+}
+
+/* Move old's discovery socket to next when both use the same address. */
+void
+discovery_handover(struct arbiter *old, struct arbiter *next)
+{
+	const char *u = old->cfg->circus.multicast_endpoint;
+	const char *v = next->cfg->circus.multicast_endpoint;
+
+	if (old->mcast_fd == -1 || next->mcast_fd != -1 || u == NULL ||
+	    v == NULL || strcmp(u, v) != 0)
+		return;
+	ev_io_stop(old->loop, &old->mcast_w);
+	next->mcast_fd = old->mcast_fd;
+	old->mcast_fd = -1;
 }

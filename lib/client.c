@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Control-channel client over a ZeroMQ DEALER (protocol.md §2, §11): one
- * frame per request, replies matched by id until a deadline. ZMQ_IMMEDIATE
- * keeps requests off a socket that has no connection, so "unreachable" and
- * "no answer" can be told apart and nothing stale is delivered later.
+ * frame per request, replies matched by id until a deadline. A request is
+ * sent once a socket monitor has seen the connection, so "unreachable" and
+ * "no answer" can be told apart; ZMQ_IMMEDIATE is not used: when the
+ * daemon closes right after its reply (quit), it drops the reply that
+ * arrived but was not read yet.
  * Also spawns the optional ssh tunnel (protocol.md §10). Never logs.
  */
 #include <sys/socket.h>
@@ -34,6 +36,8 @@
 struct client {
 	void			*ctx;
 	void			*sock;
+	void			*mon;		/* PAIR: the socket's monitor */
+	bool			 connected;	/* a connection was seen */
 	char			*endpoint;
 	volatile sig_atomic_t	*interrupt;
 };
@@ -42,13 +46,30 @@ static int	client_open(struct client *, char **);
 static int	client_wait(struct client *, short, long, char **);
 static int	client_send(struct client *, json_t *, int, char **);
 
-/* Create the DEALER socket with a fresh identity and connect it. */
+/* Close the socket and its monitor. */
+static void
+client_close(struct client *c)
+{
+	if (c->mon != NULL) {
+		zmq_close(c->mon);
+		c->mon = NULL;
+	}
+	if (c->sock != NULL) {
+		zmq_socket_monitor(c->sock, NULL, 0);
+		zmq_close(c->sock);
+		c->sock = NULL;
+	}
+}
+
+/* Create the DEALER socket with a fresh identity, its connection monitor,
+ * and connect it. */
 static int
 client_open(struct client *c, char **cause)
 {
-	char	identity[33];
-	int	zero = 0, one = 1;
+	char	identity[33], monaddr[64];
+	int	zero = 0;
 
+	c->connected = false;
 	c->sock = zmq_socket(c->ctx, ZMQ_DEALER);
 	if (c->sock == NULL) {
 		*cause = xprintf("cannot create socket: %s",
@@ -58,12 +79,22 @@ client_open(struct client *c, char **cause)
 	util_uuid_hex(identity);
 	zmq_setsockopt(c->sock, ZMQ_IDENTITY, identity, 32);
 	zmq_setsockopt(c->sock, ZMQ_LINGER, &zero, sizeof zero);
-	zmq_setsockopt(c->sock, ZMQ_IMMEDIATE, &one, sizeof one);
+	snprintf(monaddr, sizeof monaddr, "inproc://client-monitor-%s",
+	    identity);
+	if (zmq_socket_monitor(c->sock, monaddr, ZMQ_EVENT_CONNECTED |
+	    ZMQ_EVENT_DISCONNECTED) != 0 ||
+	    (c->mon = zmq_socket(c->ctx, ZMQ_PAIR)) == NULL ||
+	    zmq_setsockopt(c->mon, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+	    zmq_connect(c->mon, monaddr) != 0) {
+		*cause = xprintf("cannot monitor the socket: %s",
+		    zmq_strerror(zmq_errno()));
+		client_close(c);
+		return -1;
+	}
 	if (zmq_connect(c->sock, c->endpoint) != 0) {
 		*cause = xprintf("cannot connect to %s: %s", c->endpoint,
 		    zmq_strerror(zmq_errno()));
-		zmq_close(c->sock);
-		c->sock = NULL;
+		client_close(c);
 		return -1;
 	}
 	return 0;
@@ -97,8 +128,7 @@ client_free(struct client *c)
 {
 	if (c == NULL)
 		return;
-	if (c->sock != NULL)
-		zmq_close(c->sock);
+	client_close(c);
 	if (c->ctx != NULL)
 		zmq_ctx_term(c->ctx);
 	free(c->endpoint);
@@ -109,10 +139,7 @@ client_free(struct client *c)
 int
 client_reset(struct client *c, char **cause)
 {
-	if (c->sock != NULL) {
-		zmq_close(c->sock);
-		c->sock = NULL;
-	}
+	client_close(c);
 	return client_open(c, cause);
 }
 
@@ -130,9 +157,46 @@ client_set_interrupt(struct client *c, volatile sig_atomic_t *flag)
 	c->interrupt = flag;
 }
 
+/* Read the monitor's pending events: connected or not any more. Each
+ * event is two frames: 16-bit event number and 32-bit value, then the
+ * endpoint. */
+static void
+client_read_monitor(struct client *c)
+{
+	zmq_msg_t	msg;
+	uint16_t	event;
+	int		more;
+
+	for (;;) {
+		zmq_msg_init(&msg);
+		if (zmq_msg_recv(&msg, c->mon, ZMQ_DONTWAIT) == -1) {
+			zmq_msg_close(&msg);
+			return;
+		}
+		if (zmq_msg_size(&msg) >= sizeof event) {
+			memcpy(&event, zmq_msg_data(&msg), sizeof event);
+			if (event == ZMQ_EVENT_CONNECTED)
+				c->connected = true;
+			else if (event == ZMQ_EVENT_DISCONNECTED)
+				c->connected = false;
+		}
+		more = zmq_msg_more(&msg);
+		zmq_msg_close(&msg);
+		while (more) {	/* the endpoint frame */
+			zmq_msg_init(&msg);
+			if (zmq_msg_recv(&msg, c->mon, ZMQ_DONTWAIT) == -1)
+				more = 0;
+			else
+				more = zmq_msg_more(&msg);
+			zmq_msg_close(&msg);
+		}
+	}
+}
+
 /*
- * Poll the socket for events until the monotonic deadline. Returns 1 when
- * ready, 0 on timeout, or a CLIENT_* error code.
+ * Poll until the monotonic deadline for a connection (events 0: the
+ * monitor) or for events on the socket. Returns 1 when there, 0 on
+ * timeout, or a CLIENT_* error code.
  */
 static int
 client_wait(struct client *c, short events, long deadline, char **cause)
@@ -146,12 +210,17 @@ client_wait(struct client *c, short events, long deadline, char **cause)
 			*cause = xstrdup("Interrupted.");
 			return CLIENT_INTERRUPTED;
 		}
+		if (events == 0) {
+			client_read_monitor(c);
+			if (c->connected)
+				return 1;
+		}
 		left = deadline - util_monotonic_ms();
 		if (left < 0)
 			left = 0;
 		memset(&item, 0, sizeof item);
-		item.socket = c->sock;
-		item.events = events;
+		item.socket = events == 0 ? c->mon : c->sock;
+		item.events = events == 0 ? ZMQ_POLLIN : events;
 		n = zmq_poll(&item, 1, left);
 		if (n == -1) {
 			if (zmq_errno() == EINTR)
@@ -159,9 +228,9 @@ client_wait(struct client *c, short events, long deadline, char **cause)
 			*cause = xprintf("%s", zmq_strerror(zmq_errno()));
 			return CLIENT_ERROR;
 		}
-		if (n > 0 && (item.revents & events))
+		if (events != 0 && n > 0 && (item.revents & events))
 			return 1;
-		if (left == 0)
+		if (left == 0 && !(events == 0 && n > 0))
 			return 0;
 	}
 }
@@ -174,7 +243,7 @@ client_send(struct client *c, json_t *request, int timeout_ms, char **cause)
 	long	 deadline = util_monotonic_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
 	int	 rc;
 
-	rc = client_wait(c, ZMQ_POLLOUT, deadline, cause);
+	rc = client_wait(c, 0, deadline, cause);
 	if (rc < 0)
 		return rc;
 	if (rc == 0) {
