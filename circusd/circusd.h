@@ -24,6 +24,7 @@
 struct arbiter;
 struct watcher;
 struct process;
+struct pidset;
 struct cmd_ctx;
 struct hook_job;
 
@@ -136,7 +137,7 @@ struct watcher_op {
 	void			*ctx;
 	char			*error;		/* why it failed, or NULL */
 	/* in-flight bookkeeping */
-	json_t			*before;	/* pids before, for info */
+	struct pidset		*before;	/* pids before, for info */
 	json_t			*stopped_pids;	/* restart: pids stopped */
 	int			 phase;
 	struct process		*seq_current;	/* sequential reload */

@@ -28,6 +28,7 @@
 
 #include "circusd.h"
 #include "log.h"
+#include "pidset.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -161,7 +162,7 @@ watcher_free(struct watcher *w)
 		TAILQ_REMOVE(&w->ops, op, entry);
 		if (op->done != NULL)
 			op->done(w, op->ctx, NULL, 1);
-		json_decref(op->before);
+		pidset_free(op->before);
 		json_decref(op->stopped_pids);
 		free(op->seq_pids);
 		free(op->error);
@@ -191,7 +192,7 @@ watcher_cancel_ops(struct watcher *w)
 		w->op_running = true;	/* nothing new starts meanwhile */
 		if (op->done != NULL)
 			op->done(w, op->ctx, NULL, 1);
-		json_decref(op->before);
+		pidset_free(op->before);
 		json_decref(op->stopped_pids);
 		free(op->seq_pids);
 		free(op->error);
@@ -307,73 +308,37 @@ watcher_target(const struct watcher *w)
 	return (size_t)n;
 }
 
-/* Sorted pid array helpers for info objects. */
-static int
-watcher_cmp_int(const void *a, const void *b)
+/* Pids of running processes as a sorted set. Caller frees. */
+static struct pidset *
+watcher_pidset(const struct watcher *w)
 {
-	json_int_t x = *(const json_int_t *)a, y = *(const json_int_t *)b;
+	const struct process *p;
+	struct pidset *set = pidset_new();
 
-	return x < y ? -1 : x > y;
+	TAILQ_FOREACH(p, &w->processes, entry)
+		if (p->state == PROCESS_RUNNING)
+			pidset_add(set, p->pid);
+	pidset_sort(set);
+	return set;
 }
 
-/* Sorted copy of a pid array. */
+/* {"started": [...], "kept": [...]} (+ "stopped") comparing the sorted
+ * pid sets before and after (NULL = empty); each list ascending. */
 static json_t *
-watcher_sorted(const json_t *arr)
+watcher_info(const struct pidset *before, const struct pidset *after,
+    bool with_stopped)
 {
-	json_int_t *v;
-	size_t n = json_array_size(arr), i;
-	json_t *out = json_array();
+	struct pidset stopped = { 0 }, kept = { 0 }, started = { 0 };
+	json_t *info = json_object();
 
-	v = xcalloc(n + 1, sizeof *v);
-	for (i = 0; i < n; i++)
-		v[i] = json_integer_value(json_array_get(arr, i));
-	qsort(v, n, sizeof *v, watcher_cmp_int);
-	for (i = 0; i < n; i++)
-		json_array_append_new(out, json_integer(v[i]));
-	free(v);
-	return out;
-}
-
-/* True if pid is in the array. */
-static bool
-watcher_pid_in(const json_t *arr, json_int_t pid)
-{
-	size_t i;
-
-	for (i = 0; i < json_array_size(arr); i++)
-		if (json_integer_value(json_array_get(arr, i)) == pid)
-			return true;
-	return false;
-}
-
-/* {"started": [...], "kept": [...]} (+ "stopped") comparing pid sets. */
-static json_t *
-watcher_info(const json_t *before, const json_t *after, bool with_stopped)
-{
-	json_t *info = json_object(), *started = json_array(),
-	    *kept = json_array(), *stopped = json_array(), *tmp;
-	size_t i;
-	json_int_t pid;
-
-	for (i = 0; i < json_array_size(after); i++) {
-		pid = json_integer_value(json_array_get(after, i));
-		json_array_append_new(watcher_pid_in(before, pid) ? kept :
-		    started, json_integer(pid));
-	}
-	for (i = 0; i < json_array_size(before); i++) {
-		pid = json_integer_value(json_array_get(before, i));
-		if (!watcher_pid_in(after, pid))
-			json_array_append_new(stopped, json_integer(pid));
-	}
-	if (with_stopped) {
-		json_object_set_new(info, "stopped", watcher_sorted(stopped));
-	}
-	tmp = watcher_sorted(started);
-	json_object_set_new(info, "started", tmp);
-	json_object_set_new(info, "kept", watcher_sorted(kept));
-	json_decref(started);
-	json_decref(kept);
-	json_decref(stopped);
+	pidset_compare(before, after, &stopped, &kept, &started);
+	if (with_stopped)
+		json_object_set_new(info, "stopped", pidset_json(&stopped));
+	json_object_set_new(info, "started", pidset_json(&started));
+	json_object_set_new(info, "kept", pidset_json(&kept));
+	free(stopped.v);
+	free(kept.v);
+	free(started.v);
 	return info;
 }
 
@@ -394,7 +359,7 @@ watcher_op_done(struct watcher *w, json_t *result, int error)
 		op->done(w, op->ctx, result, error);
 	w->op_error = NULL;
 	json_decref(result);
-	json_decref(op->before);
+	pidset_free(op->before);
 	json_decref(op->stopped_pids);
 	free(op->seq_pids);
 	free(op->error);
@@ -902,10 +867,11 @@ watcher_reloaded(struct watcher *w)
 static json_t *
 watcher_full_info(struct watcher *w, struct watcher_op *op)
 {
-	json_t *after = watcher_pids(w), *info;
+	struct pidset *after = watcher_pidset(w);
+	json_t *info;
 
 	info = watcher_info(op->before, after, true);
-	json_decref(after);
+	pidset_free(after);
 	return json_pack("{s:o}", "info", info);
 }
 
@@ -1091,12 +1057,12 @@ watcher_start_begin(struct watcher *w, struct watcher_op *op)
 		return false;
 	if (w->state != WATCHER_STOPPED) {
 		if (op->type == WOP_START && op->before == NULL)
-			op->before = watcher_pids(w);
+			op->before = watcher_pidset(w);
 		watcher_manage(w);
 		return true;
 	}
 	if (op->type == WOP_START && op->before == NULL)
-		op->before = json_array();
+		op->before = pidset_new();
 	op->phase = PH_START_HOOK;
 	watcher_op_hook(w, op, "before_start");
 	return true;
@@ -1139,8 +1105,6 @@ watcher_start_skipped(struct watcher *w, struct watcher_op *op)
 		watcher_op_done(w, watcher_full_info(w, op), 0);
 		return;
 	}
-	if (op->before == NULL)
-		op->before = json_array();
 	info = watcher_info(op->before, op->before, false);
 	watcher_op_done(w, json_pack("{s:o}", "info", info), 0);
 }
@@ -1149,7 +1113,8 @@ watcher_start_skipped(struct watcher *w, struct watcher_op *op)
 static void
 watcher_start_complete(struct watcher *w, struct watcher_op *op)
 {
-	json_t *after, *info;
+	struct pidset *after;
+	json_t *info;
 
 	if (op->type == WOP_RESTART || op->type == WOP_RELOAD) {
 		if (op->type == WOP_RELOAD)
@@ -1157,9 +1122,9 @@ watcher_start_complete(struct watcher *w, struct watcher_op *op)
 		watcher_op_done(w, watcher_full_info(w, op), 0);
 		return;
 	}
-	after = watcher_pids(w);
+	after = watcher_pidset(w);
 	info = watcher_info(op->before, after, false);
-	json_decref(after);
+	pidset_free(after);
 	watcher_op_done(w, json_pack("{s:o}", "info", info), 0);
 }
 
@@ -1248,7 +1213,7 @@ watcher_run_next(struct watcher *w)
 		watcher_stop_begin(w, op);
 		break;
 	case WOP_RESTART:
-		op->before = watcher_pids(w);
+		op->before = watcher_pidset(w);
 		if (w->state == WATCHER_STOPPED) {
 			op->phase = PH_START_BEGIN;
 			break;
@@ -1259,7 +1224,7 @@ watcher_run_next(struct watcher *w)
 		op->phase = PH_START_BEGIN;
 		break;
 	case WOP_RELOAD:
-		op->before = watcher_pids(w);
+		op->before = watcher_pidset(w);
 		if (!op->graceful) {
 			op->type = WOP_RESTART;
 			if (w->state == WATCHER_STOPPED)
