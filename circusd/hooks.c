@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Hooks as programs (lifecycle.md §16.2, DECISIONS 5). A configured hook
+ * Hooks as programs (doc/design.md §9). A configured hook
  * runs its target with the JSON arguments on stdin and CIRCUS_* variables
  * in its environment; exit 0 is true, 1 is false, anything else (exec
  * failure, signal, timeout) means the hook "raised". The loop never waits
@@ -32,7 +32,7 @@
 #define HOOK_TIMEOUT	30.0	/* seconds; then SIGKILL, and it "raised" */
 #endif
 
-/* Hooks whose failure never vetoes (lifecycle.md §16.1). */
+/* Hooks whose failure never vetoes (doc/design.md §9). */
 static const char *const hook_ignored[] = { "before_stop", "after_stop",
 	"before_signal", "after_signal", "extended_stats" };
 

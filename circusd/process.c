@@ -315,7 +315,7 @@ process_group_poll_cb(struct ev_loop *loop, ev_timer *t, UNUSED int revents)
 }
 
 /* The process exited (status known): hand it over to the watcher
- * (DECISIONS 10: a stopped process counts as gone only when its whole
+ * (doc/design.md §8: a stopped process counts as gone only when its whole
  * process group is). */
 static void
 process_exited(struct process *p)
@@ -390,7 +390,7 @@ process_release(struct process *p)
 }
 
 /* The error of a spawn that did not run the program, worded as Circus's
- * (a child that never ran the program is not a crash: DECISIONS 4). */
+ * (a child that never ran the program is not a crash: doc/design.md §4). */
 static char *
 process_spawn_cause(const struct spawn_error *se, const char *path,
     const char *cwd)

@@ -9,7 +9,7 @@
  *   (respawn = false: active even once every process exited, as Circus)
  *   active --reload--> active (processes replaced, "reload" event)
  *
- * Every watcher has its own FIFO of operations (DECISIONS 1): the head
+ * Every watcher has its own FIFO of operations (doc/design.md §1): the head
  * runs, the rest wait their turn; other watchers are never held up.
  * watcher_progress() re-evaluates the running operation after every
  * event and completes it when its goal is reached.
@@ -274,7 +274,7 @@ watcher_find_process(struct watcher *w, pid_t pid)
 	return NULL;
 }
 
-/* Smallest free worker id (lifecycle.md §4). */
+/* Smallest free worker id (doc/design.md §2). */
 static int
 watcher_next_wid(struct watcher *w)
 {
@@ -637,7 +637,7 @@ watcher_before_spawn_done(struct watcher *w, UNUSED void *ctx, bool ok)
 }
 
 /* Spawn one process: before_spawn (not before a retry), create it,
- * after_spawn, then the spawn event (lifecycle.md §5.2). Without hooks
+ * after_spawn, then the spawn event (doc/design.md §3). Without hooks
  * this all happens now; SPAWN_PENDING means the hooks still run. */
 static int
 watcher_spawn_one(struct watcher *w, bool retry)
@@ -769,7 +769,7 @@ watcher_exit_text(const struct process *p, double lived)
 	    (int)p->pid, p->exit_code, lived);
 }
 
-/* Record a death for the crash back-off (DECISIONS 3). */
+/* Record a death for the crash back-off (doc/design.md §5). */
 static void
 watcher_account_death(struct watcher *w, struct process *p)
 {
@@ -834,7 +834,7 @@ watcher_publish_reap(struct watcher *w, pid_t pid, int exit_code)
 	events_publish(w->arbiter, w, "reap", body);
 }
 
-/* What follows a death once reaped: respawn or stop (lifecycle.md §3). */
+/* What follows a death once reaped: respawn or stop (doc/design.md §5). */
 static void
 watcher_after_death(struct watcher *w, enum process_kill_reason reason,
     bool later)
@@ -902,7 +902,7 @@ watcher_before_reap_done(struct watcher *w, void *ctx, UNUSED bool ok)
 	    "process_status") : NULL, watcher_after_reap_done, p);
 }
 
-/* Reap a process out of the table (lifecycle.md §8) and free it:
+/* Reap a process out of the table (doc/design.md §6) and free it:
  * before_reap, the reap event, after_reap. True when done now; false
  * when its hooks run (it waits in w->reaps, then watcher_after_reap_done
  * goes on). */
@@ -988,7 +988,7 @@ watcher_op_hook(struct watcher *w, struct watcher_op *op, const char *hook)
 	op->hook_sync = false;
 }
 
-/* Begin stopping (lifecycle.md §7.1): status stopping, before_stop. */
+/* Begin stopping (doc/design.md §8): status stopping, before_stop. */
 static void
 watcher_stop_begin(struct watcher *w, struct watcher_op *op)
 {
@@ -1047,7 +1047,7 @@ watcher_stop_finish(struct watcher *w, struct watcher_op *op)
 	return true;
 }
 
-/* Begin a start (lifecycle.md §6.2). False if it is skipped
+/* Begin a start (doc/design.md §7). False if it is skipped
  * (on_demand); a stopped watcher asks before_start first. */
 static bool
 watcher_start_begin(struct watcher *w, struct watcher_op *op)
@@ -1128,7 +1128,7 @@ watcher_start_complete(struct watcher *w, struct watcher_op *op)
 	watcher_op_done(w, json_pack("{s:o}", "info", info), 0);
 }
 
-/* Where a start stands once it spawned (lifecycle.md §6.2 steps 6-7). */
+/* Where a start stands once it spawned (doc/design.md §7). */
 static int
 watcher_start_finish(struct watcher *w, struct watcher_op *op)
 {

@@ -3,7 +3,8 @@
  * The one fork/exec child of the daemon, used by worker processes and
  * hooks: the parent prepares a plan, vfork()s with every signal blocked,
  * the child applies the plan with async-signal-safe calls only and execs,
- * and a failure of any step comes back through a close-on-exec pipe.
+ * and a failure of any step comes back through a close-on-exec pipe
+ * (doc/design.md §3, §4).
  */
 #ifndef CIRCUS_SPAWN_H
 #define CIRCUS_SPAWN_H
