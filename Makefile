@@ -121,7 +121,7 @@ DEBS = build-essential pkg-config libzmq3-dev libczmq-dev libev-dev \
        libjansson-dev libbsd-dev libreadline-dev libcmocka-dev \
        python3-pytest python3-zmq tmux clang libclang-rt-14-dev \
        libmicrohttpd-dev libncurses-dev prometheus libsqlite3-dev \
-       libssl-dev libinih-dev libcurl4-openssl-dev python3-requests
+       libssl-dev libinih-dev libcurl4-openssl-dev python3-requests iproute2
 deps:
 	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

@@ -293,10 +293,12 @@ char **
 complete_words(struct ctl_ctx *ctx, int nwords, char *const *words,
     const char *current, bool shell)
 {
-	static const char *const globals[] = { "--endpoint", "--help",
-	    "--json", "--prettify", "--ssh", "--ssh_keyfile", "--timeout",
-	    "--version", NULL };
-	static const char *const values[] = { "--endpoint", "--ssh",
+	static const char *const globals[] = { "--client_cert",
+	    "--discover", "--endpoint", "--fleet", "--help", "--json",
+	    "--multicast", "--prettify", "--server_key", "--ssh",
+	    "--ssh_keyfile", "--timeout", "--version", NULL };
+	static const char *const values[] = { "--client_cert", "--endpoint",
+	    "--fleet", "--multicast", "--server_key", "--ssh",
 	    "--ssh_keyfile", "--timeout", NULL };
 	struct complete_list		 l = { NULL, 0, current };
 	const struct ctl_entry		*e = NULL;

@@ -123,6 +123,21 @@ const struct ctl_entry ctl_table[] = {
 		.print = print_ipython,
 	},
 	{
+		.name = "keygen",
+		.grammar = "keygen <path>",
+		.title = "Make a CurveZMQ key pair (local, no daemon)",
+		.argerr = ctl_argerr,
+		.help = "Writes a czmq certificate pair: <path> (the public "
+		    "key, to give to the\nother side) and <path>_secret "
+		    "(mode 0600, to keep), and prints the public\nkey. "
+		    "Nothing is sent to circusd. Use it for the daemon's "
+		    "curve_server_cert\nand for each client's --client_cert "
+		    "(README, \"Securing the control channel\").",
+		.message = "(none: runs locally)",
+		.print = print_default,
+		.flags = CTL_LOCAL,
+	},
+	{
 		.name = "kill",
 		.grammar = "kill <name> [<pid>] [--waiting!] "
 		    "[--signum <signum>] "
@@ -233,7 +248,7 @@ const struct ctl_entry ctl_table[] = {
 	{
 		.name = "reload",
 		.grammar = "reload [<name>] [--terminate=!graceful] "
-		    "[--waiting] [--sequential]",
+		    "[--waiting] [--sequential] [--rolling!]",
 		.title = "Reload the arbiter or a watcher",
 		.argerr = "invalid number of arguments",
 		.help = "Replaces the processes of one watcher, or of all: new "
@@ -261,7 +276,7 @@ const struct ctl_entry ctl_table[] = {
 	{
 		.name = "restart",
 		.grammar = "restart [<name>] [--waiting] "
-		    "[--match <simple|glob|regex>=glob]",
+		    "[--match <simple|glob|regex>=glob] [--rolling!]",
 		.title = "Restart the arbiter or a watcher",
 		.argerr = ctl_argerr,
 		.help = "Stops then starts the watchers matching <name> "
@@ -387,6 +402,8 @@ static const struct {
 	{ "nostop", "accepted for compatibility, not sent" },
 	{ "recursive", "signal the processes and all their descendants" },
 	{ "sequential", "replace processes one at a time" },
+	{ "rolling", "on a fleet: host by host, each back to full strength "
+	    "first" },
 	{ "signum", "signal to send (number or name)" },
 	{ "start", "start the watcher once added" },
 	{ "terminate", "stop the processes first (no graceful reload)" },
@@ -1375,6 +1392,8 @@ extra:
 		case CTL_SLOT_FLAG:
 			if (given[i] && strcmp(s->prop, "verbose") == 0)
 				req->verbose = true;
+			if (given[i] && strcmp(s->option, "rolling") == 0)
+				req->rolling = true;
 			if (s->send == CTL_SEND_NEVER ||
 			    (s->send == CTL_SEND_IF_SET && !given[i]))
 				break;

@@ -313,6 +313,12 @@ struct arbiter {
 	ino_t			 pub_ino;	/* removed when we close them */
 	ev_io			 router_w;
 	ev_prepare		 router_prepare;
+	/* auth.c: CURVE server certificate and the ZAP handler */
+	struct _zcert_t		*server_cert;	/* NULL: CURVE off */
+	void			*zap;		/* zsock_t * */
+	void			*zap_raw;
+	ev_io			 zap_w;
+	ev_prepare		 zap_prepare;
 	ev_signal		 sig_w[8];
 	int			 nsig;
 	ev_timer		 tick;
@@ -377,6 +383,17 @@ void discovery_close(struct arbiter *);
 /* Move old's discovery socket to next when both use the same address. */
 void discovery_handover(struct arbiter *old, struct arbiter *next);
 
+/* ---- auth.c ---- */
+
+/* Load the CURVE certificate, start the ZAP handler (when configured). */
+int auth_open(struct arbiter *, char **cause);
+/* Make an unbound zsock a CURVE server when CURVE is on and tcp://. */
+void auth_apply(const struct arbiter *, void *zsock, const char *endpoint);
+void auth_handover(struct arbiter *old, struct arbiter *next);
+/* Server public key (Z85) when CURVE is on, else NULL. */
+const char *auth_public_key(const struct arbiter *);
+void auth_close(struct arbiter *);
+
 /* ---- controller.c ---- */
 
 enum cmd_status {
@@ -399,6 +416,7 @@ struct cmd_ctx {
 	bool			 cast;
 	bool			 waiting;
 	bool			 internal;	/* from a signal: no reply */
+	bool			 readonly;	/* CURVE read-only client key */
 	bool			 parked;
 	struct watcher		*watcher;	/* resolved "name" */
 	json_t			*result;	/* object, or NULL */
@@ -418,6 +436,9 @@ void controller_handover(struct arbiter *old, struct arbiter *next);
 /* Run one request body from a ROUTER identity through the pipeline. */
 void controller_handle_request(struct arbiter *, const char *identity,
     size_t idlen, const char *body, size_t len);
+/* The same for a client whose CURVE key is read-only when readonly. */
+void controller_handle_request_as(struct arbiter *, const char *identity,
+    size_t idlen, const char *body, size_t len, bool readonly);
 void controller_close(struct arbiter *);
 /* Send the reply for a finished command and free ctx. */
 void cmd_finish(struct cmd_ctx *);
@@ -441,6 +462,7 @@ void controller_fail_parked(struct arbiter *);
 /* ---- cmd.c ---- */
 
 #define CMD_WATCHER	0x1	/* "name" required and resolved */
+#define CMD_READONLY	0x4	/* changes nothing: read-only keys may run it */
 
 struct cmd_entry {
 	const char		 *name;

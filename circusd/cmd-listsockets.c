@@ -45,6 +45,6 @@ const struct cmd_entry cmd_listsockets_entry = {
 	.name = "listsockets",
 	.summary = "Get the list of sockets",
 	.required = NULL,
-	.flags = 0,
+	.flags = CMD_READONLY,
 	.exec = cmd_listsockets_exec,
 };

@@ -138,6 +138,16 @@ reload_invalid_text(const json_t *invalid)
 	return text;
 }
 
+/* Replace *dst by a copy of src (NULL allowed). */
+static void
+reload_set_str(char **dst, const char *src)
+{
+	if (cfg_streq(*dst, src))
+		return;
+	free(*dst);
+	*dst = src != NULL ? xstrdup(src) : NULL;
+}
+
 /* Apply the [circus] options that can change live (DECISIONS 7); the
  * endpoints, sockets and pidfile only change with a full restart. */
 static void
@@ -153,10 +163,16 @@ reload_apply_live(struct arbiter *a, const struct circus_cfg *n)
 	    strcmp(o->stats_endpoint, n->stats_endpoint) != 0 ||
 	    o->statsd != n->statsd || o->httpd != n->httpd ||
 	    (o->endpoint_owner == NULL) != (n->endpoint_owner == NULL) ||
-	    (o->pidfile == NULL) != (n->pidfile == NULL);
+	    (o->pidfile == NULL) != (n->pidfile == NULL) ||
+	    !cfg_streq(o->curve_server_cert, n->curve_server_cert) ||
+	    o->plaintext_tcp != n->plaintext_tcp;
 	if (fixed)
-		log_warnx("reloadconfig: endpoints, statsd, httpd and pidfile "
-		    "changes apply at the next full restart");
+		log_warnx("reloadconfig: endpoints, statsd, httpd, pidfile, "
+		    "curve_server_cert and plaintext_tcp changes apply at the "
+		    "next full restart");
+	/* the key directories are read at every handshake (auth.c) */
+	reload_set_str(&o->curve_clients, n->curve_clients);
+	reload_set_str(&o->curve_readonly_clients, n->curve_readonly_clients);
 	if (o->check_delay != n->check_delay) {
 		o->check_delay = n->check_delay;
 		ev_timer_stop(a->loop, &a->tick);

@@ -168,6 +168,6 @@ const struct cmd_entry cmd_stats_entry = {
 	.name = "stats",
 	.summary = "Get process infos",
 	.required = NULL,
-	.flags = 0,
+	.flags = CMD_READONLY,
 	.exec = cmd_stats_exec,
 };

@@ -87,6 +87,6 @@ const struct cmd_entry cmd_status_entry = {
 	.name = "status",
 	.summary = "Get the status of a watcher or all watchers",
 	.required = NULL,
-	.flags = 0,
+	.flags = CMD_READONLY,
 	.exec = cmd_status_exec,
 };

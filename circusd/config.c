@@ -350,6 +350,9 @@ circus_cfg_clear(struct circus_cfg *c)
 	free(c->endpoint_owner);
 	free(c->pubsub_endpoint);
 	free(c->multicast_endpoint);
+	free(c->curve_server_cert);
+	free(c->curve_clients);
+	free(c->curve_readonly_clients);
 	free(c->stats_endpoint);
 	free(c->metrics_endpoint);
 	free(c->pidfile);
@@ -528,6 +531,36 @@ circus_get(struct load *l, const char *key, const struct ini_opt **op)
 	return (config_env_subst(o->value, l->cfg->global_env));
 }
 
+/*
+ * A plaintext tcp:// endpoint of [circus] key on a non-loopback address:
+ * an error unless plaintext_tcp = true (then a warning). CURVE covers the
+ * control and pub/sub endpoints (README "Securing the control channel").
+ */
+static void
+circus_plaintext(struct load *l, const char *key, const char *endpoint,
+    bool curve)
+{
+	const struct ini_opt	*o;
+	const char		*what;
+
+	o = ini_get(ini_find(&l->ini, "circus"), key);
+	if (o == NULL || endpoint == NULL || curve ||
+	    util_endpoint_is_loopback(endpoint))
+		return;
+	what = strcmp(key, "endpoint") == 0 ? "run any command" : "read it";
+	if (l->cfg->circus.plaintext_tcp)
+		load_warn(l, o->file, o->line, "[circus] %s = %s: plaintext "
+		    "TCP on a non-loopback address (plaintext_tcp = true): "
+		    "anyone who reaches it can %s", key, endpoint, what);
+	else
+		load_error(l, o->file, o->line, "[circus] %s = %s is "
+		    "plaintext TCP on a non-loopback address: anyone who "
+		    "reaches it can %s. %sbind to 127.0.0.1 or ipc://, or set "
+		    "plaintext_tcp = true", key, endpoint, what,
+		    strcmp(key, "stats_endpoint") != 0 ? "Set "
+		    "curve_server_cert (CurveZMQ), " : "");
+}
+
 /* Read a string [circus] key into *dst (kept when absent). */
 static void
 circus_str(struct load *l, const char *key, char **dst)
@@ -654,6 +687,10 @@ load_circus(struct load *l)
 	circus_str(l, "endpoint_owner", &c->endpoint_owner);
 	circus_str(l, "pubsub_endpoint", &c->pubsub_endpoint);
 	circus_str(l, "multicast_endpoint", &c->multicast_endpoint);
+	circus_str(l, "curve_server_cert", &c->curve_server_cert);
+	circus_str(l, "curve_clients", &c->curve_clients);
+	circus_str(l, "curve_readonly_clients", &c->curve_readonly_clients);
+	circus_bool(l, "plaintext_tcp", &c->plaintext_tcp);
 	circus_bool(l, "statsd", &c->statsd);
 	if ((v = circus_get(l, "stats_endpoint", &o)) == NULL)
 		c->stats_endpoint = xstrdup("tcp://127.0.0.1:5557");
@@ -704,6 +741,12 @@ load_circus(struct load *l)
 	circus_float(l, "backoff_factor", &c->backoff_factor);
 	circus_float(l, "backoff_max", &c->backoff_max_s);
 	circus_float(l, "backoff_reset", &c->backoff_reset_s);
+	circus_plaintext(l, "endpoint", c->endpoint,
+	    c->curve_server_cert != NULL);
+	circus_plaintext(l, "pubsub_endpoint", c->pubsub_endpoint,
+	    c->curve_server_cert != NULL);
+	if (c->statsd)
+		circus_plaintext(l, "stats_endpoint", c->stats_endpoint, false);
 	if (s != NULL && (!(c->backoff_min_s >= 0) ||
 	    !(c->backoff_factor >= 1) || !(c->backoff_max_s >= 0) ||
 	    !(c->backoff_reset_s >= 0) || isinf(c->backoff_min_s))) {
@@ -1555,8 +1598,8 @@ watcher_cfg_changed(const struct watcher_cfg *a, const struct watcher_cfg *b,
 	return (!same || a->numprocesses != b->numprocesses);
 }
 
-/* Compare two possibly NULL strings. */
-static bool
+/* Compare two possibly NULL strings (config.h). */
+bool
 cfg_streq(const char *a, const char *b)
 {
 	if (a == NULL || b == NULL)
@@ -1593,6 +1636,11 @@ circus_cfg_changed(const struct circus_cfg *a, const struct circus_cfg *b)
 	    !cfg_streq(a->endpoint_owner, b->endpoint_owner) ||
 	    !cfg_streq(a->pubsub_endpoint, b->pubsub_endpoint) ||
 	    !cfg_streq(a->multicast_endpoint, b->multicast_endpoint) ||
+	    !cfg_streq(a->curve_server_cert, b->curve_server_cert) ||
+	    !cfg_streq(a->curve_clients, b->curve_clients) ||
+	    !cfg_streq(a->curve_readonly_clients,
+	    b->curve_readonly_clients) ||
+	    a->plaintext_tcp != b->plaintext_tcp ||
 	    a->statsd != b->statsd ||
 	    !cfg_streq(a->stats_endpoint, b->stats_endpoint) ||
 	    !cfg_streq(a->metrics_endpoint, b->metrics_endpoint) ||

@@ -19,6 +19,13 @@ struct circus_cfg {
 	char	*endpoint_owner;	/* NULL = unset */
 	char	*pubsub_endpoint;	/* tcp://127.0.0.1:5556 */
 	char	*multicast_endpoint;	/* "" = disabled */
+	/* CurveZMQ (ours, README "Securing the control channel"): the
+	 * server's secret certificate file, the directories of authorized
+	 * and of read-only client public certificates; NULL = unset. */
+	char	*curve_server_cert;
+	char	*curve_clients;
+	char	*curve_readonly_clients;
+	bool	 plaintext_tcp;		/* allow plaintext on non-loopback */
 	bool	 statsd;
 	char	*stats_endpoint;	/* tcp://127.0.0.1:5557 */
 	char	*metrics_endpoint;	/* HOST:PORT of /metrics; forces statsd */
@@ -162,6 +169,9 @@ json_t *config_problems(const struct config *);
 /* The part of config_problems the daemon logs at start (the dropped
  * sections are already among the warnings). */
 json_t *config_not_run(const struct config *);
+
+/* Equal strings, NULL equal only to NULL. */
+bool cfg_streq(const char *, const char *);
 
 /* Defaults of a watcher created by `add` (constructor defaults). */
 struct watcher_cfg *watcher_cfg_new_add(const char *name, const char *cmd);

@@ -238,6 +238,12 @@ controller_dispatch(struct cmd_ctx *ctx)
 		return;
 	}
 	ctx->command = ce->name;
+	if (ctx->readonly && !(ce->flags & CMD_READONLY)) {
+		cmd_error(ctx, 3, "command %s refused: this client's key is "
+		    "read-only (curve_readonly_clients)", ce->name);
+		controller_reply(ctx, CMD_ERROR);
+		return;
+	}
 	for (req = ce->required; req != NULL && *req != NULL; req++) {
 		if (json_object_get(ctx->props, *req) == NULL) {
 			cmd_error(ctx, 3, "message invalid '%s' is missing",
@@ -266,12 +272,21 @@ void
 controller_handle_request(struct arbiter *a, const char *identity,
     size_t idlen, const char *body, size_t len)
 {
+	controller_handle_request_as(a, identity, idlen, body, len, false);
+}
+
+/* The same, from a client with a read-only key when readonly. */
+void
+controller_handle_request_as(struct arbiter *a, const char *identity,
+    size_t idlen, const char *body, size_t len, bool readonly)
+{
 	struct cmd_ctx *ctx;
 	json_error_t jerr;
 	json_t *req, *cmd, *mt;
 	const char *b = body;
 
 	ctx = cmd_ctx_new(a);
+	ctx->readonly = readonly;
 	ctx->identity_len = idlen;
 	ctx->identity = xmalloc(idlen + 1);
 	if (idlen > 0)
@@ -326,6 +341,15 @@ controller_handle_request(struct arbiter *a, const char *identity,
 	controller_dispatch(ctx);
 }
 
+/* Did a client with a read-only CURVE key send m? (auth.c's User-Id) */
+static bool
+controller_readonly_key(zmq_msg_t *m)
+{
+	const char *uid = zmq_msg_gets(m, "User-Id");
+
+	return uid != NULL && strncmp(uid, "ro:", 3) == 0;
+}
+
 /* Read every pending message (ZMQ_FD is edge-triggered). */
 static void
 controller_drain(struct arbiter *a)
@@ -377,9 +401,11 @@ controller_drain(struct arbiter *a)
 		for (i = 0; i < n && i < 3; i++)
 			controller_untrimmed += zmq_msg_size(&parts[i]);
 		if (n == 2)
-			controller_handle_request(a, zmq_msg_data(&parts[0]),
-			    zmq_msg_size(&parts[0]), zmq_msg_data(&parts[1]),
-			    zmq_msg_size(&parts[1]));
+			controller_handle_request_as(a,
+			    zmq_msg_data(&parts[0]), zmq_msg_size(&parts[0]),
+			    zmq_msg_data(&parts[1]), zmq_msg_size(&parts[1]),
+			    a->server_cert != NULL &&
+			    controller_readonly_key(&parts[1]));
 		else if (n > 0)
 			log_warnx("got unexpected message with %d frames, "
 			    "ignoring it", n);
@@ -489,9 +515,44 @@ controller_ipc_unlink(const char *endpoint, ino_t ino)
 		(void)unlink(endpoint + 6);
 }
 
+/*
+ * Bind sock to the endpoint of the [circus] option field: its ipc
+ * directory made (0700), a CURVE server on tcp:// when CURVE is on (with
+ * the certificate of old during a full restart, which hands it over only
+ * once the new arbiter is bound), an ipc socket file owner-only (0600).
+ */
+static int
+controller_bind_one(struct arbiter *a, const struct arbiter *old,
+    zsock_t *sock, const char *field, const char *endpoint, char **cause)
+{
+	mode_t	mask;
+	int	rc;
+
+	if (controller_ipc_dir(endpoint, cause) == -1)
+		return -1;
+	auth_apply(old != NULL && a->server_cert == NULL ? old : a, sock,
+	    endpoint);
+	mask = umask(0177);
+	rc = zsock_bind(sock, "%s", endpoint);
+	umask(mask);
+	if (rc == -1) {
+		*cause = xprintf("cannot bind %s %s: %s", field, endpoint,
+		    zmq_strerror(errno));
+		return -1;
+	}
+	if (strncmp(endpoint, "ipc://", 6) == 0 && endpoint[6] != '@' &&
+	    chmod(endpoint + 6, 0600) == -1) {
+		*cause = xprintf("%s: chmod 0600 %s: %s", field, endpoint + 6,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* Bind the PUB socket on the pubsub endpoint. */
 static int
-controller_bind_pub(struct arbiter *a, char **cause)
+controller_bind_pub(struct arbiter *a, const struct arbiter *old,
+    char **cause)
 {
 	const char *ep = a->cfg->circus.pubsub_endpoint;
 	zsock_t *pub;
@@ -506,13 +567,8 @@ controller_bind_pub(struct arbiter *a, char **cause)
 	 * busy daemon (1000, ZeroMQ's default, is half a second of churn);
 	 * still bounded: one that stops reading costs at most this many. */
 	zsock_set_sndhwm(pub, CONTROLLER_PUB_HWM);
-	if (controller_ipc_dir(ep, cause) == -1) {
-		zsock_destroy(&pub);
-		return -1;
-	}
-	if (zsock_bind(pub, "%s", ep) == -1) {
-		*cause = xprintf("cannot bind pubsub_endpoint %s: %s", ep,
-		    zmq_strerror(errno));
+	if (controller_bind_one(a, old, pub, "pubsub_endpoint", ep,
+	    cause) == -1) {
 		zsock_destroy(&pub);
 		return -1;
 	}
@@ -524,7 +580,8 @@ controller_bind_pub(struct arbiter *a, char **cause)
 
 /* Bind the ROUTER socket on the control endpoint. */
 static int
-controller_bind_router(struct arbiter *a, char **cause)
+controller_bind_router(struct arbiter *a, const struct arbiter *old,
+    char **cause)
 {
 	const struct circus_cfg *c = &a->cfg->circus;
 	int64_t maxmsg = CONTROLLER_MAX_MSG;
@@ -541,13 +598,8 @@ controller_bind_router(struct arbiter *a, char **cause)
 	    sizeof maxmsg);
 	zmq_setsockopt(zsock_resolve(router), ZMQ_ROUTER_MANDATORY, &zero,
 	    sizeof zero);
-	if (controller_ipc_dir(c->endpoint, cause) == -1) {
-		zsock_destroy(&router);
-		return -1;
-	}
-	if (zsock_bind(router, "%s", c->endpoint) == -1) {
-		*cause = xprintf("cannot bind endpoint %s: %s", c->endpoint,
-		    zmq_strerror(errno));
+	if (controller_bind_one(a, old, router, "endpoint", c->endpoint,
+	    cause) == -1) {
 		zsock_destroy(&router);
 		return -1;
 	}
@@ -570,19 +622,21 @@ controller_bind(struct arbiter *a, const struct arbiter *old, char **cause)
 
 	if (a->pub == NULL && (old == NULL || old->pub == NULL ||
 	    strcmp(c->pubsub_endpoint, old->cfg->circus.pubsub_endpoint) != 0) &&
-	    controller_bind_pub(a, cause) == -1)
+	    controller_bind_pub(a, old, cause) == -1)
 		return -1;
 	if (a->router == NULL && (old == NULL || old->router == NULL ||
 	    strcmp(c->endpoint, old->cfg->circus.endpoint) != 0) &&
-	    controller_bind_router(a, cause) == -1)
+	    controller_bind_router(a, old, cause) == -1)
 		return -1;
 	return 0;
 }
 
-/* Take over old's sockets on the endpoints next did not bind itself. */
+/* Take over old's sockets on the endpoints next did not bind itself,
+ * and its ZAP handler. */
 void
 controller_handover(struct arbiter *old, struct arbiter *next)
 {
+	auth_handover(old, next);
 	if (next->pub == NULL && old->pub != NULL) {
 		next->pub = old->pub;
 		next->pub_raw = old->pub_raw;
@@ -611,7 +665,7 @@ controller_open(struct arbiter *a, char **cause)
 	 * them to 10/20 MB and keep that much freed memory in the heap. */
 	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
-	if (controller_bind(a, NULL, cause) == -1)
+	if (auth_open(a, cause) == -1 || controller_bind(a, NULL, cause) == -1)
 		return -1;
 	zmq_getsockopt(a->router_raw, ZMQ_FD, &fd, &sz);
 	ev_io_init(&a->router_w, controller_io_cb, fd, EV_READ);
@@ -650,4 +704,5 @@ controller_close(struct arbiter *a)
 		controller_ipc_unlink(a->cfg->circus.pubsub_endpoint,
 		    a->pub_ino);
 	}
+	auth_close(a);
 }

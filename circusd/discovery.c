@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Multicast discovery (protocol.md §9): answer any datagram on the
- * multicast port with {"endpoint": "<control endpoint>"}. Any error only
- * disables discovery, with Circus's warning.
+ * multicast port with {"endpoint": "<control endpoint>"}, plus (ours, for
+ * `circusctl --discover`) "pubsub_endpoint" and, when CURVE is on, the
+ * server's "curve_public_key". Any error only disables discovery, with
+ * Circus's warning.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -35,7 +37,11 @@ discovery_cb(UNUSED struct ev_loop *loop, ev_io *io, UNUSED int revents)
 		if (recvfrom(a->mcast_fd, buf, sizeof buf, MSG_DONTWAIT,
 		    (struct sockaddr *)&from, &len) == -1)
 			return;
-		o = json_pack("{s:s}", "endpoint", a->cfg->circus.endpoint);
+		o = json_pack("{s:s,s:s}", "endpoint", a->cfg->circus.endpoint,
+		    "pubsub_endpoint", a->cfg->circus.pubsub_endpoint);
+		if (auth_public_key(a) != NULL)
+			json_object_set_new(o, "curve_public_key",
+			    json_string(auth_public_key(a)));
 		reply = pyjson_dumps(o);
 		json_decref(o);
 		(void)sendto(a->mcast_fd, reply, strlen(reply), MSG_DONTWAIT,

@@ -33,6 +33,8 @@
 #include "util.h"
 #include "xmalloc.h"
 
+#define CLIENT_INTERRUPT_MS	200	/* interrupt flag checked this often */
+
 struct client {
 	void			*ctx;
 	void			*sock;
@@ -40,11 +42,26 @@ struct client {
 	bool			 connected;	/* a connection was seen */
 	char			*endpoint;
 	volatile sig_atomic_t	*interrupt;
+	struct client_curve	 curve;
+	int			 use_curve;
 };
 
 static int	client_open(struct client *, char **);
 static int	client_wait(struct client *, short, long, char **);
 static int	client_send(struct client *, json_t *, int, char **);
+
+/* Make an unconnected ZeroMQ socket a CURVE client with keys. */
+int
+client_curve_apply(void *sock, const struct client_curve *keys)
+{
+	if (zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, keys->server_key,
+	    40) != 0 || zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY,
+	    keys->public_key, 40) != 0 || zmq_setsockopt(sock,
+	    ZMQ_CURVE_SECRETKEY, keys->secret_key, 40) != 0)
+		return -1;
+	return 0;
+}
+
 
 /* Close the socket and its monitor. */
 static void
@@ -79,6 +96,12 @@ client_open(struct client *c, char **cause)
 	util_uuid_hex(identity);
 	zmq_setsockopt(c->sock, ZMQ_IDENTITY, identity, 32);
 	zmq_setsockopt(c->sock, ZMQ_LINGER, &zero, sizeof zero);
+	if (c->use_curve && client_curve_apply(c->sock, &c->curve) != 0) {
+		*cause = xprintf("cannot set CURVE keys: %s",
+		    zmq_strerror(zmq_errno()));
+		client_close(c);
+		return -1;
+	}
 	snprintf(monaddr, sizeof monaddr, "inproc://client-monitor-%s",
 	    identity);
 	if (zmq_socket_monitor(c->sock, monaddr, ZMQ_EVENT_CONNECTED |
@@ -104,10 +127,22 @@ client_open(struct client *c, char **cause)
 struct client *
 client_new(const char *endpoint, char **cause)
 {
+	return client_new_curve(endpoint, NULL, cause);
+}
+
+/* Open a client for endpoint, a CURVE client on tcp:// with keys. */
+struct client *
+client_new_curve(const char *endpoint, const struct client_curve *keys,
+    char **cause)
+{
 	struct client	*c;
 
 	c = xcalloc(1, sizeof *c);
 	c->endpoint = xstrdup(endpoint);
+	if (keys != NULL && strncmp(endpoint, "tcp://", 6) == 0) {
+		c->curve = *keys;
+		c->use_curve = 1;
+	}
 	c->ctx = zmq_ctx_new();
 	if (c->ctx == NULL) {
 		*cause = xprintf("cannot create ZeroMQ context: %s",
@@ -221,7 +256,10 @@ client_wait(struct client *c, short events, long deadline, char **cause)
 		memset(&item, 0, sizeof item);
 		item.socket = events == 0 ? c->mon : c->sock;
 		item.events = events == 0 ? ZMQ_POLLIN : events;
-		n = zmq_poll(&item, 1, left);
+		/* The signal may interrupt another thread (circusctl on a
+		 * fleet): look at the flag at least this often. */
+		n = zmq_poll(&item, 1, c->interrupt != NULL &&
+		    left > CLIENT_INTERRUPT_MS ? CLIENT_INTERRUPT_MS : left);
 		if (n == -1) {
 			if (zmq_errno() == EINTR)
 				continue;

@@ -248,6 +248,28 @@ util_monotonic_ms(void)
 	return ((long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
+/* Loopback host of a tcp:// endpoint, or not tcp (util.h). */
+bool
+util_endpoint_is_loopback(const char *endpoint)
+{
+	const char	*host = endpoint + 6, *end;
+	size_t		 n;
+
+	if (strncmp(endpoint, "tcp://", 6) != 0)
+		return true;
+	if (*host == '[') {
+		host++;
+		end = strchr(host, ']');
+	} else
+		end = strrchr(host, ':');
+	n = end != NULL ? (size_t)(end - host) : strlen(host);
+	if ((n == 9 && strncmp(host, "localhost", 9) == 0) ||
+	    (n == 3 && strncmp(host, "::1", 3) == 0) ||
+	    (n == 2 && strncmp(host, "lo", 2) == 0))
+		return true;
+	return n >= 4 && strncmp(host, "127.", 4) == 0;
+}
+
 /* Fill buf with 32 random lowercase hex characters and a NUL. */
 void
 util_uuid_hex(char *buf)

@@ -21,6 +21,9 @@ const char *util_signal_name(int signum);
 double util_wallclock(void);
 /* Monotonic clock in milliseconds, for deadlines and periods. */
 long util_monotonic_ms(void);
+/* Is the host of a tcp:// endpoint a loopback address or interface
+ * (127.x, localhost, ::1, lo)? true for other transports (ipc...). */
+bool util_endpoint_is_loopback(const char *endpoint);
 /* 32 lowercase hex chars of randomness + NUL into buf (>= 33 bytes). */
 void util_uuid_hex(char *buf);
 
