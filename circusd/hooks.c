@@ -24,7 +24,7 @@
 
 #include "circusd.h"
 #include "log.h"
-#include "spawn.h"
+#include "forkexec.h"
 #include "util.h"
 #include "xmalloc.h"
 

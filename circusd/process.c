@@ -28,7 +28,7 @@
 #include "circusd.h"
 #include "log.h"
 #include "pyjson.h"
-#include "spawn.h"
+#include "forkexec.h"
 #include "util.h"
 #include "xmalloc.h"
 

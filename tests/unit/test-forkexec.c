@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Unit tests for lib/spawn.c, the one fork/exec child of processes and
+ * Unit tests for lib/forkexec.c, the one fork/exec child of processes and
  * hooks: real children of /bin/sh, each waited for with waitpid().
  */
 #include <sys/resource.h>
@@ -20,7 +20,7 @@
 
 #include <cmocka.h>
 
-#include "spawn.h"
+#include "forkexec.h"
 
 static char sh_path[] = "PATH=/usr/bin:/bin", sh_name[] = "sh", sh_c[] = "-c";
 static char *sh_envp[] = { sh_path, NULL };

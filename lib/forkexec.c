@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The one fork/exec child (see spawn.h). */
+/* The one fork/exec child (see forkexec.h). */
 #include <sys/resource.h>
 #include <sys/types.h>
 
@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "compat.h"
-#include "spawn.h"
+#include "forkexec.h"
 
 /* Signals the daemon may have changed, reset to SIG_DFL in the child. */
 static const int spawn_reset_sigs[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM,

@@ -4,10 +4,11 @@
  * hooks: the parent prepares a plan, vfork()s with every signal blocked,
  * the child applies the plan with async-signal-safe calls only and execs,
  * and a failure of any step comes back through a close-on-exec pipe
- * (doc/design.md §3, §4).
+ * (doc/design.md §3, §4). Not named spawn.h: with -Ilib it would hide
+ * the system's <spawn.h>.
  */
-#ifndef CIRCUS_SPAWN_H
-#define CIRCUS_SPAWN_H
+#ifndef CIRCUS_FORKEXEC_H
+#define CIRCUS_FORKEXEC_H
 
 #include <sys/resource.h>
 #include <sys/types.h>
