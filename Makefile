@@ -54,6 +54,13 @@ HELPER_BIN = $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/helpers/%)
 # the objects of every .c file in folder $(1)
 dir_obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(1)/*.c))
 
+# Bundled plugins (plugins.md): plugins/<name>.c + the shared runtime
+# plugins/plugin.c -> $(BUILD)/circus-plugin-<name>, next to circusd.
+PLUGINS     = flapping statsd fullstats watchdog command_reloader \
+              resource_watcher http_observer redis_observer
+PLUGIN_RT   = $(BUILD)/obj/plugins/plugin.o
+.SECONDARY: $(PLUGINS:%=$(BUILD)/obj/plugins/%.o) $(PLUGIN_RT)
+
 # The programs: each NAME links $(NAME_OBJ) and the lib with $(NAME_LIBS).
 PROGS = circusd circusctl syncserver
 circusd_OBJ     = $(CIRCUSD_OBJ)
@@ -68,6 +75,12 @@ circusd-stats_LIBS = $(PKG_LIBS) -lmicrohttpd -lm
 circus-top_OBJ     = $(call dir_obj,circus-top)
 circus-top_LIBS    = $(PKG_LIBS) -lncurses -lm
 PROGS += circusd-stats circus-top
+# each plugin: its file and the runtime (RedisObserver speaks RESP: hiredis)
+$(foreach p,$(PLUGINS),$(eval circus-plugin-$(p)_OBJ = \
+    $(BUILD)/obj/plugins/$(p).o $(PLUGIN_RT)))
+$(foreach p,$(PLUGINS),$(eval circus-plugin-$(p)_LIBS = $(PKG_LIBS) -lm))
+circus-plugin-redis_observer_LIBS += -lhiredis
+PROGS += $(PLUGINS:%=circus-plugin-%)
 BINS = $(PROGS:%=$(BUILD)/%)
 
 .PHONY: all test unit e2e run deps clean check bench bench-quick fuzz soak format
@@ -97,6 +110,10 @@ $(BUILD)/tests/test-sync-%: tests/unit/test-sync-%.c $(SYNC_CORE) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Isyncserver $(LDFLAGS_ALL) -o $@ $^ $(SYNC_LIBS) -lcmocka -lm
 
+$(BUILD)/tests/test-plugin-%: tests/unit/test-plugin-%.c $(PLUGIN_RT) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Iplugins $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lcmocka -lm
+
 $(BUILD)/tests/test-%: tests/unit/test-%.c $(CIRCUSD_CORE) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Icircusd $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lcmocka -lm
@@ -121,7 +138,8 @@ DEBS = build-essential pkg-config libzmq3-dev libczmq-dev libev-dev \
        libjansson-dev libbsd-dev libreadline-dev libcmocka-dev \
        python3-pytest python3-zmq tmux clang libclang-rt-14-dev \
        libmicrohttpd-dev libncurses-dev prometheus libsqlite3-dev \
-       libssl-dev libinih-dev libcurl4-openssl-dev python3-requests iproute2
+       libssl-dev libinih-dev libcurl4-openssl-dev python3-requests iproute2 \
+       libhiredis-dev redis-server
 deps:
 	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

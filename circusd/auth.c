@@ -217,7 +217,7 @@ auth_open(struct arbiter *a, char **cause)
 	bool			 curve = c->curve_server_cert != NULL;
 	zsock_t			*zap;
 
-	if (!curve)
+	if (!curve || a->zap != NULL)	/* off, or handed over (restart) */
 		return 0;
 	if (!zsys_has_curve()) {
 		*cause = xstrdup("curve_server_cert: this libzmq has no "

@@ -85,6 +85,9 @@ struct process *process_spawn(struct watcher *, int wid,
     process_exit_cb on_exit, char **cause);
 /* Send signum to the process (and its group/children as asked). */
 int process_signal(struct process *, int signum);
+/* The signal command: before_signal, signal, tree (owned), after_signal. */
+void process_signal_command(struct process *, int signum, pid_t *tree,
+    size_t ntree);
 /* Begin a graceful kill: stop signal, then SIGKILL after timeout_s. */
 void process_kill(struct process *, int signum, double timeout_s,
     enum process_kill_reason);
@@ -176,6 +179,9 @@ struct watcher {
 	double			 backoff_s;	/* current delay, 0 = none */
 	int			 crashes;	/* consecutive quick deaths */
 	char			*backoff_reason;
+	/* why a client stopped it (`stop` with a "reason", e.g. the flapping
+	 * plugin); shown by status and stats until the next start */
+	char			*client_stop_reason;
 	ev_tstamp		 backoff_until;
 	bool			 gave_up;	/* spawn failed max_retry times */
 	char			*spawn_error;	/* last spawn failure, or NULL */
@@ -250,6 +256,12 @@ bool hook_configured(const struct watcher *, const char *hook);
  * exits, in request order among the watcher's hooks. */
 void hook_run(struct watcher *, const char *hook, json_t *args,
     hook_done_cb done, void *ctx);
+/* The same, capturing the program's stdout (up to 64 KiB; "" when the
+ * hook is not configured) for the callback. */
+typedef void (*hook_output_cb)(struct watcher *, void *ctx, bool result,
+    const char *output);
+void hook_run_output(struct watcher *, const char *hook, json_t *args,
+    hook_output_cb done, void *ctx);
 /* Kill and forget every hook of the watcher; no callback runs. */
 void hook_cancel_all(struct watcher *);
 

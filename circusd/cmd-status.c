@@ -43,7 +43,7 @@ cmd_status_exec(struct cmd_ctx *ctx)
 {
 	struct arbiter *a = ctx->arbiter;
 	struct watcher *w = NULL;
-	json_t *name, *all, *backoff, *backoffs, *gave_up;
+	json_t *name, *all, *backoff, *backoffs, *gave_up, *reasons;
 	const char *why;
 
 	if (!cmd_watcher_opt(ctx, &w))
@@ -62,13 +62,21 @@ cmd_status_exec(struct cmd_ctx *ctx)
 		if ((why = watcher_stop_reason(w)) != NULL)
 			json_object_set_new(ctx->result, "gave_up",
 			    json_string(why));
+		/* ours: why a client (the flapping plugin) stopped it */
+		if (w->client_stop_reason != NULL)
+			json_object_set_new(ctx->result, "stop_reason",
+			    json_string(w->client_stop_reason));
 		return CMD_OK;
 	}
 
 	all = json_object();
 	backoffs = json_object();
 	gave_up = json_object();
+	reasons = json_object();
 	TAILQ_FOREACH(w, &a->watchers, entry) {
+		if (w->client_stop_reason != NULL)
+			json_object_set_new(reasons, w->name,
+			    json_string(w->client_stop_reason));
 		json_object_set_new(all, w->name,
 		    json_string(watcher_state_name(w->state)));
 		if ((backoff = watcher_backoff_json(w)) != NULL)
@@ -80,6 +88,7 @@ cmd_status_exec(struct cmd_ctx *ctx)
 	json_object_set_new(ctx->result, "statuses", all);
 	cmd_status_set_nonempty(ctx->result, "backoff", backoffs);
 	cmd_status_set_nonempty(ctx->result, "gave_up", gave_up);
+	cmd_status_set_nonempty(ctx->result, "stop_reasons", reasons);
 	return CMD_OK;
 }
 

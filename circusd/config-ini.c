@@ -19,8 +19,8 @@
 
 #include "config.h"
 #include "config-int.h"
-#include "pyjson.h"
 #include "util.h"
+#include "pyjson.h"
 #include "xmalloc.h"
 
 static void	 ini_error(json_t *, const char *, int, const char *, ...)
@@ -294,34 +294,16 @@ ini_read(struct ini *ini, const char *path, json_t *errors)
 	return (0);
 }
 
-/* Python int() of a string (the one parser is in lib/util.c). */
+/* Python int() of a string (lib/util.c). */
 int
 config_parse_int(const char *s, long long *out)
 {
-	return (util_parse_pyint(s, out));
+	return (util_parse_int(s, out));
 }
 
-/* Python float() of a string (no hexadecimal forms). */
+/* Python float() of a string (lib/util.c). */
 int
 config_parse_float(const char *s, double *out)
 {
-	char	*end;
-	double	 d;
-
-	if (s == NULL)
-		return (-1);
-	while (isspace((unsigned char)*s))
-		s++;
-	if (*s == '\0' || strpbrk(s, "xX") != NULL)
-		return (-1);
-	errno = 0;
-	d = strtod(s, &end);
-	if (end == s)
-		return (-1);
-	while (isspace((unsigned char)*end))
-		end++;
-	if (*end != '\0')
-		return (-1);
-	*out = d;
-	return (0);
+	return (util_parse_float(s, out));
 }

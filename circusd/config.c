@@ -325,6 +325,7 @@ plugin_cfg_dup(const struct plugin_cfg *o)
 	p->name = cfg_sdup(o->name);
 	p->file = cfg_sdup(o->file);
 	p->use = cfg_sdup(o->use);
+	p->program = cfg_sdup(o->program);
 	p->raw = cfg_jdup(o->raw);
 	return (p);
 }
@@ -338,6 +339,7 @@ plugin_cfg_free(struct plugin_cfg *p)
 	free(p->name);
 	free(p->file);
 	free(p->use);
+	free(p->program);
 	json_decref(p->raw);
 	free(p);
 }
@@ -395,19 +397,8 @@ json_t *
 config_not_run(const struct config *cfg)
 {
 	json_t	*out = json_array();
-	char	*line;
-	size_t	 i;
 
 	json_array_extend(out, cfg->unsupported);
-	for (i = 0; i < cfg->nplugins; i++) {
-		line = xprintf("%s:%d: plugin '%s' (%s): plugins are not "
-		    "supported by this build yet; the rest of the "
-		    "configuration starts", cfg->plugins[i]->file,
-		    cfg->plugins[i]->line, cfg->plugins[i]->name,
-		    cfg->plugins[i]->use != NULL ? cfg->plugins[i]->use : "?");
-		json_array_append_new(out, ini_jstr(line));
-		free(line);
-	}
 	return (out);
 }
 
@@ -955,7 +946,222 @@ load_plugin(struct load *l, const struct ini_sect *s)
 		return (NULL);
 	}
 	p->use = xstrdup(v);
+	if ((p->program = config_plugin_program(p->use, &r)) == NULL) {
+		load_error(l, s->file, sect_line(s, "use"), "plugin '%s': %s",
+		    p->name, r);
+		free(r);
+		plugin_cfg_free(p);
+		return (NULL);
+	}
 	return (p);
+}
+
+/* Bundled plugins: Circus's class name -> our program (plugins/). */
+static const struct {
+	const char	*use;
+	const char	*program;
+} plugin_programs[] = {
+	{ "circus.plugins.flapping.Flapping", "circus-plugin-flapping" },
+	{ "circus.plugins.statsd.StatsdEmitter", "circus-plugin-statsd" },
+	{ "circus.plugins.statsd.FullStats", "circus-plugin-fullstats" },
+	{ "circus.plugins.watchdog.WatchDog", "circus-plugin-watchdog" },
+	{ "circus.plugins.command_reloader.CommandReloader",
+	    "circus-plugin-command_reloader" },
+	{ "circus.plugins.resource_watcher.ResourceWatcher",
+	    "circus-plugin-resource_watcher" },
+	{ "circus.plugins.http_observer.HttpObserver",
+	    "circus-plugin-http_observer" },
+	{ "circus.plugins.redis_observer.RedisObserver",
+	    "circus-plugin-redis_observer" },
+};
+
+/* Where the bundled plugin programs are: $CIRCUS_PLUGIN_DIR, else the
+ * directory of the running executable. Caller frees. */
+static char *
+config_plugin_dir(void)
+{
+	const char	*env;
+	char		 buf[4096], *slash;
+	ssize_t		 n;
+
+	if ((env = getenv("CIRCUS_PLUGIN_DIR")) != NULL && *env != '\0')
+		return (xstrdup(env));
+	if ((n = readlink("/proc/self/exe", buf, sizeof buf - 1)) <= 0)
+		return (xstrdup("."));
+	buf[n] = '\0';
+	if ((slash = strrchr(buf, '/')) != NULL)
+		*slash = '\0';
+	return (xstrdup(buf));
+}
+
+/*
+ * The program a plugin's `use` names (DECISIONS 6): a bundled plugin's
+ * class name, or the path of an executable. NULL + *cause otherwise.
+ */
+char *
+config_plugin_program(const char *use, char **cause)
+{
+	char	*dir, *path, *known;
+	size_t	 i;
+
+	for (i = 0; i < nitems(plugin_programs); i++) {
+		if (strcmp(use, plugin_programs[i].use) == 0 ||
+		    (strcmp(use, "circus.plugins._statsd.StatsdEmitter") == 0 &&
+		    strcmp(plugin_programs[i].use,
+		    "circus.plugins.statsd.StatsdEmitter") == 0)) {
+			dir = config_plugin_dir();
+			path = xprintf("%s/%s", dir, plugin_programs[i].program);
+			free(dir);
+			return (path);
+		}
+	}
+	if (strchr(use, '/') != NULL) {
+		if (access(use, X_OK) == 0)
+			return (xstrdup(use));
+		*cause = xprintf("use = %s: %s", use, strerror(errno));
+		return (NULL);
+	}
+	known = xstrdup("");
+	for (i = 0; i < nitems(plugin_programs); i++) {
+		path = xprintf("%s%s%s", known, i > 0 ? ", " : "",
+		    plugin_programs[i].use);
+		free(known);
+		known = path;
+	}
+	*cause = xprintf("use = %s names no plugin of this build (bundled: "
+	    "%s; or give the path of an executable)", use, known);
+	free(known);
+	return (NULL);
+}
+
+/* The --config string Circus gives a plugin: every key but `use`, sorted,
+ * "key:value" joined with ":::" (plugins.md §2). Caller frees. */
+static char *
+plugin_config_string(const struct plugin_cfg *p)
+{
+	const char	**keys, *k;
+	json_t		 *v;
+	char		 *out, *tmp;
+	size_t		  n = 0, i;
+
+	keys = xcalloc(json_object_size(p->raw) + 2, sizeof *keys);
+	json_object_foreach(p->raw, k, v) {
+		if (strcmp(k, "use") != 0 && strcmp(k, "name") != 0)
+			keys[n++] = k;
+	}
+	keys[n++] = "name";
+	keys[n++] = "__name__";
+	qsort(keys, n, sizeof *keys, cfg_strcmp);
+	out = xstrdup("");
+	for (i = 0; i < n; i++) {
+		v = json_object_get(p->raw, keys[i]);
+		if (strcmp(keys[i], "name") == 0 ||
+		    strcmp(keys[i], "__name__") == 0)
+			tmp = xprintf("%s%s%s:plugin:%s", out, i ? ":::" : "",
+			    keys[i], p->name);
+		else
+			tmp = xprintf("%s%s%s:%s", out, i ? ":::" : "",
+			    keys[i], json_string_value(v));
+		free(out);
+		out = tmp;
+	}
+	free(keys);
+	return (out);
+}
+
+/* The plugin's command line, each word quoted: shell-splitting it gives
+ * back exactly the argv (plugins.md §2, flags as Circus builds them). */
+static char *
+plugin_cmd(const struct circus_cfg *c, const struct plugin_cfg *p)
+{
+	const char	*argv[16];
+	char		*cfg, *out, *q, *tmp;
+	size_t		 n = 0, i;
+
+	cfg = plugin_config_string(p);
+	argv[n++] = p->program;
+	argv[n++] = "--endpoint";
+	argv[n++] = c->endpoint;
+	argv[n++] = "--pubsub";
+	argv[n++] = c->pubsub_endpoint;
+	argv[n++] = "--config";
+	argv[n++] = cfg;
+	if (c->debug || c->loglevel != NULL) {
+		argv[n++] = "--log-level";
+		argv[n++] = c->debug ? "DEBUG" : c->loglevel;
+	}
+	if (c->logoutput != NULL) {
+		argv[n++] = "--log-output";
+		argv[n++] = c->logoutput;
+	}
+	if (strchr(p->use, '/') == NULL)
+		argv[n++] = p->use;
+	out = NULL;
+	for (i = 0; i < n; i++) {
+		q = shlex_quote(argv[i]);
+		tmp = xprintf("%s%s%s", out != NULL ? out : "", i ? " " : "",
+		    q);
+		free(q);
+		free(out);
+		out = tmp;
+	}
+	free(cfg);
+	return (out);
+}
+
+/* Add an ini option to a section built by the loader. */
+static void
+sect_add(struct ini_sect *s, const char *name, const char *value,
+    const char *file, int line)
+{
+	struct ini_opt	*o;
+
+	s->opts = xreallocarray(s->opts, s->nopts + 1, sizeof *s->opts);
+	o = &s->opts[s->nopts++];
+	o->name = xstrdup(name);
+	o->value = xstrdup(value);
+	o->file = file;
+	o->line = line;
+}
+
+/*
+ * A plugin runs as the watcher `plugin:NAME` (plugins.md §2): append the
+ * section [watcher:plugin:NAME] that Circus's arbiter builds — its
+ * command line, priority 1, singleton, copy_env/copy_path, streams closed
+ * unless debug — followed by every key of the plugin section, which the
+ * walk of load_sections then loads like any watcher.
+ */
+static void
+plugin_watcher_sect(struct load *l, const struct ini_sect *s,
+    const struct plugin_cfg *p)
+{
+	const struct circus_cfg	*c = &l->cfg->circus;
+	struct ini_sect		*w;
+	char			*cmd;
+	const char		*closed = c->debug ? "false" : "true";
+	size_t			 i;
+
+	w = xcalloc(1, sizeof *w);
+	w->name = xprintf("watcher:plugin:%s", p->name);
+	w->file = s->file;
+	w->line = s->line;
+	cmd = plugin_cmd(c, p);
+	sect_add(w, "cmd", cmd, s->file, s->line);
+	free(cmd);
+	sect_add(w, "priority", "1", s->file, s->line);
+	sect_add(w, "singleton", "true", s->file, s->line);
+	sect_add(w, "copy_env", "true", s->file, s->line);
+	sect_add(w, "copy_path", "true", s->file, s->line);
+	sect_add(w, "close_child_stdout", closed, s->file, s->line);
+	sect_add(w, "close_child_stderr", closed, s->file, s->line);
+	for (i = 0; i < s->nopts; i++) {
+		if (strcmp(s->opts[i].name, "name") != 0)
+			sect_add(w, s->opts[i].name, s->opts[i].value,
+			    s->opts[i].file, s->opts[i].line);
+	}
+	l->ini.sects = xreallocarray(l->ini.sects, l->ini.nsects + 1,
+	    sizeof *l->ini.sects);
+	l->ini.sects[l->ini.nsects++] = w;
 }
 
 /* ---- watchers ---- */
@@ -1384,6 +1590,7 @@ load_sections(struct load *l)
 			cfg->plugins = xreallocarray(cfg->plugins,
 			    cfg->nplugins + 1, sizeof *cfg->plugins);
 			cfg->plugins[cfg->nplugins++] = p;
+			plugin_watcher_sect(l, s, p);
 		} else if (strncmp(s->name, "watcher:", 8) == 0) {
 			w = load_watcher(l, s);
 			if (load_demote(l, nerr, "watcher") || w == NULL) {

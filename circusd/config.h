@@ -123,6 +123,7 @@ struct plugin_cfg {
 	char	*file;
 	int	 line;
 	char	*use;
+	char	*program;		/* what `use` runs (config_plugin_program) */
 	int	 priority;		/* 1 */
 	json_t	*raw;			/* every key (strings) */
 };
@@ -186,6 +187,10 @@ bool socket_cfg_changed(const struct socket_cfg *, const struct socket_cfg *);
 struct plugin_cfg *plugin_cfg_dup(const struct plugin_cfg *);
 void plugin_cfg_free(struct plugin_cfg *);
 bool plugin_cfg_changed(const struct plugin_cfg *, const struct plugin_cfg *);
+/* The program a plugin section's `use` runs: a bundled plugin (in
+ * $CIRCUS_PLUGIN_DIR, else next to the running executable) or the path of
+ * an executable. NULL + *cause (allocated) when it names neither. */
+char *config_plugin_program(const char *use, char **cause);
 bool circus_cfg_changed(const struct circus_cfg *, const struct circus_cfg *);
 
 /* ---- the option table (options-table.c) ---- */

@@ -173,6 +173,7 @@ watcher_free(struct watcher *w)
 	free(w->backoff_reason);
 	free(w->spawn_error);
 	free(w->stop_reason);
+	free(w->client_stop_reason);
 	free(w->lname);
 	free(w->topic);
 	watcher_cfg_free(w->cfg);
@@ -1087,6 +1088,8 @@ watcher_start_spawn(struct watcher *w, struct watcher_op *op)
 	w->vetoed = false;
 	free(w->stop_reason);
 	w->stop_reason = NULL;
+	free(w->client_stop_reason);
+	w->client_stop_reason = NULL;
 	w->spawn_failures = 0;
 	w->backoff_until = 0;
 	w->last_spawn = 0;
@@ -1481,13 +1484,9 @@ watcher_signal(struct watcher *w, int signum, pid_t pid, pid_t childpid,
 		}
 		/* Find the tree first: once the parent dies its children
 		 * are reparented to us and no longer look like its tree. */
+		kids = NULL;
 		n = recursive ? process_descendants(p->pid, &kids) : 0;
-		process_signal(p, signum);
-		if (recursive) {
-			for (i = 0; i < n; i++)
-				kill(kids[i], signum);
-			free(kids);
-		}
+		process_signal_command(p, signum, kids, n);
 	}
 	if (pid != 0 && (children || childpid != 0) &&
 	    watcher_find_process(w, pid) == NULL) {

@@ -111,39 +111,6 @@ util_parse_bool(const char *s, bool *out)
 	return (-1);
 }
 
-int
-util_parse_pyint(const char *s, long long *out)
-{
-	long long	 v = 0;
-	int		 neg = 0, digits = 0;
-
-	if (s == NULL)
-		return (-1);
-	while (isspace((unsigned char)*s))
-		s++;
-	if (*s == '+' || *s == '-')
-		neg = (*s++ == '-');
-	while (*s != '\0') {
-		if (*s == '_' && digits > 0 && isdigit((unsigned char)s[1])) {
-			s++;
-			continue;
-		}
-		if (!isdigit((unsigned char)*s))
-			break;
-		if (v > (LLONG_MAX - 9) / 10)
-			return (-1);
-		v = v * 10 + (*s - '0');
-		digits++;
-		s++;
-	}
-	while (isspace((unsigned char)*s))
-		s++;
-	if (digits == 0 || *s != '\0')
-		return (-1);
-	*out = neg ? -v : v;
-	return (0);
-}
-
 /* Look a signal name up (upper case, without SIG); -1 if unknown. */
 static int
 util_signal_lookup(const char *name)
@@ -173,7 +140,7 @@ util_parse_signal(const char *s)
 
 	if (s == NULL)
 		return (-1);
-	if (util_parse_pyint(s, &v) == 0) {
+	if (util_parse_int(s, &v) == 0) {
 		if (v < 0 || v > INT_MAX)
 			return (-1);
 		return ((int)v);
@@ -296,4 +263,62 @@ util_uuid_hex(char *buf)
 		buf[i * 2 + 1] = hex[rnd[i] & 0xf];
 	}
 	buf[32] = '\0';
+}
+
+/* Python int() of a string (whitespace, sign, digits, '_' between). */
+int
+util_parse_int(const char *s, long long *out)
+{
+	long long	 v = 0;
+	int		 neg = 0, digits = 0;
+
+	if (s == NULL)
+		return (-1);
+	while (isspace((unsigned char)*s))
+		s++;
+	if (*s == '+' || *s == '-')
+		neg = (*s++ == '-');
+	while (*s != '\0') {
+		if (*s == '_' && digits > 0 && isdigit((unsigned char)s[1])) {
+			s++;
+			continue;
+		}
+		if (!isdigit((unsigned char)*s))
+			break;
+		if (v > (LLONG_MAX - 9) / 10)
+			return (-1);
+		v = v * 10 + (*s++ - '0');
+		digits++;
+	}
+	while (isspace((unsigned char)*s))
+		s++;
+	if (digits == 0 || *s != '\0')
+		return (-1);
+	*out = neg ? -v : v;
+	return (0);
+}
+
+/* Python float() of a string (no hexadecimal forms). */
+int
+util_parse_float(const char *s, double *out)
+{
+	char	*end;
+	double	 d;
+
+	if (s == NULL)
+		return (-1);
+	while (isspace((unsigned char)*s))
+		s++;
+	if (*s == '\0' || strpbrk(s, "xX") != NULL)
+		return (-1);
+	errno = 0;
+	d = strtod(s, &end);
+	if (end == s)
+		return (-1);
+	while (isspace((unsigned char)*end))
+		end++;
+	if (*end != '\0')
+		return (-1);
+	*out = d;
+	return (0);
 }

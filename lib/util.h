@@ -8,15 +8,14 @@
 /* Circus to_bool: yes/true/on/1, no/false/off/0, any case, trimmed.
  * Returns 0 and sets *out, or -1 if not a boolean word. */
 int util_parse_bool(const char *s, bool *out);
-/* Python int() of a decimal string: surrounding whitespace, a sign, digits
- * with single '_' between them. Returns 0 and sets *out, or -1 (NULL,
- * not an int, or beyond long long). */
-int util_parse_pyint(const char *s, long long *out);
 /* Circus to_signum: number, NAME, SIGNAME, NAME+N, any case.
  * Returns the signal number or -1. */
 int util_parse_signal(const char *s);
 /* Name without SIG prefix for a signal number ("TERM"), or NULL. */
 const char *util_signal_name(int signum);
+/* Python int() / float() of a string: 0, or -1 if not a valid literal. */
+int util_parse_int(const char *s, long long *out);
+int util_parse_float(const char *s, double *out);
 /* Wall clock, seconds since the epoch (for message "time" fields only). */
 double util_wallclock(void);
 /* Monotonic clock in milliseconds, for deadlines and periods. */

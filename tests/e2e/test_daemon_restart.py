@@ -94,7 +94,7 @@ def test_full_restart_keeps_pid_endpoints_and_subscribers(circusd, transport):
     [s] = d.call("listsockets")["sockets"]
     assert s["port"] == web, s
     socket.create_connection(("127.0.0.1", web), timeout=10).close()
-    assert wait_until(lambda: discover(mport), 20) == {"endpoint": d.endpoint}
+    assert wait_until(lambda: discover(mport), 20)["endpoint"] == d.endpoint
     assert "cannot bind" not in d.log_text()
     # and again: a second restart on the handed-over sockets
     mark = d.events.mark()

@@ -262,3 +262,23 @@ def test_reloadconfig_applies_new_key_directories(circusd, wd):
                "at the next full restart" in d.log_text(), timeout=20)
     p = ctl_as(d, keys, "rw", server, "status")
     assert (p.returncode, p.stdout) == (0, "sleeper: active\n"), p.stderr
+
+
+def test_full_restart_keeps_curve(circusd, wd):
+    """A full restart hands the ZAP handler and the certificate over with
+    the control socket: the authorized key still runs commands, the
+    read-only key still only reads, a stranger still gets nothing."""
+    d, keys, server = curve_daemon(circusd, wd)
+    pid = d.proc.pid
+    p = ctl_as(d, keys, "rw", server, "restart", "--waiting")
+    assert (p.returncode, p.stdout) == (0, "ok\n"), p.stderr
+    assert d.proc.pid == pid and d.proc.poll() is None
+    wait_until(lambda: ctl_as(d, keys, "rw", server, "status").stdout ==
+               "sleeper: active\n", timeout=30)
+    p = ctl_as(d, keys, "rw", server, "incr", "sleeper", "--waiting")
+    assert (p.returncode, p.stdout) == (0, "2\n"), p.stderr
+    p = ctl_as(d, keys, "ro", server, "stop", "sleeper")
+    assert p.returncode == 3 and "read-only" in p.stderr, p.stderr
+    p = ctl_as(d, keys, "stranger", server, "stop", "sleeper")
+    assert p.returncode == 1, (p.stdout, p.stderr)
+    assert d.call("status", name="sleeper")["status"] == "active"

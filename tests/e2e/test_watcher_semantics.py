@@ -318,8 +318,8 @@ def test_listsockets_order_with_reuseport(circusd, wd):
     ("[watcher:a]\ncmd = /bin/true\n[watcher:b\ncmd = /bin/false\n", 3,
      "a section header missing its ']' is read as option '[watcher' of "
      "section [watcher:a]"),
-    ("[watcher:a]\ncmd = /bin/true\n\n[plugin:p]\nuse = x.y.Z\n", 4,
-     "plugin 'p' (x.y.Z): plugins are not supported by this build"),
+    ("[watcher:a]\ncmd = /bin/true\n\n[plugin:p]\nuse = x.y.Z\n", 5,
+     "plugin 'p': use = x.y.Z names no plugin of this build"),
 ])
 def test_check_reports_what_would_not_run(wd, circus_build, body, line, text):
     p = wd.write("c.ini", body, dedent=False)

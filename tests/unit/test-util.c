@@ -182,22 +182,22 @@ test_pyint(void **state)
 	long long	 n = 7;
 
 	(void)state;
-	assert_int_equal(util_parse_pyint(" +42\t", &n), 0);
+	assert_int_equal(util_parse_int(" +42\t", &n), 0);
 	assert_int_equal(n, 42);
-	assert_int_equal(util_parse_pyint("-1_000_000", &n), 0);
+	assert_int_equal(util_parse_int("-1_000_000", &n), 0);
 	assert_int_equal(n, -1000000);
-	assert_int_equal(util_parse_pyint("1_000_000_000_000", &n), 0);
+	assert_int_equal(util_parse_int("1_000_000_000_000", &n), 0);
 	assert_true(n == 1000000000000LL);
 	n = 7;
-	assert_int_equal(util_parse_pyint("99999999999999999999", &n), -1);
-	assert_int_equal(util_parse_pyint("_1", &n), -1);
-	assert_int_equal(util_parse_pyint("1__0", &n), -1);
-	assert_int_equal(util_parse_pyint("1_", &n), -1);
-	assert_int_equal(util_parse_pyint("0x10", &n), -1);
-	assert_int_equal(util_parse_pyint("1.5", &n), -1);
-	assert_int_equal(util_parse_pyint("", &n), -1);
-	assert_int_equal(util_parse_pyint("-", &n), -1);
-	assert_int_equal(util_parse_pyint(NULL, &n), -1);
+	assert_int_equal(util_parse_int("99999999999999999999", &n), -1);
+	assert_int_equal(util_parse_int("_1", &n), -1);
+	assert_int_equal(util_parse_int("1__0", &n), -1);
+	assert_int_equal(util_parse_int("1_", &n), -1);
+	assert_int_equal(util_parse_int("0x10", &n), -1);
+	assert_int_equal(util_parse_int("1.5", &n), -1);
+	assert_int_equal(util_parse_int("", &n), -1);
+	assert_int_equal(util_parse_int("-", &n), -1);
+	assert_int_equal(util_parse_int(NULL, &n), -1);
 	assert_int_equal(n, 7);
 }
 
