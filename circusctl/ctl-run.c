@@ -406,6 +406,14 @@ ctl_report_failure(struct ctl_ctx *ctx, int rc, const char *cause)
 		via = xprintf(" (through ssh %s)", ctx->globals.ssh);
 	switch (rc) {
 	case CLIENT_UNREACHABLE:
+		if (cause != NULL && strcmp(cause, CLIENT_KEY_REFUSED) == 0) {
+			fprintf(stderr, "%s (%s) at %s%s: add its public key "
+			    "to the daemon's curve_clients (or "
+			    "curve_readonly_clients) directory.\n", cause,
+			    ctx->globals.client_cert, ctx->endpoint,
+			    via ? via : "");
+			break;
+		}
 		fprintf(stderr, "Timed out. No connection to circusd at %s%s "
 		    "within %d s: check that circusd is running and that "
 		    "--endpoint (or CIRCUSCTL_ENDPOINT) is its control "

@@ -489,6 +489,10 @@ fleet_failure(const struct fleet_host *h)
 {
 	switch (h->rc) {
 	case CLIENT_UNREACHABLE:
+		if (h->cause != NULL && strcmp(h->cause,
+		    CLIENT_KEY_REFUSED) == 0)
+			return xprintf("unreachable: %s at %s", h->cause,
+			    h->endpoint);
 		return xprintf("unreachable: no connection to %s within %d "
 		    "s%s", h->endpoint, h->g->timeout_s, h->curve == 1 ?
 		    " (or it refused this client's CURVE key)" : "");

@@ -2,8 +2,9 @@
 /*
  * Control-channel client over a ZeroMQ DEALER (protocol.md §2, §11): one
  * frame per request, replies matched by id until a deadline. A request is
- * sent once a socket monitor has seen the connection, so "unreachable" and
- * "no answer" can be told apart; ZMQ_IMMEDIATE is not used: when the
+ * sent once a socket monitor has seen the connection's ZMTP handshake
+ * complete (with CURVE: the daemon accepted our key), so "unreachable",
+ * "key refused" and "no answer" can be told apart; ZMQ_IMMEDIATE is not used: when the
  * daemon closes right after its reply (quit), it drops the reply that
  * arrived but was not read yet.
  * Also spawns the optional ssh tunnel (protocol.md §10). Never logs.
@@ -39,7 +40,8 @@ struct client {
 	void			*ctx;
 	void			*sock;
 	void			*mon;		/* PAIR: the socket's monitor */
-	bool			 connected;	/* a connection was seen */
+	bool			 connected;	/* a handshake completed */
+	bool			 refused;	/* the daemon refused our key */
 	char			*endpoint;
 	volatile sig_atomic_t	*interrupt;
 	struct client_curve	 curve;
@@ -67,12 +69,13 @@ client_curve_apply(void *sock, const struct client_curve *keys)
 static void
 client_close(struct client *c)
 {
+	if (c->sock != NULL)
+		zmq_socket_monitor(c->sock, NULL, 0);
 	if (c->mon != NULL) {
 		zmq_close(c->mon);
 		c->mon = NULL;
 	}
 	if (c->sock != NULL) {
-		zmq_socket_monitor(c->sock, NULL, 0);
 		zmq_close(c->sock);
 		c->sock = NULL;
 	}
@@ -86,7 +89,7 @@ client_open(struct client *c, char **cause)
 	char	identity[33], monaddr[64];
 	int	zero = 0;
 
-	c->connected = false;
+	c->connected = c->refused = false;
 	c->sock = zmq_socket(c->ctx, ZMQ_DEALER);
 	if (c->sock == NULL) {
 		*cause = xprintf("cannot create socket: %s",
@@ -104,7 +107,8 @@ client_open(struct client *c, char **cause)
 	}
 	snprintf(monaddr, sizeof monaddr, "inproc://client-monitor-%s",
 	    identity);
-	if (zmq_socket_monitor(c->sock, monaddr, ZMQ_EVENT_CONNECTED |
+	if (zmq_socket_monitor(c->sock, monaddr,
+	    ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
 	    ZMQ_EVENT_DISCONNECTED) != 0 ||
 	    (c->mon = zmq_socket(c->ctx, ZMQ_PAIR)) == NULL ||
 	    zmq_setsockopt(c->mon, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
@@ -192,7 +196,8 @@ client_set_interrupt(struct client *c, volatile sig_atomic_t *flag)
 	c->interrupt = flag;
 }
 
-/* Read the monitor's pending events: connected or not any more. Each
+/* Read the monitor's pending events: handshake done (connected), key
+ * refused, or not connected any more. Each
  * event is two frames: 16-bit event number and 32-bit value, then the
  * endpoint. */
 static void
@@ -210,8 +215,10 @@ client_read_monitor(struct client *c)
 		}
 		if (zmq_msg_size(&msg) >= sizeof event) {
 			memcpy(&event, zmq_msg_data(&msg), sizeof event);
-			if (event == ZMQ_EVENT_CONNECTED)
+			if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
 				c->connected = true;
+			else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+				c->refused = true;
 			else if (event == ZMQ_EVENT_DISCONNECTED)
 				c->connected = false;
 		}
@@ -285,7 +292,8 @@ client_send(struct client *c, json_t *request, int timeout_ms, char **cause)
 	if (rc < 0)
 		return rc;
 	if (rc == 0) {
-		*cause = xstrdup("Timed out.");
+		*cause = xstrdup(c->refused ? CLIENT_KEY_REFUSED :
+		    "Timed out.");
 		return CLIENT_UNREACHABLE;
 	}
 	body = pyjson_dumps(request);

@@ -18,6 +18,8 @@
 #define CLIENT_TIMEOUT		-2	/* connected, no matching reply in time */
 #define CLIENT_UNREACHABLE	-3	/* no connection within the timeout */
 #define CLIENT_INTERRUPTED	-4	/* the interrupt flag was raised */
+/* The cause of a CLIENT_UNREACHABLE when the daemon refused our CURVE key. */
+#define CLIENT_KEY_REFUSED	"circusd refused this client's CURVE key"
 
 struct client;
 

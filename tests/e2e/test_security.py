@@ -160,6 +160,8 @@ def test_curve_unknown_key_gets_nothing_run(circusd, wd):
     p = ctl_as(d, keys, "stranger", server, "stop", "sleeper")
     assert p.returncode == 1, (p.stdout, p.stderr)
     assert p.stdout == ""
+    # the handshake failed: said as such, not as a daemon that is down
+    assert "circusd refused this client's CURVE key" in p.stderr, p.stderr
     stranger = cert_keys(keys / "stranger")[0]
     wait_until(lambda: "refused CURVE client key %s" % stranger
                in d.log_text(), timeout=20)
