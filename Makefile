@@ -4,7 +4,7 @@ CC       ?= cc
 PYTHON   ?= /usr/bin/python3
 BUILD    ?= build
 WERROR   ?= -Werror
-PKGS      = libzmq libczmq jansson libbsd libproc2
+PKGS      = libzmq libczmq jansson libbsd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lev
 # the sync worker (syncserver/) alone links these
@@ -135,7 +135,7 @@ run: all
 
 # Every Debian package the build, the tests and the benchmarks need.
 DEBS = build-essential pkg-config libzmq3-dev libczmq-dev libev-dev \
-       libjansson-dev libbsd-dev libproc2-dev libreadline-dev libcmocka-dev \
+       libjansson-dev libbsd-dev libreadline-dev libcmocka-dev \
        python3-pytest python3-zmq tmux clang libclang-rt-14-dev \
        libmicrohttpd-dev libncurses-dev prometheus libsqlite3-dev \
        libssl-dev libinih-dev libcurl4-openssl-dev python3-requests iproute2 \

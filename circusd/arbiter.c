@@ -43,6 +43,17 @@ struct group_op {
 
 static void arbiter_start_next(struct group_op *);
 
+static void arbiter_ondemand_arm(struct arbiter *);
+static void arbiter_forget_watcher(struct watcher *);
+
+/* A watcher entered STOPPED: an on_demand one waits for its sockets. */
+static void
+arbiter_watcher_stopped(struct watcher *w)
+{
+	if (w->cfg->on_demand)
+		arbiter_ondemand_arm(w->arbiter);
+}
+
 /* Create the arbiter: sockets and watchers from the config (cfg is owned). */
 struct arbiter *
 arbiter_new(struct ev_loop *loop, struct config *cfg, const char *path,
@@ -56,6 +67,8 @@ arbiter_new(struct ev_loop *loop, struct config *cfg, const char *path,
 
 	a = xcalloc(1, sizeof *a);
 	a->loop = loop;
+	a->watcher_stopped = arbiter_watcher_stopped;
+	a->watcher_freed = arbiter_forget_watcher;
 	a->cfg = cfg;
 	a->config_path = xstrdup(path);
 	a->mcast_fd = -1;
@@ -100,18 +113,6 @@ arbiter_find_watcher(struct arbiter *a, const char *name)
 	return NULL;
 }
 
-/* Find a socket by (lower-case) name. */
-struct csocket *
-arbiter_find_socket(struct arbiter *a, const char *name)
-{
-	struct csocket *s;
-
-	TAILQ_FOREACH(s, &a->sockets, entry)
-		if (strcasecmp(s->cfg->name, name) == 0)
-			return s;
-	return NULL;
-}
-
 /* Append a watcher. */
 void
 arbiter_add_watcher(struct arbiter *a, struct watcher *w)
@@ -132,11 +133,9 @@ arbiter_remove_watcher(struct arbiter *a, struct watcher *w)
 	TAILQ_INSERT_TAIL(&a->removed, w, entry);
 }
 
-static bool arbiter_sort_ascending;
-
-/* Priority order, ties by load order. */
+/* Priority order (descending unless *ascending), ties by load order. */
 static int
-arbiter_cmp(const void *x, const void *y)
+arbiter_cmp(const void *x, const void *y, void *ascending)
 {
 	const struct watcher *a = *(struct watcher *const *)x;
 	const struct watcher *b = *(struct watcher *const *)y;
@@ -145,7 +144,14 @@ arbiter_cmp(const void *x, const void *y)
 	d = a->cfg->priority - b->cfg->priority;
 	if (d == 0)
 		return a->order - b->order;
-	return arbiter_sort_ascending ? d : -d;
+	return *(const bool *)ascending ? d : -d;
+}
+
+/* Sort a list of watchers by priority, ties by load order. */
+static void
+arbiter_sort(struct watcher **list, size_t n, bool ascending)
+{
+	qsort_r(list, n, sizeof *list, arbiter_cmp, &ascending);
 }
 
 /* Watchers sorted by priority. */
@@ -158,8 +164,7 @@ arbiter_sorted(struct arbiter *a, bool ascending, size_t *n)
 	list = xcalloc(a->nwatchers + 1, sizeof *list);
 	TAILQ_FOREACH(w, &a->watchers, entry)
 		list[i++] = w;
-	arbiter_sort_ascending = ascending;
-	qsort(list, i, sizeof *list, arbiter_cmp);
+	arbiter_sort(list, i, ascending);
 	*n = i;
 	return list;
 }
@@ -183,9 +188,10 @@ group_new(struct arbiter *a, struct watcher **list, size_t n,
 
 /* w is being freed (rm): drop it from every group operation in flight,
  * which would otherwise sort, start or reload it later. */
-void
-arbiter_forget_watcher(struct arbiter *a, struct watcher *w)
+static void
+arbiter_forget_watcher(struct watcher *w)
 {
+	struct arbiter *a = w->arbiter;
 	struct group_op *g;
 	size_t j, k;
 
@@ -268,8 +274,7 @@ arbiter_start_watchers(struct arbiter *a, struct watcher **list, size_t n,
 {
 	struct group_op *g = group_new(a, list, n, done, ctx);
 
-	arbiter_sort_ascending = false;
-	qsort(g->list, g->n, sizeof *g->list, arbiter_cmp);
+	arbiter_sort(g->list, g->n, false);
 	arbiter_start_next(g);
 }
 
@@ -288,8 +293,7 @@ arbiter_stopped_one(UNUSED struct watcher *w, void *ctx, json_t *result,
 	if (g->then_start) {
 		g->then_start = false;
 		g->i = 0;
-		arbiter_sort_ascending = false;
-		qsort(g->list, g->n, sizeof *g->list, arbiter_cmp);
+		arbiter_sort(g->list, g->n, false);
 		arbiter_start_next(g);
 		return;
 	}
@@ -303,8 +307,7 @@ arbiter_stop_group(struct group_op *g)
 	struct watcher_op *op;
 	size_t i;
 
-	arbiter_sort_ascending = true;
-	qsort(g->list, g->n, sizeof *g->list, arbiter_cmp);
+	arbiter_sort(g->list, g->n, true);
 	g->pending = g->n + 1;
 	for (i = 0; i < g->n; i++) {
 		op = watcher_op_new(WOP_STOP, arbiter_stopped_one, g);
@@ -578,7 +581,7 @@ arbiter_ondemand_cb(UNUSED struct ev_loop *loop, ev_io *io, UNUSED int revents)
 }
 
 /* Watch the sockets while some on_demand watcher waits for activity. */
-void
+static void
 arbiter_ondemand_arm(struct arbiter *a)
 {
 	struct watcher *w;
@@ -642,7 +645,7 @@ arbiter_successor(struct arbiter *old, char **cause)
 	if (controller_bind(next, old, cause) == -1)
 		goto fail;
 	TAILQ_FOREACH(s, &next->sockets, entry) {
-		o = arbiter_find_socket(old, s->cfg->name);
+		o = csocket_find(old, s->cfg->name);
 		if (o != NULL && o->fd != -1 &&
 		    csocket_same_address(o->cfg, s->cfg))
 			continue;	/* handed over */
@@ -668,7 +671,7 @@ arbiter_handover(struct arbiter *old, struct arbiter *next)
 	TAILQ_FOREACH(s, &next->sockets, entry) {
 		if (s->fd != -1 || s->cfg->so_reuseport)
 			continue;
-		o = arbiter_find_socket(old, s->cfg->name);
+		o = csocket_find(old, s->cfg->name);
 		if (o != NULL && o->fd != -1 &&
 		    csocket_same_address(o->cfg, s->cfg))
 			csocket_adopt(s, o);

@@ -24,6 +24,7 @@
 struct arbiter;
 struct watcher;
 struct process;
+struct pidset;
 struct cmd_ctx;
 struct hook_job;
 
@@ -43,9 +44,13 @@ enum process_kill_reason {
 	KILL_SEQUENTIAL,	/* sequential reload: reap event, then respawn */
 };
 
+/* Where a process's exit is reported: registered by its watcher. */
+typedef void (*process_exit_cb)(struct watcher *, struct process *);
+
 struct process {
 	TAILQ_ENTRY(process)	 entry;		/* watcher's table, spawn order */
 	struct watcher		*watcher;
+	process_exit_cb		 on_exit;	/* exit known, group gone */
 	pid_t			 pid;
 	int			 wid;
 	double			 started;	/* wall clock, for messages */
@@ -73,9 +78,11 @@ struct process {
 	size_t			 sig_nkids;
 };
 
-/* Spawn one process for w with worker id wid. NULL + *cause on a spawn
- * failure (missing binary, bad working_dir, unknown user...). */
-struct process *process_spawn(struct watcher *, int wid, char **cause);
+/* Spawn one process for w with worker id wid; on_exit is called from the
+ * loop once it is gone. NULL + *cause on a spawn failure (missing binary,
+ * bad working_dir, unknown user...). */
+struct process *process_spawn(struct watcher *, int wid,
+    process_exit_cb on_exit, char **cause);
 /* Send signum to the process (and its group/children as asked). */
 int process_signal(struct process *, int signum);
 /* The signal command: before_signal, signal, tree (owned), after_signal. */
@@ -123,7 +130,6 @@ struct watcher_op {
 	bool			 close_streams;
 	bool			 graceful;
 	bool			 sequential;
-	bool			 autostart_only;
 	bool			 replace;	/* reload: new processes even
 						 * with send_hup */
 	pid_t			 pid;		/* WOP_KILL: 0 = all */
@@ -134,7 +140,7 @@ struct watcher_op {
 	void			*ctx;
 	char			*error;		/* why it failed, or NULL */
 	/* in-flight bookkeeping */
-	json_t			*before;	/* pids before, for info */
+	struct pidset		*before;	/* pids before, for info */
 	json_t			*stopped_pids;	/* restart: pids stopped */
 	int			 phase;
 	struct process		*seq_current;	/* sequential reload */
@@ -188,7 +194,6 @@ struct watcher {
 	size_t			 nretired;
 	/* stop bookkeeping */
 	TAILQ_HEAD(, process)	 dead;		/* exited during stop, for reap events */
-	json_t			*stopped_before;
 	/* hooks (hooks.c): one program at a time per watcher, in order */
 	TAILQ_HEAD(, hook_job)	 hook_jobs;
 	struct hook_job		*hook_cursor;	/* last added by a callback */
@@ -221,8 +226,6 @@ size_t watcher_active_count(const struct watcher *);
 /* Pids of active processes, spawn order. Caller owns. */
 json_t *watcher_pids(const struct watcher *);
 struct process *watcher_find_process(struct watcher *, pid_t);
-/* Called by process.c when a child exits. */
-void watcher_process_exited(struct watcher *, struct process *);
 /* Apply a new set of options (reloadconfig numprocesses-only change). */
 void watcher_set_numprocesses(struct watcher *, int n);
 /* Open/close stream sinks. */
@@ -303,6 +306,10 @@ struct group_op;
 
 struct arbiter {
 	struct ev_loop		*loop;
+	/* what every watcher tells its arbiter (registered by arbiter_new):
+	 * it entered STOPPED; it is about to be freed */
+	void			(*watcher_stopped)(struct watcher *);
+	void			(*watcher_freed)(struct watcher *);
 	struct config		*cfg;		/* the loaded file (owned) */
 	char			*config_path;
 	TAILQ_HEAD(, watcher)	 watchers;	/* load order */
@@ -310,7 +317,6 @@ struct arbiter {
 	size_t			 nwatchers;
 	int			 next_order;
 	TAILQ_HEAD(, csocket)	 sockets;	/* sorted by name */
-	void			*zctx;		/* not used: czmq global ctx */
 	void			*router;	/* zsock_t * */
 	void			*pub;		/* zsock_t * */
 	void			*router_raw;	/* zmq socket handle */
@@ -335,11 +341,8 @@ struct arbiter {
 	int			 exit_code;
 	char			*pidfile;
 	char			*cwd;
-	/* arbiter-wide operations in flight (quit, reloadconfig...) */
-	int			 busy;
 	TAILQ_HEAD(, cmd_ctx)	 parked;	/* replies waiting for completion */
 	TAILQ_HEAD(, group_op)	 groups;	/* multi-watcher ops in flight */
-	bool			 quit_reply_sent;
 	bool			 restart_requested;	/* full restart after loop */
 	bool			 quit_requested;	/* wins over a restart */
 	bool			 done;			/* loop may end */
@@ -361,13 +364,13 @@ struct arbiter *arbiter_successor(struct arbiter *old, char **cause);
 /* Move old's sockets that next shares to next (old is freed next). */
 void arbiter_handover(struct arbiter *old, struct arbiter *next);
 struct watcher *arbiter_find_watcher(struct arbiter *, const char *name);
-struct csocket *arbiter_find_socket(struct arbiter *, const char *name);
+/* The arbiter's socket of that name (any case), or NULL. */
+struct csocket *csocket_find(struct arbiter *, const char *name);
 /* Add a watcher (already created) in order. */
 void arbiter_add_watcher(struct arbiter *, struct watcher *);
 /* Remove from lists; caller stops/frees. */
 void arbiter_remove_watcher(struct arbiter *, struct watcher *);
 /* A watcher is being freed: forget it in the operations in flight. */
-void arbiter_forget_watcher(struct arbiter *, struct watcher *);
 /* Watchers sorted by priority (desc, ties by order). Caller frees array. */
 struct watcher **arbiter_sorted(struct arbiter *, bool ascending, size_t *n);
 
@@ -382,11 +385,6 @@ void arbiter_restart_watchers(struct arbiter *, struct watcher **, size_t,
 void arbiter_reload_all(struct arbiter *, bool graceful, bool sequential,
     arbiter_done_cb, void *ctx);
 void arbiter_quit(struct arbiter *, arbiter_done_cb, void *ctx);
-/* reloadconfig: apply the file's diff; dry_run fills *plan only. */
-int arbiter_reload_config(struct arbiter *, bool dry_run, json_t **plan,
-    arbiter_done_cb, void *ctx, char **cause);
-/* Watch the sockets for on_demand watchers that are stopped. */
-void arbiter_ondemand_arm(struct arbiter *);
 /* Reopen logs and stream files (SIGUSR1). */
 void arbiter_reopen(struct arbiter *);
 
@@ -476,7 +474,6 @@ void controller_fail_parked(struct arbiter *);
 /* ---- cmd.c ---- */
 
 #define CMD_WATCHER	0x1	/* "name" required and resolved */
-#define CMD_MUTATES	0x2
 #define CMD_READONLY	0x4	/* changes nothing: read-only keys may run it */
 
 struct cmd_entry {
@@ -534,9 +531,5 @@ json_t *stats_process(struct process *);
 void fdreserve_init(void);
 /* Log the connections shed since the last call. */
 void fdreserve_report(void);
-
-/* ---- main.c ---- */
-
-extern volatile int circusd_exit_code;
 
 #endif

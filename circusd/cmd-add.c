@@ -110,6 +110,5 @@ const struct cmd_entry cmd_add_entry = {
 	.name = "add",
 	.summary = "Add a watcher",
 	.required = cmd_add_required,
-	.flags = CMD_MUTATES,
 	.exec = cmd_add_exec,
 };

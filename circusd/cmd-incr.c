@@ -54,7 +54,7 @@ const struct cmd_entry cmd_incr_entry = {
 	.name = "incr",
 	.summary = "Increment the number of processes in a watcher",
 	.required = cmd_scale_required,
-	.flags = CMD_WATCHER | CMD_MUTATES,
+	.flags = CMD_WATCHER,
 	.exec = cmd_incr_exec,
 };
 
@@ -62,6 +62,6 @@ const struct cmd_entry cmd_decr_entry = {
 	.name = "decr",
 	.summary = "Decrement the number of processes in a watcher",
 	.required = cmd_scale_required,
-	.flags = CMD_WATCHER | CMD_MUTATES,
+	.flags = CMD_WATCHER,
 	.exec = cmd_decr_exec,
 };

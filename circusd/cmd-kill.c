@@ -72,6 +72,5 @@ const struct cmd_entry cmd_kill_entry = {
 	.name = "kill",
 	.summary = "Kill a specific process",
 	.required = cmd_kill_required,
-	.flags = CMD_MUTATES,
 	.exec = cmd_kill_exec,
 };

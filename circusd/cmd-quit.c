@@ -44,6 +44,5 @@ const struct cmd_entry cmd_quit_entry = {
 	.name = "quit",
 	.summary = "Quit the arbiter immediately",
 	.required = NULL,
-	.flags = CMD_MUTATES,
 	.exec = cmd_quit_exec,
 };

@@ -48,6 +48,5 @@ const struct cmd_entry cmd_reload_entry = {
 	.name = "reload",
 	.summary = "Reload the arbiter or a watcher",
 	.required = NULL,
-	.flags = CMD_MUTATES,
 	.exec = cmd_reload_exec,
 };

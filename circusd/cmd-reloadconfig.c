@@ -340,7 +340,7 @@ cmd_reloadconfig_exec(struct cmd_ctx *ctx)
 		}
 	}
 	for (i = 0; i < ncfg->nsockets; i++)
-		if (arbiter_find_socket(a, ncfg->sockets[i]->name) == NULL)
+		if (csocket_find(a, ncfg->sockets[i]->name) == NULL)
 			json_array_append_new(json_object_get(p_sockets, "add"),
 			    json_string(ncfg->sockets[i]->name));
 
@@ -454,7 +454,7 @@ cmd_reloadconfig_exec(struct cmd_ctx *ctx)
 		}
 	}
 	for (i = 0; i < ncfg->nsockets; i++) {
-		if (arbiter_find_socket(a, ncfg->sockets[i]->name) != NULL)
+		if (csocket_find(a, ncfg->sockets[i]->name) != NULL)
 			continue;
 		s = csocket_new(socket_cfg_dup(ncfg->sockets[i]));
 		if (csocket_bind(s, &cause) == -1) {
@@ -504,6 +504,5 @@ const struct cmd_entry cmd_reloadconfig_entry = {
 	.name = "reloadconfig",
 	.summary = "Reload the configuration file",
 	.required = NULL,
-	.flags = CMD_MUTATES,
 	.exec = cmd_reloadconfig_exec,
 };

@@ -81,6 +81,5 @@ const struct cmd_entry cmd_restart_entry = {
 	.name = "restart",
 	.summary = "Restart the arbiter or a watcher",
 	.required = cmd_restart_required,
-	.flags = CMD_MUTATES,
 	.exec = cmd_restart_exec,
 };

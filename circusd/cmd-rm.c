@@ -50,6 +50,6 @@ const struct cmd_entry cmd_rm_entry = {
 	.name = "rm",
 	.summary = "Remove a watcher",
 	.required = cmd_rm_required,
-	.flags = CMD_WATCHER | CMD_MUTATES,
+	.flags = CMD_WATCHER,
 	.exec = cmd_rm_exec,
 };

@@ -88,7 +88,7 @@ const struct cmd_entry cmd_set_entry = {
 	.name = "set",
 	.summary = "Set a watcher option",
 	.required = cmd_set_required,
-	.flags = CMD_WATCHER | CMD_MUTATES,
+	.flags = CMD_WATCHER,
 	.validate = cmd_set_validate,
 	.exec = cmd_set_exec,
 };

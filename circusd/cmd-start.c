@@ -43,6 +43,5 @@ const struct cmd_entry cmd_start_entry = {
 	.name = "start",
 	.summary = "Start the arbiter or a watcher",
 	.required = cmd_start_required,
-	.flags = CMD_MUTATES,
 	.exec = cmd_start_exec,
 };

@@ -61,6 +61,5 @@ const struct cmd_entry cmd_stop_entry = {
 	.name = "stop",
 	.summary = "Stop watchers",
 	.required = cmd_stop_required,
-	.flags = CMD_MUTATES,
 	.exec = cmd_stop_exec,
 };

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Hooks as programs (lifecycle.md §16.2, DECISIONS 5). A configured hook
+ * Hooks as programs (doc/design.md §9). A configured hook
  * runs its target with the JSON arguments on stdin and CIRCUS_* variables
  * in its environment; exit 0 is true, 1 is false, anything else (exec
  * failure, signal, timeout) means the hook "raised". The loop never waits
@@ -24,6 +24,7 @@
 
 #include "circusd.h"
 #include "log.h"
+#include "forkexec.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -33,13 +34,9 @@
 #define HOOK_TIMEOUT	30.0	/* seconds; then SIGKILL, and it "raised" */
 #endif
 
-/* Hooks whose failure never vetoes (lifecycle.md §16.1). */
+/* Hooks whose failure never vetoes (doc/design.md §9). */
 static const char *const hook_ignored[] = { "before_stop", "after_stop",
 	"before_signal", "after_signal", "extended_stats" };
-
-/* Signals the daemon may have changed, reset in the child. */
-static const int hook_reset_sigs[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM,
-	SIGCHLD, SIGPIPE, SIGUSR1, SIGUSR2, SIGWINCH, SIGXFSZ, SIGALRM };
 
 struct hook_job {
 	TAILQ_ENTRY(hook_job)	 entry;
@@ -64,17 +61,6 @@ struct hook_job {
 	ev_io			 out_w;
 	ev_child		 child_w;
 	ev_timer		 timer_w;
-};
-
-/* What the child needs, prepared before vfork. */
-struct hook_plan {
-	const char	*path;
-	char		*const *argv;
-	char		*const *envp;
-	const char	*cwd;
-	int		 infd;
-	int		 outfd;		/* -1: circusd's stdout */
-	int		 errfd;
 };
 
 static void hook_next(struct watcher *);
@@ -109,56 +95,6 @@ hook_configured(const struct watcher *w, const char *hook)
 	bool ignore;
 
 	return hook_target(w, hook, &ignore) != NULL;
-}
-
-/* Report a failed step to the parent and exit. */
-static void NORETURN
-hook_child_fail(const struct hook_plan *plan, int step)
-{
-	int msg[2] = { step, errno };
-
-	(void)!write(plan->errfd, msg, sizeof msg);
-	_exit(127);
-}
-
-/* The child between vfork and exec: async-signal-safe calls only. */
-static void NORETURN __attribute__((noinline))
-hook_child(const struct hook_plan *plan)
-{
-	struct sigaction sa;
-	sigset_t empty;
-	size_t i;
-
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = SIG_DFL;
-	for (i = 0; i < nitems(hook_reset_sigs); i++)
-		sigaction(hook_reset_sigs[i], &sa, NULL);
-	sigemptyset(&empty);
-	sigprocmask(SIG_SETMASK, &empty, NULL);
-	if (dup2(plan->infd, 0) == -1)
-		hook_child_fail(plan, 0);
-	if (plan->outfd != -1 && dup2(plan->outfd, 1) == -1)
-		hook_child_fail(plan, 0);
-	if (plan->cwd != NULL && chdir(plan->cwd) == -1)
-		hook_child_fail(plan, 1);
-	(void)setsid();
-	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == -1) {
-		for (i = 3; i < 65536; i++)
-			(void)fcntl((int)i, F_SETFD, FD_CLOEXEC);
-	}
-	execve(plan->path, plan->argv, plan->envp);
-	hook_child_fail(plan, 2);
-}
-
-/* vfork in its own frame; the child never returns from here. */
-static pid_t __attribute__((noinline))
-hook_vfork(const struct hook_plan *plan)
-{
-	pid_t pid = vfork();
-
-	if (pid == 0)
-		hook_child(plan);
-	return pid;
 }
 
 /* The watcher's environment plus the CIRCUS_* variables of this hook. */
@@ -377,20 +313,30 @@ hook_write_cb(struct ev_loop *loop, ev_io *io, UNUSED int revents)
 	job->infd = -1;
 }
 
+/* Why the hook's program did not start: "[Errno N] text" naming the
+ * program or the directory when the child got that far. */
+static char *
+hook_spawn_cause(const struct spawn_error *se, const char *target,
+    const char *cwd)
+{
+	if (se->step == SPAWN_PIPE || se->step == SPAWN_FORK)
+		return xprintf("[Errno %d] %s", se->err, strerror(se->err));
+	return xprintf("[Errno %d] %s: '%s'", se->err, strerror(se->err),
+	    se->step == SPAWN_CHDIR ? cwd : target);
+}
+
 /* Start the job's program; a failure is reported from the loop. */
 static void
 hook_start(struct hook_job *job)
 {
 	struct watcher *w = job->watcher;
 	struct ev_loop *loop = w->arbiter->loop;
-	struct hook_plan plan;
+	struct spawn_plan plan;
+	struct spawn_error se;
 	json_t *in, *v;
 	const char *k;
 	char *argv[2], **envp;
-	int inp[2] = { -1, -1 }, errp[2] = { -1, -1 }, outp[2] = { -1, -1 };
-	int msg[2];
-	sigset_t all, old;
-	ssize_t n;
+	int inp[2] = { -1, -1 }, outp[2] = { -1, -1 };
 	pid_t pid;
 
 	job->started = true;
@@ -401,7 +347,7 @@ hook_start(struct hook_job *job)
 	json_decref(in);
 	job->inlen = job->input != NULL ? strlen(job->input) : 0;
 
-	if (pipe2(inp, O_CLOEXEC) == -1 || pipe2(errp, O_CLOEXEC) == -1 ||
+	if (pipe2(inp, O_CLOEXEC) == -1 ||
 	    (job->done_out != NULL && pipe2(outp, O_CLOEXEC) == -1)) {
 		job->error = xprintf("[Errno %d] %s", errno, strerror(errno));
 		goto fail;
@@ -409,40 +355,25 @@ hook_start(struct hook_job *job)
 	envp = hook_envp(job);
 	argv[0] = job->target;
 	argv[1] = NULL;
+	spawn_plan_init(&plan);
 	plan.path = job->target;
 	plan.argv = argv;
 	plan.envp = envp;
 	plan.cwd = w->cfg->working_dir;
-	plan.infd = inp[0];
-	plan.outfd = outp[1];
-	plan.errfd = errp[1];
+	plan.fd0 = inp[0];
+	plan.fd1 = outp[1];	/* -1: circusd's stdout */
 
-	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, &old);
-	pid = hook_vfork(&plan);
-	sigprocmask(SIG_SETMASK, &old, NULL);
+	pid = spawn_run(&plan, &se);
 	argv_free(envp);
 	close(inp[0]);
-	close(errp[1]);
-	inp[0] = errp[1] = -1;
+	inp[0] = -1;
 	if (outp[1] != -1) {
 		close(outp[1]);
 		outp[1] = -1;
 	}
 	if (pid == -1) {
-		job->error = xprintf("[Errno %d] %s", errno, strerror(errno));
-		goto fail;
-	}
-	do
-		n = read(errp[0], msg, sizeof msg);
-	while (n == -1 && errno == EINTR);
-	close(errp[0]);
-	errp[0] = -1;
-	if (n == (ssize_t)sizeof msg) {
-		/* The child exits at once; libev reaps it. */
-		job->error = xprintf("[Errno %d] %s: '%s'", msg[1],
-		    strerror(msg[1]), msg[0] == 1 ? w->cfg->working_dir :
-		    job->target);
+		job->error = hook_spawn_cause(&se, job->target,
+		    w->cfg->working_dir);
 		goto fail;
 	}
 	job->pid = pid;
@@ -475,10 +406,6 @@ fail:
 		close(inp[0]);
 	if (inp[1] != -1)
 		close(inp[1]);
-	if (errp[0] != -1)
-		close(errp[0]);
-	if (errp[1] != -1)
-		close(errp[1]);
 	ev_timer_init(&job->timer_w, hook_timer_cb, 0., 0.);
 	ev_timer_start(loop, &job->timer_w);
 }

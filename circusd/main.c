@@ -25,8 +25,6 @@
 #include "stats.h"
 #include "xmalloc.h"
 
-volatile int circusd_exit_code;
-
 /* Where startup errors go: stderr, or with --daemon the pipe to the
  * process that was started, which prints them and exits 1. */
 static FILE *errout;

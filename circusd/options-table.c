@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "config-int.h"
 #include "pyjson.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -773,31 +774,6 @@ opt_set_hook(struct watcher_cfg *cfg, const char *hook, const json_t *value,
 	return (0);
 }
 
-/* Environment of the daemon as a JSON object. */
-static json_t *
-opt_os_env(void)
-{
-	extern char	**environ;
-	json_t		 *env, *v;
-	char		**ep, *k;
-	const char	 *eq;
-
-	env = json_object();
-	for (ep = environ; ep != NULL && *ep != NULL; ep++) {
-		if ((eq = strchr(*ep, '=')) == NULL)
-			continue;
-		k = xstrndup(*ep, eq - *ep);
-		if ((v = json_string(eq + 1)) == NULL)
-			v = json_string_nocheck(eq + 1);
-		/* not set_new first: it frees v when it refuses the key */
-		if (json_object_set(env, k, v) == -1)
-			json_object_set_nocheck(env, k, v);
-		json_decref(v);
-		free(k);
-	}
-	return (env);
-}
-
 /* Apply one validated key to cfg as `set` does. */
 int
 watcher_cfg_set(struct watcher_cfg *cfg, const char *key, const json_t *value,
@@ -871,7 +847,7 @@ watcher_cfg_set(struct watcher_cfg *cfg, const char *key, const json_t *value,
 	if (strcmp(key, "copy_env") == 0) {
 		/* Start from the daemon's environment, keeping set keys. */
 		if (json_is_true(value) && !cfg->copy_env) {
-			env = opt_os_env();
+			env = config_env_os();
 			if (cfg->env != NULL)
 				json_object_update(env, cfg->env);
 			json_decref(cfg->env);
@@ -995,7 +971,7 @@ watcher_cfg_add_options(struct watcher_cfg *cfg, const json_t *options,
 	}
 	if (cfg->copy_env) {
 		/* The constructor starts from the daemon's environment. */
-		v = opt_os_env();
+		v = config_env_os();
 		if (cfg->env != NULL)
 			json_object_update(v, cfg->env);
 		json_decref(cfg->env);

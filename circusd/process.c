@@ -28,139 +28,11 @@
 #include "circusd.h"
 #include "log.h"
 #include "pyjson.h"
+#include "forkexec.h"
 #include "util.h"
 #include "xmalloc.h"
 
-#define SPAWN_MAX_FDS	64
-#define SPAWN_MAX_RLIM	16
-#define SPAWN_MAX_GROUPS 64
-
-/* Steps of the child, reported with errno on failure. */
-enum spawn_step {
-	STEP_DUP = 1, STEP_CHDIR, STEP_SETSID, STEP_RLIMIT, STEP_SETGROUPS,
-	STEP_SETGID, STEP_SETUID, STEP_EXEC,
-};
-
-static const char *spawn_step_names[] = { "", "dup2", "chdir", "setsid",
-	"setrlimit", "setgroups", "setgid", "setuid", "exec" };
-
-/* Everything the child needs, prepared before vfork. */
-struct spawn_plan {
-	const char	*path;
-	char		**argv;
-	char		**envp;
-	const char	*cwd;
-	int		 fd0, fd1, fd2;		/* -1 = inherit */
-	int		 keep[SPAWN_MAX_FDS];
-	int		 nkeep;
-	int		 rl_res[SPAWN_MAX_RLIM];
-	rlim_t		 rl_val[SPAWN_MAX_RLIM];
-	int		 nrl;
-	bool		 set_gid, set_uid, set_groups;
-	gid_t		 gid;
-	uid_t		 uid;
-	gid_t		 groups[SPAWN_MAX_GROUPS];
-	int		 ngroups;
-	int		 errfd;
-	const int	*sigs;		/* signals to reset to SIG_DFL */
-	int		 nsigs;
-};
-
-static const int spawn_reset_sigs[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM,
-	SIGCHLD, SIGPIPE, SIGUSR1, SIGUSR2, SIGWINCH, SIGXFSZ, SIGALRM };
-
-static const struct {
-	const char *name;
-	int res;
-} spawn_rlimits[] = {
-	{ "as", RLIMIT_AS }, { "core", RLIMIT_CORE }, { "cpu", RLIMIT_CPU },
-	{ "data", RLIMIT_DATA }, { "fsize", RLIMIT_FSIZE },
-	{ "memlock", RLIMIT_MEMLOCK }, { "msgqueue", RLIMIT_MSGQUEUE },
-	{ "nice", RLIMIT_NICE }, { "nofile", RLIMIT_NOFILE },
-	{ "nproc", RLIMIT_NPROC }, { "rss", RLIMIT_RSS },
-	{ "rtprio", RLIMIT_RTPRIO }, { "rttime", RLIMIT_RTTIME },
-	{ "sigpending", RLIMIT_SIGPENDING }, { "stack", RLIMIT_STACK },
-};
-
 static void process_kill_timeout_cb(struct ev_loop *, ev_timer *, int);
-
-/* Report a failed step to the parent and exit. */
-static void NORETURN
-spawn_child_fail(const struct spawn_plan *plan, int step)
-{
-	int msg[2] = { step, errno };
-
-	(void)!write(plan->errfd, msg, sizeof msg);
-	_exit(127);
-}
-
-/* The child side, between vfork and exec: async-signal-safe calls only. */
-static void NORETURN __attribute__((noinline))
-spawn_child(const struct spawn_plan *plan)
-{
-	struct sigaction sa;
-	sigset_t empty;
-	struct rlimit rl;
-	int i;
-
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = SIG_DFL;
-	for (i = 0; i < plan->nsigs; i++)
-		sigaction(plan->sigs[i], &sa, NULL);
-	sigemptyset(&empty);
-	sigprocmask(SIG_SETMASK, &empty, NULL);
-
-	if (plan->fd0 != -1 && dup2(plan->fd0, 0) == -1)
-		spawn_child_fail(plan, STEP_DUP);
-	if (plan->fd1 != -1 && dup2(plan->fd1, 1) == -1)
-		spawn_child_fail(plan, STEP_DUP);
-	if (plan->fd2 != -1 && dup2(plan->fd2, 2) == -1)
-		spawn_child_fail(plan, STEP_DUP);
-	if (plan->cwd != NULL && chdir(plan->cwd) == -1)
-		spawn_child_fail(plan, STEP_CHDIR);
-	if (setsid() == -1)
-		spawn_child_fail(plan, STEP_SETSID);
-	for (i = 0; i < plan->nrl; i++) {
-		rl.rlim_cur = rl.rlim_max = plan->rl_val[i];
-		if (setrlimit(plan->rl_res[i], &rl) == -1) {
-			if (plan->rl_res[i] == RLIMIT_NOFILE &&
-			    plan->rl_val[i] == RLIM_INFINITY &&
-			    getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-				rl.rlim_cur = rl.rlim_max;
-				if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
-					continue;
-			}
-			spawn_child_fail(plan, STEP_RLIMIT);
-		}
-	}
-	if (plan->set_groups)
-		(void)setgroups(plan->ngroups, plan->groups);
-	if (plan->set_gid && setgid(plan->gid) == -1)
-		spawn_child_fail(plan, STEP_SETGID);
-	if (plan->set_uid && setuid(plan->uid) == -1)
-		spawn_child_fail(plan, STEP_SETUID);
-	/* Everything >= 3 closes on exec except the sockets we hand over. */
-	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == -1) {
-		for (i = 3; i < 65536; i++)
-			(void)fcntl(i, F_SETFD, FD_CLOEXEC);
-	}
-	for (i = 0; i < plan->nkeep; i++)
-		(void)fcntl(plan->keep[i], F_SETFD, 0);
-	execve(plan->path, plan->argv, plan->envp);
-	spawn_child_fail(plan, STEP_EXEC);
-}
-
-/* vfork in its own frame so the caller's variables cannot be clobbered;
- * the child never returns from here. */
-static pid_t __attribute__((noinline))
-spawn_vfork(const struct spawn_plan *plan)
-{
-	pid_t pid = vfork();
-
-	if (pid == 0)
-		spawn_child(plan);
-	return pid;
-}
 
 /* Lookup for spawn-time substitution: wid, env.*, sockets.*, options. */
 struct spawn_subst_ctx {
@@ -190,7 +62,7 @@ spawn_subst_lookup(void *arg, const char *key)
 		return NULL;
 	}
 	if (strncmp(key, "sockets.", 8) == 0) {
-		s = arbiter_find_socket(w->arbiter, key + 8);
+		s = csocket_find(w->arbiter, key + 8);
 		return s != NULL && s->fd != -1 ? s->fdstr : NULL;
 	}
 	if (strcmp(key, "use_fds") == 0)
@@ -409,23 +281,20 @@ spawn_rlimits_plan(struct watcher *w, struct spawn_plan *plan, char **cause)
 {
 	const char *k;
 	json_t *v;
-	size_t i;
+	int res;
 	json_int_t n;
 
 	if (w->cfg->rlimits == NULL)
 		return 0;
 	json_object_foreach(w->cfg->rlimits, k, v) {
-		for (i = 0; i < nitems(spawn_rlimits); i++)
-			if (strcasecmp(k, spawn_rlimits[i].name) == 0)
-				break;
-		if (i == nitems(spawn_rlimits)) {
+		if ((res = config_rlimit_resource(k)) == -1) {
 			*cause = xprintf("unknown rlimit 'rlimit_%s'", k);
 			return -1;
 		}
 		if (plan->nrl == SPAWN_MAX_RLIM)
 			break;
 		n = json_is_integer(v) ? json_integer_value(v) : -1;
-		plan->rl_res[plan->nrl] = spawn_rlimits[i].res;
+		plan->rl_res[plan->nrl] = res;
 		plan->rl_val[plan->nrl] = n < 0 ? RLIM_INFINITY : (rlim_t)n;
 		plan->nrl++;
 	}
@@ -442,11 +311,11 @@ process_group_poll_cb(struct ev_loop *loop, ev_timer *t, UNUSED int revents)
 		return;
 	ev_timer_stop(loop, t);
 	ev_timer_stop(loop, &p->kill_timer);
-	watcher_process_exited(p->watcher, p);
+	p->on_exit(p->watcher, p);
 }
 
 /* The process exited (status known): hand it over to the watcher
- * (DECISIONS 10: a stopped process counts as gone only when its whole
+ * (doc/design.md §8: a stopped process counts as gone only when its whole
  * process group is). */
 static void
 process_exited(struct process *p)
@@ -468,7 +337,7 @@ process_exited(struct process *p)
 		return;
 	}
 	ev_timer_stop(loop, &p->kill_timer);
-	watcher_process_exited(p->watcher, p);
+	p->on_exit(p->watcher, p);
 }
 
 /* Child exited: record its status; its fate waits for hooks about it. */
@@ -520,9 +389,24 @@ process_release(struct process *p)
 	process_exited(p);
 }
 
+/* The error of a spawn that did not run the program, worded as Circus's
+ * (a child that never ran the program is not a crash: doc/design.md §4). */
+static char *
+process_spawn_cause(const struct spawn_error *se, const char *path,
+    const char *cwd)
+{
+	if (se->step == SPAWN_EXEC || se->step == SPAWN_CHDIR)
+		return xprintf("[Errno %d] %s: '%s'", se->err,
+		    strerror(se->err), se->step == SPAWN_EXEC ? path : cwd);
+	return xprintf("%s: [Errno %d] %s", se->step == SPAWN_PIPE ?
+	    "pipe2 (exec status)" : spawn_step_name(se->step), se->err,
+	    strerror(se->err));
+}
+
 /* Spawn one process. */
 struct process *
-process_spawn(struct watcher *w, int wid, char **cause)
+process_spawn(struct watcher *w, int wid, process_exit_cb on_exit,
+    char **cause)
 {
 	struct arbiter *a = w->arbiter;
 	struct watcher_cfg *cfg = w->cfg;
@@ -531,17 +415,14 @@ process_spawn(struct watcher *w, int wid, char **cause)
 	struct process *p;
 	struct csocket *s;
 	char **argv = NULL, **envp = NULL, *path = NULL;
-	int errpipe[2] = { -1, -1 }, outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
-	int devnull = -1, msg[2], reuse_fds[SPAWN_MAX_FDS], nreuse = 0, i;
-	sigset_t all, old;
-	ssize_t n;
+	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
+	int devnull = -1, reuse_fds[SPAWN_MAX_FDS], nreuse = 0, i;
+	struct spawn_error se;
 	pid_t pid;
 	double started;
 	const char *what = "spawn";
-	int saved_errno;
 
-	memset(&plan, 0, sizeof plan);
-	plan.fd0 = plan.fd1 = plan.fd2 = -1;
+	spawn_plan_init(&plan);
 	memset(&sc, 0, sizeof sc);
 	sc.watcher = w;
 	snprintf(sc.wid, sizeof sc.wid, "%d", wid);
@@ -574,9 +455,6 @@ process_spawn(struct watcher *w, int wid, char **cause)
 	if (spawn_resolve_ids(w, &plan, cause) == -1 ||
 	    spawn_rlimits_plan(w, &plan, cause) == -1)
 		goto fail;
-	what = "pipe2 (exec status)";
-	if (pipe2(errpipe, O_CLOEXEC) == -1)
-		goto fail_errno;
 	if (cfg->close_child_stdin || cfg->close_child_stdout ||
 	    cfg->close_child_stderr) {
 		what = "open /dev/null";
@@ -587,7 +465,7 @@ process_spawn(struct watcher *w, int wid, char **cause)
 	if (cfg->close_child_stdin)
 		plan.fd0 = devnull;
 	if (cfg->stdin_socket != NULL) {
-		s = arbiter_find_socket(a, cfg->stdin_socket);
+		s = csocket_find(a, cfg->stdin_socket);
 		if (s != NULL && s->fd != -1)
 			plan.fd0 = s->fd;
 	}
@@ -618,24 +496,16 @@ process_spawn(struct watcher *w, int wid, char **cause)
 	plan.argv = argv;
 	plan.envp = envp;
 	plan.cwd = cfg->working_dir;
-	plan.errfd = errpipe[1];
-	plan.sigs = spawn_reset_sigs;
-	plan.nsigs = nitems(spawn_reset_sigs);
 
 	started = util_wallclock();
-	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, &old);
-	pid = spawn_vfork(&plan);
-	saved_errno = errno;
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	if (pid == -1) {
-		errno = saved_errno;
-		what = "vfork";
-		goto fail_errno;
+	if ((pid = spawn_run(&plan, &se)) == -1) {
+		*cause = process_spawn_cause(&se, path, cfg->working_dir);
+		goto fail;
 	}
 
 	p = xcalloc(1, sizeof *p);
 	p->watcher = w;
+	p->on_exit = on_exit;
 	p->pid = pid;
 	p->wid = wid;
 	p->started = started;
@@ -645,31 +515,6 @@ process_spawn(struct watcher *w, int wid, char **cause)
 	ev_child_start(a->loop, &p->child_w);
 	ev_timer_init(&p->kill_timer, process_kill_timeout_cb, 0, 0);
 	ev_timer_init(&p->age_timer, NULL, 0, 0);
-
-	close(errpipe[1]);
-	errpipe[1] = -1;
-	do
-		n = read(errpipe[0], msg, sizeof msg);
-	while (n == -1 && errno == EINTR);
-	close(errpipe[0]);
-	errpipe[0] = -1;
-	if (n == (ssize_t)sizeof msg) {
-		/* The child never ran the program: not a crash (DECISIONS 4). */
-		ev_child_stop(a->loop, &p->child_w);
-		free(p);
-		if (msg[0] == STEP_EXEC)
-			*cause = xprintf("[Errno %d] %s: '%s'", msg[1],
-			    strerror(msg[1]), path);
-		else if (msg[0] == STEP_CHDIR)
-			*cause = xprintf("[Errno %d] %s: '%s'", msg[1],
-			    strerror(msg[1]), cfg->working_dir);
-		else
-			*cause = xprintf("%s: [Errno %d] %s",
-			    msg[0] > 0 && msg[0] <= STEP_EXEC ?
-			    spawn_step_names[msg[0]] : "spawn", msg[1],
-			    strerror(msg[1]));
-		goto fail_quiet;
-	}
 	if (outp[0] != -1) {
 		close(outp[1]);
 		p->out = outpipe_new(a->loop, outp[0], w->stdout_stream, pid);
@@ -692,10 +537,7 @@ fail_errno:
 	/* name the call: "vfork: [Errno 11] Resource temporarily ..." */
 	*cause = xprintf("%s: [Errno %d] %s", what, errno, strerror(errno));
 fail:
-fail_quiet:
 	for (i = 0; i < 2; i++) {
-		if (errpipe[i] != -1)
-			close(errpipe[i]);
 		if (outp[i] != -1)
 			close(outp[i]);
 		if (errp[i] != -1)

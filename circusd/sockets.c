@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <bsd/string.h>
@@ -261,6 +262,18 @@ csocket_free(struct csocket *s)
 	free(s->bound_host);
 	socket_cfg_free(s->cfg);
 	free(s);
+}
+
+/* Find a socket of the arbiter by name (any case). */
+struct csocket *
+csocket_find(struct arbiter *a, const char *name)
+{
+	struct csocket *s;
+
+	TAILQ_FOREACH(s, &a->sockets, entry)
+		if (strcasecmp(s->cfg->name, name) == 0)
+			return s;
+	return NULL;
 }
 
 /* listsockets item. */

@@ -9,7 +9,7 @@
  *   (respawn = false: active even once every process exited, as Circus)
  *   active --reload--> active (processes replaced, "reload" event)
  *
- * Every watcher has its own FIFO of operations (DECISIONS 1): the head
+ * Every watcher has its own FIFO of operations (doc/design.md §1): the head
  * runs, the rest wait their turn; other watchers are never held up.
  * watcher_progress() re-evaluates the running operation after every
  * event and completes it when its goal is reached.
@@ -28,6 +28,7 @@
 
 #include "circusd.h"
 #include "log.h"
+#include "pidset.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -66,6 +67,7 @@ static void watcher_spawn_some(struct watcher *);
 static void watcher_progress(struct watcher *);
 static void watcher_stop_begin(struct watcher *, struct watcher_op *);
 static void watcher_free_retired(struct watcher *, bool all);
+static void watcher_process_exited(struct watcher *, struct process *);
 
 static const char *watcher_state_names[] = { "stopped", "starting", "active",
 	"stopping" };
@@ -85,8 +87,8 @@ watcher_set_state(struct watcher *w, enum watcher_state s)
 		log_debug("%s: %s -> %s", w->name, watcher_state_names[w->state],
 		    watcher_state_names[s]);
 	w->state = s;
-	if (s == WATCHER_STOPPED && w->cfg->on_demand)
-		arbiter_ondemand_arm(w->arbiter);
+	if (s == WATCHER_STOPPED)
+		w->arbiter->watcher_stopped(w);
 }
 
 /* Timer for the next spawn (warmup_delay or back-off). */
@@ -141,7 +143,7 @@ watcher_free(struct watcher *w)
 	if (w->removed)
 		TAILQ_REMOVE(&w->arbiter->removed, w, entry);
 	/* a restart/start/reload of several may still name it (rm) */
-	arbiter_forget_watcher(w->arbiter, w);
+	w->arbiter->watcher_freed(w);
 	hook_cancel_all(w);	/* before the processes they refer to */
 	ev_timer_stop(w->arbiter->loop, &w->spawn_timer);
 	TAILQ_FOREACH_SAFE(p, &w->processes, entry, tp) {
@@ -160,7 +162,7 @@ watcher_free(struct watcher *w)
 		TAILQ_REMOVE(&w->ops, op, entry);
 		if (op->done != NULL)
 			op->done(w, op->ctx, NULL, 1);
-		json_decref(op->before);
+		pidset_free(op->before);
 		json_decref(op->stopped_pids);
 		free(op->seq_pids);
 		free(op->error);
@@ -191,7 +193,7 @@ watcher_cancel_ops(struct watcher *w)
 		w->op_running = true;	/* nothing new starts meanwhile */
 		if (op->done != NULL)
 			op->done(w, op->ctx, NULL, 1);
-		json_decref(op->before);
+		pidset_free(op->before);
 		json_decref(op->stopped_pids);
 		free(op->seq_pids);
 		free(op->error);
@@ -273,7 +275,7 @@ watcher_find_process(struct watcher *w, pid_t pid)
 	return NULL;
 }
 
-/* Smallest free worker id (lifecycle.md §4). */
+/* Smallest free worker id (doc/design.md §2). */
 static int
 watcher_next_wid(struct watcher *w)
 {
@@ -307,73 +309,37 @@ watcher_target(const struct watcher *w)
 	return (size_t)n;
 }
 
-/* Sorted pid array helpers for info objects. */
-static int
-watcher_cmp_int(const void *a, const void *b)
+/* Pids of running processes as a sorted set. Caller frees. */
+static struct pidset *
+watcher_pidset(const struct watcher *w)
 {
-	json_int_t x = *(const json_int_t *)a, y = *(const json_int_t *)b;
+	const struct process *p;
+	struct pidset *set = pidset_new();
 
-	return x < y ? -1 : x > y;
+	TAILQ_FOREACH(p, &w->processes, entry)
+		if (p->state == PROCESS_RUNNING)
+			pidset_add(set, p->pid);
+	pidset_sort(set);
+	return set;
 }
 
-/* Sorted copy of a pid array. */
+/* {"started": [...], "kept": [...]} (+ "stopped") comparing the sorted
+ * pid sets before and after (NULL = empty); each list ascending. */
 static json_t *
-watcher_sorted(const json_t *arr)
+watcher_info(const struct pidset *before, const struct pidset *after,
+    bool with_stopped)
 {
-	json_int_t *v;
-	size_t n = json_array_size(arr), i;
-	json_t *out = json_array();
+	struct pidset stopped = { 0 }, kept = { 0 }, started = { 0 };
+	json_t *info = json_object();
 
-	v = xcalloc(n + 1, sizeof *v);
-	for (i = 0; i < n; i++)
-		v[i] = json_integer_value(json_array_get(arr, i));
-	qsort(v, n, sizeof *v, watcher_cmp_int);
-	for (i = 0; i < n; i++)
-		json_array_append_new(out, json_integer(v[i]));
-	free(v);
-	return out;
-}
-
-/* True if pid is in the array. */
-static bool
-watcher_pid_in(const json_t *arr, json_int_t pid)
-{
-	size_t i;
-
-	for (i = 0; i < json_array_size(arr); i++)
-		if (json_integer_value(json_array_get(arr, i)) == pid)
-			return true;
-	return false;
-}
-
-/* {"started": [...], "kept": [...]} (+ "stopped") comparing pid sets. */
-static json_t *
-watcher_info(const json_t *before, const json_t *after, bool with_stopped)
-{
-	json_t *info = json_object(), *started = json_array(),
-	    *kept = json_array(), *stopped = json_array(), *tmp;
-	size_t i;
-	json_int_t pid;
-
-	for (i = 0; i < json_array_size(after); i++) {
-		pid = json_integer_value(json_array_get(after, i));
-		json_array_append_new(watcher_pid_in(before, pid) ? kept :
-		    started, json_integer(pid));
-	}
-	for (i = 0; i < json_array_size(before); i++) {
-		pid = json_integer_value(json_array_get(before, i));
-		if (!watcher_pid_in(after, pid))
-			json_array_append_new(stopped, json_integer(pid));
-	}
-	if (with_stopped) {
-		json_object_set_new(info, "stopped", watcher_sorted(stopped));
-	}
-	tmp = watcher_sorted(started);
-	json_object_set_new(info, "started", tmp);
-	json_object_set_new(info, "kept", watcher_sorted(kept));
-	json_decref(started);
-	json_decref(kept);
-	json_decref(stopped);
+	pidset_compare(before, after, &stopped, &kept, &started);
+	if (with_stopped)
+		json_object_set_new(info, "stopped", pidset_json(&stopped));
+	json_object_set_new(info, "started", pidset_json(&started));
+	json_object_set_new(info, "kept", pidset_json(&kept));
+	free(stopped.v);
+	free(kept.v);
+	free(started.v);
 	return info;
 }
 
@@ -394,7 +360,7 @@ watcher_op_done(struct watcher *w, json_t *result, int error)
 		op->done(w, op->ctx, result, error);
 	w->op_error = NULL;
 	json_decref(result);
-	json_decref(op->before);
+	pidset_free(op->before);
 	json_decref(op->stopped_pids);
 	free(op->seq_pids);
 	free(op->error);
@@ -527,7 +493,8 @@ watcher_spawn_process(struct watcher *w)
 	char *cause = NULL;
 	double age;
 
-	p = process_spawn(w, watcher_next_wid(w), &cause);
+	p = process_spawn(w, watcher_next_wid(w), watcher_process_exited,
+	    &cause);
 	if (p == NULL) {
 		free(w->spawn_error);
 		w->spawn_error = xprintf("error in '%s': %s", w->name,
@@ -671,7 +638,7 @@ watcher_before_spawn_done(struct watcher *w, UNUSED void *ctx, bool ok)
 }
 
 /* Spawn one process: before_spawn (not before a retry), create it,
- * after_spawn, then the spawn event (lifecycle.md §5.2). Without hooks
+ * after_spawn, then the spawn event (doc/design.md §3). Without hooks
  * this all happens now; SPAWN_PENDING means the hooks still run. */
 static int
 watcher_spawn_one(struct watcher *w, bool retry)
@@ -803,7 +770,7 @@ watcher_exit_text(const struct process *p, double lived)
 	    (int)p->pid, p->exit_code, lived);
 }
 
-/* Record a death for the crash back-off (DECISIONS 3). */
+/* Record a death for the crash back-off (doc/design.md §5). */
 static void
 watcher_account_death(struct watcher *w, struct process *p)
 {
@@ -868,7 +835,7 @@ watcher_publish_reap(struct watcher *w, pid_t pid, int exit_code)
 	events_publish(w->arbiter, w, "reap", body);
 }
 
-/* What follows a death once reaped: respawn or stop (lifecycle.md §3). */
+/* What follows a death once reaped: respawn or stop (doc/design.md §5). */
 static void
 watcher_after_death(struct watcher *w, enum process_kill_reason reason,
     bool later)
@@ -901,10 +868,11 @@ watcher_reloaded(struct watcher *w)
 static json_t *
 watcher_full_info(struct watcher *w, struct watcher_op *op)
 {
-	json_t *after = watcher_pids(w), *info;
+	struct pidset *after = watcher_pidset(w);
+	json_t *info;
 
 	info = watcher_info(op->before, after, true);
-	json_decref(after);
+	pidset_free(after);
 	return json_pack("{s:o}", "info", info);
 }
 
@@ -935,7 +903,7 @@ watcher_before_reap_done(struct watcher *w, void *ctx, UNUSED bool ok)
 	    "process_status") : NULL, watcher_after_reap_done, p);
 }
 
-/* Reap a process out of the table (lifecycle.md §8) and free it:
+/* Reap a process out of the table (doc/design.md §6) and free it:
  * before_reap, the reap event, after_reap. True when done now; false
  * when its hooks run (it waits in w->reaps, then watcher_after_reap_done
  * goes on). */
@@ -958,7 +926,7 @@ watcher_reap(struct watcher *w, struct process *p,
 }
 
 /* A child exited: decide its fate and the watcher's. */
-void
+static void
 watcher_process_exited(struct watcher *w, struct process *p)
 {
 	enum process_kill_reason reason = p->kill_reason;
@@ -1021,7 +989,7 @@ watcher_op_hook(struct watcher *w, struct watcher_op *op, const char *hook)
 	op->hook_sync = false;
 }
 
-/* Begin stopping (lifecycle.md §7.1): status stopping, before_stop. */
+/* Begin stopping (doc/design.md §8): status stopping, before_stop. */
 static void
 watcher_stop_begin(struct watcher *w, struct watcher_op *op)
 {
@@ -1080,7 +1048,7 @@ watcher_stop_finish(struct watcher *w, struct watcher_op *op)
 	return true;
 }
 
-/* Begin a start (lifecycle.md §6.2). False if it is skipped
+/* Begin a start (doc/design.md §7). False if it is skipped
  * (on_demand); a stopped watcher asks before_start first. */
 static bool
 watcher_start_begin(struct watcher *w, struct watcher_op *op)
@@ -1090,12 +1058,12 @@ watcher_start_begin(struct watcher *w, struct watcher_op *op)
 		return false;
 	if (w->state != WATCHER_STOPPED) {
 		if (op->type == WOP_START && op->before == NULL)
-			op->before = watcher_pids(w);
+			op->before = watcher_pidset(w);
 		watcher_manage(w);
 		return true;
 	}
 	if (op->type == WOP_START && op->before == NULL)
-		op->before = json_array();
+		op->before = pidset_new();
 	op->phase = PH_START_HOOK;
 	watcher_op_hook(w, op, "before_start");
 	return true;
@@ -1140,8 +1108,6 @@ watcher_start_skipped(struct watcher *w, struct watcher_op *op)
 		watcher_op_done(w, watcher_full_info(w, op), 0);
 		return;
 	}
-	if (op->before == NULL)
-		op->before = json_array();
 	info = watcher_info(op->before, op->before, false);
 	watcher_op_done(w, json_pack("{s:o}", "info", info), 0);
 }
@@ -1150,7 +1116,8 @@ watcher_start_skipped(struct watcher *w, struct watcher_op *op)
 static void
 watcher_start_complete(struct watcher *w, struct watcher_op *op)
 {
-	json_t *after, *info;
+	struct pidset *after;
+	json_t *info;
 
 	if (op->type == WOP_RESTART || op->type == WOP_RELOAD) {
 		if (op->type == WOP_RELOAD)
@@ -1158,13 +1125,13 @@ watcher_start_complete(struct watcher *w, struct watcher_op *op)
 		watcher_op_done(w, watcher_full_info(w, op), 0);
 		return;
 	}
-	after = watcher_pids(w);
+	after = watcher_pidset(w);
 	info = watcher_info(op->before, after, false);
-	json_decref(after);
+	pidset_free(after);
 	watcher_op_done(w, json_pack("{s:o}", "info", info), 0);
 }
 
-/* Where a start stands once it spawned (lifecycle.md §6.2 steps 6-7). */
+/* Where a start stands once it spawned (doc/design.md §7). */
 static int
 watcher_start_finish(struct watcher *w, struct watcher_op *op)
 {
@@ -1249,7 +1216,7 @@ watcher_run_next(struct watcher *w)
 		watcher_stop_begin(w, op);
 		break;
 	case WOP_RESTART:
-		op->before = watcher_pids(w);
+		op->before = watcher_pidset(w);
 		if (w->state == WATCHER_STOPPED) {
 			op->phase = PH_START_BEGIN;
 			break;
@@ -1260,7 +1227,7 @@ watcher_run_next(struct watcher *w)
 		op->phase = PH_START_BEGIN;
 		break;
 	case WOP_RELOAD:
-		op->before = watcher_pids(w);
+		op->before = watcher_pidset(w);
 		if (!op->graceful) {
 			op->type = WOP_RESTART;
 			if (w->state == WATCHER_STOPPED)

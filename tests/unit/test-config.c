@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "config-int.h"
 #include "pyjson.h"
 
 #define FIX "tests/config/"
@@ -1665,10 +1666,31 @@ test_helpers(void **state)
 	assert_int_equal(watcher_opt_ini_kind("hooks"), OPT_INI_FREEFORM);
 }
 
+/* circusd's environment as JSON: the one builder behind [env] copy_env
+ * and `set copy_env`, keeping values that are not UTF-8. */
+static void
+test_env_os(void **state)
+{
+	json_t	*env;
+
+	(void)state;
+	assert_int_equal(setenv("CIRCUS_UNIT_ENV", "a=b", 1), 0);
+	assert_int_equal(setenv("CIRCUS_UNIT_LATIN1", "caf\xe9", 1), 0);
+	env = config_env_os();
+	assert_string_equal(json_string_value(json_object_get(env,
+	    "CIRCUS_UNIT_ENV")), "a=b");
+	assert_string_equal(json_string_value(json_object_get(env,
+	    "CIRCUS_UNIT_LATIN1")), "caf\xe9");
+	json_decref(env);
+	unsetenv("CIRCUS_UNIT_ENV");
+	unsetenv("CIRCUS_UNIT_LATIN1");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_env_os),
 		cmocka_unit_test(test_circus_defaults),
 		cmocka_unit_test(test_parser_circus),
 		cmocka_unit_test(test_parser_values),

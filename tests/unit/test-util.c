@@ -175,6 +175,32 @@ test_uuid_hex(void **state)
 	assert_string_not_equal(a, b);
 }
 
+/* Python int(): whitespace, sign, '_' between digits; nothing else. */
+static void
+test_pyint(void **state)
+{
+	long long	 n = 7;
+
+	(void)state;
+	assert_int_equal(util_parse_int(" +42\t", &n), 0);
+	assert_int_equal(n, 42);
+	assert_int_equal(util_parse_int("-1_000_000", &n), 0);
+	assert_int_equal(n, -1000000);
+	assert_int_equal(util_parse_int("1_000_000_000_000", &n), 0);
+	assert_true(n == 1000000000000LL);
+	n = 7;
+	assert_int_equal(util_parse_int("99999999999999999999", &n), -1);
+	assert_int_equal(util_parse_int("_1", &n), -1);
+	assert_int_equal(util_parse_int("1__0", &n), -1);
+	assert_int_equal(util_parse_int("1_", &n), -1);
+	assert_int_equal(util_parse_int("0x10", &n), -1);
+	assert_int_equal(util_parse_int("1.5", &n), -1);
+	assert_int_equal(util_parse_int("", &n), -1);
+	assert_int_equal(util_parse_int("-", &n), -1);
+	assert_int_equal(util_parse_int(NULL, &n), -1);
+	assert_int_equal(n, 7);
+}
+
 /* Which tcp:// hosts are loopback: plaintext elsewhere is refused unless
  * plaintext_tcp = true (config.c). */
 static void
@@ -220,6 +246,7 @@ main(void)
 		cmocka_unit_test(test_signal_roundtrip),
 		cmocka_unit_test(test_wallclock),
 		cmocka_unit_test(test_uuid_hex),
+		cmocka_unit_test(test_pyint),
 		cmocka_unit_test(test_loopback_hosts),
 		cmocka_unit_test(test_non_loopback_hosts),
 	};

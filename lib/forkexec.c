@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The one fork/exec child (see forkexec.h). */
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "compat.h"
+#include "forkexec.h"
+
+/* Signals the daemon may have changed, reset to SIG_DFL in the child. */
+static const int spawn_reset_sigs[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM,
+	SIGCHLD, SIGPIPE, SIGUSR1, SIGUSR2, SIGWINCH, SIGXFSZ, SIGALRM };
+
+static const char *const spawn_step_names[] = { "spawn", "pipe2", "vfork",
+	"dup2", "chdir", "setsid", "setrlimit", "setgroups", "setgid",
+	"setuid", "exec" };
+
+void
+spawn_plan_init(struct spawn_plan *plan)
+{
+	memset(plan, 0, sizeof *plan);
+	plan->fd0 = plan->fd1 = plan->fd2 = -1;
+}
+
+const char *
+spawn_step_name(enum spawn_step step)
+{
+	if ((size_t)step >= nitems(spawn_step_names))
+		return spawn_step_names[0];
+	return spawn_step_names[step];
+}
+
+/* Report a failed step to the parent and exit. */
+static void NORETURN
+spawn_child_fail(int errfd, enum spawn_step step)
+{
+	int msg[2] = { (int)step, errno };
+
+	(void)!write(errfd, msg, sizeof msg);
+	_exit(127);
+}
+
+/* Signal dispositions and mask as a fresh program expects them. */
+static void
+spawn_child_signals(void)
+{
+	struct sigaction sa;
+	sigset_t empty;
+	size_t i;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_DFL;
+	for (i = 0; i < nitems(spawn_reset_sigs); i++)
+		sigaction(spawn_reset_sigs[i], &sa, NULL);
+	sigemptyset(&empty);
+	sigprocmask(SIG_SETMASK, &empty, NULL);
+}
+
+/* Apply the rlimits; nofile=infinity falls back to the hard limit. */
+static int
+spawn_child_rlimits(const struct spawn_plan *plan)
+{
+	struct rlimit rl;
+	int i;
+
+	for (i = 0; i < plan->nrl; i++) {
+		rl.rlim_cur = rl.rlim_max = plan->rl_val[i];
+		if (setrlimit(plan->rl_res[i], &rl) == 0)
+			continue;
+		if (plan->rl_res[i] == RLIMIT_NOFILE &&
+		    plan->rl_val[i] == RLIM_INFINITY &&
+		    getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+			rl.rlim_cur = rl.rlim_max;
+			if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+				continue;
+		}
+		return -1;
+	}
+	return 0;
+}
+
+/* Everything >= 3 closes on exec except the fds the plan hands over. */
+static void
+spawn_child_fds(const struct spawn_plan *plan)
+{
+	int i;
+
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == -1) {
+		for (i = 3; i < 65536; i++)
+			(void)fcntl(i, F_SETFD, FD_CLOEXEC);
+	}
+	for (i = 0; i < plan->nkeep; i++)
+		(void)fcntl(plan->keep[i], F_SETFD, 0);
+}
+
+/* The child, between vfork and exec: async-signal-safe calls only. */
+static void NORETURN __attribute__((noinline))
+spawn_child(const struct spawn_plan *plan, int errfd)
+{
+	spawn_child_signals();
+	if (plan->fd0 != -1 && dup2(plan->fd0, 0) == -1)
+		spawn_child_fail(errfd, SPAWN_DUP);
+	if (plan->fd1 != -1 && dup2(plan->fd1, 1) == -1)
+		spawn_child_fail(errfd, SPAWN_DUP);
+	if (plan->fd2 != -1 && dup2(plan->fd2, 2) == -1)
+		spawn_child_fail(errfd, SPAWN_DUP);
+	if (plan->cwd != NULL && chdir(plan->cwd) == -1)
+		spawn_child_fail(errfd, SPAWN_CHDIR);
+	if (setsid() == -1)
+		spawn_child_fail(errfd, SPAWN_SETSID);
+	if (spawn_child_rlimits(plan) == -1)
+		spawn_child_fail(errfd, SPAWN_RLIMIT);
+	if (plan->set_groups)
+		(void)setgroups((size_t)plan->ngroups, plan->groups);
+	if (plan->set_gid && setgid(plan->gid) == -1)
+		spawn_child_fail(errfd, SPAWN_SETGID);
+	if (plan->set_uid && setuid(plan->uid) == -1)
+		spawn_child_fail(errfd, SPAWN_SETUID);
+	spawn_child_fds(plan);
+	execve(plan->path, plan->argv, plan->envp);
+	spawn_child_fail(errfd, SPAWN_EXEC);
+}
+
+/* vfork in its own frame so the caller's variables cannot be clobbered;
+ * the child never returns from here. */
+static pid_t __attribute__((noinline))
+spawn_vfork(const struct spawn_plan *plan, int errfd)
+{
+	pid_t pid = vfork();
+
+	if (pid == 0)
+		spawn_child(plan, errfd);
+	return pid;
+}
+
+/* What the child wrote before exiting: 1 and *e, or 0 if it exec'd. */
+static int
+spawn_read_error(int fd, struct spawn_error *e)
+{
+	int msg[2];
+	ssize_t n;
+
+	do
+		n = read(fd, msg, sizeof msg);
+	while (n == -1 && errno == EINTR);
+	if (n != (ssize_t)sizeof msg)
+		return 0;
+	e->step = (enum spawn_step)msg[0];
+	e->err = msg[1];
+	return 1;
+}
+
+pid_t
+spawn_run(const struct spawn_plan *plan, struct spawn_error *e)
+{
+	int errpipe[2], saved_errno;
+	sigset_t all, old;
+	pid_t pid;
+
+	if (pipe2(errpipe, O_CLOEXEC) == -1) {
+		e->step = SPAWN_PIPE;
+		e->err = errno;
+		return -1;
+	}
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	pid = spawn_vfork(plan, errpipe[1]);
+	saved_errno = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(errpipe[1]);
+	if (pid == -1) {
+		close(errpipe[0]);
+		e->step = SPAWN_FORK;
+		e->err = saved_errno;
+		return -1;
+	}
+	if (spawn_read_error(errpipe[0], e)) {
+		close(errpipe[0]);
+		return -1;
+	}
+	close(errpipe[0]);
+	return pid;
+}
