@@ -4,6 +4,7 @@
  * sorted keys) and Python str()/repr() of strings, bytes and JSON values.
  * Pure functions over jansson values: no I/O, no global state.
  */
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -34,6 +35,8 @@ static void	 pybuf_printf(struct pybuf *, const char *, ...)
 static char	*pybuf_finish(struct pybuf *);
 static size_t	 utf8_decode(const unsigned char *, size_t, uint32_t *);
 static void	 json_string_escape(struct pybuf *, const char *, size_t);
+static bool	 float_try_e(double, int, char *, size_t);
+static void	 float_shortest_e(double, char *, size_t);
 static void	 json_float(struct pybuf *, double);
 static int	 dumps_scalar(struct pybuf *, const json_t *);
 static void	 pretty_newline(struct pybuf *, int);
@@ -195,12 +198,49 @@ json_string_escape(struct pybuf *b, const char *s, size_t len)
 	pybuf_putc(b, '"');
 }
 
+/* Print d with %.*e at the given precision; true if it reads back as d. */
+static bool
+float_try_e(double d, int prec, char *tmp, size_t len)
+{
+	snprintf(tmp, len, "%.*e", prec, d);
+	return strtod(tmp, NULL) == d;
+}
+
+/*
+ * The shortest %.*e of d that reads back as d. More digits never read back
+ * worse, and 17 significant digits (DBL_DECIMAL_DIG) always do. For a
+ * normal double a shortest form of at most 15 digits (DBL_DIG) is also
+ * what 15 digits print, zeros appended, since such a decimal survives
+ * decimal -> double -> 15 digits, and when 15 do not read back no fewer
+ * do. So 16 digits are tried first, then 15 or 17: two or three
+ * conversions instead of up to 17 (a reply's "time" needs 16 or 17
+ * digits). Subnormals, with fewer bits, keep the plain upward search.
+ */
+static void
+float_shortest_e(double d, char *tmp, size_t len)
+{
+	int	prec;
+
+	if (fpclassify(d) == FP_NORMAL) {
+		if (!float_try_e(d, DBL_DECIMAL_DIG - 2, tmp, len))
+			snprintf(tmp, len, "%.*e", DBL_DECIMAL_DIG - 1, d);
+		else if (!float_try_e(d, DBL_DIG - 1, tmp, len))
+			snprintf(tmp, len, "%.*e", DBL_DECIMAL_DIG - 2, d);
+		return;
+	}
+	for (prec = 0; prec < DBL_DECIMAL_DIG - 1; prec++) {
+		if (float_try_e(d, prec, tmp, len))
+			return;
+	}
+	snprintf(tmp, len, "%.*e", DBL_DECIMAL_DIG - 1, d);
+}
+
 /* Python repr(float): shortest digits that round-trip, Python layout. */
 void
 pyjson_float_repr(double d, char *buf, size_t len)
 {
 	char	 tmp[40], digits[20], *e, *out;
-	int	 prec, exp10, ndigits, i, pos;
+	int	 exp10, ndigits, i, pos;
 	bool	 neg;
 
 	if (len == 0)
@@ -217,11 +257,7 @@ pyjson_float_repr(double d, char *buf, size_t len)
 		snprintf(buf, len, "%s", signbit(d) ? "-0.0" : "0.0");
 		return;
 	}
-	for (prec = 0; prec < 17; prec++) {
-		snprintf(tmp, sizeof tmp, "%.*e", prec, d);
-		if (strtod(tmp, NULL) == d)
-			break;
-	}
+	float_shortest_e(d, tmp, sizeof tmp);
 	/* tmp is "[-]d[.ddd]e[+-]xx" */
 	neg = tmp[0] == '-';
 	ndigits = 0;

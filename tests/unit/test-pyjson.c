@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,9 @@
 #include "pyjson.h"
 
 static void	check_float(double, const char *);
+static void	float_digits(const char *, char *, size_t, int *);
+static void	float_reference(double, char *, size_t);
+static void	check_float_shortest(double);
 static void	check_json(const char *, const char *, const char *,
 		    const char *, const char *);
 
@@ -25,6 +29,68 @@ check_float(double d, const char *want)
 
 	pyjson_float_repr(d, buf, sizeof buf);
 	assert_string_equal(buf, want);
+}
+
+/*
+ * Significant digits (no leading or trailing zeros) and decimal exponent
+ * of a number written as [-]d[.d][e[+-]d] (repr or %e alike).
+ */
+static void
+float_digits(const char *s, char *digits, size_t size, int *exp10)
+{
+	size_t	n = 0;
+	int	point = -1, seen = 0, lead = 0;
+
+	if (*s == '-')
+		s++;
+	for (; *s != '\0' && *s != 'e'; s++) {
+		if (*s == '.') {
+			point = seen;
+			continue;
+		}
+		seen++;
+		if (n == 0 && *s == '0') {
+			lead++;
+			continue;
+		}
+		if (n + 1 < size)
+			digits[n++] = *s;
+	}
+	while (n > 1 && digits[n - 1] == '0')
+		n--;
+	digits[n] = '\0';
+	if (point < 0)
+		point = seen;
+	*exp10 = point - lead - 1 + (*s == 'e' ? atoi(s + 1) : 0);
+}
+
+/* The fewest %.*e digits that read back as d, by trying every precision:
+ * the definition pyjson_float_repr must match. */
+static void
+float_reference(double d, char *buf, size_t size)
+{
+	int	prec;
+
+	for (prec = 0; prec < 17; prec++) {
+		snprintf(buf, size, "%.*e", prec, d);
+		if (strtod(buf, NULL) == d)
+			return;
+	}
+}
+
+/* Assert repr(d) has the reference's digits and exponent and reads back. */
+static void
+check_float_shortest(double d)
+{
+	char	got[40], want[40], gd[24], wd[24];
+	int	ge, we;
+
+	pyjson_float_repr(d, got, sizeof got);
+	float_reference(d, want, sizeof want);
+	float_digits(got, gd, sizeof gd, &ge);
+	float_digits(want, wd, sizeof wd, &we);
+	if (strcmp(gd, wd) != 0 || ge != we || strtod(got, NULL) != d)
+		fail_msg("%.17g: repr %s, shortest %s", d, got, want);
 }
 
 /* Parse in, then check dumps, pretty dumps (newlines as '|'), repr, str. */
@@ -87,6 +153,44 @@ test_float_repr(void **state)
 	check_float(NAN, "nan");
 	pyjson_float_repr(1.25, buf, 4);
 	assert_string_equal(buf, "1.2");
+}
+
+/* The shortest digits equal the exhaustive search's, for timestamps (16
+ * or 17 digits), short decimals (15 or fewer), and random bit patterns
+ * (every exponent, subnormals too). */
+static void
+test_float_repr_shortest(void **state)
+{
+	uint64_t	x = 0x9e3779b97f4a7c15ULL, bits;
+	double		d;
+	int		i;
+
+	(void)state;
+	for (i = 0; i < 60000; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		switch (i % 3) {
+		case 0:
+			d = 1.7e9 + (double)(x % 400000000000000ULL) / 1e6;
+			break;
+		case 1:
+			d = (double)(int64_t)(x % 2000000000000000ULL) /
+			    pow(10, (double)(x >> 58));
+			break;
+		default:
+			bits = x;
+			memcpy(&d, &bits, sizeof d);
+			if (!isfinite(d) || d == 0)
+				continue;
+		}
+		check_float_shortest(d);
+	}
+	check_float_shortest(2.2250738585072014e-308);
+	check_float_shortest(2.225073858507201e-308);
+	check_float_shortest(4.9406564584124654e-324);
+	check_float_shortest(0.3);
+	check_float_shortest(9007199254740993.0);
 }
 
 /* Compact dumps keeps insertion order and Python separators. */
@@ -235,6 +339,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_float_repr),
+		cmocka_unit_test(test_float_repr_shortest),
 		cmocka_unit_test(test_dumps_objects),
 		cmocka_unit_test(test_dumps_strings),
 		cmocka_unit_test(test_dumps_nul),
