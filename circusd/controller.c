@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,43 +120,85 @@ controller_zsend(void *sock, const void *buf, size_t len, int flags)
 /* Send [identity, body] on the ROUTER. */
 static void
 controller_send(struct arbiter *a, const char *identity, size_t idlen,
-    const char *body)
+    const char *body, size_t len)
 {
 	if (a->router_raw == NULL)
 		return;
 	if (controller_zsend(a->router_raw, identity, idlen, ZMQ_SNDMORE) ==
-	    -1 || controller_zsend(a->router_raw, body, strlen(body), 0) == -1)
+	    -1 || controller_zsend(a->router_raw, body, len, 0) == -1)
 		log_debug("reply not sent: %s", zmq_strerror(errno));
 }
 
-/* Build the reply envelope for ctx. Caller frees. */
-static char *
-controller_envelope(struct cmd_ctx *ctx, enum cmd_status st)
+/* "key": v, or "key": now when v is NULL. */
+static void
+controller_member(struct pyjson_buf *b, const char *key, const json_t *v)
 {
-	json_t *r = json_object(), *v;
-	const char *k;
-	char *text;
+	pyjson_buf_key(b, key);
+	if (v != NULL)
+		pyjson_buf_dumps(b, v);
+	else
+		pyjson_buf_float(b, util_wallclock());
+}
 
+/*
+ * Write the reply envelope for ctx, Circus's dict in its order: error:
+ * status, reason, tb, time, errno, id; ok: status, time, then the result's
+ * members (a list result as "results"), then id. A result member named
+ * status, time or id takes that member's place (as a dict update does);
+ * id's value is always the request's. Written straight from the result,
+ * without building the merged dict. Caller frees.
+ */
+static char *
+controller_envelope(struct cmd_ctx *ctx, enum cmd_status st, size_t *len)
+{
+	struct pyjson_buf b = { 0 };
+	const json_t *res = json_is_object(ctx->result) ? ctx->result : NULL;
+	const json_t *id = ctx->id != NULL ? ctx->id : json_null();
+	bool id_done = false;
+	const char *k;
+	json_t *v;
+
+	pyjson_buf_raw(&b, "{", 1);
 	if (st == CMD_ERROR) {
-		json_object_set_new(r, "status", json_string("error"));
-		json_object_set_new(r, "reason", json_string(ctx->reason ?
-		    ctx->reason : "unknown error"));
-		json_object_set_new(r, "tb", json_null());
-		json_object_set_new(r, "time", json_real(util_wallclock()));
-		json_object_set_new(r, "errno", json_integer(ctx->errnum));
+		pyjson_buf_key(&b, "status");
+		pyjson_buf_raw(&b, "\"error\"", 7);
+		/* json_string refuses text that is not UTF-8: no member then */
+		if ((v = json_string(ctx->reason != NULL ? ctx->reason :
+		    "unknown error")) != NULL)
+			controller_member(&b, "reason", v);
+		json_decref(v);
+		pyjson_buf_key(&b, "tb");
+		pyjson_buf_raw(&b, "null", 4);
+		controller_member(&b, "time", NULL);
+		v = json_integer(ctx->errnum);
+		controller_member(&b, "errno", v);
+		json_decref(v);
 	} else {
-		json_object_set_new(r, "status", json_string("ok"));
-		json_object_set_new(r, "time", json_real(util_wallclock()));
-		if (json_is_object(ctx->result)) {
-			json_object_foreach(ctx->result, k, v)
-				json_object_set(r, k, v);
+		pyjson_buf_key(&b, "status");
+		if (res != NULL && (v = json_object_get(res, "status")) != NULL)
+			pyjson_buf_dumps(&b, v);
+		else
+			pyjson_buf_raw(&b, "\"ok\"", 4);
+		controller_member(&b, "time",
+		    res != NULL ? json_object_get(res, "time") : NULL);
+		if (res != NULL) {
+			json_object_foreach((json_t *)(uintptr_t)res, k, v) {
+				if (strcmp(k, "status") == 0 ||
+				    strcmp(k, "time") == 0)
+					continue;
+				if (strcmp(k, "id") == 0) {
+					v = (json_t *)(uintptr_t)id;
+					id_done = true;
+				}
+				controller_member(&b, k, v);
+			}
 		} else if (json_is_array(ctx->result))
-			json_object_set(r, "results", ctx->result);
+			controller_member(&b, "results", ctx->result);
 	}
-	json_object_set(r, "id", ctx->id != NULL ? ctx->id : json_null());
-	text = pyjson_dumps(r);
-	json_decref(r);
-	return text;
+	if (!id_done)
+		controller_member(&b, "id", id);
+	pyjson_buf_raw(&b, "}", 1);
+	return pyjson_buf_finish(&b, len);
 }
 
 /* Reply (unless cast/internal) and free ctx. */
@@ -163,11 +206,12 @@ static void
 controller_reply(struct cmd_ctx *ctx, enum cmd_status st)
 {
 	char *body;
+	size_t len;
 
 	if (!ctx->cast && !ctx->internal && ctx->identity != NULL) {
-		body = controller_envelope(ctx, st);
+		body = controller_envelope(ctx, st, &len);
 		controller_send(ctx->arbiter, ctx->identity, ctx->identity_len,
-		    body);
+		    body, len);
 		free(body);
 	} else if (st == CMD_ERROR)
 		log_warnx("command %s failed: %s", ctx->command ? ctx->command :

@@ -21,38 +21,41 @@
 /* jansson's iterators take non-const objects; we only read. */
 #define JSON_MUT(v) ((json_t *)(uintptr_t)(v))
 
-struct pybuf {
-	char	*data;
-	size_t	 len;
-	size_t	 size;
-};
+/* Exact integers for float_shortest_exact (10^21 * 2^53, 10^17 * 2^69). */
+__extension__ typedef unsigned __int128 pyjson_u128;
 
-static void	 pybuf_add(struct pybuf *, const char *, size_t);
-static void	 pybuf_puts(struct pybuf *, const char *);
-static void	 pybuf_putc(struct pybuf *, char);
-static void	 pybuf_printf(struct pybuf *, const char *, ...)
+static void	 pybuf_add(struct pyjson_buf *, const char *, size_t);
+static void	 pybuf_puts(struct pyjson_buf *, const char *);
+static void	 pybuf_putc(struct pyjson_buf *, char);
+static void	 pybuf_printf(struct pyjson_buf *, const char *, ...)
 		     PRINTFLIKE(2, 3);
-static char	*pybuf_finish(struct pybuf *);
+static void	 pybuf_int(struct pyjson_buf *, json_int_t);
+static char	*pybuf_finish(struct pyjson_buf *);
 static size_t	 utf8_decode(const unsigned char *, size_t, uint32_t *);
-static void	 json_string_escape(struct pybuf *, const char *, size_t);
+static bool	 json_plain(unsigned char);
+static void	 json_string_escape(struct pyjson_buf *, const char *, size_t);
 static bool	 float_try_e(double, int, char *, size_t);
+static pyjson_u128 pow10_u128(int);
+static bool	 float_ge_pow10(uint64_t, int, int);
+static uint64_t float_round(uint64_t, int, int *, int, bool *);
+static bool	 float_shortest_exact(double, char *, size_t);
 static void	 float_shortest_e(double, char *, size_t);
-static void	 json_float(struct pybuf *, double);
-static int	 dumps_scalar(struct pybuf *, const json_t *);
-static void	 pretty_newline(struct pybuf *, int);
-static void	 dumps_value(struct pybuf *, const json_t *);
-static void	 dumps_pretty(struct pybuf *, const json_t *, int);
+static void	 json_float(struct pyjson_buf *, double);
+static int	 dumps_scalar(struct pyjson_buf *, const json_t *);
+static void	 pretty_newline(struct pyjson_buf *, int);
+static void	 dumps_value(struct pyjson_buf *, const json_t *);
+static void	 dumps_pretty(struct pyjson_buf *, const json_t *, int);
 static int	 key_compare(const void *, const void *);
 static bool	 unicode_printable(uint32_t);
-static void	 str_repr_buf(struct pybuf *, const char *, size_t);
-static void	 repr_value(struct pybuf *, const json_t *);
+static void	 str_repr_buf(struct pyjson_buf *, const char *, size_t);
+static void	 repr_value(struct pyjson_buf *, const json_t *);
 
 /* Append len bytes to a buffer, growing it as needed. */
 static void
-pybuf_add(struct pybuf *b, const char *s, size_t len)
+pybuf_add(struct pyjson_buf *b, const char *s, size_t len)
 {
 	if (b->len + len + 1 > b->size) {
-		size_t size = b->size ? b->size : 64;
+		size_t size = b->size ? b->size : 256;
 
 		while (b->len + len + 1 > size)
 			size *= 2;
@@ -66,21 +69,21 @@ pybuf_add(struct pybuf *b, const char *s, size_t len)
 
 /* Append a NUL-terminated string to a buffer. */
 static void
-pybuf_puts(struct pybuf *b, const char *s)
+pybuf_puts(struct pyjson_buf *b, const char *s)
 {
 	pybuf_add(b, s, strlen(s));
 }
 
 /* Append one character to a buffer. */
 static void
-pybuf_putc(struct pybuf *b, char c)
+pybuf_putc(struct pyjson_buf *b, char c)
 {
 	pybuf_add(b, &c, 1);
 }
 
 /* Append a formatted string (short outputs only) to a buffer. */
 static void
-pybuf_printf(struct pybuf *b, const char *fmt, ...)
+pybuf_printf(struct pyjson_buf *b, const char *fmt, ...)
 {
 	char	tmp[64];
 	va_list	ap;
@@ -94,9 +97,26 @@ pybuf_printf(struct pybuf *b, const char *fmt, ...)
 		    sizeof tmp - 1);
 }
 
+/* Append a decimal integer (what printf's %lld writes, without printf). */
+static void
+pybuf_int(struct pyjson_buf *b, json_int_t v)
+{
+	char		 tmp[24], *p = tmp + sizeof tmp;
+	unsigned long long u;
+
+	u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		*--p = '-';
+	pybuf_add(b, p, (size_t)(tmp + sizeof tmp - p));
+}
+
 /* Return the buffer's string, never NULL; the caller frees it. */
 static char *
-pybuf_finish(struct pybuf *b)
+pybuf_finish(struct pyjson_buf *b)
 {
 	if (b->data == NULL)
 		return xstrdup("");
@@ -148,9 +168,16 @@ bad:
 	return 1;
 }
 
+/* Printable ASCII that json.dumps writes as itself. */
+static inline bool
+json_plain(unsigned char c)
+{
+	return c >= 0x20 && c <= 0x7e && c != '"' && c != '\\';
+}
+
 /* Write a JSON string literal like json.dumps with ensure_ascii. */
 static void
-json_string_escape(struct pybuf *b, const char *s, size_t len)
+json_string_escape(struct pyjson_buf *b, const char *s, size_t len)
 {
 	const unsigned char	*p = (const unsigned char *)s;
 	size_t			 i = 0, n;
@@ -158,6 +185,14 @@ json_string_escape(struct pybuf *b, const char *s, size_t len)
 
 	pybuf_putc(b, '"');
 	while (i < len) {
+		/* runs of plain characters in one copy */
+		for (n = i; n < len && json_plain(p[n]); n++)
+			;
+		if (n > i) {
+			pybuf_add(b, s + i, n - i);
+			i = n;
+			continue;
+		}
 		n = utf8_decode(p + i, len - i, &cp);
 		i += n;
 		switch (cp) {
@@ -183,9 +218,7 @@ json_string_escape(struct pybuf *b, const char *s, size_t len)
 			pybuf_puts(b, "\\f");
 			continue;
 		}
-		if (cp >= 0x20 && cp <= 0x7e)
-			pybuf_putc(b, (char)cp);
-		else if (cp < 0x10000)
+		if (cp < 0x10000)
 			pybuf_printf(b, "\\u%04x", (unsigned)cp);
 		else {
 			cp -= 0x10000;
@@ -206,29 +239,138 @@ float_try_e(double d, int prec, char *tmp, size_t len)
 	return strtod(tmp, NULL) == d;
 }
 
+/* 10^n, n <= 38. */
+static pyjson_u128
+pow10_u128(int n)
+{
+	pyjson_u128	v = 1;
+
+	while (n-- > 0)
+		v *= 10;
+	return v;
+}
+
+/* m * 2^-k >= 10^e, exactly (m < 2^53, k <= 69, -5 <= e <= 15). */
+static bool
+float_ge_pow10(uint64_t m, int k, int e)
+{
+	if (e >= 0)
+		return (pyjson_u128)m >= pow10_u128(e) << k;
+	return (pyjson_u128)m * pow10_u128(-e) >= (pyjson_u128)1 << k;
+}
+
 /*
- * The shortest %.*e of d that reads back as d. More digits never read back
- * worse, and 17 significant digits (DBL_DECIMAL_DIG) always do. For a
- * normal double a shortest form of at most 15 digits (DBL_DIG) is also
- * what 15 digits print, zeros appended, since such a decimal survives
- * decimal -> double -> 15 digits, and when 15 do not read back no fewer
- * do. So 16 digits are tried first, then 15 or 17: two or three
- * conversions instead of up to 17 (a reply's "time" needs 16 or 17
- * digits). Subnormals, with fewer bits, keep the plain upward search.
+ * The p significant digits of a = m * 2^-k correctly rounded (to nearest,
+ * ties to even, as printf rounds), a's decimal exponent being *e (bumped
+ * when the rounding carries into a new digit). Returns the digits as an
+ * integer; *rt tells whether they read back as a (strtod rounds to
+ * nearest, ties to even): the distance to a is under half the gap to the
+ * neighbouring double on that side.
+ */
+static uint64_t
+float_round(uint64_t m, int k, int *e, int p, bool *rt)
+{
+	int		s = p - 1 - *e;
+	pyjson_u128	ten_s = pow10_u128(s), n = m * ten_s, q, r, half, d;
+	bool		below;
+
+	q = n >> k;
+	r = n - (q << k);
+	half = (pyjson_u128)1 << (k - 1);
+	if (r > half || (r == half && (q & 1)))
+		q++;
+	/* distance, in units where a's gap to the next double is 10^s */
+	below = q << k < n;
+	d = below ? n - (q << k) : (q << k) - n;
+	if (below && m == (uint64_t)1 << 52)	/* the gap below is half */
+		*rt = 4 * d <= ten_s;
+	else
+		*rt = 2 * d < ten_s || (2 * d == ten_s && (m & 1) == 0);
+	if (q == pow10_u128(p)) {
+		q /= 10;
+		(*e)++;
+	}
+	return (uint64_t)q;
+}
+
+/*
+ * float_shortest_e without printf for 1e-5 <= |d| < 1e15 (times, sizes,
+ * durations), by exact integer arithmetic: d = m * 2^-k with 1 <= k <= 69.
+ * Returns false (tmp untouched) outside that range.
+ */
+static bool
+float_shortest_exact(double d, char *tmp, size_t len)
+{
+	double		a = fabs(d);
+	uint64_t	bits, m, q;
+	int		k, e, p, i;
+	bool		rt;
+	char		digits[20];
+
+	if (!(a >= 1e-5 && a < 1e15))
+		return false;
+	memcpy(&bits, &a, sizeof bits);
+	m = (bits & (((uint64_t)1 << 52) - 1)) | (uint64_t)1 << 52;
+	k = 1075 - (int)(bits >> 52);
+	e = (int)floor(log10(a));
+	while (!float_ge_pow10(m, k, e))
+		e--;
+	while (float_ge_pow10(m, k, e + 1))
+		e++;
+	/* 15 digits, then 16, then 17, as float_shortest_e explains */
+	for (p = DBL_DIG; p < DBL_DECIMAL_DIG; p++) {
+		i = e;
+		q = float_round(m, k, &i, p, &rt);
+		if (rt)
+			break;
+	}
+	if (!rt) {
+		i = e;
+		q = float_round(m, k, &i, p, &rt);
+	}
+	/* "[-]d.ddde[+-]xx", as %.*e writes it (p >= 15, |i| < 100) */
+	if (len < (size_t)p + 8)
+		return false;
+	if (d < 0)
+		*tmp++ = '-';
+	for (k = p - 1; k >= 0; k--) {
+		digits[k] = (char)('0' + q % 10);
+		q /= 10;
+	}
+	*tmp++ = digits[0];
+	*tmp++ = '.';
+	memcpy(tmp, digits + 1, (size_t)p - 1);
+	tmp += p - 1;
+	*tmp++ = 'e';
+	*tmp++ = i < 0 ? '-' : '+';
+	i = i < 0 ? -i : i;
+	*tmp++ = (char)('0' + i / 10);
+	*tmp++ = (char)('0' + i % 10);
+	*tmp = '\0';
+	return true;
+}
+
+/*
+ * The shortest %.*e of d that reads back as d, the fewest digits first
+ * (more digits are closer to d but need not read back: below a power of
+ * two the gap to the next double is half the gap above). 17 significant
+ * digits (DBL_DECIMAL_DIG) always read back. For a normal double a
+ * shortest form of at most 15 digits (DBL_DIG) is also what 15 digits
+ * print, zeros appended, since such a decimal survives decimal -> double
+ * -> 15 digits; and when 15 do not read back, no fewer do. So 15, 16 and
+ * 17 digits are tried, instead of every count from 1 (a reply's "time"
+ * needs 16 or 17), and without printf when float_shortest_exact can.
+ * Subnormals, with fewer bits, keep the plain search.
  */
 static void
 float_shortest_e(double d, char *tmp, size_t len)
 {
 	int	prec;
 
-	if (fpclassify(d) == FP_NORMAL) {
-		if (!float_try_e(d, DBL_DECIMAL_DIG - 2, tmp, len))
-			snprintf(tmp, len, "%.*e", DBL_DECIMAL_DIG - 1, d);
-		else if (!float_try_e(d, DBL_DIG - 1, tmp, len))
-			snprintf(tmp, len, "%.*e", DBL_DECIMAL_DIG - 2, d);
+	if (float_shortest_exact(d, tmp, len))
 		return;
-	}
-	for (prec = 0; prec < DBL_DECIMAL_DIG - 1; prec++) {
+	prec = fpclassify(d) == FP_NORMAL ? DBL_DIG - 1 : 0;
+	for (; prec < DBL_DECIMAL_DIG - 1; prec++) {
 		if (float_try_e(d, prec, tmp, len))
 			return;
 	}
@@ -309,7 +451,7 @@ pyjson_float_repr(double d, char *buf, size_t len)
 
 /* Write a float as Python's json module does. */
 static void
-json_float(struct pybuf *b, double d)
+json_float(struct pyjson_buf *b, double d)
 {
 	char	tmp[40];
 
@@ -325,7 +467,7 @@ json_float(struct pybuf *b, double d)
 
 /* Write the scalar value v as JSON; returns 0, or -1 if v is a container. */
 static int
-dumps_scalar(struct pybuf *b, const json_t *v)
+dumps_scalar(struct pyjson_buf *b, const json_t *v)
 {
 	switch (json_typeof(v)) {
 	case JSON_STRING:
@@ -333,7 +475,7 @@ dumps_scalar(struct pybuf *b, const json_t *v)
 		    json_string_length(v));
 		return 0;
 	case JSON_INTEGER:
-		pybuf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		pybuf_int(b, json_integer_value(v));
 		return 0;
 	case JSON_REAL:
 		json_float(b, json_real_value(v));
@@ -354,7 +496,7 @@ dumps_scalar(struct pybuf *b, const json_t *v)
 
 /* Write v compactly with Python's ", " and ": " separators. */
 static void
-dumps_value(struct pybuf *b, const json_t *v)
+dumps_value(struct pyjson_buf *b, const json_t *v)
 {
 	const char	*key;
 	json_t		*item;
@@ -394,10 +536,52 @@ dumps_value(struct pybuf *b, const json_t *v)
 char *
 pyjson_dumps(const json_t *v)
 {
-	struct pybuf	b = { 0 };
+	struct pyjson_buf	b = { 0 };
 
 	dumps_value(&b, v);
 	return pybuf_finish(&b);
+}
+
+/* Append bytes as they are. */
+void
+pyjson_buf_raw(struct pyjson_buf *b, const char *s, size_t len)
+{
+	pybuf_add(b, s, len);
+}
+
+/* Append ", " unless the buffer is empty or ends an opening brace, then
+ * the key as a JSON string and ": ". */
+void
+pyjson_buf_key(struct pyjson_buf *b, const char *key)
+{
+	if (b->len > 0 && b->data[b->len - 1] != '{')
+		pybuf_add(b, ", ", 2);
+	json_string_escape(b, key, strlen(key));
+	pybuf_add(b, ": ", 2);
+}
+
+/* Append json.dumps(v). */
+void
+pyjson_buf_dumps(struct pyjson_buf *b, const json_t *v)
+{
+	dumps_value(b, v);
+}
+
+/* Append json.dumps(d) of a float. */
+void
+pyjson_buf_float(struct pyjson_buf *b, double d)
+{
+	json_float(b, d);
+}
+
+/* The text written (never NULL; the caller frees it), its length in *len
+ * when len is not NULL. */
+char *
+pyjson_buf_finish(struct pyjson_buf *b, size_t *len)
+{
+	if (len != NULL)
+		*len = b->len;
+	return pybuf_finish(b);
 }
 
 /* qsort comparator for object keys (code point order = UTF-8 byte order). */
@@ -409,7 +593,7 @@ key_compare(const void *a, const void *b)
 
 /* Write a newline and depth levels of two-space indentation. */
 static void
-pretty_newline(struct pybuf *b, int depth)
+pretty_newline(struct pyjson_buf *b, int depth)
 {
 	int	i;
 
@@ -420,7 +604,7 @@ pretty_newline(struct pybuf *b, int depth)
 
 /* Write v like json.dumps(v, indent=2, sort_keys=True). */
 static void
-dumps_pretty(struct pybuf *b, const json_t *v, int depth)
+dumps_pretty(struct pyjson_buf *b, const json_t *v, int depth)
 {
 	const char	**keys;
 	const char	 *key;
@@ -481,7 +665,7 @@ dumps_pretty(struct pybuf *b, const json_t *v, int depth)
 char *
 pyjson_dumps_pretty(const json_t *v)
 {
-	struct pybuf	b = { 0 };
+	struct pyjson_buf	b = { 0 };
 
 	dumps_pretty(&b, v, 0);
 	return pybuf_finish(&b);
@@ -516,7 +700,7 @@ unicode_printable(uint32_t cp)
 
 /* Write Python repr() of a UTF-8 string of len bytes. */
 static void
-str_repr_buf(struct pybuf *b, const char *s, size_t len)
+str_repr_buf(struct pyjson_buf *b, const char *s, size_t len)
 {
 	const unsigned char	*p = (const unsigned char *)s;
 	char			 quote = '\'';
@@ -555,7 +739,7 @@ str_repr_buf(struct pybuf *b, const char *s, size_t len)
 char *
 pyjson_str_repr(const char *s)
 {
-	struct pybuf	b = { 0 };
+	struct pyjson_buf	b = { 0 };
 
 	str_repr_buf(&b, s, strlen(s));
 	return pybuf_finish(&b);
@@ -565,7 +749,7 @@ pyjson_str_repr(const char *s)
 char *
 pyjson_bytes_repr(const char *s, size_t len)
 {
-	struct pybuf	 b = { 0 };
+	struct pyjson_buf	 b = { 0 };
 	const unsigned char *p = (const unsigned char *)s;
 	char		 quote = '\'';
 	size_t		 i;
@@ -596,7 +780,7 @@ pyjson_bytes_repr(const char *s, size_t len)
 
 /* Write Python repr() of a JSON value. */
 static void
-repr_value(struct pybuf *b, const json_t *v)
+repr_value(struct pyjson_buf *b, const json_t *v)
 {
 	const char	*key;
 	json_t		*item;
@@ -613,7 +797,7 @@ repr_value(struct pybuf *b, const json_t *v)
 		str_repr_buf(b, json_string_value(v), json_string_length(v));
 		break;
 	case JSON_INTEGER:
-		pybuf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		pybuf_int(b, json_integer_value(v));
 		break;
 	case JSON_REAL:
 		pyjson_float_repr(json_real_value(v), tmp, sizeof tmp);
@@ -657,7 +841,7 @@ repr_value(struct pybuf *b, const json_t *v)
 char *
 pyjson_str(const json_t *v)
 {
-	struct pybuf	b = { 0 };
+	struct pyjson_buf	b = { 0 };
 
 	if (v != NULL && json_is_string(v))
 		pybuf_add(&b, json_string_value(v), json_string_length(v));
@@ -670,7 +854,7 @@ pyjson_str(const json_t *v)
 char *
 pyjson_repr(const json_t *v)
 {
-	struct pybuf	b = { 0 };
+	struct pyjson_buf	b = { 0 };
 
 	repr_value(&b, v);
 	return pybuf_finish(&b);

@@ -85,6 +85,8 @@ check_float_shortest(double d)
 	char	got[40], want[40], gd[24], wd[24];
 	int	ge, we;
 
+	if (d == 0)
+		return;	/* "0.0" and "-0.0": test_float_repr */
 	pyjson_float_repr(d, got, sizeof got);
 	float_reference(d, want, sizeof want);
 	float_digits(got, gd, sizeof gd, &ge);
@@ -156,8 +158,9 @@ test_float_repr(void **state)
 }
 
 /* The shortest digits equal the exhaustive search's, for timestamps (16
- * or 17 digits), short decimals (15 or fewer), and random bit patterns
- * (every exponent, subnormals too). */
+ * or 17 digits), short decimals (15 or fewer), random bit patterns (every
+ * exponent, subnormals too), values spread over the exact path's range
+ * and past it, and powers of two and ten with their neighbours. */
 static void
 test_float_repr_shortest(void **state)
 {
@@ -166,13 +169,19 @@ test_float_repr_shortest(void **state)
 	int		i;
 
 	(void)state;
-	for (i = 0; i < 60000; i++) {
+	for (i = 0; i < 80000; i++) {
 		x ^= x << 13;
 		x ^= x >> 7;
 		x ^= x << 17;
-		switch (i % 3) {
+		switch (i % 4) {
 		case 0:
 			d = 1.7e9 + (double)(x % 400000000000000ULL) / 1e6;
+			break;
+		case 3:
+			/* log-uniform over 1e-7 .. 1e17, either sign */
+			d = pow(10, -7 + 24 * (double)(x >> 11) / 9007199254740992.0);
+			if (x & 1)
+				d = -d;
 			break;
 		case 1:
 			d = (double)(int64_t)(x % 2000000000000000ULL) /
@@ -185,6 +194,22 @@ test_float_repr_shortest(void **state)
 				continue;
 		}
 		check_float_shortest(d);
+	}
+	/* powers of two (a smaller gap below) and of ten, and neighbours */
+	for (i = -1074; i <= 1023; i++) {
+		d = ldexp(1.0, i);
+		check_float_shortest(d);
+		if (d < HUGE_VAL) {
+			check_float_shortest(nextafter(d, 0));
+			check_float_shortest(nextafter(d, HUGE_VAL));
+		}
+	}
+	for (i = -20; i <= 25; i++) {
+		d = pow(10, i);
+		check_float_shortest(d);
+		check_float_shortest(nextafter(d, 0));
+		check_float_shortest(nextafter(d, HUGE_VAL));
+		check_float_shortest(-d);
 	}
 	check_float_shortest(2.2250738585072014e-308);
 	check_float_shortest(2.225073858507201e-308);
