@@ -144,6 +144,26 @@ def test_echo_and_rtt_client(bindir, tmp_path):
     assert last_json(out)["messages"] == 50  # 2 × 5 warm-up + 40
 
 
+def test_python_load_clients_on_the_echo(runpy, bindir, tmp_path):
+    """The pyzmq throughput clients (`run.py --zmq-load`, one process
+    each) run their closed loops together and report one total."""
+    ep = "ipc://%s/echo.sock" % tmp_path
+    echo = subprocess.Popen([str(bindir / "zmq_echo"), ep, "60"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert json.loads(echo.stdout.readline())["event"] == "ready"
+        r = runpy.py_throughput(ep, "list", {"name": "w"}, 2, 20.0, 30)
+        echo.send_signal(signal.SIGTERM)
+        out, _ = echo.communicate(timeout=20)
+    finally:
+        if echo.poll() is None:
+            echo.kill()
+            echo.wait()
+    assert r["count"] == 30
+    assert r["rps"] > 0 and 0 < r["p50_us"] <= r["p99_us"]
+    assert last_json(out)["messages"] == 40  # 2 × 5 warm-up + 30
+
+
 def test_rtt_client_gives_up_on_a_silent_endpoint(bindir, tmp_path):
     t0 = time.monotonic()
     cp = subprocess.run([str(bindir / "zmq_rtt"), "-e",
@@ -198,8 +218,11 @@ def test_report_renders_from_raw_results(runpy):
                "spawn": {"10": [spawn_rep, spawn_rep]},
                "rtt": {"configs": {"1x10": [rtt_rep], "50x10": [rtt_rep]},
                        "throughput": {"1x10": [
-                           {"echo": {"rps": 100.0},
-                            "circusd": {"rps": 95.0}}]}},
+                           {"C echo": {"rps": 100.0},
+                            "C status": {"rps": 95.0},
+                            "C list": {"rps": 80.0},
+                            "py echo": {"rps": 50.0},
+                            "py list <name>": {"rps": 60.0}}]}},
                "scale": {"skipped": "not in quick mode"}},
            "notes": [{"scenario": "scale", "text": "skipped"}],
            "errors": [{"scenario": "rtt", "what": "x", "error": "boom"}]}
@@ -208,7 +231,15 @@ def test_report_renders_from_raw_results(runpy):
     assert "## Targets" in text and "## Notes" in text
     assert "1.10× (1.10×–1.10×)" in text        # spawn ratio to vfork
     assert "| 10 | 10.0 ms" in text
-    assert "0.95× (n=1)" in text                 # throughput ratio
+    assert "| 1x10 | C | `status` | 95.0/s (n=1) | 0.95× (n=1) |" in text
+    assert "| 1x10 | py | `list <name>` | 60.0/s (n=1) | 1.20× (n=1) |" \
+        in text
+    # one target per client and command; a missing one is "not measured"
+    assert "| 4-client throughput of `status` ≥ 0.9× the echo's (C client, " \
+        "1×10) | 0.95× (n=1) | met |" in text
+    assert "(C client, 1×10) | 0.80× (n=1) | **missed** |" in text
+    assert "(py client, 1×10) | n/a | not measured |" in text
+    assert text.count("* **tput**") == 1
     assert "boom" in text
     assert "section" not in text                 # no section failed
 
