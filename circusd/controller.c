@@ -317,7 +317,7 @@ controller_handle_request(struct arbiter *a, const char *identity,
 	memcpy(ctx->raw, b, len);
 	ctx->raw[len] = '\0';
 	ctx->raw_len = len;
-	req = json_loadb(ctx->raw, len, JSON_DECODE_ANY | JSON_ALLOW_NUL,
+	req = pyjson_loadb(ctx->raw, len, JSON_DECODE_ANY | JSON_ALLOW_NUL,
 	    &jerr);
 	if (req == NULL) {
 		cmd_error(ctx, 1, "json invalid");

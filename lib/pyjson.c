@@ -584,6 +584,206 @@ pyjson_buf_finish(struct pyjson_buf *b, size_t *len)
 	return pybuf_finish(b);
 }
 
+/*
+ * Decoding. jansson's lexer costs about 120 instructions a byte, most of a
+ * control request's cost; requests are small and plain, so a strict subset
+ * of JSON is read here directly into the same jansson values: objects,
+ * arrays, strings of printable ASCII without escapes, integers of at most
+ * 18 digits, true, false, null, nested at most LOAD_DEPTH deep. Anything
+ * else (escapes, UTF-8, fractions, exponents, errors) returns NULL and the
+ * caller hands the whole text to jansson, which decides and reports.
+ */
+#define LOAD_DEPTH	32
+
+struct loader {
+	const char	*p;
+	const char	*end;
+};
+
+static json_t	*load_value(struct loader *, int);
+
+/* Skip JSON whitespace. */
+static void
+load_ws(struct loader *l)
+{
+	while (l->p < l->end && (*l->p == ' ' || *l->p == '\n' ||
+	    *l->p == '\r' || *l->p == '\t'))
+		l->p++;
+}
+
+/* A plain string after its opening quote: its bytes in *s, *len. */
+static bool
+load_string(struct loader *l, const char **s, size_t *len)
+{
+	const char	*start = l->p;
+
+	while (l->p < l->end && json_plain((unsigned char)*l->p))
+		l->p++;
+	if (l->p >= l->end || *l->p != '"')
+		return false;	/* an escape, a control byte, UTF-8 or the end */
+	*s = start;
+	*len = (size_t)(l->p - start);
+	l->p++;
+	return true;
+}
+
+/* An integer of at most 18 digits, no fraction or exponent. */
+static json_t *
+load_integer(struct loader *l)
+{
+	const char	*start;
+	json_int_t	 v = 0;
+	bool		 neg = false;
+
+	if (*l->p == '-') {
+		neg = true;
+		l->p++;
+	}
+	start = l->p;
+	while (l->p < l->end && *l->p >= '0' && *l->p <= '9' &&
+	    l->p - start < 19)
+		v = v * 10 + (*l->p++ - '0');
+	if (l->p == start || l->p - start > 18 ||
+	    (*start == '0' && l->p - start > 1))
+		return NULL;
+	/* a fraction or exponent next is no delimiter: the caller refuses */
+	return json_integer(neg ? -v : v);
+}
+
+/* true, false or null. */
+static json_t *
+load_literal(struct loader *l)
+{
+	static const struct {
+		const char	*word;
+		size_t		 len;
+	} words[] = { { "true", 4 }, { "false", 5 }, { "null", 4 } };
+	size_t	i;
+
+	for (i = 0; i < sizeof words / sizeof words[0]; i++) {
+		if ((size_t)(l->end - l->p) < words[i].len ||
+		    memcmp(l->p, words[i].word, words[i].len) != 0)
+			continue;
+		l->p += words[i].len;	/* "truex": the caller refuses the x */
+		return i == 0 ? json_true() : i == 1 ? json_false() :
+		    json_null();
+	}
+	return NULL;
+}
+
+/* The members of an object after its '{'. */
+static json_t *
+load_object(struct loader *l, int depth)
+{
+	json_t		*o = json_object(), *v;
+	const char	*key;
+	size_t		 klen;
+
+	load_ws(l);
+	if (l->p < l->end && *l->p == '}') {
+		l->p++;
+		return o;
+	}
+	for (;;) {
+		if (l->p >= l->end || *l->p++ != '"' ||
+		    !load_string(l, &key, &klen))
+			break;
+		load_ws(l);
+		if (l->p >= l->end || *l->p++ != ':')
+			break;
+		if ((v = load_value(l, depth)) == NULL)
+			break;
+		json_object_setn_new_nocheck(o, key, klen, v);
+		load_ws(l);
+		if (l->p < l->end && *l->p == '}') {
+			l->p++;
+			return o;
+		}
+		if (l->p >= l->end || *l->p++ != ',')
+			break;
+		load_ws(l);
+	}
+	json_decref(o);
+	return NULL;
+}
+
+/* The items of an array after its '['. */
+static json_t *
+load_array(struct loader *l, int depth)
+{
+	json_t	*a = json_array(), *v;
+
+	load_ws(l);
+	if (l->p < l->end && *l->p == ']') {
+		l->p++;
+		return a;
+	}
+	for (;;) {
+		if ((v = load_value(l, depth)) == NULL)
+			break;
+		json_array_append_new(a, v);
+		load_ws(l);
+		if (l->p < l->end && *l->p == ']') {
+			l->p++;
+			return a;
+		}
+		if (l->p >= l->end || *l->p++ != ',')
+			break;
+	}
+	json_decref(a);
+	return NULL;
+}
+
+/* One value, whitespace before it skipped. */
+static json_t *
+load_value(struct loader *l, int depth)
+{
+	const char	*s;
+	size_t		 len;
+
+	load_ws(l);
+	if (l->p >= l->end || depth >= LOAD_DEPTH)
+		return NULL;
+	switch (*l->p) {
+	case '{':
+		l->p++;
+		return load_object(l, depth + 1);
+	case '[':
+		l->p++;
+		return load_array(l, depth + 1);
+	case '"':
+		l->p++;
+		return load_string(l, &s, &len) ?
+		    json_stringn_nocheck(s, len) : NULL;
+	case 't':
+	case 'f':
+	case 'n':
+		return load_literal(l);
+	default:
+		if (*l->p == '-' || (*l->p >= '0' && *l->p <= '9'))
+			return load_integer(l);
+		return NULL;
+	}
+}
+
+/* json_loadb(buf, len, flags, err), plain documents read directly. */
+json_t *
+pyjson_loadb(const char *buf, size_t len, size_t flags, json_error_t *err)
+{
+	struct loader	 l = { buf, buf + len };
+	json_t		*v = NULL;
+
+	if ((flags & ~(size_t)(JSON_DECODE_ANY | JSON_ALLOW_NUL)) == 0 &&
+	    len > 0 && ((flags & JSON_DECODE_ANY) || *buf == '{' ||
+	    *buf == '[') && (v = load_value(&l, 0)) != NULL) {
+		load_ws(&l);
+		if (l.p == l.end)
+			return v;
+		json_decref(v);
+	}
+	return json_loadb(buf, len, flags, err);
+}
+
 /* qsort comparator for object keys (code point order = UTF-8 byte order). */
 static int
 key_compare(const void *a, const void *b)

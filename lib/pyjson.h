@@ -32,6 +32,11 @@ void pyjson_buf_float(struct pyjson_buf *b, double d);
  * not NULL. */
 char *pyjson_buf_finish(struct pyjson_buf *b, size_t *len);
 
+/* json_loadb(buf, len, flags, err), faster for the plain documents control
+ * requests are: the same values, and jansson's own errors. */
+json_t *pyjson_loadb(const char *buf, size_t len, size_t flags,
+    json_error_t *err);
+
 /* Encode like json.dumps(v). Caller frees. Never NULL. */
 char *pyjson_dumps(const json_t *v);
 /* Encode with indent 2 and sorted keys (json.dumps(v, indent=2, sort_keys=True)). */

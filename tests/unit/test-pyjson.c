@@ -18,6 +18,8 @@ static void	check_float(double, const char *);
 static void	float_digits(const char *, char *, size_t, int *);
 static void	float_reference(double, char *, size_t);
 static void	check_float_shortest(double);
+static void	check_load(const char *, size_t);
+static void	gen_doc(char *, size_t, size_t *, uint64_t *, int);
 static void	check_json(const char *, const char *, const char *,
 		    const char *, const char *);
 
@@ -218,6 +220,174 @@ test_float_repr_shortest(void **state)
 	check_float_shortest(9007199254740993.0);
 }
 
+/* Both decoders give the same value (same dumps: types, order) or both
+ * refuse; err is jansson's own. */
+static void
+check_load(const char *in, size_t len)
+{
+	json_error_t	 e1, e2;
+	json_t		*a, *b;
+	char		*da, *db;
+
+	a = pyjson_loadb(in, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e1);
+	b = json_loadb(in, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e2);
+	if ((a == NULL) != (b == NULL))
+		fail_msg("%.*s: fast %p, jansson %p", (int)len, in, (void *)a,
+		    (void *)b);
+	if (a == NULL) {
+		assert_string_equal(e1.text, e2.text);
+		assert_int_equal(e1.position, e2.position);
+		return;
+	}
+	da = json_dumps(a, JSON_ENCODE_ANY);
+	db = json_dumps(b, JSON_ENCODE_ANY);
+	if (strcmp(da, db) != 0)
+		fail_msg("%.*s: fast %s, jansson %s", (int)len, in, da, db);
+	free(da);
+	free(db);
+	json_decref(a);
+	json_decref(b);
+}
+
+/* Requests as clients send them are read without jansson's lexer (it
+ * would fill err->source), to the same values. */
+static void
+test_loadb_fast_path(void **state)
+{
+	static const char *const plain[] = {
+		"{\"command\": \"status\", \"properties\": {}, \"id\": "
+		    "\"0000000000002f3a0000000000000001\"}",
+		"{\"command\":\"list\",\"properties\":{\"name\":\"w\"},"
+		    "\"id\":\"x\"}",
+		" {\"id\": 42, \"command\": \"incr\", \"properties\": "
+		    "{\"name\": \"w\", \"nb\": -3, \"waiting\": true, "
+		    "\"x\": [1, [], {}, null, false]}} \n",
+		"[]", "{}", "\"s\"", "-0", "0", "true", "null",
+		"123456789012345678", "{\"a\": 1, \"a\": 2}",
+	};
+	json_error_t	 err;
+	json_t		*v;
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof plain / sizeof plain[0]; i++) {
+		memset(&err, 0, sizeof err);
+		strcpy(err.source, "untouched");
+		v = pyjson_loadb(plain[i], strlen(plain[i]),
+		    JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+		assert_non_null(v);
+		assert_string_equal(err.source, "untouched");
+		json_decref(v);
+		check_load(plain[i], strlen(plain[i]));
+	}
+}
+
+/* A random document inside the fast subset, with random whitespace. */
+static void
+gen_doc(char *buf, size_t size, size_t *len, uint64_t *x, int depth)
+{
+	static const char *const leaf[] = {
+		"\"\"", "\"w\"", "\"status\"", "0", "-7", "42", "true", "false",
+		"null", "123456789012345678", "-123456789012345678",
+	};
+	static const char *const ws[] = { "", "", " ", "\n", "\t ", "\r\n" };
+	const char	*w;
+	int		 n, i, kind;
+
+#define RND()	(*x ^= *x << 13, *x ^= *x >> 7, *x ^= *x << 17, *x)
+#define PUT(s)	do {							\
+	w = (s);							\
+	if (*len + strlen(w) < size) {					\
+		memcpy(buf + *len, w, strlen(w));			\
+		*len += strlen(w);					\
+	}								\
+} while (0)
+	PUT(ws[RND() % 6]);
+	kind = depth > 4 ? 2 : (int)(RND() % 3);
+	n = (int)(RND() % 4);
+	if (kind == 2)
+		PUT(leaf[RND() % (sizeof leaf / sizeof leaf[0])]);
+	else {
+		PUT(kind == 0 ? "{" : "[");
+		for (i = 0; i < n; i++) {
+			if (i > 0)
+				PUT(",");
+			if (kind == 0) {
+				PUT(ws[RND() % 6]);
+				PUT(RND() % 2 ? "\"name\"" : "\"k\"");
+				PUT(ws[RND() % 6]);
+				PUT(":");
+			}
+			gen_doc(buf, size, len, x, depth + 1);
+		}
+		PUT(ws[RND() % 6]);
+		PUT(kind == 0 ? "}" : "]");
+	}
+	PUT(ws[RND() % 6]);
+#undef PUT
+#undef RND
+}
+
+/* Random token soups (mostly invalid or outside the fast subset), random
+ * documents inside it, and the edges of each token: the same answer as
+ * jansson every time. */
+static void
+test_loadb_same_as_jansson(void **state)
+{
+	static const char *const tok[] = {
+		"{", "}", "[", "]", ",", ":", " ", "\n", "\t", "\"a\"",
+		"\"\"", "\"k\"", "\"\\n\"", "\"\\u0000\"", "\"\xc3\xa9\"",
+		"\"\x7f\"", "\"\x01\"", "\"", "1", "-", "-0", "-1", "0", "01",
+		"1.5", "1e3", "2E1", "-01", "9223372036854775807",
+		"123456789012345678", "1234567890123456789", "true", "false",
+		"null", "nul", "truex", "True", "x", "\\", "\x00", "\xef\xbb\xbf",
+	};
+	static const char *const edge[] = {
+		"", " ", "{", "[", "{\"a\"", "{\"a\":", "{\"a\":1", "{\"a\":1,",
+		"{\"a\":1,}", "[1,]", "[1 2]", "{\"a\" 1}", "{1:2}", "[-]",
+		"[0x1]", "[1.]", "[.5]", "[+1]", "[tru]", "[true,false,null]",
+		"{\"a\":{\"b\":{\"c\":[[[]]]}}}", "\"abc", "[\"a\"]]", "{}{}",
+		"[1]x", "null null",
+	};
+	char		 buf[512], deep[200];
+	uint64_t	 x = 0x2545f4914f6cdd1dULL;
+	size_t		 len, t, n, i;
+	int		 k;
+
+	(void)state;
+	for (i = 0; i < sizeof edge / sizeof edge[0]; i++)
+		check_load(edge[i], strlen(edge[i]));
+	/* deeper than the fast path goes */
+	for (k = 0; k < 100; k++) {
+		deep[k] = '[';
+		deep[199 - k] = ']';
+	}
+	check_load(deep, sizeof deep);
+	check_load(deep, 60);
+	for (i = 0; i < 100000; i++) {
+		len = 0;
+		n = 1 + (size_t)(x % 14);
+		for (t = 0; t < n; t++) {
+			const char	*w;
+			size_t		 wl;
+
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			w = tok[x % (sizeof tok / sizeof tok[0])];
+			wl = w[0] == '\0' ? 1 : strlen(w);	/* the NUL byte */
+			if (len + wl >= sizeof buf)
+				break;
+			memcpy(buf + len, w, wl);
+			len += wl;
+		}
+		check_load(buf, len);
+		len = 0;
+		gen_doc(buf, sizeof buf, &len, &x, 0);
+		check_load(buf, len);
+	}
+}
+
 /* Compact dumps keeps insertion order and Python separators. */
 static void
 test_dumps_objects(void **state)
@@ -365,6 +535,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_float_repr),
 		cmocka_unit_test(test_float_repr_shortest),
+		cmocka_unit_test(test_loadb_fast_path),
+		cmocka_unit_test(test_loadb_same_as_jansson),
 		cmocka_unit_test(test_dumps_objects),
 		cmocka_unit_test(test_dumps_strings),
 		cmocka_unit_test(test_dumps_nul),
