@@ -352,30 +352,22 @@ controller_handle_request(struct arbiter *a, const char *identity,
 	controller_dispatch(ctx);
 }
 
-/* Read every pending message (ZMQ_FD is edge-triggered). */
+/*
+ * Read every pending message (ZMQ_FD is edge-triggered): until a receive
+ * says EAGAIN, which has processed the socket's commands as a ZMQ_EVENTS
+ * query would, so the fd signals again for the next message. Asking
+ * ZMQ_EVENTS before each message would cost a poll() each: a receive that
+ * finds a message makes no system call.
+ */
 static void
 controller_drain(struct arbiter *a)
 {
 	zmq_msg_t parts[3];
-	int events, more, n, i, rc;
-	size_t sz;
+	int more, n, i, rc;
 
 	for (;;) {
 		if (a->router_raw == NULL)
 			return;
-		sz = sizeof events;
-		if (zmq_getsockopt(a->router_raw, ZMQ_EVENTS, &events, &sz) == -1)
-			return;
-		if (!(events & ZMQ_POLLIN)) {
-			/* A burst (or one huge request) is over: give the
-			 * memory its parsing freed back, RSS returns to its
-			 * level instead of staying at the burst's peak. */
-			if (controller_untrimmed >= CONTROLLER_TRIM_AT) {
-				malloc_trim(0);
-				controller_untrimmed = 0;
-			}
-			return;
-		}
 		n = 0;
 		for (;;) {
 			zmq_msg_t m;
@@ -400,13 +392,23 @@ controller_drain(struct arbiter *a)
 			if (!more)
 				break;
 		}
+		if (n == 0) {
+			/* A burst (or one huge request) is over: give the
+			 * memory its parsing freed back, RSS returns to its
+			 * level instead of staying at the burst's peak. */
+			if (controller_untrimmed >= CONTROLLER_TRIM_AT) {
+				malloc_trim(0);
+				controller_untrimmed = 0;
+			}
+			return;
+		}
 		for (i = 0; i < n && i < 3; i++)
 			controller_untrimmed += zmq_msg_size(&parts[i]);
 		if (n == 2)
 			controller_handle_request(a, zmq_msg_data(&parts[0]),
 			    zmq_msg_size(&parts[0]), zmq_msg_data(&parts[1]),
 			    zmq_msg_size(&parts[1]));
-		else if (n > 0)
+		else
 			log_warnx("got unexpected message with %d frames, "
 			    "ignoring it", n);
 		for (i = 0; i < n && i < 3; i++)
