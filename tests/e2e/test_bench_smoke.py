@@ -218,10 +218,11 @@ def test_report_renders_from_raw_results(runpy):
                "spawn": {"10": [spawn_rep, spawn_rep]},
                "rtt": {"configs": {"1x10": [rtt_rep], "50x10": [rtt_rep]},
                        "throughput": {"1x10": [
-                           {"C echo": {"rps": 100.0},
+                           {"C echo status": {"rps": 100.0},
                             "C status": {"rps": 95.0},
-                            "C list": {"rps": 80.0},
-                            "py echo": {"rps": 50.0},
+                            "C echo list": {"rps": 90.0},
+                            "C list": {"rps": 72.0},
+                            "py echo list <name>": {"rps": 50.0},
                             "py list <name>": {"rps": 60.0}}]}},
                "scale": {"skipped": "not in quick mode"}},
            "notes": [{"scenario": "scale", "text": "skipped"}],
@@ -231,9 +232,11 @@ def test_report_renders_from_raw_results(runpy):
     assert "## Targets" in text and "## Notes" in text
     assert "1.10× (1.10×–1.10×)" in text        # spawn ratio to vfork
     assert "| 10 | 10.0 ms" in text
-    assert "| 1x10 | C | `status` | 95.0/s (n=1) | 0.95× (n=1) |" in text
-    assert "| 1x10 | py | `list <name>` | 60.0/s (n=1) | 1.20× (n=1) |" \
-        in text
+    # each circusd run against the echo run paired with it
+    assert "| 1x10 | C | `status` | 100/s (n=1) | 95.0/s (n=1) | " \
+        "0.95× (n=1) |" in text
+    assert "| 1x10 | py | `list <name>` | 50.0/s (n=1) | 60.0/s (n=1) | " \
+        "1.20× (n=1) |" in text
     # one target per client and command; a missing one is "not measured"
     assert "| 4-client throughput of `status` ≥ 0.9× the echo's (C client, " \
         "1×10) | 0.95× (n=1) | met |" in text
