@@ -2409,9 +2409,13 @@ MISS_NOTES = {
         "counters instead of list walks would close it.",
     "rtt":
         "the extra time over the echo is circusd's own work per request "
-        "(JSON parse, dispatch, building and encoding the reply). A reply "
-        "cached between state changes, or an encoder that writes the wire "
-        "format directly instead of building a jansson tree, would cut it.",
+        "on its one thread: about 22,000 instructions for `status` under "
+        "callgrind (decode, dispatch, the command's jansson result, the "
+        "envelope written from it, two zmq_send calls, and the frees), "
+        "against about 100,000 before the request path was profiled. What "
+        "is left is mostly allocation (jansson values for the request and "
+        "the result) and libzmq; a reply cached between state changes "
+        "would cut the rest.",
     "stats":
         "`stats <watcher>` refreshes a table of parent pids with a readdir "
         "of the whole of /proc on every call (to find each process's "
@@ -2426,10 +2430,15 @@ MISS_NOTES = {
         "(username, create_time, cmdline) between calls.",
     "tput":
         "with four clients the 2 cores are shared by the clients, both "
-        "servers' I/O threads and their main threads, and the ratio follows "
-        "circusd's per-request cost on its one main thread (parse, command, "
-        "reply: see the `status` round trip) and how the scheduler batches "
-        "wake-ups, which varies run to run on a shared machine.",
+        "servers' I/O threads and their main threads; most of a request's "
+        "CPU is the kernel's (eventfd wake-ups between each process's main "
+        "and I/O threads, epoll sleeps), the same for the echo and circusd, "
+        "and how the scheduler batches those wake-ups swings a run by 2× "
+        "either way on a shared machine (see the min–max), so single "
+        "repetitions miss in both directions. circusd's own share is its "
+        "per-request work on the main thread (see the `status` round "
+        "trip); the Python client spends tens of µs of its own per "
+        "request, so its ratios depend least on the server.",
     "rss":
         "RSS counts every page of every shared library mapped, and the idle "
         "`zmq_echo` row shows that linking Debian's libzmq alone (with "
