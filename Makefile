@@ -43,6 +43,13 @@ HELPER_BIN = $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/helpers/%)
 
 BINS = $(BUILD)/circusd $(BUILD)/circusctl
 
+# Other programs: one folder of .c files each, linked with libcircus.a and
+# the libraries named in LIBS_<program>.
+PROGRAMS = circusd-stats circus-top
+LIBS_circusd-stats = -lmicrohttpd
+LIBS_circus-top = -lncurses
+BINS += $(PROGRAMS:%=$(BUILD)/%)
+
 .PHONY: all test unit e2e run deps clean check bench bench-quick fuzz soak format
 all: $(BINS) $(HELPER_BIN)
 
@@ -59,6 +66,11 @@ $(BUILD)/circusd: $(CIRCUSD_OBJ) $(LIBA)
 
 $(BUILD)/circusctl: $(CTL_OBJ) $(LIBA)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lreadline -lm
+
+.SECONDEXPANSION:
+$(PROGRAMS:%=$(BUILD)/%): $(BUILD)/%: \
+    $$(addprefix $(BUILD)/obj/,$$(subst .c,.o,$$(wildcard $$*/*.c))) $(LIBA)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) $(LIBS_$*) -lm
 
 $(BUILD)/helpers/%: tests/helpers/%.c
 	@mkdir -p $(dir $@)
@@ -87,7 +99,8 @@ run: all
 # Every Debian package the build, the tests and the benchmarks need.
 DEBS = build-essential pkg-config libzmq3-dev libczmq-dev libev-dev \
        libjansson-dev libbsd-dev libproc2-dev libreadline-dev libcmocka-dev \
-       python3-pytest python3-zmq tmux clang libclang-rt-14-dev
+       python3-pytest python3-zmq tmux clang libclang-rt-14-dev \
+       libmicrohttpd-dev libncurses-dev prometheus
 deps:
 	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

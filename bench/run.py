@@ -67,6 +67,7 @@ PROFILES = {
         "rtt_configs": ["1x10", "50x10"],
         # a 500-process supervisord takes ~40 s to start: 1x10 only
         "rtt_sv_max": 10,
+        "rtt_unrelated": 1000,
         "rtt_repeats": 4,
         "rtt_sv_repeats": 2,
         "rtt_count": 1500,
@@ -91,6 +92,8 @@ PROFILES = {
         # circusd gets this long to list all of them (the floor needs
         # 30-70 s here); past it, what was listed is reported
         "scale_cap_s": 90.0,
+        "statsd_n": [100, 1000],
+        "statsd_seconds": 20.0,
     },
     "quick": {
         "spawn_n": [10, 100],
@@ -98,6 +101,7 @@ PROFILES = {
         "spawn_sv_repeats": {10: 3, 100: 1},
         "rtt_configs": ["1x10", "50x10"],
         "rtt_sv_max": 100,
+        "rtt_unrelated": 1000,
         "rtt_repeats": 3,
         "rtt_sv_repeats": 2,
         "rtt_count": 500,
@@ -119,11 +123,13 @@ PROFILES = {
         "graceful_windows": 3,
         "scale_n": 0,
         "scale_repeats": 0,
+        "statsd_n": [100],
+        "statsd_seconds": 5.0,
     },
 }
 
 SCENARIOS = ["spawn", "rtt", "footprint", "restart", "respawn", "graceful",
-             "scale"]
+             "scale", "statsd"]
 
 
 def log(msg):
@@ -1223,6 +1229,14 @@ def sc_rtt(B):
     out = {"configs": {}, "throughput": {}}
     echo_ep = "ipc://%s/echo.sock" % B.tmp_root
     echo = B.floors.echo(echo_ep)
+    # unrelated processes alive meanwhile: `stats` must not cost what the
+    # machine runs
+    unrelated = P.get("rtt_unrelated", 0)
+    holder = None
+    if unrelated:
+        holder = B.guarded("rtt", "hold %d unrelated" % unrelated,
+                           B.floors.hold, unrelated, 3600)
+        out["unrelated"] = unrelated if holder else 0
     for cfg in P["rtt_configs"]:
         nw, np_ = (int(x) for x in cfg.split("x"))
         ws = [("w", np_)] if nw == 1 else [("w%02d" % i, np_)
@@ -1311,6 +1325,8 @@ def sc_rtt(B):
         out["throughput"][cfg] = truns
         close_all(circ, sv)
     stop_process(echo)
+    if holder:
+        stop_process(holder)
     return out
 
 
@@ -1778,6 +1794,78 @@ def sc_scale(B):
 
 
 # --------------------------------------------------------------------------
+# scenario 8: circusd-stats sampling N processes once a second
+
+
+def statsd_ticks(sock, name, n, seconds):
+    """Count stat.<name> aggregates listing n pids during seconds."""
+    ticks = 0
+    deadline = now() + seconds
+    while True:
+        left = deadline - now()
+        if left <= 0:
+            return ticks
+        if not sock.poll(int(left * 1000) + 1):
+            continue
+        topic, body = sock.recv_multipart()
+        if topic == ("stat.%s" % name).encode() and \
+                len(json.loads(body)["pid"]) == n:
+            ticks += 1
+
+
+def statsd_level(B, n):
+    stats_ep = "ipc://%s/stats-%d.sock" % (B.tmp_root, n)
+    circ = B.circusd([{"name": "w", "n": n}],
+                     circus_opts={"statsd": "true",
+                                  "stats_endpoint": stats_ep})
+    sock = None
+    try:
+        wait_children(circ.pid, n + 1, spawn_timeout(n) * 3, "circusd")
+        found = []
+        poll_until(lambda: found.extend(circ.pids("circusd-stats")) or found,
+                   20, 0.05, "circusd-stats to run")
+        stats_pid = found[0]
+        sock = zmq.Context.instance().socket(zmq.SUB)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.SUBSCRIBE, b"stat.w")
+        sock.connect(stats_ep)
+        # every pid known (from list at start and spawn events) and sampled
+        deadline = now() + 60
+        while statsd_ticks(sock, "w", n, 1.5) == 0:
+            if now() > deadline:
+                raise BenchError("no stat.w listing all %d pids in 60 s" % n)
+        seconds = B.P["statsd_seconds"]
+        ns0 = {k: cpu_ns(p)[0] for k, p in (("stats", stats_pid),
+                                            ("circusd", circ.pid))}
+        t0 = now()
+        ticks = statsd_ticks(sock, "w", n, seconds)
+        dt = now() - t0
+        ns1 = {k: cpu_ns(p)[0] for k, p in (("stats", stats_pid),
+                                            ("circusd", circ.pid))}
+        rss, _ = mem_kib(stats_pid)
+        cpu_s = (ns1["stats"] - ns0["stats"]) / 1e9
+        return {"n": n, "seconds": dt, "ticks": ticks,
+                "cpu_pct": cpu_s / dt * 100,
+                "cpu_ms_per_tick": cpu_s * 1000 / ticks if ticks else None,
+                "circusd_cpu_pct": (ns1["circusd"] - ns0["circusd"]) / 1e9
+                / dt * 100,
+                "rss_kib": rss}
+    finally:
+        if sock is not None:
+            sock.close(0)
+        close_all(circ)
+
+
+def sc_statsd(B):
+    out = {}
+    for n in B.P["statsd_n"]:
+        log("statsd: circusd-stats sampling %d processes" % n)
+        out[str(n)] = B.guarded("statsd", "circusd-stats %d" % n,
+                                statsd_level, B, n)
+    return out
+
+
+# --------------------------------------------------------------------------
 # report
 
 
@@ -1957,9 +2045,11 @@ class Report:
         self.w()
         for cfg, runs in d["configs"].items():
             self.w("**%s** (%s watcher(s) × 10 processes; %s processes on "
-                   "the machine)"
+                   "the machine, %s of them unrelated `sleep`s held by "
+                   "`floor_spawn -H` meanwhile)"
                    % (cfg, cfg.split("x")[0],
-                      d.get("machine_processes", {}).get(cfg, "?")))
+                      d.get("machine_processes", {}).get(cfg, "?"),
+                      d.get("unrelated", 0)))
             self.w()
             echo50 = series(runs, "echo", "p50_us")
             rows = [["echo (floor)", fmt_stat(sm(echo50, 1e-6)),
@@ -2310,6 +2400,38 @@ class Report:
         self.target("10,000 processes with linear cost", measured, ok,
                     "scale")
 
+    def statsd(self):
+        d = self.sc.get("statsd")
+        if not d:
+            return
+        self.w("## 8. circusd-stats sampling N processes once a second")
+        self.w()
+        self.w("`statsd = true` and one watcher of N `sleep` processes; once "
+               "`stat.w` lists all N pids, the CPU time (schedstat, all "
+               "threads) of `circusd-stats` and of circusd over %.0f s, and "
+               "the `stat.w` ticks a subscriber received meanwhile. Circus's "
+               "own `circusd-stats` is not run: Circus is not installed on "
+               "this machine (Python packages come from Debian only, and "
+               "Debian has no Circus)." % (self.res["profile"].get(
+                   "statsd_seconds") or 0))
+        self.w()
+        rows = []
+        for n in sorted(d, key=int):
+            r = d[n]
+            if not r:
+                rows.append([n, "failed", "", "", "", ""])
+                continue
+            rows.append([n, "%.2f %%" % r["cpu_pct"],
+                         fmt_time(r["cpu_ms_per_tick"] / 1000)
+                         if r.get("cpu_ms_per_tick") else "n/a",
+                         "%d in %.0f s" % (r["ticks"], r["seconds"]),
+                         "%.3f %%" % r["circusd_cpu_pct"],
+                         "%.2f MiB" % (r["rss_kib"] / 1024)
+                         if r.get("rss_kib") else "n/a"])
+        self.table(["N", "circusd-stats CPU (% of a core)",
+                    "CPU per tick", "ticks received", "circusd CPU meanwhile",
+                    "circusd-stats RSS"], rows)
+
     def render(self):
         m = self.res["meta"]
         hdr = []
@@ -2346,7 +2468,7 @@ class Report:
                    "every loop is bounded in count and time.")
         hdr.append("")
         for sec in (self.spawn, self.rtt, self.footprint, self.restart,
-                    self.respawn, self.graceful, self.scale):
+                    self.respawn, self.graceful, self.scale, self.statsd):
             try:
                 sec()
             except Exception as e:
@@ -2529,7 +2651,8 @@ def preflight_circusd(B):
 
 RUNNERS = {"spawn": sc_spawn, "rtt": sc_rtt, "footprint": sc_footprint,
            "restart": sc_restart, "respawn": sc_respawn,
-           "graceful": sc_graceful, "scale": sc_scale}
+           "graceful": sc_graceful, "scale": sc_scale,
+           "statsd": sc_statsd}
 
 
 def parse_args(argv):

@@ -20,11 +20,14 @@ cmd_dstats_exec(struct cmd_ctx *ctx)
 	pid_t pid = getpid();
 
 	if (cmd_dstats_time == 0)
-		stats_seed_from_start(pid, &cmd_dstats_ticks, &cmd_dstats_time);
+		procinfo_seed_from_start(pid, &cmd_dstats_ticks, &cmd_dstats_time);
 	ctx->result = json_object();
 	json_object_set_new(ctx->result, "info",
 	    stats_process_info(pid, false, &cmd_dstats_ticks,
 	        &cmd_dstats_time));
+	/* ours: how `stats` finds children ("events" or "scan") */
+	json_object_set_new(ctx->result, "process_tree",
+	    json_string(procinfo_tree_mode()));
 	return CMD_OK;
 }
 

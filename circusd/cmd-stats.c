@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * stats: process info objects of every watcher, of one watcher, or of one
- * of its processes. One stats batch per request, so children are found
- * with a single /proc scan whatever the number of processes.
+ * of its processes. One stats batch per request, so children come from a
+ * single ppid index whatever the number of processes (circusd's
+ * descendants from process events, or one /proc scan: lib/procinfo.c).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -50,7 +51,7 @@ cmd_stats_pyint(const char *s, long long *out)
 
 /* The {"<pid>": info} object of one watcher. */
 static json_t *
-cmd_stats_watcher(struct stats_batch *b, struct watcher *w)
+cmd_stats_watcher(struct procinfo_batch *b, struct watcher *w)
 {
 	struct process *p;
 	json_t *infos = json_object();
@@ -65,7 +66,7 @@ cmd_stats_watcher(struct stats_batch *b, struct watcher *w)
 
 /* One process of w, given as an int, a float, a bool or a string. */
 static enum cmd_status
-cmd_stats_process(struct cmd_ctx *ctx, struct stats_batch *b, struct watcher *w,
+cmd_stats_process(struct cmd_ctx *ctx, struct procinfo_batch *b, struct watcher *w,
     json_t *name, json_t *process)
 {
 	struct process *p = NULL;
@@ -130,7 +131,7 @@ cmd_stats_exec(struct cmd_ctx *ctx)
 {
 	struct arbiter *a = ctx->arbiter;
 	struct watcher *w = NULL;
-	struct stats_batch *b;
+	struct procinfo_batch *b;
 	json_t *name, *process, *infos;
 	enum cmd_status st;
 
@@ -139,11 +140,11 @@ cmd_stats_exec(struct cmd_ctx *ctx)
 	if ((name = json_object_get(ctx->props, "name")) != NULL) {
 	}
 
-	b = stats_batch_new();
+	b = procinfo_batch_new();
 	if (w != NULL &&
 	    (process = json_object_get(ctx->props, "process")) != NULL) {
 		st = cmd_stats_process(ctx, b, w, name, process);
-		stats_batch_free(b);
+		procinfo_batch_free(b);
 		return st;
 	}
 	ctx->result = json_object();
@@ -159,7 +160,7 @@ cmd_stats_exec(struct cmd_ctx *ctx)
 		}
 		json_object_set_new(ctx->result, "infos", infos);
 	}
-	stats_batch_free(b);
+	procinfo_batch_free(b);
 	return CMD_OK;
 }
 

@@ -53,6 +53,13 @@ char *ini_strip(const char *s, size_t len);
 json_t *ini_jstr(const char *);
 void ini_jset(json_t *obj, const char *key, json_t *v);
 
+/* config.c: a watcher with the ini defaults. */
+struct watcher_cfg *watcher_cfg_new_ini(const char *name, const char *file,
+    int line);
+
+/* config-stats.c: add the circusd-stats watcher when statsd is on. */
+void config_stats_watcher(struct config *, json_t *os_env);
+
 /* config-env.c */
 /* circusd's environment as an object, in environ order. */
 json_t *config_env_os(void);

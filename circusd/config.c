@@ -141,7 +141,7 @@ load_demote(struct load *l, size_t from, const char *what)
 /* ---- constructors and destructors ---- */
 
 /* A watcher with the ini defaults (config.py watcher_defaults). */
-static struct watcher_cfg *
+struct watcher_cfg *
 watcher_cfg_new_ini(const char *name, const char *file, int line)
 {
 	struct watcher_cfg	*w;
@@ -337,6 +337,7 @@ circus_cfg_clear(struct circus_cfg *c)
 	free(c->pubsub_endpoint);
 	free(c->multicast_endpoint);
 	free(c->stats_endpoint);
+	free(c->metrics_endpoint);
 	free(c->pidfile);
 	free(c->loglevel);
 	free(c->logoutput);
@@ -548,6 +549,27 @@ circus_float(struct load *l, const char *key, double *dst)
 	free(v);
 }
 
+/* metrics_endpoint must be HOST:PORT (HOST may be empty or [v6]). */
+static void
+load_metrics_check(struct load *l, const char *v)
+{
+	const struct ini_opt	*o = NULL;
+	const char		*colon;
+	char			*end, *r;
+	long			 port;
+
+	colon = strrchr(v, ':');
+	port = colon != NULL ? strtol(colon + 1, &end, 10) : -1;
+	if (colon != NULL && colon[1] != '\0' && *end == '\0' && port > 0 &&
+	    port < 65536)
+		return;
+	free(circus_get(l, "metrics_endpoint", &o));
+	r = pyjson_str_repr(v);
+	load_error(l, o != NULL ? o->file : l->main_file, o != NULL ? o->line :
+	    0, "[circus] metrics_endpoint = %s is not HOST:PORT", r);
+	free(r);
+}
+
 /* Read the [circus] section (config.md §4). */
 static void
 load_circus(struct load *l)
@@ -625,6 +647,11 @@ load_circus(struct load *l)
 	circus_str(l, "logoutput", &c->logoutput);
 	circus_str(l, "loggerconfig", &c->loggerconfig);
 	circus_str(l, "fqdn_prefix", &c->fqdn_prefix);
+	circus_str(l, "metrics_endpoint", &c->metrics_endpoint);
+	if (c->metrics_endpoint != NULL) {
+		c->statsd = true;	/* circusd-stats serves /metrics */
+		load_metrics_check(l, c->metrics_endpoint);
+	}
 	circus_float(l, "backoff_min", &c->backoff_min_s);
 	circus_float(l, "backoff_factor", &c->backoff_factor);
 	circus_float(l, "backoff_max", &c->backoff_max_s);
@@ -1361,6 +1388,7 @@ config_load_mode(const char *path, bool lenient, char **errors)
 	load_sections(&l);
 	if (parse_failed || json_array_size(l.errors) != 0)
 		goto fail_errors;
+	config_stats_watcher(cfg, l.os_env);
 
 	ini_free(&l.ini);
 	json_decref(l.errors);
@@ -1489,6 +1517,7 @@ circus_cfg_changed(const struct circus_cfg *a, const struct circus_cfg *b)
 	    !cfg_streq(a->multicast_endpoint, b->multicast_endpoint) ||
 	    a->statsd != b->statsd ||
 	    !cfg_streq(a->stats_endpoint, b->stats_endpoint) ||
+	    !cfg_streq(a->metrics_endpoint, b->metrics_endpoint) ||
 	    a->check_delay != b->check_delay ||
 	    a->warmup_delay != b->warmup_delay || a->umask != b->umask ||
 	    !cfg_streq(a->pidfile, b->pidfile) ||

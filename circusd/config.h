@@ -21,6 +21,7 @@ struct circus_cfg {
 	char	*multicast_endpoint;	/* "" = disabled */
 	bool	 statsd;
 	char	*stats_endpoint;	/* tcp://127.0.0.1:5557 */
+	char	*metrics_endpoint;	/* HOST:PORT of /metrics; forces statsd */
 	double	 check_delay;		/* 5.0; <= 0 disables the safety tick */
 	int	 warmup_delay;		/* seconds between watcher starts */
 	int	 umask;			/* -1 = unset */

@@ -290,6 +290,7 @@ main(int argc, char **argv)
 			pid_created = pidfile != NULL;
 		}
 		log_info("Starting master on pid %d", (int)getpid());
+		stats_tree_start();
 		a = arbiter_new(loop, cfg, path, &cause);
 		if (arbiter_start(a, &cause) == -1) {
 			log_msg(LOG_LEVEL_CRITICAL, "%s", cause);
@@ -310,7 +311,8 @@ main(int argc, char **argv)
 	if (pid_created)
 		pidfile_remove(pidfile);
 	free(pidfile_owned);
-	stats_cache_free();
+	stats_tree_stop();
+	procinfo_cache_free();
 	ev_loop_destroy(loop);
 	zsys_shutdown();
 	log_close();

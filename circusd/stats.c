@@ -1,674 +1,31 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The process info object of protocol.md §4.2, read straight from /proc:
- * one read of /proc/<pid>/stat and one of cmdline per process. Children
- * come from a ppid table kept between calls and refreshed with one readdir
- * per batch, re-reading only processes that are new since the last one.
- * Nothing here signals or changes a process.
+ * The process info object of a supervised process: lib/procinfo's object
+ * with the age counted from the spawn, plus started and wid.
  */
-#include <sys/types.h>
-#include <sys/stat.h>
-#include <sys/sysinfo.h>
-
-#include <ctype.h>
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
-#include <math.h>
-#include <pwd.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
 #include "circusd.h"
+#include "log.h"
+#include "proctree.h"
 #include "stats.h"
-#include "xmalloc.h"
 
-#define STATS_GONE "No such process (stopped?)"
-#define STATS_NA "N/A"
-
-/* Machine constants, read once: they do not change while we run. */
-struct stats_machine {
-	bool ready;
-	long hz;
-	long page_size;
-	double boot_time; /* btime of /proc/stat, like psutil */
-};
-
-/* One process in the ppid table; ino tells a reused pid apart. */
-struct stats_link {
-	pid_t pid;
-	pid_t ppid; /* -1 while unknown */
-	ino_t ino;
-};
-
-struct stats_uid {
-	uid_t uid;
-	char *name;
-};
-
-struct stats_batch {
-	double wall;        /* time.time() for ages */
-	double clock;       /* CLOCK_BOOTTIME, for cpu */
-	uint64_t mem_total; /* bytes of RAM */
-	int proc_fd;        /* /proc, -1 until needed */
-	struct stats_uid *uids;
-	size_t nuids;
-	bool scanned;
-	struct stats_link *by_ppid; /* sorted by (ppid, pid) */
-	size_t nby_ppid;
-};
-
-static struct stats_machine machine;
-/* The ppid table of the last scan, sorted by pid. */
-static struct stats_link *scan_cache;
-static size_t scan_ncache;
-
-static void stats_machine_init(void);
-static double stats_clock(int);
-static ssize_t stats_read_at(int, const char *, char *, size_t, struct stat *);
-static int stats_proc_fd(struct stats_batch *);
-static const char *stats_username(struct stats_batch *, uid_t);
-static int stats_real_uid(int, pid_t, uid_t *);
-static int stats_link_pid_cmp(const void *, const void *);
-static int stats_link_ppid_cmp(const void *, const void *);
-static int stats_pid_cmp(const void *, const void *);
-static void stats_scan(struct stats_batch *);
-static size_t stats_children(struct stats_batch *, pid_t, pid_t **);
-static json_t *stats_jstring(const char *);
-static double stats_cpu(const struct stats_stat *, struct stats_batch *,
-    uint64_t *, double *);
-
-/* Read clock ticks, page size and boot time once. */
-static void
-stats_machine_init(void)
-{
-	FILE *f;
-	char *line = NULL;
-	size_t size = 0;
-	long long bt;
-
-	if (machine.ready)
-		return;
-	machine.hz = sysconf(_SC_CLK_TCK);
-	if (machine.hz <= 0)
-		machine.hz = 100;
-	machine.page_size = sysconf(_SC_PAGESIZE);
-	if (machine.page_size <= 0)
-		machine.page_size = 4096;
-	machine.boot_time = 0;
-	if ((f = fopen("/proc/stat", "re")) != NULL) {
-		while (getline(&line, &size, f) != -1) {
-			if (sscanf(line, "btime %lld", &bt) == 1) {
-				machine.boot_time = (double)bt;
-				break;
-			}
-		}
-		free(line);
-		fclose(f);
-	}
-	machine.ready = true;
-}
-
-/* Seconds on one of the clocks. */
-static double
-stats_clock(int id)
-{
-	struct timespec ts;
-
-	if (clock_gettime(id, &ts) != 0)
-		return 0;
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Read a whole small file relative to dirfd; fstat it if st != NULL. */
-static ssize_t
-stats_read_at(int dirfd, const char *path, char *buf, size_t len,
-    struct stat *st)
-{
-	ssize_t n;
-	size_t off = 0;
-	int fd;
-
-	if ((fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC)) == -1)
-		return -1;
-	if (st != NULL && fstat(fd, st) != 0) {
-		close(fd);
-		return -1;
-	}
-	while (off < len) {
-		n = read(fd, buf + off, len - off);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			close(fd);
-			return -1;
-		}
-		if (n == 0)
-			break;
-		off += (size_t)n;
-	}
-	close(fd);
-	return (ssize_t)off;
-}
-
-/* The batch's descriptor of /proc. */
-static int
-stats_proc_fd(struct stats_batch *b)
-{
-	if (b->proc_fd == -1)
-		b->proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	return b->proc_fd;
-}
-
-/* User name of uid (cached per batch), or the number like psutil. */
-static const char *
-stats_username(struct stats_batch *b, uid_t uid)
-{
-	struct passwd pw, *res = NULL;
-	char buf[2048];
-	char *name;
-	size_t i;
-
-	for (i = 0; i < b->nuids; i++) {
-		if (b->uids[i].uid == uid)
-			return b->uids[i].name;
-	}
-	if (getpwuid_r(uid, &pw, buf, sizeof buf, &res) == 0 && res != NULL)
-		name = xstrdup(res->pw_name);
-	else
-		name = xprintf("%lu", (unsigned long)uid);
-	b->uids = xreallocarray(b->uids, b->nuids + 1, sizeof *b->uids);
-	b->uids[b->nuids].uid = uid;
-	b->uids[b->nuids].name = name;
-	b->nuids++;
-	return name;
-}
-
-/* Real uid from /proc/<pid>/status. */
-static int
-stats_real_uid(int proc_fd, pid_t pid, uid_t *uid)
-{
-	char path[64], buf[4096], *p, *end;
-	ssize_t n;
-	unsigned long v;
-
-	snprintf(path, sizeof path, "%d/status", (int)pid);
-	n = stats_read_at(proc_fd, path, buf, sizeof buf - 1, NULL);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	if ((p = strstr(buf, "\nUid:")) == NULL)
-		return -1;
-	p += 5;
-	errno = 0;
-	v = strtoul(p, &end, 10);
-	if (end == p || errno != 0)
-		return -1;
-	*uid = (uid_t)v;
-	return 0;
-}
-
-/* Parse the text of /proc/<pid>/stat. */
-int
-stats_parse_stat(const char *buf, size_t len, struct stats_stat *st)
-{
-	char tmp[1024];
-	const char *rp;
-	char *p, *end;
-	long long v[21];
-	size_t i;
-	int field;
-
-	memset(st, 0, sizeof *st);
-	rp = NULL;
-	for (i = len; i > 0; i--) {
-		if (buf[i - 1] == ')') {
-			rp = buf + i;
-			break;
-		}
-	}
-	if (rp == NULL)
-		return -1;
-	len -= (size_t)(rp - buf);
-	if (len >= sizeof tmp)
-		len = sizeof tmp - 1;
-	memcpy(tmp, rp, len);
-	tmp[len] = '\0';
-
-	p = tmp;
-	while (*p == ' ')
-		p++;
-	if (*p == '\0')
-		return -1;
-	st->state = *p++;
-	/* Fields 4 (ppid) to 24 (rss), all below 2^63 here. */
-	for (field = 4; field <= 24; field++) {
-		errno = 0;
-		v[field - 4] = strtoll(p, &end, 10);
-		if (end == p || errno != 0)
-			return -1;
-		p = end;
-	}
-	st->ppid = (pid_t)v[4 - 4];
-	st->utime_ticks = (uint64_t)v[14 - 4];
-	st->stime_ticks = (uint64_t)v[15 - 4];
-	st->nice = (long)v[19 - 4];
-	st->num_threads = (long)v[20 - 4];
-	st->start_ticks = (uint64_t)v[22 - 4];
-	st->vsize_bytes = (uint64_t)v[23 - 4];
-	st->rss_pages = (uint64_t)v[24 - 4];
-	return 0;
-}
-
-/* Python's bytes2human. */
-void
-stats_bytes2human(uint64_t n, char *buf, size_t len)
-{
-	static const char units[] = "KMGTPE";
-	uint64_t prefix;
-	int i;
-
-	for (i = 5; i >= 0; i--) {
-		prefix = (uint64_t)1 << ((i + 1) * 10);
-		if (n >= prefix) {
-			snprintf(buf, len, "%.2f%c", (double)n / (double)prefix,
-			    units[i]);
-			return;
-		}
-	}
-	snprintf(buf, len, "%" PRIu64 "B", n);
-}
-
-/* The ctime quirk: minutes mod 60, seconds, then str(microseconds)[:2]. */
-void
-stats_ctime(uint64_t cpu_us, char *buf, size_t len)
-{
-	char us[16];
-	uint64_t s;
-
-	s = (cpu_us / 1000000) % 86400;
-	snprintf(us, sizeof us, "%" PRIu64, cpu_us % 1000000);
-	snprintf(buf, len, "%" PRIu64 ":%02" PRIu64 ".%.2s", (s / 60) % 60,
-	    s % 60, us);
-}
-
-/* Basename of the first word of argv[0], or "N/A". */
-void
-stats_cmdline_name(const char *data, size_t len, char *buf, size_t buflen)
-{
-	const char *nul;
-	size_t i, start, end, base;
-
-	if ((nul = memchr(data, '\0', len)) != NULL)
-		len = (size_t)(nul - data);
-	for (i = 0; i < len && strchr(" \t\r\n", data[i]) != NULL; i++)
-		;
-	start = i;
-	for (; i < len && strchr(" \t\r\n", data[i]) == NULL; i++)
-		;
-	end = i;
-	if (start == end) {
-		snprintf(buf, buflen, "%s", STATS_NA);
-		return;
-	}
-	base = start;
-	for (i = start; i < end; i++) {
-		if (data[i] == '/')
-			base = i + 1;
-	}
-	snprintf(buf, buflen, "%.*s", (int)(end - base), data + base);
-}
-
-/* Python round(v, ndigits), through a correctly rounded decimal string. */
-double
-stats_round(double v, int ndigits)
-{
-	char buf[400];
-
-	if (!isfinite(v))
-		return v;
-	snprintf(buf, sizeof buf, "%.*f", ndigits, v);
-	return strtod(buf, NULL);
-}
-
-/* Seed a cpu sample with the start of the process. */
-void
-stats_seed_from_start(pid_t pid, uint64_t *last_ticks, double *last_time)
-{
-	struct stats_stat st;
-	char path[64], buf[1024];
-	ssize_t n;
-
-	stats_machine_init();
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	n = stats_read_at(AT_FDCWD, path, buf, sizeof buf, NULL);
-	if (n <= 0 || stats_parse_stat(buf, (size_t)n, &st) != 0)
-		return;
-	*last_ticks = 0;
-	*last_time = (double)st.start_ticks / (double)machine.hz;
-}
-
-/* Order links by pid. */
-static int
-stats_link_pid_cmp(const void *a, const void *b)
-{
-	const struct stats_link *la = a, *lb = b;
-
-	return (la->pid > lb->pid) - (la->pid < lb->pid);
-}
-
-/* Order links by ppid, then pid. */
-static int
-stats_link_ppid_cmp(const void *a, const void *b)
-{
-	const struct stats_link *la = a, *lb = b;
-
-	if (la->ppid != lb->ppid)
-		return (la->ppid > lb->ppid) - (la->ppid < lb->ppid);
-	return (la->pid > lb->pid) - (la->pid < lb->pid);
-}
-
-/* Order pids. */
-static int
-stats_pid_cmp(const void *a, const void *b)
-{
-	pid_t pa = *(const pid_t *)a, pb = *(const pid_t *)b;
-
-	return (pa > pb) - (pa < pb);
-}
-
-/*
- * Refresh the ppid table: list /proc, keep what is known for a (pid, inode)
- * seen last time, read stat for new ones and for those whose parent has
- * gone since (they were reparented), then index by ppid.
- */
-static void
-stats_scan(struct stats_batch *b)
-{
-	DIR *dir;
-	struct dirent *de;
-	struct stats_link *cur = NULL, *old = scan_cache;
-	pid_t *died = NULL;
-	size_t n = 0, cap = 0, ndied = 0, i, j, k;
-	struct stats_stat st;
-	char path[64], buf[1024], *end;
-	unsigned long v;
-	ssize_t len;
-	bool sorted = true;
-
-	b->scanned = true;
-	if ((dir = opendir("/proc")) == NULL)
-		return;
-	while ((de = readdir(dir)) != NULL) {
-		if (!isdigit((unsigned char)de->d_name[0]))
-			continue;
-		errno = 0;
-		v = strtoul(de->d_name, &end, 10);
-		if (*end != '\0' || errno != 0 || v == 0 || v > INT32_MAX)
-			continue;
-		if (n == cap) {
-			cap = cap == 0 ? 256 : cap * 2;
-			cur = xreallocarray(cur, cap, sizeof *cur);
-		}
-		cur[n].pid = (pid_t)v;
-		cur[n].ppid = -1;
-		cur[n].ino = de->d_ino;
-		if (n > 0 && cur[n - 1].pid > cur[n].pid)
-			sorted = false;
-		n++;
-	}
-	if (!sorted)
-		qsort(cur, n, sizeof *cur, stats_link_pid_cmp);
-
-	/* Merge with the old table (both sorted by pid). */
-	died = xreallocarray(NULL, scan_ncache + 1, sizeof *died);
-	for (i = 0, j = 0; i < n; i++) {
-		while (j < scan_ncache && old[j].pid < cur[i].pid)
-			died[ndied++] = old[j++].pid;
-		if (j < scan_ncache && old[j].pid == cur[i].pid) {
-			if (old[j].ino == cur[i].ino)
-				cur[i].ppid = old[j].ppid;
-			else
-				died[ndied++] = old[j].pid;
-			j++;
-		}
-	}
-	while (j < scan_ncache)
-		died[ndied++] = old[j++].pid;
-
-	/* Read what is unknown; drop what vanished meanwhile. */
-	for (i = 0, k = 0; i < n; i++) {
-		if (cur[i].ppid != -1 && ndied > 0 &&
-		    bsearch(&cur[i].ppid, died, ndied, sizeof *died,
-		        stats_pid_cmp) != NULL)
-			cur[i].ppid = -1;
-		if (cur[i].ppid == -1) {
-			snprintf(path, sizeof path, "%d/stat", (int)cur[i].pid);
-			len = stats_read_at(dirfd(dir), path, buf, sizeof buf,
-			    NULL);
-			if (len <= 0 ||
-			    stats_parse_stat(buf, (size_t)len, &st) != 0)
-				continue;
-			cur[i].ppid = st.ppid;
-		}
-		cur[k++] = cur[i];
-	}
-	closedir(dir);
-	free(died);
-	free(scan_cache);
-	scan_cache = cur;
-	scan_ncache = k;
-
-	b->by_ppid = xreallocarray(NULL, k + 1, sizeof *b->by_ppid);
-	if (k > 0)
-		memcpy(b->by_ppid, cur, k * sizeof *cur);
-	b->nby_ppid = k;
-	qsort(b->by_ppid, k, sizeof *b->by_ppid, stats_link_ppid_cmp);
-}
-
-/* Direct children of pid, ascending (as psutil lists them). */
-static size_t
-stats_children(struct stats_batch *b, pid_t pid, pid_t **out)
-{
-	size_t lo, hi, mid, n;
-
-	*out = NULL;
-	if (!b->scanned)
-		stats_scan(b);
-	lo = 0;
-	hi = b->nby_ppid;
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (b->by_ppid[mid].ppid < pid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (n = 0; lo + n < b->nby_ppid && b->by_ppid[lo + n].ppid == pid; n++)
-		;
-	if (n == 0)
-		return 0;
-	*out = xreallocarray(NULL, n, sizeof **out);
-	for (hi = 0; hi < n; hi++)
-		(*out)[hi] = b->by_ppid[lo + hi].pid;
-	return n;
-}
-
-/* A JSON string of s; bytes that are not UTF-8 become '?'. */
-static json_t *
-stats_jstring(const char *s)
-{
-	json_t *v;
-	char *copy, *p;
-
-	if ((v = json_string(s)) != NULL)
-		return v;
-	copy = xstrdup(s);
-	for (p = copy; *p != '\0'; p++) {
-		if ((unsigned char)*p >= 0x80)
-			*p = '?';
-	}
-	v = json_string(copy);
-	free(copy);
-	return v;
-}
-
-/* CPU percent since the last sample (psutil's cpu_percent), 1 decimal. */
-static double
-stats_cpu(const struct stats_stat *st, struct stats_batch *b,
-    uint64_t *last_ticks, double *last_time)
-{
-	uint64_t ticks = st->utime_ticks + st->stime_ticks;
-	double pct = 0.0, dt;
-
-	if (last_ticks == NULL || last_time == NULL)
-		return 0.0;
-	dt = b->clock - *last_time;
-	if (*last_time > 0 && dt > 0 && ticks >= *last_ticks) {
-		pct = ((double)(ticks - *last_ticks) / (double)machine.hz) /
-		      dt * 100.0;
-		pct = stats_round(pct, 1);
-	}
-	*last_ticks = ticks;
-	*last_time = b->clock;
-	return pct;
-}
-
-/* A new batch: one clock reading for all the processes it samples. */
-struct stats_batch *
-stats_batch_new(void)
-{
-	struct stats_batch *b;
-	struct sysinfo si;
-
-	stats_machine_init();
-	b = xcalloc(1, sizeof *b);
-	b->proc_fd = -1;
-	b->wall = stats_clock(CLOCK_REALTIME);
-	b->clock = stats_clock(CLOCK_BOOTTIME);
-	if (sysinfo(&si) == 0)
-		b->mem_total = (uint64_t)si.totalram * si.mem_unit;
-	return b;
-}
-
-/* Free a batch. */
-void
-stats_batch_free(struct stats_batch *b)
-{
-	size_t i;
-
-	if (b == NULL)
-		return;
-	if (b->proc_fd != -1)
-		close(b->proc_fd);
-	for (i = 0; i < b->nuids; i++)
-		free(b->uids[i].name);
-	free(b->uids);
-	free(b->by_ppid);
-	free(b);
-}
-
-/* Info object of protocol.md §4.2 for pid. */
-json_t *
-stats_batch_pid(struct stats_batch *b, pid_t pid, bool with_children,
-    uint64_t *last_ticks, double *last_time)
-{
-	struct stats_stat st;
-	struct stat sb;
-	json_t *info, *children, *child;
-	char path[64], buf[8192], text[64], name[1024];
-	pid_t *kids;
-	size_t nkids, i;
-	ssize_t n;
-	uid_t uid;
-	uint64_t rss;
-	double create_time;
-	int fd;
-
-	if (pid <= 0 || (fd = stats_proc_fd(b)) == -1)
-		return json_string(STATS_GONE);
-	snprintf(path, sizeof path, "%d/stat", (int)pid);
-	n = stats_read_at(fd, path, buf, sizeof buf, &sb);
-	if (n <= 0 || stats_parse_stat(buf, (size_t)n, &st) != 0)
-		return json_string(STATS_GONE);
-	/*
-	 * The owner of /proc/<pid> is the effective uid of a dumpable
-	 * process; changing uids clears dumpable and shows root instead, so
-	 * only then is status read for the real uid.
-	 */
-	uid = sb.st_uid;
-	if (uid == 0 && stats_real_uid(fd, pid, &uid) != 0)
-		uid = 0;
-
-	info = json_object();
-	rss = st.rss_pages * (uint64_t)machine.page_size;
-	stats_bytes2human(rss, text, sizeof text);
-	json_object_set_new(info, "mem_info1", json_string(text));
-	stats_bytes2human(st.vsize_bytes, text, sizeof text);
-	json_object_set_new(info, "mem_info2", json_string(text));
-	json_object_set_new(info, "cpu",
-	    json_real(stats_cpu(&st, b, last_ticks, last_time)));
-	if (b->mem_total > 0)
-		json_object_set_new(info, "mem",
-		    json_real(
-		        stats_round((double)rss / (double)b->mem_total * 100.0,
-		            3)));
-	else
-		json_object_set_new(info, "mem", json_string(STATS_NA));
-	stats_ctime((st.utime_ticks + st.stime_ticks) * 1000000 /
-	                (uint64_t)machine.hz,
-	    text, sizeof text);
-	json_object_set_new(info, "ctime", json_string(text));
-	json_object_set_new(info, "pid", json_integer(pid));
-	json_object_set_new(info, "username",
-	    stats_jstring(stats_username(b, uid)));
-	json_object_set_new(info, "nice", json_integer(st.nice));
-	create_time = stats_round((double)st.start_ticks / (double)machine.hz +
-	                              machine.boot_time,
-	    2);
-	json_object_set_new(info, "create_time", json_real(create_time));
-	json_object_set_new(info, "age", json_real(b->wall - create_time));
-
-	snprintf(path, sizeof path, "%d/cmdline", (int)pid);
-	n = stats_read_at(fd, path, buf, sizeof buf, NULL);
-	if (n < 0)
-		n = 0;
-	stats_cmdline_name(buf, (size_t)n, name, sizeof name);
-	json_object_set_new(info, "cmdline", stats_jstring(name));
-
-	children = json_array();
-	if (with_children) {
-		nkids = stats_children(b, pid, &kids);
-		for (i = 0; i < nkids; i++) {
-			child = stats_batch_pid(b, kids[i], false, NULL, NULL);
-			if (json_is_object(child))
-				json_array_append_new(children, child);
-			else
-				json_decref(child);
-		}
-		free(kids);
-	}
-	json_object_set_new(info, "children", children);
-	return info;
-}
+static struct proctree *stats_tree;
 
 /* Info for a supervised process: age since spawn, then started and wid. */
 json_t *
-stats_batch_process(struct stats_batch *b, struct process *p)
+stats_batch_process(struct procinfo_batch *b, struct process *p)
 {
 	struct ev_loop *loop = NULL;
 	json_t *info;
 	double age;
 
 	if (p->state == PROCESS_EXITED)
-		return json_string(STATS_GONE);
-	info = stats_batch_pid(b, p->pid, true, &p->last_cpu_ticks,
+		return json_string(PROCINFO_GONE);
+	info = procinfo_batch_pid(b, p->pid, true, &p->last_cpu_ticks,
 	    &p->last_cpu_time);
 	if (!json_is_object(info))
 		return info;
@@ -677,20 +34,11 @@ stats_batch_process(struct stats_batch *b, struct process *p)
 	if (loop != NULL)
 		age = ev_now(loop) - p->started_mono;
 	else
-		age = b->wall - p->started;
+		age = procinfo_batch_wall(b) - p->started;
 	json_object_set_new(info, "age", json_real(age));
 	json_object_set_new(info, "started", json_real(p->started));
 	json_object_set_new(info, "wid", json_integer(p->wid));
 	return info;
-}
-
-/* Release the ppid table. */
-void
-stats_cache_free(void)
-{
-	free(scan_cache);
-	scan_cache = NULL;
-	scan_ncache = 0;
 }
 
 /* Info object for pid, on its own. */
@@ -698,12 +46,12 @@ json_t *
 stats_process_info(pid_t pid, bool with_children, uint64_t *last_ticks,
     double *last_time)
 {
-	struct stats_batch *b;
+	struct procinfo_batch *b;
 	json_t *info;
 
-	b = stats_batch_new();
-	info = stats_batch_pid(b, pid, with_children, last_ticks, last_time);
-	stats_batch_free(b);
+	b = procinfo_batch_new();
+	info = procinfo_batch_pid(b, pid, with_children, last_ticks, last_time);
+	procinfo_batch_free(b);
 	return info;
 }
 
@@ -711,11 +59,42 @@ stats_process_info(pid_t pid, bool with_children, uint64_t *last_ticks,
 json_t *
 stats_process(struct process *p)
 {
-	struct stats_batch *b;
+	struct procinfo_batch *b;
 	json_t *info;
 
-	b = stats_batch_new();
+	b = procinfo_batch_new();
 	info = stats_batch_process(b, p);
-	stats_batch_free(b);
+	procinfo_batch_free(b);
 	return info;
+}
+
+/*
+ * Follow circusd's descendants through the kernel's process events when
+ * possible (root), so `stats` never scans the machine's /proc; say which
+ * way children are found.
+ */
+void
+stats_tree_start(void)
+{
+	char *cause = NULL;
+
+	if (stats_tree != NULL)
+		return;
+	if ((stats_tree = proctree_open(getpid(), &cause)) == NULL) {
+		log_info("stats: children found by scanning /proc (%s)", cause);
+		free(cause);
+		return;
+	}
+	procinfo_set_tree(stats_tree);
+	log_info("stats: children followed through the kernel's process "
+	    "events");
+}
+
+/* Stop following (shutdown). */
+void
+stats_tree_stop(void)
+{
+	procinfo_set_tree(NULL);
+	proctree_free(stats_tree);
+	stats_tree = NULL;
 }

@@ -39,19 +39,8 @@ struct client {
 };
 
 static int	client_open(struct client *, char **);
-static long	client_now_ms(void);
 static int	client_wait(struct client *, short, long, char **);
 static int	client_send(struct client *, json_t *, int, char **);
-
-/* Monotonic milliseconds. */
-static long
-client_now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Create the DEALER socket with a fresh identity and connect it. */
 static int
@@ -157,7 +146,7 @@ client_wait(struct client *c, short events, long deadline, char **cause)
 			*cause = xstrdup("Interrupted.");
 			return CLIENT_INTERRUPTED;
 		}
-		left = deadline - client_now_ms();
+		left = deadline - util_monotonic_ms();
 		if (left < 0)
 			left = 0;
 		memset(&item, 0, sizeof item);
@@ -182,7 +171,7 @@ static int
 client_send(struct client *c, json_t *request, int timeout_ms, char **cause)
 {
 	char	*body;
-	long	 deadline = client_now_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
+	long	 deadline = util_monotonic_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
 	int	 rc;
 
 	rc = client_wait(c, ZMQ_POLLOUT, deadline, cause);
@@ -216,7 +205,7 @@ client_call(struct client *c, json_t *request, int timeout_ms, json_t **reply,
 	int		 rc;
 
 	*reply = NULL;
-	deadline = client_now_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
+	deadline = util_monotonic_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
 	util_uuid_hex(id);
 	json_object_set_new(request, "id", json_string(id));
 	rc = client_send(c, request, timeout_ms, cause);

@@ -237,6 +237,16 @@ util_wallclock(void)
 	return ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
 }
 
+/* Monotonic milliseconds (deadlines and periods). */
+long
+util_monotonic_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
 /* Fill buf with 32 random lowercase hex characters and a NUL. */
 void
 util_uuid_hex(char *buf)

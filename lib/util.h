@@ -15,6 +15,8 @@ int util_parse_signal(const char *s);
 const char *util_signal_name(int signum);
 /* Wall clock, seconds since the epoch (for message "time" fields only). */
 double util_wallclock(void);
+/* Monotonic clock in milliseconds, for deadlines and periods. */
+long util_monotonic_ms(void);
 /* 32 lowercase hex chars of randomness + NUL into buf (>= 33 bytes). */
 void util_uuid_hex(char *buf);
 

@@ -224,7 +224,11 @@ def test_report_renders_from_raw_results(runpy):
                             "C list": {"rps": 72.0},
                             "py echo list <name>": {"rps": 50.0},
                             "py list <name>": {"rps": 60.0}}]}},
-               "scale": {"skipped": "not in quick mode"}},
+               "scale": {"skipped": "not in quick mode"},
+               "statsd": {"100": {"n": 100, "seconds": 5.0, "ticks": 5,
+                                  "cpu_pct": 0.25, "cpu_ms_per_tick": 2.5,
+                                  "circusd_cpu_pct": 0.001,
+                                  "rss_kib": 9216}}},
            "notes": [{"scenario": "scale", "text": "skipped"}],
            "errors": [{"scenario": "rtt", "what": "x", "error": "boom"}]}
     text = runpy.Report(res).render()
@@ -244,6 +248,8 @@ def test_report_renders_from_raw_results(runpy):
     assert "(py client, 1×10) | n/a | not measured |" in text
     assert text.count("* **tput**") == 1
     assert "boom" in text
+    assert "| 100 | 0.25 % | 2.50 ms | 5 in 5 s | 0.001 % | 9.00 MiB |" \
+        in text                                  # circusd-stats sampling
     assert "section" not in text                 # no section failed
 
 

@@ -710,6 +710,62 @@ test_copy_env(void **state)
 	unsetenv("CIRCUS_C_TEST_OS_VAR");
 }
 
+/* statsd adds the circusd-stats watcher with Circus's command line; a
+ * metrics_endpoint forces it on and is passed along; none without. */
+static void
+test_stats_watcher(void **state)
+{
+	struct config		*cfg;
+	struct watcher_cfg	*w;
+	char			*dir, *path, *errors;
+
+	(void)state;
+	dir = tmpdir();
+	path = write_tmp(dir, "s.ini", "[circus]\nstatsd = true\n"
+	    "endpoint = ipc:///tmp/c s.sock\nloglevel = debug\n"
+	    "[watcher:a]\ncmd = /bin/true\n[watcher:z]\ncmd = /bin/true\n");
+	cfg = load_ok(path);
+	assert_int_equal(cfg->nwatchers, 3);
+	w = cfg->watchers[1];	/* sorted between a and z */
+	assert_string_equal(w->name, "circusd-stats");
+	assert_non_null(strstr(w->cmd, "/circusd-stats --endpoint "
+	    "'ipc:///tmp/c s.sock' --pubsub tcp://127.0.0.1:5556 "
+	    "--statspoint tcp://127.0.0.1:5557 --log-level debug"));
+	assert_null(strstr(w->cmd, "--metrics"));
+	assert_true(w->singleton && w->use_sockets && w->copy_env &&
+	    w->copy_path);
+	assert_int_equal(w->priority, 0);
+	assert_string_equal(jget(w->env, "HOME"), getenv("HOME"));
+	config_free(cfg);
+	rm_tmp(path);
+
+	path = write_tmp(dir, "m.ini", "[circus]\n"
+	    "metrics_endpoint = 127.0.0.1:9100\n[watcher:a]\ncmd = x\n");
+	cfg = load_ok(path);
+	assert_true(cfg->circus.statsd);
+	w = watcher(cfg, "circusd-stats");
+	assert_non_null(strstr(w->cmd, " --metrics 127.0.0.1:9100"));
+	config_free(cfg);
+	rm_tmp(path);
+
+	path = write_tmp(dir, "bad.ini", "[circus]\n\n"
+	    "metrics_endpoint = localhost\n[watcher:a]\ncmd = x\n");
+	errors = load_fail(path);
+	assert_non_null(strstr(errors, "bad.ini:3: [circus] metrics_endpoint "
+	    "= 'localhost' is not HOST:PORT"));
+	free(errors);
+	rm_tmp(path);
+
+	path = write_tmp(dir, "n.ini", "[circus]\n[watcher:a]\ncmd = x\n");
+	cfg = load_ok(path);
+	assert_int_equal(cfg->nwatchers, 1);
+	assert_null(find_watcher(cfg, "circusd-stats"));
+	config_free(cfg);
+	rm_tmp(path);
+	rmdir(dir);
+	free(dir);
+}
+
 /* $(circus.env.*) from [env:*] in stream options and cmd. */
 static void
 test_expand_vars(void **state)
@@ -1502,6 +1558,7 @@ main(void)
 		cmocka_unit_test(test_env_sensecase),
 		cmocka_unit_test(test_env_dollar),
 		cmocka_unit_test(test_copy_env),
+		cmocka_unit_test(test_stats_watcher),
 		cmocka_unit_test(test_expand_vars),
 		cmocka_unit_test(test_hooks),
 		cmocka_unit_test(test_signals),

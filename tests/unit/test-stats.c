@@ -23,33 +23,33 @@ static void check_b2h(uint64_t, const char *);
 static void check_ctime(uint64_t, const char *);
 static void check_cmdline(const char *, size_t, const char *);
 
-/* Assert stats_bytes2human(n). */
+/* Assert procinfo_bytes2human(n). */
 static void
 check_b2h(uint64_t n, const char *want)
 {
 	char buf[32];
 
-	stats_bytes2human(n, buf, sizeof buf);
+	procinfo_bytes2human(n, buf, sizeof buf);
 	assert_string_equal(buf, want);
 }
 
-/* Assert stats_ctime(us). */
+/* Assert procinfo_ctime(us). */
 static void
 check_ctime(uint64_t us, const char *want)
 {
 	char buf[32];
 
-	stats_ctime(us, buf, sizeof buf);
+	procinfo_ctime(us, buf, sizeof buf);
 	assert_string_equal(buf, want);
 }
 
-/* Assert stats_cmdline_name on len raw bytes. */
+/* Assert procinfo_cmdline_name on len raw bytes. */
 static void
 check_cmdline(const char *data, size_t len, const char *want)
 {
 	char buf[64];
 
-	stats_cmdline_name(data, len, buf, sizeof buf);
+	procinfo_cmdline_name(data, len, buf, sizeof buf);
 	assert_string_equal(buf, want);
 }
 
@@ -136,14 +136,14 @@ static void
 test_round(void **state)
 {
 	(void)state;
-	assert_true(stats_round(2.675, 2) == 2.67);
-	assert_true(stats_round(0.0065, 3) == 0.006);
-	assert_true(stats_round(0.0066, 3) == 0.007);
-	assert_true(stats_round(0.5, 0) == 0.0);
-	assert_true(stats_round(1.5, 0) == 2.0);
-	assert_true(stats_round(12.34567, 1) == 12.3);
-	assert_true(stats_round(1795437458.18, 2) == 1795437458.18);
-	assert_true(stats_round(0.0, 3) == 0.0);
+	assert_true(procinfo_round(2.675, 2) == 2.67);
+	assert_true(procinfo_round(0.0065, 3) == 0.006);
+	assert_true(procinfo_round(0.0066, 3) == 0.007);
+	assert_true(procinfo_round(0.5, 0) == 0.0);
+	assert_true(procinfo_round(1.5, 0) == 2.0);
+	assert_true(procinfo_round(12.34567, 1) == 12.3);
+	assert_true(procinfo_round(1795437458.18, 2) == 1795437458.18);
+	assert_true(procinfo_round(0.0, 3) == 0.0);
 }
 
 /* /proc/<pid>/stat, with a comm holding spaces and parentheses. */
@@ -154,10 +154,10 @@ test_parse_stat(void **state)
 	    "4242 (a b) c)) R 17 4242 4242 0 -1 "
 	    "4194560 120 0 0 0 35 6 0 0 20 -5 3 0 123456 10485760 384 "
 	    "18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n";
-	struct stats_stat st;
+	struct procinfo_stat st;
 
 	(void)state;
-	assert_int_equal(stats_parse_stat(line, sizeof line - 1, &st), 0);
+	assert_int_equal(procinfo_parse_stat(line, sizeof line - 1, &st), 0);
 	assert_int_equal(st.state, 'R');
 	assert_int_equal(st.ppid, 17);
 	assert_int_equal(st.utime_ticks, 35);
@@ -167,8 +167,8 @@ test_parse_stat(void **state)
 	assert_int_equal(st.start_ticks, 123456);
 	assert_int_equal(st.vsize_bytes, 10485760);
 	assert_int_equal(st.rss_pages, 384);
-	assert_int_equal(stats_parse_stat("12 (x", 5, &st), -1);
-	assert_int_equal(stats_parse_stat("12 (x) S 1 2", 12, &st), -1);
+	assert_int_equal(procinfo_parse_stat("12 (x", 5, &st), -1);
+	assert_int_equal(procinfo_parse_stat("12 (x) S 1 2", 12, &st), -1);
 }
 
 /* Our own info object has every key in protocol order. */
@@ -178,7 +178,7 @@ test_self_info(void **state)
 	static const char *const keys[] = { "mem_info1", "mem_info2", "cpu",
 		"mem", "ctime", "pid", "username", "nice", "create_time", "age",
 		"cmdline", "children" };
-	struct stats_batch *b;
+	struct procinfo_batch *b;
 	json_t *info, *v;
 	const char *key;
 	uint64_t ticks = 0;
@@ -186,8 +186,8 @@ test_self_info(void **state)
 	size_t i = 0;
 
 	(void)state;
-	b = stats_batch_new();
-	info = stats_batch_pid(b, getpid(), true, &ticks, &when);
+	b = procinfo_batch_new();
+	info = procinfo_batch_pid(b, getpid(), true, &ticks, &when);
 	assert_true(json_is_object(info));
 	json_object_foreach(info, key, v)
 	{
@@ -206,14 +206,14 @@ test_self_info(void **state)
 	assert_string_equal(json_string_value(json_object_get(info, "cmdline")),
 	    "test-stats");
 	json_decref(info);
-	stats_batch_free(b);
+	procinfo_batch_free(b);
 }
 
 /* Children are found, each with an empty children list. */
 static void
 test_children(void **state)
 {
-	struct stats_batch *b;
+	struct procinfo_batch *b;
 	json_t *info, *kids, *kid;
 	pid_t pid;
 	int status, round;
@@ -227,8 +227,8 @@ test_children(void **state)
 			pause();
 			_exit(0);
 		}
-		b = stats_batch_new();
-		info = stats_batch_pid(b, getpid(), true, NULL, NULL);
+		b = procinfo_batch_new();
+		info = procinfo_batch_pid(b, getpid(), true, NULL, NULL);
 		kids = json_object_get(info, "children");
 		assert_int_equal(json_array_size(kids), 1);
 		kid = json_array_get(kids, 0);
@@ -239,11 +239,11 @@ test_children(void **state)
 		                     json_object_get(kid, "children")),
 		    0);
 		json_decref(info);
-		stats_batch_free(b);
+		procinfo_batch_free(b);
 		kill(pid, SIGKILL);
 		assert_int_equal(waitpid(pid, &status, 0), pid);
 	}
-	stats_cache_free();
+	procinfo_cache_free();
 }
 
 /* A pid that does not exist gives the "stopped?" string. */
