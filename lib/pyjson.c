@@ -671,6 +671,17 @@ load_literal(struct loader *l)
 	return NULL;
 }
 
+/* After an item: 1 past the closing character, 0 past a comma, -1 at
+ * anything else. */
+static int
+load_next(struct loader *l, char close)
+{
+	load_ws(l);
+	if (l->p < l->end && (*l->p == close || *l->p == ','))
+		return *l->p++ == close;
+	return -1;
+}
+
 /* The members of an object after its '{'. */
 static json_t *
 load_object(struct loader *l, int depth)
@@ -678,30 +689,25 @@ load_object(struct loader *l, int depth)
 	json_t		*o = json_object(), *v;
 	const char	*key;
 	size_t		 klen;
+	int		 rc = 0;
 
 	load_ws(l);
 	if (l->p < l->end && *l->p == '}') {
 		l->p++;
 		return o;
 	}
-	for (;;) {
+	while (rc == 0) {
+		load_ws(l);
 		if (l->p >= l->end || *l->p++ != '"' ||
 		    !load_string(l, &key, &klen))
 			break;
 		load_ws(l);
-		if (l->p >= l->end || *l->p++ != ':')
-			break;
-		if ((v = load_value(l, depth)) == NULL)
+		if (l->p >= l->end || *l->p++ != ':' ||
+		    (v = load_value(l, depth)) == NULL)
 			break;
 		json_object_setn_new_nocheck(o, key, klen, v);
-		load_ws(l);
-		if (l->p < l->end && *l->p == '}') {
-			l->p++;
+		if ((rc = load_next(l, '}')) == 1)
 			return o;
-		}
-		if (l->p >= l->end || *l->p++ != ',')
-			break;
-		load_ws(l);
 	}
 	json_decref(o);
 	return NULL;
@@ -712,23 +718,17 @@ static json_t *
 load_array(struct loader *l, int depth)
 {
 	json_t	*a = json_array(), *v;
+	int	 rc = 0;
 
 	load_ws(l);
 	if (l->p < l->end && *l->p == ']') {
 		l->p++;
 		return a;
 	}
-	for (;;) {
-		if ((v = load_value(l, depth)) == NULL)
-			break;
+	while (rc == 0 && (v = load_value(l, depth)) != NULL) {
 		json_array_append_new(a, v);
-		load_ws(l);
-		if (l->p < l->end && *l->p == ']') {
-			l->p++;
+		if ((rc = load_next(l, ']')) == 1)
 			return a;
-		}
-		if (l->p >= l->end || *l->p++ != ',')
-			break;
 	}
 	json_decref(a);
 	return NULL;

@@ -7,6 +7,7 @@ taken from $CIRCUS_BUILD/bench/ when `make bench-bins` built them there, and
 otherwise built into a temporary directory with the rules of bench/bench.mk.
 """
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -115,13 +116,30 @@ def test_floor_hold_and_respawn(bindir):
     assert p.returncode == 0
 
 
-def test_echo_and_rtt_client(bindir, tmp_path):
+@contextlib.contextmanager
+def echo_running(bindir, tmp_path):
+    """A zmq_echo on a private ipc endpoint; yields (endpoint, stop) where
+    stop() ends it and returns how many messages it echoed."""
     ep = "ipc://%s/echo.sock" % tmp_path
     echo = subprocess.Popen([str(bindir / "zmq_echo"), ep, "60"],
                             stdout=subprocess.PIPE, text=True)
+
+    def stop():
+        echo.send_signal(signal.SIGTERM)
+        out, _ = echo.communicate(timeout=20)
+        return last_json(out)["messages"]
     try:
         ready = json.loads(echo.stdout.readline())
         assert ready["event"] == "ready" and ready["endpoint"] == ep
+        yield ep, stop
+    finally:
+        if echo.poll() is None:
+            echo.kill()
+            echo.wait()
+
+
+def test_echo_and_rtt_client(bindir, tmp_path):
+    with echo_running(bindir, tmp_path) as (ep, stop):
         cp = subprocess.run([str(bindir / "zmq_rtt"), "-e", ep, "-c",
                              "status", "-p", '{"name": "w"}', "-n", "40",
                              "-C", "2", "-w", "5", "-t", "20"],
@@ -135,33 +153,17 @@ def test_echo_and_rtt_client(bindir, tmp_path):
                   "mean_us", "rps", "elapsed_s"):
             assert r[k] >= 0
         assert r["min_us"] <= r["p50_us"] <= r["p99_us"] <= r["max_us"]
-        echo.send_signal(signal.SIGTERM)
-        out, _ = echo.communicate(timeout=20)
-    finally:
-        if echo.poll() is None:
-            echo.kill()
-            echo.wait()
-    assert last_json(out)["messages"] == 50  # 2 × 5 warm-up + 40
+        assert stop() == 50  # 2 × 5 warm-up + 40
 
 
 def test_python_load_clients_on_the_echo(runpy, bindir, tmp_path):
     """The pyzmq throughput clients (`run.py --zmq-load`, one process
     each) run their closed loops together and report one total."""
-    ep = "ipc://%s/echo.sock" % tmp_path
-    echo = subprocess.Popen([str(bindir / "zmq_echo"), ep, "60"],
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        assert json.loads(echo.stdout.readline())["event"] == "ready"
+    with echo_running(bindir, tmp_path) as (ep, stop):
         r = runpy.py_throughput(ep, "list", {"name": "w"}, 2, 20.0, 30)
-        echo.send_signal(signal.SIGTERM)
-        out, _ = echo.communicate(timeout=20)
-    finally:
-        if echo.poll() is None:
-            echo.kill()
-            echo.wait()
-    assert r["count"] == 30
-    assert r["rps"] > 0 and 0 < r["p50_us"] <= r["p99_us"]
-    assert last_json(out)["messages"] == 40  # 2 × 5 warm-up + 30
+        assert r["count"] == 30
+        assert r["rps"] > 0 and 0 < r["p50_us"] <= r["p99_us"]
+        assert stop() == 40  # 2 × 5 warm-up + 30
 
 
 def test_rtt_client_gives_up_on_a_silent_endpoint(bindir, tmp_path):
