@@ -640,11 +640,12 @@ load_integer(struct loader *l)
 		l->p++;
 	}
 	start = l->p;
-	while (l->p < l->end && *l->p >= '0' && *l->p <= '9' &&
-	    l->p - start < 19)
+	while (l->p < l->end && *l->p >= '0' && *l->p <= '9') {
+		if (l->p - start == 18)
+			return NULL;	/* a 19th digit might not fit */
 		v = v * 10 + (*l->p++ - '0');
-	if (l->p == start || l->p - start > 18 ||
-	    (*start == '0' && l->p - start > 1))
+	}
+	if (l->p == start || (*start == '0' && l->p - start > 1))
 		return NULL;
 	/* a fraction or exponent next is no delimiter: the caller refuses */
 	return json_integer(neg ? -v : v);
