@@ -75,7 +75,7 @@ PROFILES = {
         "rtt_sv_seconds": 1.5,
         "tput_count": 100000,
         "tput_seconds": 2.0,
-        "tput_repeats": 5,
+        "tput_repeats": 7,
         "foot_levels": [0, 100, 1000],
         "foot_sv_max": 100,
         "foot_seconds": 20.0,

@@ -34,6 +34,9 @@ static void controller_drain(struct arbiter *);
 
 /* Request bytes read since the last malloc_trim(). */
 static size_t controller_untrimmed;
+/* A reply was sent since a drain last reached EAGAIN: the send may have
+ * consumed the ZMQ_FD edge of a request that came meanwhile. */
+static bool controller_sent = true;
 
 /* New request context. */
 struct cmd_ctx *
@@ -124,6 +127,7 @@ controller_send(struct arbiter *a, const char *identity, size_t idlen,
 {
 	if (a->router_raw == NULL)
 		return;
+	controller_sent = true;
 	if (controller_zsend(a->router_raw, identity, idlen, ZMQ_SNDMORE) ==
 	    -1 || controller_zsend(a->router_raw, body, len, 0) == -1)
 		log_debug("reply not sent: %s", zmq_strerror(errno));
@@ -393,6 +397,7 @@ controller_drain(struct arbiter *a)
 				break;
 		}
 		if (n == 0) {
+			controller_sent = false;
 			/* A burst (or one huge request) is over: give the
 			 * memory its parsing freed back, RSS returns to its
 			 * level instead of staying at the burst's peak. */
@@ -425,14 +430,18 @@ controller_io_cb(UNUSED struct ev_loop *loop, ev_io *io, UNUSED int revents)
 	controller_drain(a);
 }
 
-/* Before the loop sleeps: sends may have consumed a readiness edge. */
+/* Before the loop sleeps: a send since the last drain (a parked reply
+ * from a timer or a child's exit) may have consumed a readiness edge. A
+ * drain that ended after the last send needs no second look: each costs a
+ * poll(). */
 static void
 controller_prepare_cb(UNUSED struct ev_loop *loop, ev_prepare *pw,
     UNUSED int revents)
 {
 	struct arbiter *a = pw->data;
 
-	controller_drain(a);
+	if (controller_sent)
+		controller_drain(a);
 	fdreserve_report();
 }
 
@@ -519,6 +528,7 @@ controller_open(struct arbiter *a, char **cause)
 	ev_io_init(&a->router_w, controller_io_cb, fd, EV_READ);
 	a->router_w.data = a;
 	ev_io_start(a->loop, &a->router_w);
+	controller_sent = true;	/* a first look before the first sleep */
 	ev_prepare_init(&a->router_prepare, controller_prepare_cb);
 	a->router_prepare.data = a;
 	ev_prepare_start(a->loop, &a->router_prepare);
