@@ -7,7 +7,8 @@
 
 BENCH_BUILD = $(BUILD)/bench
 BENCH_BINS  = $(BENCH_BUILD)/floor_spawn $(BENCH_BUILD)/zmq_echo \
-              $(BENCH_BUILD)/zmq_rtt
+              $(BENCH_BUILD)/zmq_rtt $(BENCH_BUILD)/floor_http \
+              $(BENCH_BUILD)/floor_sqlite
 BENCH_RUN   = $(PYTHON) bench/run.py --build $(abspath $(BUILD)) $(BENCH_ARGS)
 
 .PHONY: bench-bins bench-deps
@@ -26,8 +27,19 @@ $(BENCH_BUILD)/zmq_rtt: bench/zmq_rtt.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -pthread $(LDFLAGS_ALL) -o $@ $< $(shell pkg-config --libs libzmq 2>/dev/null || echo -lzmq) -pthread
 
+# the sync worker's floors (bench/sync_bench.py)
+$(BENCH_BUILD)/floor_http: bench/floor_http.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(SYNC_LIBS)
+
+$(BENCH_BUILD)/floor_sqlite: bench/floor_sqlite.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(SYNC_LIBS)
+
+SYNC_BENCH = $(PYTHON) bench/sync_bench.py --build $(abspath $(BUILD))
+
 # supervisord (the comparison) and pyzmq (the harness's client), from Debian.
-BENCH_DEBS = supervisor python3-zmq
+BENCH_DEBS = supervisor python3-zmq wrk
 bench-deps:
 	@missing=""; for p in $(BENCH_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -39,6 +51,9 @@ bench-deps:
 
 bench: all bench-deps bench-bins
 	$(BENCH_RUN) --make-target "make bench"
+	$(SYNC_BENCH) --out BENCHMARKS-sync.md
 
 bench-quick: all bench-deps bench-bins
 	$(BENCH_RUN) --quick --make-target "make bench-quick"
+	@mkdir -p bench/results
+	$(SYNC_BENCH) --quick --out bench/results/BENCHMARKS-sync-quick.md

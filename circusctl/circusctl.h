@@ -77,6 +77,7 @@ struct ctl_entry;
 typedef char *(*ctl_print_fn)(const struct ctl_entry *, const json_t *);
 
 #define CTL_SUB		0x1	/* listen: a SUB socket, not a call */
+#define CTL_LOCAL	0x2	/* keygen: runs here, nothing is sent */
 
 /* One circusctl command (ctl-table.c). */
 struct ctl_entry {
@@ -88,6 +89,7 @@ struct ctl_entry {
 	const char	*help;		/* prose for "help <command>" */
 	const char	*message;	/* example request properties */
 	ctl_print_fn	 print;
+	ctl_print_fn	 print_verbose;	/* with --verbose, or NULL */
 	int		 flags;
 };
 
@@ -102,6 +104,13 @@ struct ctl_globals {
 	bool		 shell;		/* "shell" given as the command */
 	char		*ssh;
 	char		*ssh_keyfile;
+	char		**endpoints;	/* every --endpoint, in order */
+	size_t		 nendpoints;
+	char		*client_cert;	/* CURVE: our certificate */
+	char		*server_key;	/* CURVE: Z85 key or certificate */
+	char		*fleet;		/* fleet file */
+	bool		 discover;
+	char		*multicast;	/* for --discover */
 };
 
 /* A parsed command line, ready to run. */
@@ -109,6 +118,8 @@ struct ctl_request {
 	const struct ctl_entry	*entry;
 	json_t			*message;	/* {"command":..,"properties":..} */
 	json_t			*topics;	/* listen: array of strings */
+	bool			 verbose;	/* --verbose: never sent */
+	bool			 rolling;	/* restart/reload --rolling */
 };
 
 /* State shared by one-shot runs and the shell. */
@@ -119,6 +130,7 @@ struct ctl_ctx {
 	pid_t			 tunnel;	/* ssh tunnel, or 0 */
 	char			*tunnel_endpoint;
 	bool			 in_shell;
+	struct fleet		*fleet;		/* several daemons, or NULL */
 };
 
 extern volatile sig_atomic_t ctl_interrupted;
@@ -150,6 +162,7 @@ extern const char *const ctl_globaloption_names[];
 /* print.c */
 char	*print_default(const struct ctl_entry *, const json_t *);
 char	*print_status(const struct ctl_entry *, const json_t *);
+char	*print_status_verbose(const struct ctl_entry *, const json_t *);
 char	*print_list(const struct ctl_entry *, const json_t *);
 char	*print_options(const struct ctl_entry *, const json_t *);
 char	*print_globaloptions(const struct ctl_entry *, const json_t *);
@@ -176,6 +189,17 @@ void	 ctl_print_main_help(FILE *);
 void	 ctl_print_command_help(const struct ctl_entry *, FILE *);
 void	 ctl_usage_error(const char *, const char *);
 int	 ctl_autocomplete(struct ctl_ctx *);
+
+/* fleet.c */
+struct fleet;
+int	 fleet_setup(struct ctl_ctx *, char **);
+void	 fleet_free(struct fleet *);
+int	 fleet_run(struct ctl_ctx *, const struct ctl_request *);
+int	 fleet_list_discovered(struct ctl_ctx *);
+
+/* keys.c */
+int	 keys_load(const char *, const char *, struct client_curve *, char **);
+int	 keys_keygen(const char *);
 
 /* complete.c */
 char	**complete_words(struct ctl_ctx *, int, char *const *, const char *,

@@ -293,10 +293,12 @@ char **
 complete_words(struct ctl_ctx *ctx, int nwords, char *const *words,
     const char *current, bool shell)
 {
-	static const char *const globals[] = { "--endpoint", "--help",
-	    "--json", "--prettify", "--ssh", "--ssh_keyfile", "--timeout",
-	    "--version", NULL };
-	static const char *const values[] = { "--endpoint", "--ssh",
+	static const char *const globals[] = { "--client_cert",
+	    "--discover", "--endpoint", "--fleet", "--help", "--json",
+	    "--multicast", "--prettify", "--server_key", "--ssh",
+	    "--ssh_keyfile", "--timeout", "--version", NULL };
+	static const char *const values[] = { "--client_cert", "--endpoint",
+	    "--fleet", "--multicast", "--server_key", "--ssh",
 	    "--ssh_keyfile", "--timeout", NULL };
 	struct complete_list		 l = { NULL, 0, current };
 	const struct ctl_entry		*e = NULL;
@@ -322,8 +324,16 @@ complete_words(struct ctl_ctx *ctx, int nwords, char *const *words,
 					    strlen(words[w]) > 3)
 						break;
 				}
-				if (*p == NULL)
+				if (*p == NULL) {
+					/* --endpoint=<value> */
+					if (strncmp(words[w], "--endpoint=", 11)
+					    == 0 && ctx->client == NULL) {
+						free(ctx->endpoint);
+						ctx->endpoint = xstrdup(words[w] +
+						    11);
+					}
 					continue;
+				}
 				if (w + 1 >= nwords)
 					goto done;	/* typing its value */
 				if (strcmp(*p, "--endpoint") == 0 &&

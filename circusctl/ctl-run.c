@@ -28,10 +28,19 @@ static const struct {
 	const char	*metavar;
 	const char	*help;
 } ctl_globals_table[] = {
-	{ "endpoint", true, "ENDPOINT", "connection endpoint" },
+	{ "client_cert", true, "CERT",
+	    "this client's CURVE certificate (made by keygen)" },
+	{ "discover", false, NULL,
+	    "the daemons answering multicast discovery" },
+	{ "endpoint", true, "ENDPOINT",
+	    "connection endpoint (repeat it for a fleet)" },
+	{ "fleet", true, "FILE", "a fleet file: NAME ENDPOINT [SERVER_KEY]" },
 	{ "help", false, NULL, "Show help and exit" },
 	{ "json", false, NULL, "output to JSON" },
+	{ "multicast", true, "UDP", "multicast endpoint for --discover" },
 	{ "prettify", false, NULL, "prettify output" },
+	{ "server_key", true, "KEY",
+	    "the daemon's CURVE public key, or its public certificate" },
 	{ "ssh", true, "SSH", "SSH Server in the format user@host:port" },
 	{ "ssh_keyfile", true, "SSH_KEYFILE",
 	    "the path to the keyfile to authorise the user" },
@@ -40,6 +49,9 @@ static const struct {
 };
 
 static int	 ctl_match_global(const char *, size_t, char **);
+static bool	 ctl_set_flag(struct ctl_globals *, const char *);
+static void	 ctl_set_value(struct ctl_globals *, const char *,
+		     const char *);
 static bool	 ctl_looks_negative(const char *);
 static int	 ctl_open_client(struct ctl_ctx *, char **);
 static void	 ctl_report_failure(struct ctl_ctx *, int, const char *);
@@ -100,6 +112,54 @@ ctl_match_global(const char *name, size_t len, char **cause)
 	return hit;
 }
 
+/* Set a global flag option; true for --version (parsing stops). */
+static bool
+ctl_set_flag(struct ctl_globals *g, const char *name)
+{
+	if (strcmp(name, "help") == 0)
+		g->help = true;
+	else if (strcmp(name, "json") == 0)
+		g->json = true;
+	else if (strcmp(name, "prettify") == 0)
+		g->prettify = true;
+	else if (strcmp(name, "discover") == 0)
+		g->discover = true;
+	else if (strcmp(name, "version") == 0) {
+		g->version = true;
+		return true;
+	}
+	return false;
+}
+
+/* Set a global string option; --endpoint accumulates (a fleet). */
+static void
+ctl_set_value(struct ctl_globals *g, const char *name, const char *value)
+{
+	char	**dst = NULL;
+
+	if (strcmp(name, "endpoint") == 0) {
+		g->endpoints = xreallocarray(g->endpoints, g->nendpoints + 1,
+		    sizeof *g->endpoints);
+		g->endpoints[g->nendpoints++] = xstrdup(value);
+		dst = &g->endpoint;
+	} else if (strcmp(name, "ssh") == 0)
+		dst = &g->ssh;
+	else if (strcmp(name, "ssh_keyfile") == 0)
+		dst = &g->ssh_keyfile;
+	else if (strcmp(name, "client_cert") == 0)
+		dst = &g->client_cert;
+	else if (strcmp(name, "server_key") == 0)
+		dst = &g->server_key;
+	else if (strcmp(name, "fleet") == 0)
+		dst = &g->fleet;
+	else if (strcmp(name, "multicast") == 0)
+		dst = &g->multicast;
+	if (dst == NULL)
+		return;
+	free(*dst);
+	*dst = xstrdup(value);
+}
+
 /*
  * Parse the global options before the command (argv without the program
  * name). *cmdidx is the index of the command word, or -1. Returns
@@ -149,18 +209,7 @@ ctl_parse_globals(int argc, char *const *argv, struct ctl_globals *g,
 					    eq + 1);
 					goto fail;
 				}
-				switch (ctl_globals_table[idx].name[0]) {
-				case 'h':
-					g->help = true;
-					break;
-				case 'j':
-					g->json = true;
-					break;
-				case 'p':
-					g->prettify = true;
-					break;
-				case 'v':
-					g->version = true;
+				if (ctl_set_flag(g, ctl_globals_table[idx].name)) {
 					free(extras);
 					return CTL_EXIT_OK;
 				}
@@ -177,20 +226,8 @@ ctl_parse_globals(int argc, char *const *argv, struct ctl_globals *g,
 				    "argument", ctl_globals_table[idx].name);
 				goto fail;
 			}
-			switch (idx) {
-			case 0:
-				free(g->endpoint);
-				g->endpoint = xstrdup(value);
-				break;
-			case 4:
-				free(g->ssh);
-				g->ssh = xstrdup(value);
-				break;
-			case 5:
-				free(g->ssh_keyfile);
-				g->ssh_keyfile = xstrdup(value);
-				break;
-			case 6:
+			if (strcmp(ctl_globals_table[idx].name, "timeout") ==
+			    0) {
 				if (ctl_py_int(value, &t) != 0 ||
 				    t > 86400 * 365 || t < -86400 * 365) {
 					*cause = xprintf("argument --timeout: "
@@ -198,11 +235,17 @@ ctl_parse_globals(int argc, char *const *argv, struct ctl_globals *g,
 					goto fail;
 				}
 				g->timeout_s = (int)t;
-				break;
-			}
+			} else
+				ctl_set_value(g, ctl_globals_table[idx].name,
+				    value);
 			continue;
 		}
 		/* A positional word. */
+		if (strcmp(arg, "help") == 0 && !g->help && !g->shell) {
+			/* "circusctl help [command]", as in the shell */
+			g->help = true;
+			continue;
+		}
 		if (!any_cmd)
 			goto extra;
 		if (strcmp(arg, "shell") == 0 && !g->shell) {
@@ -249,10 +292,22 @@ fail:
 void
 ctl_globals_clear(struct ctl_globals *g)
 {
+	size_t	i;
+
 	free(g->endpoint);
 	free(g->ssh);
 	free(g->ssh_keyfile);
+	free(g->client_cert);
+	free(g->server_key);
+	free(g->fleet);
+	free(g->multicast);
+	for (i = 0; i < g->nendpoints; i++)
+		free(g->endpoints[i]);
+	free(g->endpoints);
 	g->endpoint = g->ssh = g->ssh_keyfile = NULL;
+	g->client_cert = g->server_key = g->fleet = g->multicast = NULL;
+	g->endpoints = NULL;
+	g->nendpoints = 0;
 }
 
 /* Set up a context: the control endpoint is --endpoint, the environment's
@@ -277,6 +332,7 @@ void
 ctl_ctx_clear(struct ctl_ctx *ctx)
 {
 	client_free(ctx->client);
+	fleet_free(ctx->fleet);
 	client_tunnel_close(ctx->tunnel);
 	free(ctx->tunnel_endpoint);
 	free(ctx->endpoint);
@@ -288,7 +344,9 @@ ctl_ctx_clear(struct ctl_ctx *ctx)
 static int
 ctl_open_client(struct ctl_ctx *ctx, char **cause)
 {
-	const char	*target = ctx->endpoint;
+	const char		*target = ctx->endpoint;
+	struct client_curve	 keys;
+	int			 curve;
 
 	if (ctx->client != NULL)
 		return 0;
@@ -299,7 +357,10 @@ ctl_open_client(struct ctl_ctx *ctx, char **cause)
 			return -1;
 		target = ctx->tunnel_endpoint;
 	}
-	ctx->client = client_new(target, cause);
+	if ((curve = keys_load(ctx->globals.client_cert,
+	    ctx->globals.server_key, &keys, cause)) == -1)
+		return -1;
+	ctx->client = client_new_curve(target, curve ? &keys : NULL, cause);
 	if (ctx->client == NULL)
 		return -1;
 	client_set_interrupt(ctx->client, &ctl_interrupted);
@@ -345,11 +406,20 @@ ctl_report_failure(struct ctl_ctx *ctx, int rc, const char *cause)
 		via = xprintf(" (through ssh %s)", ctx->globals.ssh);
 	switch (rc) {
 	case CLIENT_UNREACHABLE:
+		if (cause != NULL && strcmp(cause, CLIENT_KEY_REFUSED) == 0) {
+			fprintf(stderr, "%s (%s) at %s%s: add its public key "
+			    "to the daemon's curve_clients (or "
+			    "curve_readonly_clients) directory.\n", cause,
+			    ctx->globals.client_cert, ctx->endpoint,
+			    via ? via : "");
+			break;
+		}
 		fprintf(stderr, "Timed out. No connection to circusd at %s%s "
 		    "within %d s: check that circusd is running and that "
 		    "--endpoint (or CIRCUSCTL_ENDPOINT) is its control "
-		    "endpoint.\n", ctx->endpoint, via ? via : "",
-		    ctx->globals.timeout_s);
+		    "endpoint%s.\n", ctx->endpoint, via ? via : "",
+		    ctx->globals.timeout_s, ctx->globals.client_cert != NULL ?
+		    ", and that it knows this client's CURVE key" : "");
 		break;
 	case CLIENT_TIMEOUT:
 		fprintf(stderr, "Timed out. circusd at %s%s did not reply "
@@ -396,6 +466,7 @@ ctl_run(struct ctl_ctx *ctx, int argc, char *const *argv)
 	struct ctl_request	 req;
 	json_t			*reply;
 	char			*cause = NULL, *out, *usage;
+	ctl_print_fn		 print;
 	int			 rc;
 
 	if (e == NULL) {
@@ -430,11 +501,24 @@ ctl_run(struct ctl_ctx *ctx, int argc, char *const *argv)
 		free(cause);
 		return rc;
 	}
+	if (e->flags & CTL_LOCAL) {
+		rc = keys_keygen(json_string_value(json_object_get(
+		    json_object_get(req.message, "properties"), "path")));
+		ctl_request_clear(&req);
+		return rc;
+	}
+	if (ctx->fleet != NULL) {
+		rc = fleet_run(ctx, &req);
+		ctl_request_clear(&req);
+		return rc;
+	}
 	if (e->flags & CTL_SUB) {
 		rc = ctl_listen(ctx, &req);
 		ctl_request_clear(&req);
 		return rc;
 	}
+	print = req.verbose && e->print_verbose != NULL ? e->print_verbose :
+	    e->print;
 	rc = ctl_call(ctx, req.message, -1, &reply, &cause);
 	ctl_request_clear(&req);
 	if (rc != CLIENT_OK) {
@@ -448,7 +532,7 @@ ctl_run(struct ctl_ctx *ctx, int argc, char *const *argv)
 		ctl_output(out, stdout);
 		rc = print_is_error(reply) ? CTL_EXIT_REPLY : CTL_EXIT_OK;
 	} else {
-		out = e->print(e, reply);
+		out = print(e, reply);
 		if (print_is_error(reply)) {
 			ctl_output(out, stderr);
 			rc = CTL_EXIT_REPLY;
@@ -473,15 +557,29 @@ ctl_listen(struct ctl_ctx *ctx, const struct ctl_request *req)
 			    ctx->globals.endpoint : CTL_DEFAULT_PUBSUB;
 	zmq_pollitem_t	 item;
 	zmq_msg_t	 frames[2];
+	struct client_curve keys;
 	void		*zctx, *sock;
-	char		*line;
+	char		*line, *cause = NULL;
+	int		 curve = 0;
 	size_t		 i, nframes;
 	int		 zero = 0, more, rc = CTL_EXIT_FAILURE;
 	size_t		 moresz;
 
+	if (strncmp(endpoint, "tcp://", 6) == 0 &&
+	    (curve = keys_load(ctx->globals.client_cert,
+	    ctx->globals.server_key, &keys, &cause)) == -1) {
+		fprintf(stderr, "circusctl: %s\n", cause);
+		free(cause);
+		return CTL_EXIT_FAILURE;
+	}
 	zctx = zmq_ctx_new();
 	sock = zmq_socket(zctx, ZMQ_SUB);
 	zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
+	if (curve == 1 && client_curve_apply(sock, &keys) != 0) {
+		fprintf(stderr, "circusctl: cannot set CURVE keys: %s\n",
+		    zmq_strerror(zmq_errno()));
+		goto out;
+	}
 	for (i = 0; i < json_array_size(req->topics); i++) {
 		const json_t *t = json_array_get(req->topics, i);
 
@@ -577,8 +675,8 @@ ctl_print_main_help(FILE *f)
 	    "with \"shell\"),\n"
 	    "circusctl starts an interactive shell; leave it with exit or "
 	    "Ctrl-D.\n"
-	    "\"circusctl --help <command>\" describes a command. The "
-	    "endpoint defaults to\n"
+	    "\"circusctl help <command>\" (or --help <command>) describes a "
+	    "command.\nThe endpoint defaults to "
 	    "$CIRCUSCTL_ENDPOINT, else " CTL_DEFAULT_ENDPOINT "\n"
 	    "(for listen: " CTL_DEFAULT_PUBSUB "). --timeout is in whole "
 	    "seconds (default 5).\n"
@@ -589,7 +687,21 @@ ctl_print_main_help(FILE *f)
 	    "timed out,\n"
 	    "     interrupted (Ctrl-C, which is also how listen ends)\n"
 	    "  2  usage error: unknown option or command, bad --timeout\n"
-	    "  3  circusd replied with an error (with --json too)\n", f);
+	    "  3  circusd replied with an error (with --json too)\n"
+	    "\n"
+	    "A fleet (several --endpoint, --fleet FILE or --discover): the "
+	    "command runs on\n"
+	    "every daemon at once, output is grouped under \"== host\" "
+	    "lines (--json: an\n"
+	    "object keyed by host); exit 1 if any host was unreachable, "
+	    "timed out or not\n"
+	    "run, else 3 if any replied with an error. restart/reload "
+	    "--rolling go host by\n"
+	    "host, each back to full strength before the next. A fleet file "
+	    "has one host a\n"
+	    "line: NAME ENDPOINT [SERVER_KEY]. keygen PATH makes CurveZMQ "
+	    "keys for\n"
+	    "--client_cert and the daemon's curve_server_cert.\n", f);
 }
 
 /* circusctl <command> -h: argparse-style usage and options. */
@@ -623,6 +735,7 @@ ctl_print_sub_help(const struct ctl_entry *e, FILE *f)
 		ctl_print_option_line(f, inv, ctl_option_help(s->option));
 		free(inv);
 	}
+	fprintf(f, "\n%s\n", e->help);
 }
 
 /* circusctl --help <command>, and "help <command>" in the shell. */

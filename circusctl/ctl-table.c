@@ -123,6 +123,21 @@ const struct ctl_entry ctl_table[] = {
 		.print = print_ipython,
 	},
 	{
+		.name = "keygen",
+		.grammar = "keygen <path>",
+		.title = "Make a CurveZMQ key pair (local, no daemon)",
+		.argerr = ctl_argerr,
+		.help = "Writes a czmq certificate pair: <path> (the public "
+		    "key, to give to the\nother side) and <path>_secret "
+		    "(mode 0600, to keep), and prints the public\nkey. "
+		    "Nothing is sent to circusd. Use it for the daemon's "
+		    "curve_server_cert\nand for each client's --client_cert "
+		    "(README, \"Securing the control channel\").",
+		.message = "(none: runs locally)",
+		.print = print_default,
+		.flags = CTL_LOCAL,
+	},
+	{
 		.name = "kill",
 		.grammar = "kill <name> [<pid>] [--waiting!] "
 		    "[--signum <signum>] "
@@ -162,7 +177,14 @@ const struct ctl_entry ctl_table[] = {
 		    "topic starts with one of the given prefixes (all "
 		    "events without one),\nuntil interrupted. With --json, "
 		    "one JSON object per line:\n{\"topic\": ..., \"data\": "
-		    "...}.",
+		    "...}.\n\nTopics are watcher.<name>.<event>, <name> in "
+		    "lower case, <event> one of\nspawn, reap, kill, start, "
+		    "stop, reload, updated, add, remove, hook_success,\n"
+		    "hook_failure. A topic argument is a prefix: "
+		    "\"watcher.web.\" is every event of\nweb, "
+		    "\"watcher.web.reap\" its exits, \"watcher.\" every "
+		    "watcher's events.\nExample: circusctl --endpoint "
+		    "tcp://127.0.0.1:5556 listen watcher.web.",
 		.message = "(none: a SUB socket subscribed to each topic, "
 		    "e.g. \"watcher.web.\")",
 		.print = print_default,
@@ -226,7 +248,7 @@ const struct ctl_entry ctl_table[] = {
 	{
 		.name = "reload",
 		.grammar = "reload [<name>] [--terminate=!graceful] "
-		    "[--waiting] [--sequential]",
+		    "[--waiting] [--sequential] [--rolling!]",
 		.title = "Reload the arbiter or a watcher",
 		.argerr = "invalid number of arguments",
 		.help = "Replaces the processes of one watcher, or of all: new "
@@ -254,7 +276,7 @@ const struct ctl_entry ctl_table[] = {
 	{
 		.name = "restart",
 		.grammar = "restart [<name>] [--waiting] "
-		    "[--match <simple|glob|regex>=glob]",
+		    "[--match <simple|glob|regex>=glob] [--rolling!]",
 		.title = "Restart the arbiter or a watcher",
 		.argerr = ctl_argerr,
 		.help = "Stops then starts the watchers matching <name> "
@@ -336,15 +358,18 @@ const struct ctl_entry ctl_table[] = {
 	},
 	{
 		.name = "status",
-		.grammar = "status [<name>]",
+		.grammar = "status [<name>] [--verbose!]",
 		.title = "Get the status of a watcher or all watchers",
 		.argerr = "message invalid",
 		.help = "Prints the state of one watcher (active, stopped, "
 		    "starting, stopping), or\n\"name: state\" for every "
-		    "watcher.",
+		    "watcher. With --verbose, also why a watcher is\n"
+		    "backing off (its last quick death and the next spawn) "
+		    "or why it gave up.",
 		.message = "{\"command\": \"status\", \"properties\": "
 		    "{\"name\": \"web\"}}",
 		.print = print_status,
+		.print_verbose = print_status_verbose,
 	},
 	{
 		.name = "stop",
@@ -377,9 +402,12 @@ static const struct {
 	{ "nostop", "accepted for compatibility, not sent" },
 	{ "recursive", "signal the processes and all their descendants" },
 	{ "sequential", "replace processes one at a time" },
+	{ "rolling", "on a fleet: host by host, each back to full strength "
+	    "first" },
 	{ "signum", "signal to send (number or name)" },
 	{ "start", "start the watcher once added" },
 	{ "terminate", "stop the processes first (no graceful reload)" },
+	{ "verbose", "also why a watcher backs off or gave up (not sent)" },
 	{ "waiting", "reply only when the operation is complete" },
 };
 
@@ -1362,6 +1390,10 @@ extra:
 			j = npos;
 			break;
 		case CTL_SLOT_FLAG:
+			if (given[i] && strcmp(s->prop, "verbose") == 0)
+				req->verbose = true;
+			if (given[i] && strcmp(s->option, "rolling") == 0)
+				req->rolling = true;
 			if (s->send == CTL_SEND_NEVER ||
 			    (s->send == CTL_SEND_IF_SET && !given[i]))
 				break;

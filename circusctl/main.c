@@ -57,10 +57,18 @@ main(int argc, char **argv)
 		return CTL_EXIT_OK;
 	}
 	ctl_ctx_init(&ctx, &g);
+	if (fleet_setup(&ctx, &cause) != 0) {
+		fprintf(stderr, "circusctl: %s\n", cause);
+		free(cause);
+		ctl_ctx_clear(&ctx);
+		return CTL_EXIT_FAILURE;
+	}
 	if (getenv("AUTO_COMPLETE") != NULL)
 		rc = ctl_autocomplete(&ctx);
 	else if (cmdidx >= 0)
 		rc = ctl_run(&ctx, argc - 1 - cmdidx, argv + 1 + cmdidx);
+	else if (ctx.globals.discover && !ctx.globals.shell)
+		rc = fleet_list_discovered(&ctx);
 	else if (ctx.globals.help && !ctx.globals.shell) {
 		ctl_print_main_help(stdout);
 		rc = CTL_EXIT_OK;

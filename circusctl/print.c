@@ -178,6 +178,58 @@ print_status(UNUSED const struct ctl_entry *e, const json_t *reply)
 	return print_error(reply);
 }
 
+/* The reasons of one watcher for status --verbose: ", backing off: ..."
+ * and ", gave up: ..." from its "backoff" object and "gave_up" text. */
+static void
+print_status_reasons(FILE *f, const json_t *backoff, const json_t *gave_up)
+{
+	const json_t	*reason = json_object_get(backoff, "reason");
+
+	if (json_is_object(backoff)) {
+		fprintf(f, ", backing off: next spawn in %.2fs (delay %.2fs, "
+		    "%" JSON_INTEGER_FORMAT " quick deaths in a row)",
+		    json_number_value(json_object_get(backoff,
+		    "next_spawn_in")),
+		    json_number_value(json_object_get(backoff, "delay")),
+		    json_integer_value(json_object_get(backoff, "crashes")));
+		if (json_is_string(reason))
+			fprintf(f, "; last: %s", json_string_value(reason));
+	}
+	if (json_is_string(gave_up))
+		fprintf(f, ", gave up: %s", json_string_value(gave_up));
+}
+
+/* status --verbose: the plain output, each state followed by why the
+ * watcher backs off or gave up (replies of this daemon only). */
+char *
+print_status_verbose(UNUSED const struct ctl_entry *e, const json_t *reply)
+{
+	const json_t	 *statuses = json_object_get(reply, "statuses");
+	const json_t	 *backoff = json_object_get(reply, "backoff");
+	const json_t	 *gave_up = json_object_get(reply, "gave_up");
+	char		**keys, *buf;
+	size_t		  n, i, len;
+	FILE		 *f;
+
+	if (print_is_error(reply))
+		return print_error(reply);
+	f = print_open(&buf, &len);
+	if (statuses != NULL && json_is_object(statuses)) {
+		keys = print_sorted_keys(statuses, &n);
+		for (i = 0; i < n; i++) {
+			fprintf(f, "%s%s: ", i > 0 ? "\n" : "", keys[i]);
+			print_str(f, json_object_get(statuses, keys[i]));
+			print_status_reasons(f, json_object_get(backoff,
+			    keys[i]), json_object_get(gave_up, keys[i]));
+		}
+		free(keys);
+	} else {
+		print_str(f, json_object_get(reply, "status"));
+		print_status_reasons(f, backoff, gave_up);
+	}
+	return print_close(f, &buf);
+}
+
 /* list: pids or watcher names joined by ",". */
 char *
 print_list(UNUSED const struct ctl_entry *e, const json_t *reply)

@@ -51,6 +51,7 @@ arbiter_new(struct ev_loop *loop, struct config *cfg, const char *path,
 	struct arbiter *a;
 	struct watcher *w;
 	size_t i;
+	json_t *not_run;
 	char buf[4096];
 
 	a = xcalloc(1, sizeof *a);
@@ -80,12 +81,10 @@ arbiter_new(struct ev_loop *loop, struct config *cfg, const char *path,
 		}
 		arbiter_add_watcher(a, w);
 	}
-	for (i = 0; i < cfg->nplugins; i++)
-		log_warnx("%s:%d: plugin '%s' (%s): plugins are not supported "
-		    "by this build yet; the rest of the configuration starts",
-		    cfg->plugins[i]->file, cfg->plugins[i]->line,
-		    cfg->plugins[i]->name, cfg->plugins[i]->use ?
-		    cfg->plugins[i]->use : "?");
+	not_run = config_not_run(cfg);
+	for (i = 0; i < json_array_size(not_run); i++)
+		log_warnx("%s", json_string_value(json_array_get(not_run, i)));
+	json_decref(not_run);
 	return a;
 }
 
@@ -604,6 +603,78 @@ arbiter_ondemand_arm(struct arbiter *a)
 	}
 }
 
+/* Log the warnings of a loaded config (dropped sections...), one a line. */
+void
+arbiter_log_warnings(const struct config *cfg)
+{
+	size_t i;
+
+	for (i = 0; cfg->warnings != NULL && i < json_array_size(cfg->warnings);
+	    i++)
+		log_warnx("%s", json_string_value(json_array_get(cfg->warnings,
+		    i)));
+}
+
+/* Full restart: the arbiter of the re-read file, with every endpoint and
+ * [socket:*] that old does not share bound now, while old still runs: if
+ * one cannot be, NULL + *cause and old goes on untouched. The shared ones
+ * are handed over once old has stopped its watchers (arbiter_handover). */
+struct arbiter *
+arbiter_successor(struct arbiter *old, char **cause)
+{
+	struct arbiter *next;
+	struct config *cfg;
+	struct csocket *s, *o;
+	char *errors = NULL;
+	size_t len;
+
+	if ((cfg = config_load(old->config_path, &errors)) == NULL) {
+		len = errors != NULL ? strlen(errors) : 0;
+		while (len > 0 && errors[len - 1] == '\n')
+			errors[--len] = '\0';
+		*cause = xprintf("configuration refused: %s", len > 0 ? errors :
+		    "unknown error");
+		free(errors);
+		return NULL;
+	}
+	arbiter_log_warnings(cfg);
+	next = arbiter_new(old->loop, cfg, old->config_path, cause);
+	if (controller_bind(next, old, cause) == -1)
+		goto fail;
+	TAILQ_FOREACH(s, &next->sockets, entry) {
+		o = arbiter_find_socket(old, s->cfg->name);
+		if (o != NULL && o->fd != -1 &&
+		    csocket_same_address(o->cfg, s->cfg))
+			continue;	/* handed over */
+		if (csocket_bind(s, cause) == -1)
+			goto fail;
+	}
+	return next;
+fail:
+	arbiter_free(next);
+	return NULL;
+}
+
+/* Move old's sockets that next shares to next (old is freed next): the
+ * same ZeroMQ sockets (subscribers stay connected), the same listening
+ * fds, the same discovery socket. */
+void
+arbiter_handover(struct arbiter *old, struct arbiter *next)
+{
+	struct csocket *s, *o;
+
+	controller_handover(old, next);
+	discovery_handover(old, next);
+	TAILQ_FOREACH(s, &next->sockets, entry) {
+		if (s->fd != -1 || s->cfg->so_reuseport)
+			continue;
+		o = arbiter_find_socket(old, s->cfg->name);
+		if (o != NULL && o->fd != -1 &&
+		    csocket_same_address(o->cfg, s->cfg))
+			csocket_adopt(s, o);
+	}
+}
+
 /* Free everything the arbiter holds. */
 void
 arbiter_free(struct arbiter *a)
@@ -616,6 +687,7 @@ arbiter_free(struct arbiter *a)
 
 	if (a == NULL)
 		return;
+	arbiter_free(a->successor);
 	/* Operations still queued fail first, while the watchers, group
 	 * operations and parked requests they point to are all alive. */
 	a->stopping = true;

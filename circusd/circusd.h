@@ -78,6 +78,9 @@ struct process {
 struct process *process_spawn(struct watcher *, int wid, char **cause);
 /* Send signum to the process (and its group/children as asked). */
 int process_signal(struct process *, int signum);
+/* The signal command: before_signal, signal, tree (owned), after_signal. */
+void process_signal_command(struct process *, int signum, pid_t *tree,
+    size_t ntree);
 /* Begin a graceful kill: stop signal, then SIGKILL after timeout_s. */
 void process_kill(struct process *, int signum, double timeout_s,
     enum process_kill_reason);
@@ -121,12 +124,15 @@ struct watcher_op {
 	bool			 graceful;
 	bool			 sequential;
 	bool			 autostart_only;
+	bool			 replace;	/* reload: new processes even
+						 * with send_hup */
 	pid_t			 pid;		/* WOP_KILL: 0 = all */
 	int			 signum;	/* WOP_KILL */
 	double			 timeout_s;	/* WOP_KILL */
 	void			(*call)(struct watcher *, void *);
 	watcher_done_cb		 done;
 	void			*ctx;
+	char			*error;		/* why it failed, or NULL */
 	/* in-flight bookkeeping */
 	json_t			*before;	/* pids before, for info */
 	json_t			*stopped_pids;	/* restart: pids stopped */
@@ -167,11 +173,19 @@ struct watcher {
 	double			 backoff_s;	/* current delay, 0 = none */
 	int			 crashes;	/* consecutive quick deaths */
 	char			*backoff_reason;
+	/* why a client stopped it (`stop` with a "reason", e.g. the flapping
+	 * plugin); shown by status and stats until the next start */
+	char			*client_stop_reason;
 	ev_tstamp		 backoff_until;
 	bool			 gave_up;	/* spawn failed max_retry times */
+	char			*spawn_error;	/* last spawn failure, or NULL */
+	char			*stop_reason;	/* why it stopped by itself */
 	bool			 socket_event;	/* on_demand start allowed */
 	struct stream		*stdout_stream;
 	struct stream		*stderr_stream;
+	/* sinks replaced by set, until the processes writing to them exit */
+	struct stream		**retired;
+	size_t			 nretired;
 	/* stop bookkeeping */
 	TAILQ_HEAD(, process)	 dead;		/* exited during stop, for reap events */
 	json_t			*stopped_before;
@@ -186,6 +200,8 @@ struct watcher {
 	int			 spawn_result;
 	TAILQ_HEAD(, process)	 reaps;		/* reaps waiting for hooks */
 	bool			 vetoed;	/* a spawn hook said no */
+	/* during an operation's done callback: why it failed, or NULL */
+	const char		*op_error;
 };
 
 struct watcher *watcher_new(struct arbiter *, struct watcher_cfg *cfg,
@@ -212,8 +228,14 @@ void watcher_set_numprocesses(struct watcher *, int n);
 /* Open/close stream sinks. */
 int watcher_open_streams(struct watcher *, char **cause);
 void watcher_close_streams(struct watcher *);
+/* New sinks after a stream option changed: processes spawned from now
+ * on use them, the running ones keep the old ones until they exit.
+ * -1 (cause set) if one cannot be opened: nothing changed. */
+int watcher_renew_streams(struct watcher *, char **cause);
 /* Back-off state for status/stats: NULL when not backing off. Caller owns. */
 json_t *watcher_backoff_json(const struct watcher *);
+/* Why the watcher stopped by itself (gave up, vetoed), or NULL. */
+const char *watcher_stop_reason(const struct watcher *);
 /* Signal every process (signal command), with options. */
 int watcher_signal(struct watcher *, int signum, pid_t pid, pid_t childpid,
     bool children, bool recursive, char **cause);
@@ -231,6 +253,12 @@ bool hook_configured(const struct watcher *, const char *hook);
  * exits, in request order among the watcher's hooks. */
 void hook_run(struct watcher *, const char *hook, json_t *args,
     hook_done_cb done, void *ctx);
+/* The same, capturing the program's stdout (up to 64 KiB; "" when the
+ * hook is not configured) for the callback. */
+typedef void (*hook_output_cb)(struct watcher *, void *ctx, bool result,
+    const char *output);
+void hook_run_output(struct watcher *, const char *hook, json_t *args,
+    hook_output_cb done, void *ctx);
 /* Kill and forget every hook of the watcher; no callback runs. */
 void hook_cancel_all(struct watcher *);
 
@@ -240,6 +268,7 @@ struct csocket {
 	TAILQ_ENTRY(csocket)	 entry;
 	struct socket_cfg	*cfg;		/* owned */
 	int			 fd;		/* -1 until bound */
+	unsigned long		 seq;		/* creation order */
 	char			 fdstr[16];
 	char			*bound_host;	/* after getsockname */
 	int			 bound_port;
@@ -252,6 +281,10 @@ int csocket_bind(struct csocket *, char **cause);
 /* A fresh bound socket for so_reuseport (per process); -1 on error. */
 int csocket_bind_reuseport(struct csocket *, char **cause);
 void csocket_close(struct csocket *);
+/* True when both configs name the same address (a restart keeps its fd). */
+bool csocket_same_address(const struct socket_cfg *, const struct socket_cfg *);
+/* Take over old's bound fd (restart); listen again with s's backlog. */
+void csocket_adopt(struct csocket *s, struct csocket *old);
 void csocket_free(struct csocket *);
 json_t *csocket_json(const struct csocket *);
 
@@ -282,8 +315,16 @@ struct arbiter {
 	void			*pub;		/* zsock_t * */
 	void			*router_raw;	/* zmq socket handle */
 	void			*pub_raw;
+	ino_t			 router_ino;	/* ipc socket files we created, */
+	ino_t			 pub_ino;	/* removed when we close them */
 	ev_io			 router_w;
 	ev_prepare		 router_prepare;
+	/* auth.c: CURVE server certificate and the ZAP handler */
+	struct _zcert_t		*server_cert;	/* NULL: CURVE off */
+	void			*zap;		/* zsock_t * */
+	void			*zap_raw;
+	ev_io			 zap_w;
+	ev_prepare		 zap_prepare;
 	ev_signal		 sig_w[8];
 	int			 nsig;
 	ev_timer		 tick;
@@ -300,7 +341,11 @@ struct arbiter {
 	TAILQ_HEAD(, group_op)	 groups;	/* multi-watcher ops in flight */
 	bool			 quit_reply_sent;
 	bool			 restart_requested;	/* full restart after loop */
+	bool			 quit_requested;	/* wins over a restart */
 	bool			 done;			/* loop may end */
+	/* full restart: the arbiter of the re-read file, bound where its
+	 * endpoints differ; main() hands the rest over and starts it */
+	struct arbiter		*successor;
 };
 
 struct arbiter *arbiter_new(struct ev_loop *, struct config *,
@@ -308,6 +353,13 @@ struct arbiter *arbiter_new(struct ev_loop *, struct config *,
 /* Bind everything and schedule start of all watchers. */
 int arbiter_start(struct arbiter *, char **cause);
 void arbiter_free(struct arbiter *);
+/* Log the warnings of a loaded config, one a line. */
+void arbiter_log_warnings(const struct config *);
+/* Full restart: the arbiter of the re-read file with every socket old does
+ * not share bound; NULL + *cause (old untouched) if it cannot be. */
+struct arbiter *arbiter_successor(struct arbiter *old, char **cause);
+/* Move old's sockets that next shares to next (old is freed next). */
+void arbiter_handover(struct arbiter *old, struct arbiter *next);
 struct watcher *arbiter_find_watcher(struct arbiter *, const char *name);
 struct csocket *arbiter_find_socket(struct arbiter *, const char *name);
 /* Add a watcher (already created) in order. */
@@ -342,6 +394,19 @@ void arbiter_reopen(struct arbiter *);
 
 void discovery_open(struct arbiter *);
 void discovery_close(struct arbiter *);
+/* Move old's discovery socket to next when both use the same address. */
+void discovery_handover(struct arbiter *old, struct arbiter *next);
+
+/* ---- auth.c ---- */
+
+/* Load the CURVE certificate, start the ZAP handler (when configured). */
+int auth_open(struct arbiter *, char **cause);
+/* Make an unbound zsock a CURVE server when CURVE is on and tcp://. */
+void auth_apply(const struct arbiter *, void *zsock, const char *endpoint);
+void auth_handover(struct arbiter *old, struct arbiter *next);
+/* Server public key (Z85) when CURVE is on, else NULL. */
+const char *auth_public_key(const struct arbiter *);
+void auth_close(struct arbiter *);
 
 /* ---- controller.c ---- */
 
@@ -365,6 +430,7 @@ struct cmd_ctx {
 	bool			 cast;
 	bool			 waiting;
 	bool			 internal;	/* from a signal: no reply */
+	bool			 readonly;	/* CURVE read-only client key */
 	bool			 parked;
 	struct watcher		*watcher;	/* resolved "name" */
 	json_t			*result;	/* object, or NULL */
@@ -372,15 +438,26 @@ struct cmd_ctx {
 	char			*reason;
 	int			 pending;	/* sub-operations outstanding */
 	int			 failed;
+	bool			 op_queued;	/* not waiting: op not done yet */
 };
 
 int controller_open(struct arbiter *, char **cause);
+/* Bind the endpoints a does not share with old (NULL: all not bound). */
+int controller_bind(struct arbiter *a, const struct arbiter *old,
+    char **cause);
+/* Move old's ROUTER/PUB to next where next did not bind its own. */
+void controller_handover(struct arbiter *old, struct arbiter *next);
 /* Run one request body from a ROUTER identity through the pipeline. */
 void controller_handle_request(struct arbiter *, const char *identity,
     size_t idlen, const char *body, size_t len);
+/* The same for a client whose CURVE key is read-only when readonly. */
+void controller_handle_request_as(struct arbiter *, const char *identity,
+    size_t idlen, const char *body, size_t len, bool readonly);
 void controller_close(struct arbiter *);
 /* Send the reply for a finished command and free ctx. */
 void cmd_finish(struct cmd_ctx *);
+/* Finish a parked command with an error reply (errno and reason). */
+void cmd_finish_error(struct cmd_ctx *, int errnum, const char *reason);
 /* Helpers for handlers. */
 enum cmd_status cmd_error(struct cmd_ctx *, int errnum, const char *fmt, ...)
     PRINTFLIKE(3, 4);
@@ -400,12 +477,16 @@ void controller_fail_parked(struct arbiter *);
 
 #define CMD_WATCHER	0x1	/* "name" required and resolved */
 #define CMD_MUTATES	0x2
+#define CMD_READONLY	0x4	/* changes nothing: read-only keys may run it */
 
 struct cmd_entry {
 	const char		 *name;
 	const char		 *summary;
 	const char *const	 *required;	/* NULL-terminated */
 	int			  flags;
+	/* Optional: checks of the properties alone, run before the watcher
+	 * is looked up (Circus validates a message before executing it). */
+	enum cmd_status		(*validate)(struct cmd_ctx *);
 	enum cmd_status		(*exec)(struct cmd_ctx *);
 };
 

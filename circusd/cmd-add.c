@@ -8,6 +8,22 @@
 #include "util.h"
 #include "xmalloc.h"
 
+/* add --start --waiting is over: a watcher that could not spawn
+ * anything answers with why (commands.md's start stays "ok"). */
+static void
+cmd_add_started(struct watcher *w, void *arg, json_t *result, int error)
+{
+	struct cmd_ctx *ctx = arg;
+
+	if (ctx != NULL && !error && w->spawn_error != NULL &&
+	    watcher_active_count(w) == 0) {
+		cmd_finish_error(ctx, 3, w->stop_reason != NULL ?
+		    w->stop_reason : w->spawn_error);
+		return;
+	}
+	cmd_op_done_info_toplevel(w, arg, result, error);
+}
+
 /* Create (and maybe start) a watcher. */
 static enum cmd_status
 cmd_add_exec(struct cmd_ctx *ctx)
@@ -21,6 +37,7 @@ cmd_add_exec(struct cmd_ctx *ctx)
 	struct watcher_cfg *cfg;
 	struct watcher *w;
 	struct watcher_op *op;
+	enum cmd_status st;
 	const char *k;
 	char *cause = NULL;
 
@@ -77,8 +94,14 @@ cmd_add_exec(struct cmd_ctx *ctx)
 	log_info("watcher %s added", w->name);
 	if (!cmd_prop_bool(ctx, "start", false))
 		return CMD_OK;
-	op = watcher_op_new(WOP_START, cmd_op_done_info_toplevel, NULL);
-	return cmd_queue(ctx, w, op);
+	op = watcher_op_new(WOP_START, cmd_add_started, NULL);
+	st = cmd_queue(ctx, w, op);
+	/* Its first spawn failed (a missing binary): answer with why. The
+	 * watcher stays and retries up to max_retry times. */
+	if (st == CMD_OK && w->spawn_error != NULL &&
+	    watcher_active_count(w) == 0)
+		return cmd_error(ctx, 3, "%s", w->spawn_error);
+	return st;
 }
 
 static const char *const cmd_add_required[] = { "name", "cmd", NULL };

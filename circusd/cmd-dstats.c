@@ -35,6 +35,6 @@ const struct cmd_entry cmd_dstats_entry = {
 	.name = "dstats",
 	.summary = "Get circusd stats",
 	.required = NULL,
-	.flags = 0,
+	.flags = CMD_READONLY,
 	.exec = cmd_dstats_exec,
 };

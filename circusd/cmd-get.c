@@ -96,6 +96,6 @@ const struct cmd_entry cmd_get_entry = {
 	.name = "get",
 	.summary = "Get the value of specific watcher options",
 	.required = cmd_get_required,
-	.flags = CMD_WATCHER,
+	.flags = CMD_WATCHER | CMD_READONLY,
 	.exec = cmd_get_exec,
 };

@@ -41,6 +41,6 @@ const struct cmd_entry cmd_globaloptions_entry = {
 	.name = "globaloptions",
 	.summary = "Get the arbiter options",
 	.required = NULL,
-	.flags = 0,
+	.flags = CMD_READONLY,
 	.exec = cmd_globaloptions_exec,
 };

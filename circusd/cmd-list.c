@@ -52,6 +52,6 @@ const struct cmd_entry cmd_list_entry = {
 	.name = "list",
 	.summary = "Get list of watchers or processes in a watcher",
 	.required = NULL,
-	.flags = 0,
+	.flags = CMD_READONLY,
 	.exec = cmd_list_exec,
 };

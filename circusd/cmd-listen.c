@@ -13,6 +13,6 @@ const struct cmd_entry cmd_listen_entry = {
 	.name = "listen",
 	.summary = "Subscribe to a watcher event",
 	.required = NULL,
-	.flags = 0,
+	.flags = CMD_READONLY,
 	.exec = cmd_listen_exec,
 };

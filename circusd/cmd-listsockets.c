@@ -1,18 +1,21 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* listsockets: the managed sockets, sorted by fd. */
+/* listsockets: the managed sockets in Circus's order. Circus sorts by
+ * fd, and creates every socket (an so_reuseport one too, though it is
+ * not bound) in name order at start-up: here so_reuseport masters have
+ * no fd, so the order is the creation order. */
 #include <stdlib.h>
 
 #include "circusd.h"
 #include "xmalloc.h"
 
-/* Order sockets by fd. */
+/* Order sockets by creation. */
 static int
 cmd_listsockets_cmp(const void *a, const void *b)
 {
 	const struct csocket *sa = *(const struct csocket *const *)a;
 	const struct csocket *sb = *(const struct csocket *const *)b;
 
-	return (sa->fd > sb->fd) - (sa->fd < sb->fd);
+	return (sa->seq > sb->seq) - (sa->seq < sb->seq);
 }
 
 /* Every socket, as csocket_json describes it. */
@@ -42,6 +45,6 @@ const struct cmd_entry cmd_listsockets_entry = {
 	.name = "listsockets",
 	.summary = "Get the list of sockets",
 	.required = NULL,
-	.flags = 0,
+	.flags = CMD_READONLY,
 	.exec = cmd_listsockets_exec,
 };

@@ -38,6 +38,6 @@ const struct cmd_entry cmd_numprocesses_entry = {
 	.name = "numprocesses",
 	.summary = "Get the number of processes",
 	.required = NULL,
-	.flags = 0,
+	.flags = CMD_READONLY,
 	.exec = cmd_numprocesses_exec,
 };

@@ -16,6 +16,6 @@ const struct cmd_entry cmd_numwatchers_entry = {
 	.name = "numwatchers",
 	.summary = "Get the number of watchers",
 	.required = NULL,
-	.flags = 0,
+	.flags = CMD_READONLY,
 	.exec = cmd_numwatchers_exec,
 };

@@ -10,9 +10,13 @@ cmd_op_done(struct watcher *w, void *arg, json_t *result, int error)
 {
 	struct cmd_ctx *ctx = arg;
 
-	(void)w;
 	if (ctx == NULL)
 		return;
+	if (!error && w != NULL && w->op_error != NULL) {
+		/* it failed for a reason the client should read */
+		cmd_finish_error(ctx, 3, w->op_error);
+		return;
+	}
 	if (error)
 		ctx->failed = 1;
 	else if (result != NULL) {
@@ -46,7 +50,22 @@ cmd_group_done(struct arbiter *a, void *arg, int error)
 	cmd_finish(ctx);
 }
 
-/* Queue an operation; wait for it only if the client asked to. */
+/* Not waiting, and the operation ended before the reply left: its
+ * error, if it has one, is the reply. */
+static void
+cmd_op_done_now(struct watcher *w, void *arg, UNUSED json_t *result,
+    UNUSED int error)
+{
+	struct cmd_ctx *ctx = arg;
+
+	ctx->op_queued = false;
+	if (w != NULL && w->op_error != NULL)
+		cmd_error(ctx, 3, "%s", w->op_error);
+}
+
+/* Queue an operation; wait for it only if the client asked to. Without
+ * waiting the reply is "ok" at once, unless the operation already
+ * failed for a reason (a stream file that cannot be opened). */
 enum cmd_status
 cmd_queue(struct cmd_ctx *ctx, struct watcher *w, struct watcher_op *op)
 {
@@ -56,8 +75,15 @@ cmd_queue(struct cmd_ctx *ctx, struct watcher *w, struct watcher_op *op)
 		watcher_queue(w, op);
 		return CMD_WAIT;
 	}
-	op->done = NULL;
-	op->ctx = NULL;
+	op->done = cmd_op_done_now;
+	op->ctx = ctx;
+	ctx->op_queued = true;
 	watcher_queue(w, op);
-	return CMD_OK;
+	if (ctx->op_queued) {
+		/* still queued or running: it goes on without us */
+		op->done = NULL;
+		op->ctx = NULL;
+		ctx->op_queued = false;
+	}
+	return ctx->errnum != 0 ? CMD_ERROR : CMD_OK;
 }

@@ -18,6 +18,6 @@ const struct cmd_entry cmd_options_entry = {
 	.name = "options",
 	.summary = "Get the value of all options for a watcher",
 	.required = cmd_options_required,
-	.flags = CMD_WATCHER,
+	.flags = CMD_WATCHER | CMD_READONLY,
 	.exec = cmd_options_exec,
 };

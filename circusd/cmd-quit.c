@@ -25,6 +25,7 @@ cmd_quit_exec(struct cmd_ctx *ctx)
 {
 	struct arbiter *a = ctx->arbiter;
 
+	a->quit_requested = true;	/* a full restart under way ends here */
 	if (a->stopping) {
 		if (ctx->waiting && !ctx->internal)
 			return cmd_park(ctx);	/* failed/finished at exit */

@@ -2,7 +2,9 @@
 /*
  * reloadconfig: re-read the file and apply the real diff (DECISIONS 7):
  * sockets added/removed/rebound, watchers using a changed socket
- * restarted, watchers removed/added/replaced, numprocesses-only changes
+ * restarted, watchers removed/added/replaced (a running one whose config
+ * changed is replaced in place, gracefully: new processes first),
+ * numprocesses-only changes
  * applied in place, priority honoured; dry_run returns the plan only.
  */
 #include <sys/stat.h>
@@ -136,6 +138,16 @@ reload_invalid_text(const json_t *invalid)
 	return text;
 }
 
+/* Replace *dst by a copy of src (NULL allowed). */
+static void
+reload_set_str(char **dst, const char *src)
+{
+	if (cfg_streq(*dst, src))
+		return;
+	free(*dst);
+	*dst = src != NULL ? xstrdup(src) : NULL;
+}
+
 /* Apply the [circus] options that can change live (DECISIONS 7); the
  * endpoints, sockets and pidfile only change with a full restart. */
 static void
@@ -151,10 +163,16 @@ reload_apply_live(struct arbiter *a, const struct circus_cfg *n)
 	    strcmp(o->stats_endpoint, n->stats_endpoint) != 0 ||
 	    o->statsd != n->statsd || o->httpd != n->httpd ||
 	    (o->endpoint_owner == NULL) != (n->endpoint_owner == NULL) ||
-	    (o->pidfile == NULL) != (n->pidfile == NULL);
+	    (o->pidfile == NULL) != (n->pidfile == NULL) ||
+	    !cfg_streq(o->curve_server_cert, n->curve_server_cert) ||
+	    o->plaintext_tcp != n->plaintext_tcp;
 	if (fixed)
-		log_warnx("reloadconfig: endpoints, statsd, httpd and pidfile "
-		    "changes apply at the next full restart");
+		log_warnx("reloadconfig: endpoints, statsd, httpd, pidfile, "
+		    "curve_server_cert and plaintext_tcp changes apply at the "
+		    "next full restart");
+	/* the key directories are read at every handshake (auth.c) */
+	reload_set_str(&o->curve_clients, n->curve_clients);
+	reload_set_str(&o->curve_readonly_clients, n->curve_readonly_clients);
 	if (o->check_delay != n->check_delay) {
 		o->check_delay = n->check_delay;
 		ev_timer_stop(a->loop, &a->tick);
@@ -194,6 +212,45 @@ reload_apply_live(struct arbiter *a, const struct circus_cfg *n)
 	}
 }
 
+/* Can a changed watcher take its new config in place, its processes
+ * replaced gracefully (new ones first)? Only a running one that stays
+ * running under the same name; a changed socket needs the old
+ * processes gone first, and on_demand watchers start on their own. */
+static bool
+reload_in_place(const struct watcher *w, const struct watcher_cfg *wc)
+{
+	return w->state == WATCHER_ACTIVE && strcmp(w->name, wc->name) == 0 &&
+	    wc->autostart && !w->cfg->on_demand && !wc->on_demand;
+}
+
+/* Give w its new config and replace its processes gracefully. False
+ * (nothing changed) if its new stream files cannot be opened. */
+static bool
+reload_replace(struct watcher *w, const struct watcher_cfg *wc,
+    struct reload_state *rs)
+{
+	struct watcher_cfg *old = w->cfg;
+	struct watcher_op *op;
+	char *cause = NULL;
+
+	w->cfg = watcher_cfg_dup(wc);
+	w->name = w->cfg->name;
+	if (watcher_renew_streams(w, &cause) == -1) {
+		log_errorx("reloadconfig: %s", cause);
+		free(cause);
+		watcher_cfg_free(w->cfg);
+		w->cfg = old;
+		w->name = old->name;
+		return false;
+	}
+	watcher_cfg_free(old);
+	op = watcher_op_new(WOP_RELOAD, reload_watcher_done, rs);
+	op->replace = true;
+	rs->pending++;
+	watcher_queue(w, op);
+	return true;
+}
+
 /* Queue a stop of w that then frees it (removed from the arbiter). */
 static void
 reload_remove(struct arbiter *a, struct watcher *w, struct reload_state *rs)
@@ -218,8 +275,8 @@ cmd_reloadconfig_exec(struct cmd_ctx *ctx)
 	struct csocket *s, *ts;
 	struct watcher_cfg *wc;
 	struct socket_cfg *sc;
-	json_t *plan, *p_start, *p_stop, *p_restart, *p_adjust, *p_sockets,
-	    *changed_sockets;
+	json_t *plan, *p_start, *p_stop, *p_restart, *p_reload, *p_adjust,
+	    *p_sockets, *changed_sockets;
 	char *errors = NULL, *cause = NULL;
 	bool dry = cmd_prop_bool(ctx, "dry_run", false), only_n, parked = false;
 	json_t *invalid = NULL;
@@ -228,13 +285,15 @@ cmd_reloadconfig_exec(struct cmd_ctx *ctx)
 	/* One bad section does not take the others down (DECISIONS 8). */
 	ncfg = config_load_lenient(a->config_path, &errors);
 	if (ncfg == NULL) {
-		/* Nothing changes; a waiting client gets errno 6 as in Circus,
-		 * the log gets every file:line. */
+		/* Nothing changes. Every form of the command answers errno 6
+		 * as Circus, with the file and its first file:line error;
+		 * the log gets every one. */
 		log_errorx("reloadconfig refused: %s", errors ? errors : "");
+		cmd_error(ctx, 6, "cannot reload the configuration from %s: "
+		    "%.*s", a->config_path, errors != NULL ?
+		    (int)strcspn(errors, "\n") : 0, errors != NULL ? errors : "");
 		free(errors);
-		if (ctx->waiting)
-			return cmd_error(ctx, 6, "server error");
-		return CMD_OK;
+		return CMD_ERROR;
 	}
 	for (i = 0; ncfg->warnings != NULL && i < json_array_size(ncfg->warnings);
 	    i++)
@@ -248,12 +307,14 @@ cmd_reloadconfig_exec(struct cmd_ctx *ctx)
 	p_start = json_array();
 	p_stop = json_array();
 	p_restart = json_array();
+	p_reload = json_array();
 	p_adjust = json_array();
 	p_sockets = json_object();
 	changed_sockets = json_array();
 	json_object_set_new(plan, "start", p_start);
 	json_object_set_new(plan, "stop", p_stop);
 	json_object_set_new(plan, "restart", p_restart);
+	json_object_set_new(plan, "reload", p_reload);
 	json_object_set_new(plan, "adjust", p_adjust);
 	json_object_set_new(plan, "sockets", p_sockets);
 	json_object_set_new(plan, "arbiter_changed",
@@ -305,6 +366,9 @@ cmd_reloadconfig_exec(struct cmd_ctx *ctx)
 		    &only_n)) {
 			if (only_n && sc == NULL)
 				json_array_append_new(p_adjust,
+				    json_string(w->name));
+			else if (sc == NULL && reload_in_place(w, wc))
+				json_array_append_new(p_reload,
 				    json_string(w->name));
 			else
 				json_array_append_new(p_restart,
@@ -362,6 +426,11 @@ cmd_reloadconfig_exec(struct cmd_ctx *ctx)
 		for (i = 0; i < json_array_size(p_restart); i++)
 			if (strcmp(json_string_value(json_array_get(p_restart,
 			    i)), w->name) == 0)
+				restart = true;
+		for (i = 0; i < json_array_size(p_reload); i++)
+			if (strcmp(json_string_value(json_array_get(p_reload,
+			    i)), w->name) == 0 && !reload_replace(w,
+			    reload_find_wcfg(ncfg, w->name), rs))
 				restart = true;
 		if (stop || restart) {
 			/* a stopped watcher may be freed right here */

@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* restart: one watcher, several, or the whole daemon (no name). */
+/*
+ * restart: one watcher, several, or the whole daemon (no name: the file is
+ * re-read and what it binds differently is bound first; then every watcher
+ * stops and main() starts the new arbiter on the same sockets).
+ */
 #include <stdlib.h>
 
 #include "circusd.h"
@@ -26,10 +30,22 @@ cmd_restart_exec(struct cmd_ctx *ctx)
 	struct arbiter *a = ctx->arbiter;
 	struct watcher **list, *w;
 	struct watcher_op *op;
+	char *cause = NULL;
 	size_t n;
 	bool waiting;
 
 	if (json_object_get(ctx->props, "name") == NULL) {	/* any type */
+		if (a->stopping)
+			return cmd_error(ctx, 5, "arbiter is %s...",
+			    a->restarting ? "restarting" : "stopping");
+		/* what cannot be re-read or bound fails now: the daemon goes
+		 * on as it was (a restart never ends supervision) */
+		if ((a->successor = arbiter_successor(a, &cause)) == NULL) {
+			log_errorx("restart refused: %s", cause);
+			cmd_error(ctx, 6, "restart refused: %s", cause);
+			free(cause);
+			return CMD_ERROR;
+		}
 		log_info("restarting the arbiter");
 		a->restarting = true;
 		if (ctx->internal) {

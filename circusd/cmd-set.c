@@ -16,6 +16,27 @@ cmd_set_done(struct watcher *w, void *arg, json_t *result, int error)
 	cmd_op_done(w, arg, NULL, error);
 }
 
+/* Every key and value is checked before the watcher is looked up: a
+ * bad key is reported first, as Circus does. */
+static enum cmd_status
+cmd_set_validate(struct cmd_ctx *ctx)
+{
+	json_t *opts = json_object_get(ctx->props, "options"), *v;
+	const char *k;
+	char *cause = NULL;
+
+	if (!json_is_object(opts))
+		return cmd_error(ctx, 3, "'options' property should be an object");
+	json_object_foreach(opts, k, v) {
+		if (watcher_opt_validate(k, v, &cause) == -1) {
+			cmd_error(ctx, 3, "%s", cause);
+			free(cause);
+			return CMD_ERROR;
+		}
+	}
+	return CMD_OK;
+}
+
 /* Apply every key, then the follow-up action. */
 static enum cmd_status
 cmd_set_exec(struct cmd_ctx *ctx)
@@ -28,15 +49,6 @@ cmd_set_exec(struct cmd_ctx *ctx)
 	char *cause = NULL;
 	bool reload = false, streams = false;
 
-	if (!json_is_object(opts))
-		return cmd_error(ctx, 3, "'options' property should be an object");
-	json_object_foreach(opts, k, v) {
-		if (watcher_opt_validate(k, v, &cause) == -1) {
-			cmd_error(ctx, 3, "%s", cause);
-			free(cause);
-			return CMD_ERROR;
-		}
-	}
 	json_object_foreach(opts, k, v) {
 		action = OPT_ACTION_MANAGE;
 		if (watcher_cfg_set(w->cfg, k, v, &action, &cause) == -1) {
@@ -52,17 +64,20 @@ cmd_set_exec(struct cmd_ctx *ctx)
 		events_publish(ctx->arbiter, w, "updated",
 		    json_pack("{s:f}", "time", util_wallclock()));
 	}
-	if (streams && w->state != WATCHER_STOPPED) {
-		/* New sinks for new processes: replace the processes. */
+	if (streams) {
+		/* New sinks for new processes; the processes are replaced
+		 * gracefully (new ones first), the old ones keep their sinks
+		 * until they exit. */
+		if (watcher_renew_streams(w, &cause) == -1) {
+			cmd_error(ctx, 3, "%s", cause);
+			free(cause);
+			return CMD_ERROR;
+		}
 		reload = true;
 	}
-	if (reload && w->state != WATCHER_STOPPED) {
+	if (reload && w->state != WATCHER_STOPPED)
 		op = watcher_op_new(WOP_RELOAD, cmd_set_done, NULL);
-		if (streams) {
-			op->graceful = false;
-			op->close_streams = true;
-		}
-	} else
+	else
 		op = watcher_op_new(WOP_SCALE, cmd_set_done, NULL);
 	return cmd_queue(ctx, w, op);
 }
@@ -74,5 +89,6 @@ const struct cmd_entry cmd_set_entry = {
 	.summary = "Set a watcher option",
 	.required = cmd_set_required,
 	.flags = CMD_WATCHER | CMD_MUTATES,
+	.validate = cmd_set_validate,
 	.exec = cmd_set_exec,
 };

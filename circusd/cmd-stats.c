@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "circusd.h"
+#include "log.h"
 #include "pyjson.h"
 #include "stats.h"
 #include "xmalloc.h"
@@ -125,6 +126,81 @@ cmd_stats_process(struct cmd_ctx *ctx, struct procinfo_batch *b, struct watcher 
 	return CMD_OK;
 }
 
+/* One reply waiting for its extended_stats hooks. */
+struct cmd_stats_ext {
+	struct cmd_ctx	*ctx;
+	size_t		 pending;
+};
+
+/* One process's extended_stats hook. */
+struct cmd_stats_ext_one {
+	struct cmd_stats_ext	*ext;
+	json_t			*info;		/* in ctx->result */
+};
+
+/* The hook printed a JSON object: its keys are added to the info (after
+ * the standard ones); anything else is logged and ignored. */
+static void
+cmd_stats_ext_done(struct watcher *w, void *arg, bool result,
+    const char *output)
+{
+	struct cmd_stats_ext_one *one = arg;
+	struct cmd_stats_ext *ext = one->ext;
+	json_t *extra;
+
+	(void)result;
+	extra = *output != '\0' ? json_loads(output, 0, NULL) : NULL;
+	if (json_is_object(extra))
+		json_object_update(one->info, extra);
+	else if (*output != '\0')
+		log_warnx("%s: extended_stats hook printed no JSON object",
+		    w->name);
+	json_decref(extra);
+	json_decref(one->info);
+	free(one);
+	if (--ext->pending > 0)
+		return;
+	cmd_finish(ext->ctx);
+	free(ext);
+}
+
+/* stats <name> with extended: run the extended_stats hook per process
+ * (lifecycle.md §16.2: {pid, stats} on stdin, JSON object on stdout). */
+static enum cmd_status
+cmd_stats_extended(struct cmd_ctx *ctx, struct watcher *w, json_t *infos)
+{
+	struct cmd_stats_ext *ext;
+	struct cmd_stats_ext_one *one;
+	const char *pid;
+	json_t *info;
+
+	if (!hook_configured(w, "extended_stats") || json_object_size(infos) ==
+	    0)
+		return CMD_OK;
+	ext = xcalloc(1, sizeof *ext);
+	ext->ctx = ctx;
+	json_object_foreach(infos, pid, info)
+		if (json_is_object(info))
+			ext->pending++;
+	if (ext->pending == 0) {
+		free(ext);
+		return CMD_OK;
+	}
+	cmd_park(ctx);
+	/* configured hooks always call back later, from the loop */
+	json_object_foreach(infos, pid, info) {
+		if (!json_is_object(info))
+			continue;
+		one = xcalloc(1, sizeof *one);
+		one->ext = ext;
+		one->info = json_incref(info);
+		hook_run_output(w, "extended_stats", json_pack("{s:I, s:o}",
+		    "pid", json_integer_value(json_object_get(info, "pid")),
+		    "stats", json_deep_copy(info)), cmd_stats_ext_done, one);
+	}
+	return CMD_WAIT;
+}
+
 /* Info objects for all watchers, one watcher, or one process. */
 static enum cmd_status
 cmd_stats_exec(struct cmd_ctx *ctx)
@@ -152,6 +228,15 @@ cmd_stats_exec(struct cmd_ctx *ctx)
 		json_object_set_new(ctx->result, "name", json_deep_copy(name));
 		json_object_set_new(ctx->result, "info",
 		    cmd_stats_watcher(b, w));
+		/* ours: why a client (the flapping plugin) stopped it */
+		if (w->client_stop_reason != NULL)
+			json_object_set_new(ctx->result, "stop_reason",
+			    json_string(w->client_stop_reason));
+		if (cmd_prop_bool(ctx, "extended", false)) {
+			procinfo_batch_free(b);
+			return cmd_stats_extended(ctx, w,
+			    json_object_get(ctx->result, "info"));
+		}
 	} else {
 		infos = json_object();
 		TAILQ_FOREACH(w, &a->watchers, entry) {
@@ -168,6 +253,6 @@ const struct cmd_entry cmd_stats_entry = {
 	.name = "stats",
 	.summary = "Get process infos",
 	.required = NULL,
-	.flags = 0,
+	.flags = CMD_READONLY,
 	.exec = cmd_stats_exec,
 };

@@ -27,13 +27,24 @@ cmd_status_dropped(const struct watcher *w)
 	return o;
 }
 
+/* result[key] = o when o has members; o is consumed either way. */
+static void
+cmd_status_set_nonempty(json_t *result, const char *key, json_t *o)
+{
+	if (json_object_size(o) > 0)
+		json_object_set_new(result, key, o);
+	else
+		json_decref(o);
+}
+
 /* State of the named watcher, or of every watcher by display name. */
 static enum cmd_status
 cmd_status_exec(struct cmd_ctx *ctx)
 {
 	struct arbiter *a = ctx->arbiter;
 	struct watcher *w = NULL;
-	json_t *name, *all, *backoff, *backoffs;
+	json_t *name, *all, *backoff, *backoffs, *gave_up, *reasons;
+	const char *why;
 
 	if (!cmd_watcher_opt(ctx, &w))
 		return CMD_ERROR;
@@ -47,23 +58,37 @@ cmd_status_exec(struct cmd_ctx *ctx)
 		/* ours (DECISIONS 11): output a slow sink had to drop */
 		if ((backoff = cmd_status_dropped(w)) != NULL)
 			json_object_set_new(ctx->result, "dropped", backoff);
+		/* ours: why it stopped by itself (gave up, hook veto) */
+		if ((why = watcher_stop_reason(w)) != NULL)
+			json_object_set_new(ctx->result, "gave_up",
+			    json_string(why));
+		/* ours: why a client (the flapping plugin) stopped it */
+		if (w->client_stop_reason != NULL)
+			json_object_set_new(ctx->result, "stop_reason",
+			    json_string(w->client_stop_reason));
 		return CMD_OK;
 	}
 
 	all = json_object();
 	backoffs = json_object();
+	gave_up = json_object();
+	reasons = json_object();
 	TAILQ_FOREACH(w, &a->watchers, entry) {
+		if (w->client_stop_reason != NULL)
+			json_object_set_new(reasons, w->name,
+			    json_string(w->client_stop_reason));
 		json_object_set_new(all, w->name,
 		    json_string(watcher_state_name(w->state)));
 		if ((backoff = watcher_backoff_json(w)) != NULL)
 			json_object_set_new(backoffs, w->name, backoff);
+		if ((why = watcher_stop_reason(w)) != NULL)
+			json_object_set_new(gave_up, w->name, json_string(why));
 	}
 	ctx->result = json_object();
 	json_object_set_new(ctx->result, "statuses", all);
-	if (json_object_size(backoffs) > 0)
-		json_object_set_new(ctx->result, "backoff", backoffs);
-	else
-		json_decref(backoffs);
+	cmd_status_set_nonempty(ctx->result, "backoff", backoffs);
+	cmd_status_set_nonempty(ctx->result, "gave_up", gave_up);
+	cmd_status_set_nonempty(ctx->result, "stop_reasons", reasons);
 	return CMD_OK;
 }
 
@@ -71,6 +96,6 @@ const struct cmd_entry cmd_status_entry = {
 	.name = "status",
 	.summary = "Get the status of a watcher or all watchers",
 	.required = NULL,
-	.flags = 0,
+	.flags = CMD_READONLY,
 	.exec = cmd_status_exec,
 };

@@ -3,6 +3,23 @@
 #include <stdlib.h>
 
 #include "circusd.h"
+#include "log.h"
+#include "xmalloc.h"
+
+/* Ours: a "reason" (string) says why a client stops one watcher, e.g.
+ * the flapping plugin; logged, and shown by status/stats until a start. */
+static void
+cmd_stop_reason(struct watcher *w, json_t *props)
+{
+	const char *reason;
+
+	if ((reason = json_string_value(json_object_get(props, "reason"))) ==
+	    NULL)
+		return;
+	log_warnx("%s: stopping: %s", w->name, reason);
+	free(w->client_stop_reason);
+	w->client_stop_reason = xstrdup(reason);
+}
 
 /* Stop the selected watchers. */
 static enum cmd_status
@@ -20,6 +37,7 @@ cmd_stop_exec(struct cmd_ctx *ctx)
 		if (n == 1) {
 			w = list[0];
 			free(list);
+			cmd_stop_reason(w, ctx->props);
 			op = watcher_op_new(WOP_STOP, cmd_op_done, NULL);
 			op->close_streams = true;
 			return cmd_queue(ctx, w, op);

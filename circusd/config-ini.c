@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "config-int.h"
+#include "util.h"
 #include "pyjson.h"
 #include "xmalloc.h"
 
@@ -293,60 +294,16 @@ ini_read(struct ini *ini, const char *path, json_t *errors)
 	return (0);
 }
 
-/* Python int() of a string. */
+/* Python int() of a string (lib/util.c). */
 int
 config_parse_int(const char *s, long long *out)
 {
-	long long	 v = 0;
-	int		 neg = 0, digits = 0;
-
-	if (s == NULL)
-		return (-1);
-	while (isspace((unsigned char)*s))
-		s++;
-	if (*s == '+' || *s == '-')
-		neg = (*s++ == '-');
-	while (*s != '\0') {
-		if (*s == '_' && digits > 0 && isdigit((unsigned char)s[1])) {
-			s++;
-			continue;
-		}
-		if (!isdigit((unsigned char)*s))
-			break;
-		if (v > (LLONG_MAX - 9) / 10)
-			return (-1);
-		v = v * 10 + (*s++ - '0');
-		digits++;
-	}
-	while (isspace((unsigned char)*s))
-		s++;
-	if (digits == 0 || *s != '\0')
-		return (-1);
-	*out = neg ? -v : v;
-	return (0);
+	return (util_parse_int(s, out));
 }
 
-/* Python float() of a string (no hexadecimal forms). */
+/* Python float() of a string (lib/util.c). */
 int
 config_parse_float(const char *s, double *out)
 {
-	char	*end;
-	double	 d;
-
-	if (s == NULL)
-		return (-1);
-	while (isspace((unsigned char)*s))
-		s++;
-	if (*s == '\0' || strpbrk(s, "xX") != NULL)
-		return (-1);
-	errno = 0;
-	d = strtod(s, &end);
-	if (end == s)
-		return (-1);
-	while (isspace((unsigned char)*end))
-		end++;
-	if (*end != '\0')
-		return (-1);
-	*out = d;
-	return (0);
+	return (util_parse_float(s, out));
 }

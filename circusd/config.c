@@ -54,6 +54,8 @@ static void	 load_warn(struct load *, const char *, int, const char *, ...)
 		     PRINTFLIKE(4, 5);
 static void	 load_skip(struct load *, const char *, int, const char *, ...)
 		     PRINTFLIKE(4, 5);
+static void	 load_unsupported(struct load *, const char *, int,
+		     const char *, ...) PRINTFLIKE(4, 5);
 
 
 /* ---- errors, environments, substitution ---- */
@@ -73,23 +75,44 @@ load_error(struct load *l, const char *file, int line, const char *fmt, ...)
 	free(msg);
 }
 
+/* "file:line: message" appended to list a and, if not NULL, to b. */
+static void
+load_vnote(json_t *a, json_t *b, const char *file, int line,
+    const char *fmt, va_list ap)
+{
+	char	*msg, *full;
+
+	if (vasprintf(&msg, fmt, ap) == -1)
+		return;
+	full = xprintf("%s:%d: %s", file, line, msg);
+	json_array_append_new(a, ini_jstr(full));
+	if (b != NULL)
+		json_array_append_new(b, ini_jstr(full));
+	free(full);
+	free(msg);
+}
+
 /* Record a warning "file:line: message" in config->warnings. */
 static void
 load_warn(struct load *l, const char *file, int line, const char *fmt, ...)
 {
 	va_list	 ap;
-	char	*msg, *full;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) == -1) {
-		va_end(ap);
-		return;
-	}
+	load_vnote(l->cfg->warnings, NULL, file, line, fmt, ap);
 	va_end(ap);
-	full = xprintf("%s:%d: %s", file, line, msg);
-	json_array_append_new(l->cfg->warnings, ini_jstr(full));
-	free(full);
-	free(msg);
+}
+
+/* Record something read but not done as written in config->unsupported. */
+static void
+load_unsupported(struct load *l, const char *file, int line,
+    const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	load_vnote(l->cfg->unsupported, NULL, file, line, fmt, ap);
+	va_end(ap);
 }
 
 /* Record a dropped section in config->warnings and config->invalid. */
@@ -97,19 +120,10 @@ static void
 load_skip(struct load *l, const char *file, int line, const char *fmt, ...)
 {
 	va_list	 ap;
-	char	*msg, *full;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) == -1) {
-		va_end(ap);
-		return;
-	}
+	load_vnote(l->cfg->warnings, l->cfg->invalid, file, line, fmt, ap);
 	va_end(ap);
-	full = xprintf("%s:%d: %s", file, line, msg);
-	json_array_append_new(l->cfg->warnings, ini_jstr(full));
-	json_array_append_new(l->cfg->invalid, ini_jstr(full));
-	free(full);
-	free(msg);
 }
 
 /*
@@ -311,6 +325,7 @@ plugin_cfg_dup(const struct plugin_cfg *o)
 	p->name = cfg_sdup(o->name);
 	p->file = cfg_sdup(o->file);
 	p->use = cfg_sdup(o->use);
+	p->program = cfg_sdup(o->program);
 	p->raw = cfg_jdup(o->raw);
 	return (p);
 }
@@ -324,6 +339,7 @@ plugin_cfg_free(struct plugin_cfg *p)
 	free(p->name);
 	free(p->file);
 	free(p->use);
+	free(p->program);
 	json_decref(p->raw);
 	free(p);
 }
@@ -336,6 +352,9 @@ circus_cfg_clear(struct circus_cfg *c)
 	free(c->endpoint_owner);
 	free(c->pubsub_endpoint);
 	free(c->multicast_endpoint);
+	free(c->curve_server_cert);
+	free(c->curve_clients);
+	free(c->curve_readonly_clients);
 	free(c->stats_endpoint);
 	free(c->metrics_endpoint);
 	free(c->pidfile);
@@ -369,7 +388,30 @@ config_free(struct config *cfg)
 	json_decref(cfg->global_env);
 	json_decref(cfg->warnings);
 	json_decref(cfg->invalid);
+	json_decref(cfg->unsupported);
 	free(cfg);
+}
+
+/* What the daemon logs at start as not run or misread (config.h). */
+json_t *
+config_not_run(const struct config *cfg)
+{
+	json_t	*out = json_array();
+
+	json_array_extend(out, cfg->unsupported);
+	return (out);
+}
+
+/* Everything --check fails on (config.h). */
+json_t *
+config_problems(const struct config *cfg)
+{
+	json_t	*out = json_deep_copy(cfg->invalid), *rest;
+
+	rest = config_not_run(cfg);
+	json_array_extend(out, rest);
+	json_decref(rest);
+	return (out);
 }
 
 /* ---- includes ---- */
@@ -478,6 +520,36 @@ circus_get(struct load *l, const char *key, const struct ini_opt **op)
 	if (o == NULL)
 		return (NULL);
 	return (config_env_subst(o->value, l->cfg->global_env));
+}
+
+/*
+ * A plaintext tcp:// endpoint of [circus] key on a non-loopback address:
+ * an error unless plaintext_tcp = true (then a warning). CURVE covers the
+ * control and pub/sub endpoints (README "Securing the control channel").
+ */
+static void
+circus_plaintext(struct load *l, const char *key, const char *endpoint,
+    bool curve)
+{
+	const struct ini_opt	*o;
+	const char		*what;
+
+	o = ini_get(ini_find(&l->ini, "circus"), key);
+	if (o == NULL || endpoint == NULL || curve ||
+	    util_endpoint_is_loopback(endpoint))
+		return;
+	what = strcmp(key, "endpoint") == 0 ? "run any command" : "read it";
+	if (l->cfg->circus.plaintext_tcp)
+		load_warn(l, o->file, o->line, "[circus] %s = %s: plaintext "
+		    "TCP on a non-loopback address (plaintext_tcp = true): "
+		    "anyone who reaches it can %s", key, endpoint, what);
+	else
+		load_error(l, o->file, o->line, "[circus] %s = %s is "
+		    "plaintext TCP on a non-loopback address: anyone who "
+		    "reaches it can %s. %sbind to 127.0.0.1 or ipc://, or set "
+		    "plaintext_tcp = true", key, endpoint, what,
+		    strcmp(key, "stats_endpoint") != 0 ? "Set "
+		    "curve_server_cert (CurveZMQ), " : "");
 }
 
 /* Read a string [circus] key into *dst (kept when absent). */
@@ -606,6 +678,10 @@ load_circus(struct load *l)
 	circus_str(l, "endpoint_owner", &c->endpoint_owner);
 	circus_str(l, "pubsub_endpoint", &c->pubsub_endpoint);
 	circus_str(l, "multicast_endpoint", &c->multicast_endpoint);
+	circus_str(l, "curve_server_cert", &c->curve_server_cert);
+	circus_str(l, "curve_clients", &c->curve_clients);
+	circus_str(l, "curve_readonly_clients", &c->curve_readonly_clients);
+	circus_bool(l, "plaintext_tcp", &c->plaintext_tcp);
 	circus_bool(l, "statsd", &c->statsd);
 	if ((v = circus_get(l, "stats_endpoint", &o)) == NULL)
 		c->stats_endpoint = xstrdup("tcp://127.0.0.1:5557");
@@ -656,6 +732,12 @@ load_circus(struct load *l)
 	circus_float(l, "backoff_factor", &c->backoff_factor);
 	circus_float(l, "backoff_max", &c->backoff_max_s);
 	circus_float(l, "backoff_reset", &c->backoff_reset_s);
+	circus_plaintext(l, "endpoint", c->endpoint,
+	    c->curve_server_cert != NULL);
+	circus_plaintext(l, "pubsub_endpoint", c->pubsub_endpoint,
+	    c->curve_server_cert != NULL);
+	if (c->statsd)
+		circus_plaintext(l, "stats_endpoint", c->stats_endpoint, false);
 	if (s != NULL && (!(c->backoff_min_s >= 0) ||
 	    !(c->backoff_factor >= 1) || !(c->backoff_max_s >= 0) ||
 	    !(c->backoff_reset_s >= 0) || isinf(c->backoff_min_s))) {
@@ -864,7 +946,222 @@ load_plugin(struct load *l, const struct ini_sect *s)
 		return (NULL);
 	}
 	p->use = xstrdup(v);
+	if ((p->program = config_plugin_program(p->use, &r)) == NULL) {
+		load_error(l, s->file, sect_line(s, "use"), "plugin '%s': %s",
+		    p->name, r);
+		free(r);
+		plugin_cfg_free(p);
+		return (NULL);
+	}
 	return (p);
+}
+
+/* Bundled plugins: Circus's class name -> our program (plugins/). */
+static const struct {
+	const char	*use;
+	const char	*program;
+} plugin_programs[] = {
+	{ "circus.plugins.flapping.Flapping", "circus-plugin-flapping" },
+	{ "circus.plugins.statsd.StatsdEmitter", "circus-plugin-statsd" },
+	{ "circus.plugins.statsd.FullStats", "circus-plugin-fullstats" },
+	{ "circus.plugins.watchdog.WatchDog", "circus-plugin-watchdog" },
+	{ "circus.plugins.command_reloader.CommandReloader",
+	    "circus-plugin-command_reloader" },
+	{ "circus.plugins.resource_watcher.ResourceWatcher",
+	    "circus-plugin-resource_watcher" },
+	{ "circus.plugins.http_observer.HttpObserver",
+	    "circus-plugin-http_observer" },
+	{ "circus.plugins.redis_observer.RedisObserver",
+	    "circus-plugin-redis_observer" },
+};
+
+/* Where the bundled plugin programs are: $CIRCUS_PLUGIN_DIR, else the
+ * directory of the running executable. Caller frees. */
+static char *
+config_plugin_dir(void)
+{
+	const char	*env;
+	char		 buf[4096], *slash;
+	ssize_t		 n;
+
+	if ((env = getenv("CIRCUS_PLUGIN_DIR")) != NULL && *env != '\0')
+		return (xstrdup(env));
+	if ((n = readlink("/proc/self/exe", buf, sizeof buf - 1)) <= 0)
+		return (xstrdup("."));
+	buf[n] = '\0';
+	if ((slash = strrchr(buf, '/')) != NULL)
+		*slash = '\0';
+	return (xstrdup(buf));
+}
+
+/*
+ * The program a plugin's `use` names (DECISIONS 6): a bundled plugin's
+ * class name, or the path of an executable. NULL + *cause otherwise.
+ */
+char *
+config_plugin_program(const char *use, char **cause)
+{
+	char	*dir, *path, *known;
+	size_t	 i;
+
+	for (i = 0; i < nitems(plugin_programs); i++) {
+		if (strcmp(use, plugin_programs[i].use) == 0 ||
+		    (strcmp(use, "circus.plugins._statsd.StatsdEmitter") == 0 &&
+		    strcmp(plugin_programs[i].use,
+		    "circus.plugins.statsd.StatsdEmitter") == 0)) {
+			dir = config_plugin_dir();
+			path = xprintf("%s/%s", dir, plugin_programs[i].program);
+			free(dir);
+			return (path);
+		}
+	}
+	if (strchr(use, '/') != NULL) {
+		if (access(use, X_OK) == 0)
+			return (xstrdup(use));
+		*cause = xprintf("use = %s: %s", use, strerror(errno));
+		return (NULL);
+	}
+	known = xstrdup("");
+	for (i = 0; i < nitems(plugin_programs); i++) {
+		path = xprintf("%s%s%s", known, i > 0 ? ", " : "",
+		    plugin_programs[i].use);
+		free(known);
+		known = path;
+	}
+	*cause = xprintf("use = %s names no plugin of this build (bundled: "
+	    "%s; or give the path of an executable)", use, known);
+	free(known);
+	return (NULL);
+}
+
+/* The --config string Circus gives a plugin: every key but `use`, sorted,
+ * "key:value" joined with ":::" (plugins.md §2). Caller frees. */
+static char *
+plugin_config_string(const struct plugin_cfg *p)
+{
+	const char	**keys, *k;
+	json_t		 *v;
+	char		 *out, *tmp;
+	size_t		  n = 0, i;
+
+	keys = xcalloc(json_object_size(p->raw) + 2, sizeof *keys);
+	json_object_foreach(p->raw, k, v) {
+		if (strcmp(k, "use") != 0 && strcmp(k, "name") != 0)
+			keys[n++] = k;
+	}
+	keys[n++] = "name";
+	keys[n++] = "__name__";
+	qsort(keys, n, sizeof *keys, cfg_strcmp);
+	out = xstrdup("");
+	for (i = 0; i < n; i++) {
+		v = json_object_get(p->raw, keys[i]);
+		if (strcmp(keys[i], "name") == 0 ||
+		    strcmp(keys[i], "__name__") == 0)
+			tmp = xprintf("%s%s%s:plugin:%s", out, i ? ":::" : "",
+			    keys[i], p->name);
+		else
+			tmp = xprintf("%s%s%s:%s", out, i ? ":::" : "",
+			    keys[i], json_string_value(v));
+		free(out);
+		out = tmp;
+	}
+	free(keys);
+	return (out);
+}
+
+/* The plugin's command line, each word quoted: shell-splitting it gives
+ * back exactly the argv (plugins.md §2, flags as Circus builds them). */
+static char *
+plugin_cmd(const struct circus_cfg *c, const struct plugin_cfg *p)
+{
+	const char	*argv[16];
+	char		*cfg, *out, *q, *tmp;
+	size_t		 n = 0, i;
+
+	cfg = plugin_config_string(p);
+	argv[n++] = p->program;
+	argv[n++] = "--endpoint";
+	argv[n++] = c->endpoint;
+	argv[n++] = "--pubsub";
+	argv[n++] = c->pubsub_endpoint;
+	argv[n++] = "--config";
+	argv[n++] = cfg;
+	if (c->debug || c->loglevel != NULL) {
+		argv[n++] = "--log-level";
+		argv[n++] = c->debug ? "DEBUG" : c->loglevel;
+	}
+	if (c->logoutput != NULL) {
+		argv[n++] = "--log-output";
+		argv[n++] = c->logoutput;
+	}
+	if (strchr(p->use, '/') == NULL)
+		argv[n++] = p->use;
+	out = NULL;
+	for (i = 0; i < n; i++) {
+		q = shlex_quote(argv[i]);
+		tmp = xprintf("%s%s%s", out != NULL ? out : "", i ? " " : "",
+		    q);
+		free(q);
+		free(out);
+		out = tmp;
+	}
+	free(cfg);
+	return (out);
+}
+
+/* Add an ini option to a section built by the loader. */
+static void
+sect_add(struct ini_sect *s, const char *name, const char *value,
+    const char *file, int line)
+{
+	struct ini_opt	*o;
+
+	s->opts = xreallocarray(s->opts, s->nopts + 1, sizeof *s->opts);
+	o = &s->opts[s->nopts++];
+	o->name = xstrdup(name);
+	o->value = xstrdup(value);
+	o->file = file;
+	o->line = line;
+}
+
+/*
+ * A plugin runs as the watcher `plugin:NAME` (plugins.md §2): append the
+ * section [watcher:plugin:NAME] that Circus's arbiter builds — its
+ * command line, priority 1, singleton, copy_env/copy_path, streams closed
+ * unless debug — followed by every key of the plugin section, which the
+ * walk of load_sections then loads like any watcher.
+ */
+static void
+plugin_watcher_sect(struct load *l, const struct ini_sect *s,
+    const struct plugin_cfg *p)
+{
+	const struct circus_cfg	*c = &l->cfg->circus;
+	struct ini_sect		*w;
+	char			*cmd;
+	const char		*closed = c->debug ? "false" : "true";
+	size_t			 i;
+
+	w = xcalloc(1, sizeof *w);
+	w->name = xprintf("watcher:plugin:%s", p->name);
+	w->file = s->file;
+	w->line = s->line;
+	cmd = plugin_cmd(c, p);
+	sect_add(w, "cmd", cmd, s->file, s->line);
+	free(cmd);
+	sect_add(w, "priority", "1", s->file, s->line);
+	sect_add(w, "singleton", "true", s->file, s->line);
+	sect_add(w, "copy_env", "true", s->file, s->line);
+	sect_add(w, "copy_path", "true", s->file, s->line);
+	sect_add(w, "close_child_stdout", closed, s->file, s->line);
+	sect_add(w, "close_child_stderr", closed, s->file, s->line);
+	for (i = 0; i < s->nopts; i++) {
+		if (strcmp(s->opts[i].name, "name") != 0)
+			sect_add(w, s->opts[i].name, s->opts[i].value,
+			    s->opts[i].file, s->opts[i].line);
+	}
+	l->ini.sects = xreallocarray(l->ini.sects, l->ini.nsects + 1,
+	    sizeof *l->ini.sects);
+	l->ini.sects[l->ini.nsects++] = w;
 }
 
 /* ---- watchers ---- */
@@ -1083,6 +1380,16 @@ load_watcher_finish(struct load *l, struct wload *wl)
 	if (w->working_dir == NULL)
 		w->working_dir = config_working_dir();
 
+	if (w->cmd == NULL || w->cmd[0] == '\0') {
+		cause = xstrdup("no cmd");
+		goto skip;
+	}
+	if (w->numprocesses < 0) {
+		cause = xprintf("numprocesses = %d is negative",
+		    w->numprocesses);
+		line = sect_line(s, "numprocesses");
+		goto skip;
+	}
 	if (w->singleton && w->numprocesses != 0 && w->numprocesses != 1) {
 		cause = xprintf("Cannot have %d processes with a singleton  "
 		    "watcher", w->numprocesses);
@@ -1229,6 +1536,24 @@ load_errors_text(struct load *l)
 	return (out);
 }
 
+/* "[watcher:b" (a header missing its ']') is read as the option
+ * "[watcher" = "b" of the section above, as Circus reads it: say so. */
+static void
+load_bracket_options(struct load *l, const struct ini_sect *s)
+{
+	const struct ini_opt	*o;
+	size_t			 i;
+
+	for (i = 0; i < s->nopts; i++) {
+		o = &s->opts[i];
+		if (o->name[0] != '[')
+			continue;
+		load_unsupported(l, o->file, o->line, "a section header "
+		    "missing its ']' is read as option '%s' of section [%s]",
+		    o->name, s->name);
+	}
+}
+
 /* Walk the sections: sockets, plugins, watchers (§3 step 5-9). */
 static void
 load_sections(struct load *l)
@@ -1243,6 +1568,7 @@ load_sections(struct load *l)
 
 	for (i = 0; i < l->ini.nsects; i++) {
 		s = l->ini.sects[i];
+		load_bracket_options(l, s);
 		if (s->nopts == 0)
 			continue;
 		nerr = json_array_size(l->errors);
@@ -1264,6 +1590,7 @@ load_sections(struct load *l)
 			cfg->plugins = xreallocarray(cfg->plugins,
 			    cfg->nplugins + 1, sizeof *cfg->plugins);
 			cfg->plugins[cfg->nplugins++] = p;
+			plugin_watcher_sect(l, s, p);
 		} else if (strncmp(s->name, "watcher:", 8) == 0) {
 			w = load_watcher(l, s);
 			if (load_demote(l, nerr, "watcher") || w == NULL) {
@@ -1352,6 +1679,7 @@ config_load_mode(const char *path, bool lenient, char **errors)
 	cfg->path = xstrdup(path);
 	cfg->warnings = json_array();
 	cfg->invalid = json_array();
+	cfg->unsupported = json_array();
 	l.errors = json_array();
 	l.lenient = lenient;
 	l.os_env = config_env_os();
@@ -1477,8 +1805,8 @@ watcher_cfg_changed(const struct watcher_cfg *a, const struct watcher_cfg *b,
 	return (!same || a->numprocesses != b->numprocesses);
 }
 
-/* Compare two possibly NULL strings. */
-static bool
+/* Compare two possibly NULL strings (config.h). */
+bool
 cfg_streq(const char *a, const char *b)
 {
 	if (a == NULL || b == NULL)
@@ -1515,6 +1843,11 @@ circus_cfg_changed(const struct circus_cfg *a, const struct circus_cfg *b)
 	    !cfg_streq(a->endpoint_owner, b->endpoint_owner) ||
 	    !cfg_streq(a->pubsub_endpoint, b->pubsub_endpoint) ||
 	    !cfg_streq(a->multicast_endpoint, b->multicast_endpoint) ||
+	    !cfg_streq(a->curve_server_cert, b->curve_server_cert) ||
+	    !cfg_streq(a->curve_clients, b->curve_clients) ||
+	    !cfg_streq(a->curve_readonly_clients,
+	    b->curve_readonly_clients) ||
+	    a->plaintext_tcp != b->plaintext_tcp ||
 	    a->statsd != b->statsd ||
 	    !cfg_streq(a->stats_endpoint, b->stats_endpoint) ||
 	    !cfg_streq(a->metrics_endpoint, b->metrics_endpoint) ||

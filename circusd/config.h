@@ -19,6 +19,13 @@ struct circus_cfg {
 	char	*endpoint_owner;	/* NULL = unset */
 	char	*pubsub_endpoint;	/* tcp://127.0.0.1:5556 */
 	char	*multicast_endpoint;	/* "" = disabled */
+	/* CurveZMQ (ours, README "Securing the control channel"): the
+	 * server's secret certificate file, the directories of authorized
+	 * and of read-only client public certificates; NULL = unset. */
+	char	*curve_server_cert;
+	char	*curve_clients;
+	char	*curve_readonly_clients;
+	bool	 plaintext_tcp;		/* allow plaintext on non-loopback */
 	bool	 statsd;
 	char	*stats_endpoint;	/* tcp://127.0.0.1:5557 */
 	char	*metrics_endpoint;	/* HOST:PORT of /metrics; forces statsd */
@@ -116,6 +123,7 @@ struct plugin_cfg {
 	char	*file;
 	int	 line;
 	char	*use;
+	char	*program;		/* what `use` runs (config_plugin_program) */
 	int	 priority;		/* 1 */
 	json_t	*raw;			/* every key (strings) */
 };
@@ -134,6 +142,9 @@ struct config {
 	json_t			 *invalid;	/* the subset of warnings naming a
 						 * watcher/socket/plugin that was
 						 * dropped */
+	json_t			 *unsupported;	/* "file:line: ..." read but not
+						 * done as written (statsd, a
+						 * header missing its ']') */
 };
 
 /*
@@ -151,6 +162,17 @@ struct config *config_load(const char *path, char **errors);
  */
 struct config *config_load_lenient(const char *path, char **errors);
 void config_free(struct config *);
+/* Everything the daemon would refuse, skip or misread in a loaded
+ * config, "file:line: ..." each (new array): the dropped sections, what
+ * this build does not run ([plugin:*], statsd) and what it reads other
+ * than written. circusd --check fails on any; the daemon logs them. */
+json_t *config_problems(const struct config *);
+/* The part of config_problems the daemon logs at start (the dropped
+ * sections are already among the warnings). */
+json_t *config_not_run(const struct config *);
+
+/* Equal strings, NULL equal only to NULL. */
+bool cfg_streq(const char *, const char *);
 
 /* Defaults of a watcher created by `add` (constructor defaults). */
 struct watcher_cfg *watcher_cfg_new_add(const char *name, const char *cmd);
@@ -165,6 +187,10 @@ bool socket_cfg_changed(const struct socket_cfg *, const struct socket_cfg *);
 struct plugin_cfg *plugin_cfg_dup(const struct plugin_cfg *);
 void plugin_cfg_free(struct plugin_cfg *);
 bool plugin_cfg_changed(const struct plugin_cfg *, const struct plugin_cfg *);
+/* The program a plugin section's `use` runs: a bundled plugin (in
+ * $CIRCUS_PLUGIN_DIR, else next to the running executable) or the path of
+ * an executable. NULL + *cause (allocated) when it names neither. */
+char *config_plugin_program(const char *use, char **cause);
 bool circus_cfg_changed(const struct circus_cfg *, const struct circus_cfg *);
 
 /* ---- the option table (options-table.c) ---- */

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The control channel: a ROUTER socket driven from libev through ZMQ_FD
- * (edge-triggered, so it is drained until ZMQ_EVENTS says no more), one
+ * (edge-triggered, so it is drained until a receive says EAGAIN), one
  * pipeline for every request (frames -> JSON -> command lookup -> required
  * properties -> watcher lookup -> exec -> reply envelope), and parked
  * replies for commands that complete later.
  */
+#include <sys/stat.h>
+
 #include <ctype.h>
 #include <malloc.h>
 #include <pwd.h>
@@ -240,6 +242,18 @@ cmd_finish(struct cmd_ctx *ctx)
 		controller_reply(ctx, CMD_OK);
 }
 
+/* Finish a parked command with an error reply (errno and reason). */
+void
+cmd_finish_error(struct cmd_ctx *ctx, int errnum, const char *reason)
+{
+	if (ctx->parked) {
+		TAILQ_REMOVE(&ctx->arbiter->parked, ctx, entry);
+		ctx->parked = false;
+	}
+	cmd_error(ctx, errnum, "%s", reason);
+	controller_reply(ctx, CMD_ERROR);
+}
+
 /* Fail every parked reply (shutdown). */
 void
 controller_fail_parked(struct arbiter *a)
@@ -272,6 +286,12 @@ controller_dispatch(struct cmd_ctx *ctx)
 		return;
 	}
 	ctx->command = ce->name;
+	if (ctx->readonly && !(ce->flags & CMD_READONLY)) {
+		cmd_error(ctx, 3, "command %s refused: this client's key is "
+		    "read-only (curve_readonly_clients)", ce->name);
+		controller_reply(ctx, CMD_ERROR);
+		return;
+	}
 	for (req = ce->required; req != NULL && *req != NULL; req++) {
 		if (json_object_get(ctx->props, *req) == NULL) {
 			cmd_error(ctx, 3, "message invalid '%s' is missing",
@@ -279,6 +299,10 @@ controller_dispatch(struct cmd_ctx *ctx)
 			controller_reply(ctx, CMD_ERROR);
 			return;
 		}
+	}
+	if (ce->validate != NULL && ce->validate(ctx) == CMD_ERROR) {
+		controller_reply(ctx, CMD_ERROR);
+		return;
 	}
 	if ((ce->flags & CMD_WATCHER) && !cmd_watcher_opt(ctx, &ctx->watcher)) {
 		controller_reply(ctx, CMD_ERROR);
@@ -296,12 +320,21 @@ void
 controller_handle_request(struct arbiter *a, const char *identity,
     size_t idlen, const char *body, size_t len)
 {
+	controller_handle_request_as(a, identity, idlen, body, len, false);
+}
+
+/* The same, from a client with a read-only key when readonly. */
+void
+controller_handle_request_as(struct arbiter *a, const char *identity,
+    size_t idlen, const char *body, size_t len, bool readonly)
+{
 	struct cmd_ctx *ctx;
 	json_error_t jerr;
 	json_t *req, *cmd, *mt;
 	const char *b = body;
 
 	ctx = cmd_ctx_new(a);
+	ctx->readonly = readonly;
 	ctx->identity_len = idlen;
 	ctx->identity = xmalloc(idlen + 1);
 	if (idlen > 0)
@@ -354,6 +387,15 @@ controller_handle_request(struct arbiter *a, const char *identity,
 	ctx->command = ctx->command_buf;
 	json_decref(req);
 	controller_dispatch(ctx);
+}
+
+/* Did a client with a read-only CURVE key send m? (auth.c's User-Id) */
+static bool
+controller_readonly_key(zmq_msg_t *m)
+{
+	const char *uid = zmq_msg_gets(m, "User-Id");
+
+	return uid != NULL && strncmp(uid, "ro:", 3) == 0;
 }
 
 /*
@@ -410,9 +452,11 @@ controller_drain(struct arbiter *a)
 		for (i = 0; i < n && i < 3; i++)
 			controller_untrimmed += zmq_msg_size(&parts[i]);
 		if (n == 2)
-			controller_handle_request(a, zmq_msg_data(&parts[0]),
-			    zmq_msg_size(&parts[0]), zmq_msg_data(&parts[1]),
-			    zmq_msg_size(&parts[1]));
+			controller_handle_request_as(a,
+			    zmq_msg_data(&parts[0]), zmq_msg_size(&parts[0]),
+			    zmq_msg_data(&parts[1]), zmq_msg_size(&parts[1]),
+			    a->server_cert != NULL &&
+			    controller_readonly_key(&parts[1]));
 		else
 			log_warnx("got unexpected message with %d frames, "
 			    "ignoring it", n);
@@ -470,21 +514,104 @@ controller_chown(const char *path, const char *owner, char **cause)
 	return 0;
 }
 
-/* Bind the ROUTER and PUB sockets. */
-int
-controller_open(struct arbiter *a, char **cause)
+/* An ipc:// endpoint's directory is created if missing (each missing
+ * component owner-only, 0700), as `mkdir -p` would. */
+static int
+controller_ipc_dir(const char *endpoint, char **cause)
 {
-	const struct circus_cfg *c = &a->cfg->circus;
-	zsock_t *router, *pub;
-	int64_t maxmsg = CONTROLLER_MAX_MSG;
-	int fd, zero = 0;
-	size_t sz = sizeof fd;
+	char *path, *p;
+	bool last;
 
-	fdreserve_init();
-	/* Fixed thresholds: after a 10 MB request glibc would otherwise raise
-	 * them to 10/20 MB and keep that much freed memory in the heap. */
-	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
-	mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
+	if (strncmp(endpoint, "ipc://", 6) != 0 || endpoint[6] == '@')
+		return 0;
+	path = xstrdup(endpoint + 6);
+	if ((p = strrchr(path, '/')) == NULL || p == path) {
+		free(path);
+		return 0;
+	}
+	*p = '\0';
+	for (p = path + 1; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		last = *p == '\0';
+		*p = '\0';
+		if (mkdir(path, 0700) == -1 && errno != EEXIST) {
+			*cause = xprintf("cannot create the directory %s of "
+			    "endpoint %s: %s", path, endpoint, strerror(errno));
+			free(path);
+			return -1;
+		}
+		if (last)
+			break;
+		*p = '/';
+	}
+	free(path);
+	return 0;
+}
+
+/* The inode of an ipc:// endpoint's socket file (0: none). */
+static ino_t
+controller_ipc_ino(const char *endpoint)
+{
+	struct stat st;
+
+	if (strncmp(endpoint, "ipc://", 6) != 0 || endpoint[6] == '@' ||
+	    stat(endpoint + 6, &st) == -1 || !S_ISSOCK(st.st_mode))
+		return 0;
+	return st.st_ino;
+}
+
+/* Remove the socket file of an ipc:// endpoint we closed, unless another
+ * daemon has bound that path since. */
+static void
+controller_ipc_unlink(const char *endpoint, ino_t ino)
+{
+	if (ino != 0 && controller_ipc_ino(endpoint) == ino)
+		(void)unlink(endpoint + 6);
+}
+
+/*
+ * Bind sock to the endpoint of the [circus] option field: its ipc
+ * directory made (0700), a CURVE server on tcp:// when CURVE is on (with
+ * the certificate of old during a full restart, which hands it over only
+ * once the new arbiter is bound), an ipc socket file owner-only (0600).
+ */
+static int
+controller_bind_one(struct arbiter *a, const struct arbiter *old,
+    zsock_t *sock, const char *field, const char *endpoint, char **cause)
+{
+	mode_t	mask;
+	int	rc;
+
+	if (controller_ipc_dir(endpoint, cause) == -1)
+		return -1;
+	auth_apply(old != NULL && a->server_cert == NULL ? old : a, sock,
+	    endpoint);
+	mask = umask(0177);
+	rc = zsock_bind(sock, "%s", endpoint);
+	umask(mask);
+	if (rc == -1) {
+		*cause = xprintf("cannot bind %s %s: %s", field, endpoint,
+		    zmq_strerror(errno));
+		return -1;
+	}
+	if (strncmp(endpoint, "ipc://", 6) == 0 && endpoint[6] != '@' &&
+	    chmod(endpoint + 6, 0600) == -1) {
+		*cause = xprintf("%s: chmod 0600 %s: %s", field, endpoint + 6,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Bind the PUB socket on the pubsub endpoint. */
+static int
+controller_bind_pub(struct arbiter *a, const struct arbiter *old,
+    char **cause)
+{
+	const char *ep = a->cfg->circus.pubsub_endpoint;
+	zsock_t *pub;
+
 	pub = zsock_new(ZMQ_PUB);
 	if (pub == NULL) {
 		*cause = xstrdup("cannot create the pub/sub socket");
@@ -495,14 +622,27 @@ controller_open(struct arbiter *a, char **cause)
 	 * busy daemon (1000, ZeroMQ's default, is half a second of churn);
 	 * still bounded: one that stops reading costs at most this many. */
 	zsock_set_sndhwm(pub, CONTROLLER_PUB_HWM);
-	if (zsock_bind(pub, "%s", c->pubsub_endpoint) == -1) {
-		*cause = xprintf("cannot bind pubsub_endpoint %s: %s",
-		    c->pubsub_endpoint, zmq_strerror(errno));
+	if (controller_bind_one(a, old, pub, "pubsub_endpoint", ep,
+	    cause) == -1) {
 		zsock_destroy(&pub);
 		return -1;
 	}
 	a->pub = pub;
 	a->pub_raw = zsock_resolve(pub);
+	a->pub_ino = controller_ipc_ino(ep);
+	return 0;
+}
+
+/* Bind the ROUTER socket on the control endpoint. */
+static int
+controller_bind_router(struct arbiter *a, const struct arbiter *old,
+    char **cause)
+{
+	const struct circus_cfg *c = &a->cfg->circus;
+	int64_t maxmsg = CONTROLLER_MAX_MSG;
+	zsock_t *router;
+	int zero = 0;
+
 	router = zsock_new(ZMQ_ROUTER);
 	if (router == NULL) {
 		*cause = xstrdup("cannot create the control socket");
@@ -513,16 +653,74 @@ controller_open(struct arbiter *a, char **cause)
 	    sizeof maxmsg);
 	zmq_setsockopt(zsock_resolve(router), ZMQ_ROUTER_MANDATORY, &zero,
 	    sizeof zero);
-	if (zsock_bind(router, "%s", c->endpoint) == -1) {
-		*cause = xprintf("cannot bind endpoint %s: %s", c->endpoint,
-		    zmq_strerror(errno));
+	if (controller_bind_one(a, old, router, "endpoint", c->endpoint,
+	    cause) == -1) {
 		zsock_destroy(&router);
 		return -1;
 	}
 	a->router = router;
 	a->router_raw = zsock_resolve(router);
+	a->router_ino = controller_ipc_ino(c->endpoint);
 	if (c->endpoint_owner != NULL && strncmp(c->endpoint, "ipc://", 6) == 0 &&
 	    controller_chown(c->endpoint + 6, c->endpoint_owner, cause) == -1)
+		return -1;
+	return 0;
+}
+
+/* Bind the endpoints a does not share with old (a full restart keeps
+ * those: same sockets, subscribers stay connected); old NULL: every
+ * endpoint not bound yet. */
+int
+controller_bind(struct arbiter *a, const struct arbiter *old, char **cause)
+{
+	const struct circus_cfg *c = &a->cfg->circus;
+
+	if (a->pub == NULL && (old == NULL || old->pub == NULL ||
+	    strcmp(c->pubsub_endpoint, old->cfg->circus.pubsub_endpoint) != 0) &&
+	    controller_bind_pub(a, old, cause) == -1)
+		return -1;
+	if (a->router == NULL && (old == NULL || old->router == NULL ||
+	    strcmp(c->endpoint, old->cfg->circus.endpoint) != 0) &&
+	    controller_bind_router(a, old, cause) == -1)
+		return -1;
+	return 0;
+}
+
+/* Take over old's sockets on the endpoints next did not bind itself,
+ * and its ZAP handler. */
+void
+controller_handover(struct arbiter *old, struct arbiter *next)
+{
+	auth_handover(old, next);
+	if (next->pub == NULL && old->pub != NULL) {
+		next->pub = old->pub;
+		next->pub_raw = old->pub_raw;
+		next->pub_ino = old->pub_ino;
+		old->pub = old->pub_raw = NULL;
+	}
+	if (next->router == NULL && old->router != NULL) {
+		ev_io_stop(old->loop, &old->router_w);
+		ev_prepare_stop(old->loop, &old->router_prepare);
+		next->router = old->router;
+		next->router_raw = old->router_raw;
+		next->router_ino = old->router_ino;
+		old->router = old->router_raw = NULL;
+	}
+}
+
+/* Bind (what is not bound yet) and watch the ROUTER. */
+int
+controller_open(struct arbiter *a, char **cause)
+{
+	int fd;
+	size_t sz = sizeof fd;
+
+	fdreserve_init();
+	/* Fixed thresholds: after a 10 MB request glibc would otherwise raise
+	 * them to 10/20 MB and keep that much freed memory in the heap. */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
+	if (auth_open(a, cause) == -1 || controller_bind(a, NULL, cause) == -1)
 		return -1;
 	zmq_getsockopt(a->router_raw, ZMQ_FD, &fd, &sz);
 	ev_io_init(&a->router_w, controller_io_cb, fd, EV_READ);
@@ -550,6 +748,7 @@ controller_close(struct arbiter *a)
 		zsock_destroy(&s);
 		a->router = NULL;
 		a->router_raw = NULL;
+		controller_ipc_unlink(a->cfg->circus.endpoint, a->router_ino);
 	}
 	if (a->pub != NULL) {
 		s = a->pub;
@@ -558,5 +757,8 @@ controller_close(struct arbiter *a)
 		zsock_destroy(&s);
 		a->pub = NULL;
 		a->pub_raw = NULL;
+		controller_ipc_unlink(a->cfg->circus.pubsub_endpoint,
+		    a->pub_ino);
 	}
+	auth_close(a);
 }

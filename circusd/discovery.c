@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Multicast discovery (protocol.md §9): answer any datagram on the
- * multicast port with {"endpoint": "<control endpoint>"}. Any error only
- * disables discovery, with Circus's warning.
+ * multicast port with {"endpoint": "<control endpoint>"}, plus (ours, for
+ * `circusctl --discover`) "pubsub_endpoint" and, when CURVE is on, the
+ * server's "curve_public_key". Any error only disables discovery, with
+ * Circus's warning.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -35,7 +37,11 @@ discovery_cb(UNUSED struct ev_loop *loop, ev_io *io, UNUSED int revents)
 		if (recvfrom(a->mcast_fd, buf, sizeof buf, MSG_DONTWAIT,
 		    (struct sockaddr *)&from, &len) == -1)
 			return;
-		o = json_pack("{s:s}", "endpoint", a->cfg->circus.endpoint);
+		o = json_pack("{s:s,s:s}", "endpoint", a->cfg->circus.endpoint,
+		    "pubsub_endpoint", a->cfg->circus.pubsub_endpoint);
+		if (auth_public_key(a) != NULL)
+			json_object_set_new(o, "curve_public_key",
+			    json_string(auth_public_key(a)));
 		reply = pyjson_dumps(o);
 		json_decref(o);
 		(void)sendto(a->mcast_fd, reply, strlen(reply), MSG_DONTWAIT,
@@ -82,6 +88,8 @@ discovery_open(struct arbiter *a)
 
 	if (url == NULL || url[0] == '\0')
 		return;
+	if (a->mcast_fd != -1)	/* handed over by a full restart */
+		goto watch;
 	if (discovery_parse(url, &group, &port) == -1)
 		goto fail;
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -104,7 +112,8 @@ discovery_open(struct arbiter *a)
 		goto fail;
 	}
 	a->mcast_fd = fd;
-	ev_io_init(&a->mcast_w, discovery_cb, fd, EV_READ);
+watch:
+	ev_io_init(&a->mcast_w, discovery_cb, a->mcast_fd, EV_READ);
 	a->mcast_w.data = a;
 	ev_io_start(a->loop, &a->mcast_w);
 	return;
@@ -122,4 +131,19 @@ discovery_close(struct arbiter *a)
 	ev_io_stop(a->loop, &a->mcast_w);
 	close(a->mcast_fd);
 	a->mcast_fd = -1;
+}
+
+/* Move old's discovery socket to next when both use the same address. */
+void
+discovery_handover(struct arbiter *old, struct arbiter *next)
+{
+	const char *u = old->cfg->circus.multicast_endpoint;
+	const char *v = next->cfg->circus.multicast_endpoint;
+
+	if (old->mcast_fd == -1 || next->mcast_fd != -1 || u == NULL ||
+	    v == NULL || strcmp(u, v) != 0)
+		return;
+	ev_io_stop(old->loop, &old->mcast_w);
+	next->mcast_fd = old->mcast_fd;
+	old->mcast_fd = -1;
 }

@@ -27,6 +27,8 @@
 #include "util.h"
 #include "xmalloc.h"
 
+#define HOOK_OUTPUT_MAX	65536	/* bytes of a hook's stdout kept */
+
 #ifndef HOOK_TIMEOUT
 #define HOOK_TIMEOUT	30.0	/* seconds; then SIGKILL, and it "raised" */
 #endif
@@ -47,6 +49,7 @@ struct hook_job {
 	bool			 ignore;	/* failure counts as true */
 	json_t			*args;
 	hook_done_cb		 done;
+	hook_output_cb		 done_out;	/* instead of done: stdout too */
 	void			*ctx;
 	bool			 started;
 	pid_t			 pid;
@@ -55,6 +58,10 @@ struct hook_job {
 	size_t			 inlen, inoff;
 	int			 infd;
 	ev_io			 in_w;
+	int			 outfd;		/* its stdout (done_out only) */
+	char			*out;
+	size_t			 outlen;
+	ev_io			 out_w;
 	ev_child		 child_w;
 	ev_timer		 timer_w;
 };
@@ -66,6 +73,7 @@ struct hook_plan {
 	char		*const *envp;
 	const char	*cwd;
 	int		 infd;
+	int		 outfd;		/* -1: circusd's stdout */
 	int		 errfd;
 };
 
@@ -128,6 +136,8 @@ hook_child(const struct hook_plan *plan)
 	sigemptyset(&empty);
 	sigprocmask(SIG_SETMASK, &empty, NULL);
 	if (dup2(plan->infd, 0) == -1)
+		hook_child_fail(plan, 0);
+	if (plan->outfd != -1 && dup2(plan->outfd, 1) == -1)
 		hook_child_fail(plan, 0);
 	if (plan->cwd != NULL && chdir(plan->cwd) == -1)
 		hook_child_fail(plan, 1);
@@ -193,6 +203,7 @@ hook_job_free(struct hook_job *job)
 	free(job->target);
 	free(job->error);
 	free(job->input);
+	free(job->out);
 	json_decref(job->args);
 	free(job);
 }
@@ -206,10 +217,50 @@ hook_job_stop(struct hook_job *job)
 	ev_child_stop(loop, &job->child_w);
 	ev_timer_stop(loop, &job->timer_w);
 	ev_io_stop(loop, &job->in_w);
+	ev_io_stop(loop, &job->out_w);
 	if (job->infd != -1) {
 		close(job->infd);
 		job->infd = -1;
 	}
+	if (job->outfd != -1) {
+		close(job->outfd);
+		job->outfd = -1;
+	}
+}
+
+/* Read what the program wrote on stdout (kept up to HOOK_OUTPUT_MAX). */
+static void
+hook_read_out(struct hook_job *job)
+{
+	char buf[4096];
+	ssize_t n;
+	size_t keep;
+
+	while (job->outfd != -1) {
+		n = read(job->outfd, buf, sizeof buf);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n <= 0) {
+			ev_io_stop(job->watcher->arbiter->loop, &job->out_w);
+			close(job->outfd);
+			job->outfd = -1;
+			return;
+		}
+		keep = job->outlen + (size_t)n > HOOK_OUTPUT_MAX ?
+		    HOOK_OUTPUT_MAX - job->outlen : (size_t)n;
+		job->out = xrealloc(job->out, job->outlen + keep + 1);
+		memcpy(job->out + job->outlen, buf, keep);
+		job->outlen += keep;
+		job->out[job->outlen] = '\0';
+	}
+}
+
+static void
+hook_out_cb(UNUSED struct ev_loop *loop, ev_io *io, UNUSED int revents)
+{
+	hook_read_out(container_of(io, struct hook_job, out_w));
 }
 
 /* The job is over: events, log, callback, then the next job. */
@@ -221,6 +272,7 @@ hook_finish(struct hook_job *job, int verdict, const char *error)
 	bool result, alive = true, saved_in_cb = w->hook_in_cb;
 	bool *saved_alive = w->hook_alive;
 
+	hook_read_out(job);	/* what is left in the pipe */
 	hook_job_stop(job);
 	if (error != NULL) {
 		log_errorx("Hook '%s' failed: %s", job->name, error);
@@ -242,7 +294,11 @@ hook_finish(struct hook_job *job, int verdict, const char *error)
 	w->hook_in_cb = true;
 	w->hook_cursor = NULL;
 	w->hook_alive = &alive;
-	job->done(w, job->ctx, result);
+	if (job->done_out != NULL)
+		job->done_out(w, job->ctx, result, job->out != NULL ?
+		    job->out : "");
+	else
+		job->done(w, job->ctx, result);
 	if (alive) {
 		w->hook_in_cb = saved_in_cb;
 		w->hook_cursor = saved_cursor;
@@ -331,7 +387,8 @@ hook_start(struct hook_job *job)
 	json_t *in, *v;
 	const char *k;
 	char *argv[2], **envp;
-	int inp[2] = { -1, -1 }, errp[2] = { -1, -1 }, msg[2];
+	int inp[2] = { -1, -1 }, errp[2] = { -1, -1 }, outp[2] = { -1, -1 };
+	int msg[2];
 	sigset_t all, old;
 	ssize_t n;
 	pid_t pid;
@@ -344,7 +401,8 @@ hook_start(struct hook_job *job)
 	json_decref(in);
 	job->inlen = job->input != NULL ? strlen(job->input) : 0;
 
-	if (pipe2(inp, O_CLOEXEC) == -1 || pipe2(errp, O_CLOEXEC) == -1) {
+	if (pipe2(inp, O_CLOEXEC) == -1 || pipe2(errp, O_CLOEXEC) == -1 ||
+	    (job->done_out != NULL && pipe2(outp, O_CLOEXEC) == -1)) {
 		job->error = xprintf("[Errno %d] %s", errno, strerror(errno));
 		goto fail;
 	}
@@ -356,6 +414,7 @@ hook_start(struct hook_job *job)
 	plan.envp = envp;
 	plan.cwd = w->cfg->working_dir;
 	plan.infd = inp[0];
+	plan.outfd = outp[1];
 	plan.errfd = errp[1];
 
 	sigfillset(&all);
@@ -366,6 +425,10 @@ hook_start(struct hook_job *job)
 	close(inp[0]);
 	close(errp[1]);
 	inp[0] = errp[1] = -1;
+	if (outp[1] != -1) {
+		close(outp[1]);
+		outp[1] = -1;
+	}
 	if (pid == -1) {
 		job->error = xprintf("[Errno %d] %s", errno, strerror(errno));
 		goto fail;
@@ -389,6 +452,14 @@ hook_start(struct hook_job *job)
 	ev_child_start(loop, &job->child_w);
 	ev_timer_init(&job->timer_w, hook_timer_cb, (double)HOOK_TIMEOUT, 0.);
 	ev_timer_start(loop, &job->timer_w);
+	if (outp[0] != -1) {
+		job->outfd = outp[0];
+		outp[0] = -1;
+		(void)fcntl(job->outfd, F_SETFL,
+		    fcntl(job->outfd, F_GETFL) | O_NONBLOCK);
+		ev_io_init(&job->out_w, hook_out_cb, job->outfd, EV_READ);
+		ev_io_start(loop, &job->out_w);
+	}
 	job->infd = inp[1];
 	(void)fcntl(job->infd, F_SETFL, fcntl(job->infd, F_GETFL) | O_NONBLOCK);
 	ev_io_init(&job->in_w, hook_write_cb, job->infd, EV_WRITE);
@@ -396,6 +467,10 @@ hook_start(struct hook_job *job)
 	return;
 
 fail:
+	if (outp[0] != -1)
+		close(outp[0]);
+	if (outp[1] != -1)
+		close(outp[1]);
 	if (inp[0] != -1)
 		close(inp[0]);
 	if (inp[1] != -1)
@@ -418,10 +493,11 @@ hook_next(struct watcher *w)
 		hook_start(job);
 }
 
-/* Run a hook, or answer true at once when it is not configured. */
-void
-hook_run(struct watcher *w, const char *hook, json_t *args, hook_done_cb done,
-    void *ctx)
+/* Run a hook (done or done_out), or answer true at once when it is not
+ * configured. */
+static void
+hook_run_job(struct watcher *w, const char *hook, json_t *args,
+    hook_done_cb done, hook_output_cb done_out, void *ctx)
 {
 	struct hook_job *job;
 	const char *target;
@@ -430,7 +506,10 @@ hook_run(struct watcher *w, const char *hook, json_t *args, hook_done_cb done,
 
 	if ((target = hook_target(w, hook, &ignore)) == NULL) {
 		json_decref(args);
-		done(w, ctx, true);
+		if (done_out != NULL)
+			done_out(w, ctx, true, "");
+		else
+			done(w, ctx, true);
 		return;
 	}
 	for (i = 0; i < nitems(hook_ignored); i++)
@@ -443,9 +522,12 @@ hook_run(struct watcher *w, const char *hook, json_t *args, hook_done_cb done,
 	job->ignore = ignore;
 	job->args = args != NULL ? args : json_object();
 	job->done = done;
+	job->done_out = done_out;
 	job->ctx = ctx;
 	job->infd = -1;
+	job->outfd = -1;
 	ev_init(&job->in_w, hook_write_cb);
+	ev_init(&job->out_w, hook_out_cb);
 	ev_init(&job->child_w, hook_child_cb);
 	ev_init(&job->timer_w, hook_timer_cb);
 	if (w->hook_in_cb) {
@@ -458,6 +540,22 @@ hook_run(struct watcher *w, const char *hook, json_t *args, hook_done_cb done,
 	} else
 		TAILQ_INSERT_TAIL(&w->hook_jobs, job, entry);
 	hook_next(w);
+}
+
+/* Run a hook; done gets its result. */
+void
+hook_run(struct watcher *w, const char *hook, json_t *args, hook_done_cb done,
+    void *ctx)
+{
+	hook_run_job(w, hook, args, done, NULL, ctx);
+}
+
+/* Run a hook; done gets its result and what it printed on stdout. */
+void
+hook_run_output(struct watcher *w, const char *hook, json_t *args,
+    hook_output_cb done, void *ctx)
+{
+	hook_run_job(w, hook, args, NULL, done, ctx);
 }
 
 /* Kill and forget every hook of a watcher being freed. */

@@ -27,6 +27,10 @@
 
 volatile int circusd_exit_code;
 
+/* Where startup errors go: stderr, or with --daemon the pipe to the
+ * process that was started, which prints them and exits 1. */
+static FILE *errout;
+
 /* Print usage. */
 static void
 usage(FILE *f)
@@ -49,16 +53,48 @@ usage(FILE *f)
 	    "  --version             display version and exit\n");
 }
 
-/* Fork twice, detach, point stdio at /dev/null (lifecycle.md §12). */
+/* The started process (--daemon): wait for the daemon to be loaded and
+ * bound. It writes its startup errors to the pipe, then closes it; a NUL
+ * byte at the end means it runs. Exit 0 then, else 1 with the errors. */
+static void
+daemon_wait(int rfd)
+{
+	char buf[4096];
+	ssize_t n;
+	bool ready = false;
+
+	for (;;) {
+		n = read(rfd, buf, sizeof buf);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		ready = buf[n - 1] == '\0';
+		(void)!write(2, buf, ready ? (size_t)n - 1 : (size_t)n);
+	}
+	if (!ready)
+		fprintf(stderr, "circusd: the daemon could not start\n");
+	_exit(ready ? 0 : 1);
+}
+
+/* Fork twice, detach, point stdio at /dev/null (lifecycle.md §12); startup
+ * errors go to the started process through a pipe (daemon_ready). */
 static void
 daemonize(void)
 {
 	struct rlimit rl;
 	rlim_t max, fd;
-	int nul;
+	int nul, p[2];
 
-	if (fork() != 0)
-		_exit(0);
+	if (pipe2(p, O_CLOEXEC) == -1) {
+		fprintf(stderr, "circusd: pipe: %s\n", strerror(errno));
+		exit(1);
+	}
+	if (fork() != 0) {
+		close(p[1]);
+		daemon_wait(p[0]);
+	}
+	close(p[0]);
 	setsid();
 	if (fork() != 0)
 		_exit(0);
@@ -66,12 +102,26 @@ daemonize(void)
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY)
 		max = rl.rlim_max > 65536 ? 65536 : rl.rlim_max;
 	for (fd = 0; fd < max; fd++)
-		close((int)fd);
+		if ((int)fd != p[1])
+			close((int)fd);
 	nul = open("/dev/null", O_RDWR);
 	if (nul == 0) {
 		(void)!dup2(0, 1);
 		(void)!dup2(0, 2);
 	}
+	if ((errout = fdopen(p[1], "w")) == NULL)
+		errout = stderr;
+}
+
+/* Loaded and bound: the started process may exit 0 (--daemon). */
+static void
+daemon_ready(void)
+{
+	if (errout == stderr)
+		return;
+	fputc('\0', errout);
+	fclose(errout);
+	errout = stderr;
 }
 
 /* Create the pidfile; -1 (message printed) if in use or impossible. */
@@ -86,7 +136,7 @@ pidfile_create(const char *path)
 	copy = xstrdup(path);
 	dir = dirname(copy);
 	if (access(dir, F_OK) == -1) {
-		fprintf(stderr, "%s doesn't exist. Can't create pidfile\n", dir);
+		fprintf(errout, "%s doesn't exist. Can't create pidfile\n", dir);
 		free(copy);
 		return -1;
 	}
@@ -100,21 +150,21 @@ pidfile_create(const char *path)
 			pid = strtol(buf, NULL, 10);
 			if (pid > 0 && pid != getpid() &&
 			    (kill((pid_t)pid, 0) == 0 || errno == EPERM)) {
-				printf("pid file '%s' is stale, current pid %d\n",
-				    path, (int)getpid());
+				fprintf(errout, "circusd: pidfile '%s' is in "
+				    "use: pid %ld is running\n", path, pid);
 				return -1;
 			}
 		}
 	}
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd == -1) {
-		fprintf(stderr, "circusd: cannot create pidfile %s: %s\n", path,
+		fprintf(errout, "circusd: cannot create pidfile %s: %s\n", path,
 		    strerror(errno));
 		return -1;
 	}
 	n = snprintf(buf, sizeof buf, "%d\n", (int)getpid());
 	if (write(fd, buf, (size_t)n) != n || fsync(fd) == -1) {
-		fprintf(stderr, "circusd: cannot write pidfile %s: %s\n", path,
+		fprintf(errout, "circusd: cannot write pidfile %s: %s\n", path,
 		    strerror(errno));
 		close(fd);
 		unlink(path);
@@ -149,22 +199,36 @@ load_config(const char *path)
 {
 	struct config *cfg;
 	char *errors = NULL;
-	size_t i;
 
 	cfg = config_load(path, &errors);
 	if (cfg == NULL) {
-		fprintf(stderr, "circusd: configuration refused:\n%s%s",
+		fprintf(errout, "circusd: configuration refused:\n%s%s",
 		    errors != NULL ? errors : "unknown error",
 		    errors != NULL && errors[0] != '\0' &&
 		    errors[strlen(errors) - 1] == '\n' ? "" : "\n");
 		free(errors);
 		return NULL;
 	}
-	for (i = 0; cfg->warnings != NULL && i < json_array_size(cfg->warnings);
-	    i++)
-		log_warnx("%s", json_string_value(json_array_get(cfg->warnings,
-		    i)));
+	arbiter_log_warnings(cfg);
 	return cfg;
+}
+
+/* --check: what the daemon would refuse, skip or misread, file:line
+ * each on stderr. 1 if there is any. */
+static int
+check_report(const struct config *cfg)
+{
+	json_t *problems = config_problems(cfg);
+	size_t i, n = json_array_size(problems);
+
+	if (n > 0)
+		fprintf(stderr, "circusd: the configuration would not run as "
+		    "written:\n");
+	for (i = 0; i < n; i++)
+		fprintf(stderr, "%s\n", json_string_value(json_array_get(
+		    problems, i)));
+	json_decref(problems);
+	return n > 0 ? 1 : 0;
 }
 
 int
@@ -186,11 +250,13 @@ main(int argc, char **argv)
 	char *pidfile_owned = NULL;
 	bool daemon_mode = false, check = false, pid_created = false;
 	struct ev_loop *loop;
-	struct arbiter *a;
+	struct arbiter *a, *next;
+	sigset_t all;
 	struct config *cfg;
 	char *cause = NULL, *path;
 	int ch, rc = 0;
 
+	errout = stderr;
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'l':
@@ -241,10 +307,12 @@ main(int argc, char **argv)
 		cfg = load_config(path);
 		if (cfg == NULL)
 			return 1;
-		printf("%s: OK (%zu watchers, %zu sockets, %zu plugins)\n", path,
-		    cfg->nwatchers, cfg->nsockets, cfg->nplugins);
+		rc = check_report(cfg);
+		if (rc == 0)
+			printf("%s: OK (%zu watchers, %zu sockets, %zu plugins)\n",
+			    path, cfg->nwatchers, cfg->nsockets, cfg->nplugins);
 		config_free(cfg);
-		return 0;
+		return rc;
 	}
 	if (daemon_mode)
 		daemonize();
@@ -254,27 +322,26 @@ main(int argc, char **argv)
 	zsys_handler_set(NULL);
 	zsys_set_linger(0);
 	loop = ev_default_loop(EVFLAG_AUTO);
+	cfg = load_config(path);
+	if (cfg == NULL) {
+		rc = 1;
+		goto out;
+	}
+	a = NULL;	/* created once logging is set up; then successors */
 	for (;;) {
-		cfg = load_config(path);
-		if (cfg == NULL) {
-			rc = 1;
-			break;
-		}
+		if (a != NULL)
+			cfg = a->cfg;
 		level = loglevel != NULL ? loglevel : cfg->circus.loglevel;
 		log_level_current = log_level_parse(level);
 		if (log_open("circus", logoutput != NULL ? logoutput :
 		    cfg->circus.logoutput, &cause) == -1) {
-			fprintf(stderr, "circusd: %s\n", cause);
+			fprintf(errout, "circusd: %s\n", cause);
 			free(cause);
-			config_free(cfg);
-			rc = 1;
-			break;
+			goto fail;
 		}
 		if (cfg->circus.httpd) {
-			fprintf(stderr, "You need to install circus-web\n");
-			config_free(cfg);
-			rc = 1;
-			break;
+			fprintf(errout, "You need to install circus-web\n");
+			goto fail;
 		}
 		if (cfg->circus.umask >= 0)
 			umask((mode_t)cfg->circus.umask);
@@ -282,39 +349,57 @@ main(int argc, char **argv)
 			if (pidfile == NULL && cfg->circus.pidfile != NULL)
 				pidfile = pidfile_owned =
 				    xstrdup(cfg->circus.pidfile);
-			if (pidfile != NULL && pidfile_create(pidfile) == -1) {
-				config_free(cfg);
-				rc = 1;
-				break;
-			}
+			if (pidfile != NULL && pidfile_create(pidfile) == -1)
+				goto fail;
 			pid_created = pidfile != NULL;
 		}
 		log_info("Starting master on pid %d", (int)getpid());
 		stats_tree_start();
-		a = arbiter_new(loop, cfg, path, &cause);
+		if (a == NULL)
+			a = arbiter_new(loop, cfg, path, &cause);
 		if (arbiter_start(a, &cause) == -1) {
 			log_msg(LOG_LEVEL_CRITICAL, "%s", cause);
-			fprintf(stderr, "circusd: %s\n", cause);
+			fprintf(errout, "circusd: %s\n", cause);
 			free(cause);
-			arbiter_free(a);
-			rc = 1;
-			break;
+			goto fail;
 		}
+		daemon_ready();
 		ev_run(loop, 0);
-		if (!a->restart_requested) {
-			arbiter_free(a);
-			break;
+		/* a full restart: the next arbiter takes over the sockets it
+		 * shares with this one, then this one goes */
+		next = a->restart_requested && !a->quit_requested ?
+		    a->successor : NULL;
+		if (next != NULL) {
+			a->successor = NULL;
+			arbiter_handover(a, next);
 		}
+		arbiter_free(a);	/* and a successor a quit made useless */
+		if (next == NULL)
+			goto out;
 		log_info("restarting");
-		arbiter_free(a);
+		a = next;
 	}
+fail:
+	if (a != NULL)
+		arbiter_free(a);
+	else
+		config_free(cfg);
+	rc = 1;
+out:
 	if (pid_created)
 		pidfile_remove(pidfile);
 	free(pidfile_owned);
 	stats_tree_stop();
 	procinfo_cache_free();
 	ev_loop_destroy(loop);
+	/* zmq_ctx_term gives up with EINTR when a signal arrives, and czmq
+	 * does not call it again: the last replies and events still
+	 * lingering would be dropped */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, NULL);
 	zsys_shutdown();
 	log_close();
+	if (errout != stderr)
+		fclose(errout);	/* EOF without NUL: the started process exits 1 */
 	return rc;
 }

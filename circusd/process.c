@@ -889,6 +889,70 @@ process_signal_hooked(struct process *p, int signum, bool escalate)
 	    process_before_signal_done, p);
 }
 
+/* The signal command's signal to one process, between its hooks. */
+struct process_sigcmd {
+	struct process	*p;
+	int		 signum;
+	pid_t		*tree;		/* descendants (recursive), owned */
+	size_t		 ntree;
+};
+
+static void
+process_sigcmd_after_done(UNUSED struct watcher *w, void *ctx,
+    UNUSED bool ok)
+{
+	struct process_sigcmd *sc = ctx;
+
+	process_release(sc->p);
+	free(sc->tree);
+	free(sc);
+}
+
+/* before_signal said yes (or the signal is SIGKILL): send it, then to the
+ * tree found beforehand; after_signal runs in any case. */
+static void
+process_sigcmd_before_done(struct watcher *w, void *ctx, bool ok)
+{
+	struct process_sigcmd *sc = ctx;
+	struct process *p = sc->p;
+	size_t i;
+
+	if (p->state != PROCESS_EXITED) {
+		if (ok || sc->signum == SIGKILL)
+			kill(p->pid, sc->signum);
+		else
+			log_debug("%s: before_signal hook said no: signal %d "
+			    "not sent to %d", w->name, sc->signum,
+			    (int)p->pid);
+		for (i = 0; i < sc->ntree; i++)
+			kill(sc->tree[i], sc->signum);
+	}
+	hook_run(w, "after_signal", hook_configured(w, "after_signal") ?
+	    json_pack("{s:i, s:i}", "pid", (int)p->pid, "signum", sc->signum) :
+	    NULL, process_sigcmd_after_done, sc);
+}
+
+/* The `signal` command's path to a process (commands.md signal):
+ * before_signal (vetoes all but SIGKILL), the signal, then the tree
+ * (owned, may be NULL), then after_signal. No kill events. */
+void
+process_signal_command(struct process *p, int signum, pid_t *tree,
+    size_t ntree)
+{
+	struct process_sigcmd *sc;
+
+	sc = xcalloc(1, sizeof *sc);
+	sc->p = p;
+	sc->signum = signum;
+	sc->tree = tree;
+	sc->ntree = ntree;
+	process_hold(p);
+	hook_run(p->watcher, "before_signal",
+	    hook_configured(p->watcher, "before_signal") ?
+	    json_pack("{s:i, s:i}", "pid", (int)p->pid, "signum", signum) :
+	    NULL, process_sigcmd_before_done, sc);
+}
+
 /* Graceful timeout expired: SIGKILL the process, its group and tree. */
 static void
 process_kill_timeout_cb(UNUSED struct ev_loop *loop, ev_timer *t,

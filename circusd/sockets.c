@@ -24,14 +24,18 @@
 #include "log.h"
 #include "xmalloc.h"
 
-/* Wrap a socket config (ownership passes). */
+/* Wrap a socket config (ownership passes). Each one is numbered in
+ * the order they are created (by name at start-up, then reloadconfig's
+ * additions): the order of Circus's file descriptors. */
 struct csocket *
 csocket_new(struct socket_cfg *cfg)
 {
+	static unsigned long seq;
 	struct csocket *s = xcalloc(1, sizeof *s);
 
 	s->cfg = cfg;
 	s->fd = -1;
+	s->seq = ++seq;
 	return s;
 }
 
@@ -163,6 +167,8 @@ csocket_bind(struct csocket *s, char **cause)
 	socklen_t len = sizeof ss;
 	char host[NI_MAXHOST];
 
+	if (s->fd != -1)	/* adopted by a full restart */
+		return 0;
 	if (s->cfg->so_reuseport) {
 		free(s->bound_host);
 		s->bound_host = xstrdup(s->cfg->host);
@@ -185,6 +191,44 @@ csocket_bind(struct csocket *s, char **cause)
 		    ((struct sockaddr_in *)&ss)->sin_port);
 	}
 	return 0;
+}
+
+/* True when both configs name the same address (a restart keeps its fd). */
+bool
+csocket_same_address(const struct socket_cfg *a, const struct socket_cfg *b)
+{
+	return (a->port == b->port && a->family == b->family &&
+	    a->type == b->type && a->proto == b->proto &&
+	    a->so_reuseport == b->so_reuseport &&
+	    (a->host == NULL) == (b->host == NULL) &&
+	    (a->host == NULL || strcmp(a->host, b->host) == 0) &&
+	    (a->path == NULL) == (b->path == NULL) &&
+	    (a->path == NULL || strcmp(a->path, b->path) == 0) &&
+	    (a->interface == NULL) == (b->interface == NULL) &&
+	    (a->interface == NULL || strcmp(a->interface, b->interface) == 0));
+}
+
+/* Take over old's bound fd (restart); listen again with s's backlog and
+ * blocking mode, the only options that can change on a bound socket. */
+void
+csocket_adopt(struct csocket *s, struct csocket *old)
+{
+	int fl;
+
+	ev_io_stop(EV_DEFAULT, &old->ondemand_w);
+	s->fd = old->fd;
+	old->fd = -1;
+	memcpy(s->fdstr, old->fdstr, sizeof s->fdstr);
+	free(s->bound_host);
+	s->bound_host = old->bound_host;
+	old->bound_host = NULL;
+	s->bound_port = old->bound_port;
+	fl = fcntl(s->fd, F_GETFL);
+	if (fl != -1)
+		(void)fcntl(s->fd, F_SETFL, s->cfg->blocking ? fl & ~O_NONBLOCK :
+		    fl | O_NONBLOCK);
+	if (s->cfg->type == SOCK_STREAM || s->cfg->type == SOCK_SEQPACKET)
+		(void)listen(s->fd, s->cfg->backlog);
 }
 
 /* A fresh per-process socket for so_reuseport. */

@@ -1427,6 +1427,13 @@ outpipe_set_stream(struct outpipe *op, struct stream *sink)
 	op->sink = sink;
 }
 
+/* The sink an outpipe writes to. */
+const struct stream *
+outpipe_sink(const struct outpipe *op)
+{
+	return op->sink;
+}
+
 /* Bytes of partial line waiting for its end. */
 size_t
 outpipe_buffered(const struct outpipe *op)

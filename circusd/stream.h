@@ -73,6 +73,8 @@ const char *stream_filename(const struct stream *);
 /* Point an outpipe at another sink (set stdout_stream.*); the partial
  * line already buffered goes to the new sink. */
 void outpipe_set_stream(struct outpipe *, struct stream *sink);
+/* The sink an outpipe writes to (borrowed). */
+const struct stream *outpipe_sink(const struct outpipe *);
 /* Bytes of partial line currently buffered (<= OUTPIPE_LINE_MAX). */
 size_t outpipe_buffered(const struct outpipe *);
 

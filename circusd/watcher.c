@@ -6,6 +6,7 @@
  *   stopped --start--> starting --all spawned--> active
  *   starting --nothing could be spawned--> stopped
  *   active --stop/restart/rm/quit--> stopping --last exit--> stopped
+ *   (respawn = false: active even once every process exited, as Circus)
  *   active --reload--> active (processes replaced, "reload" event)
  *
  * Every watcher has its own FIFO of operations (DECISIONS 1): the head
@@ -64,6 +65,7 @@ static void watcher_run_next(struct watcher *);
 static void watcher_spawn_some(struct watcher *);
 static void watcher_progress(struct watcher *);
 static void watcher_stop_begin(struct watcher *, struct watcher_op *);
+static void watcher_free_retired(struct watcher *, bool all);
 
 static const char *watcher_state_names[] = { "stopped", "starting", "active",
 	"stopping" };
@@ -161,10 +163,15 @@ watcher_free(struct watcher *w)
 		json_decref(op->before);
 		json_decref(op->stopped_pids);
 		free(op->seq_pids);
+		free(op->error);
 		free(op);
 	}
 	watcher_close_streams(w);
+	watcher_free_retired(w, true);
 	free(w->backoff_reason);
+	free(w->spawn_error);
+	free(w->stop_reason);
+	free(w->client_stop_reason);
 	free(w->lname);
 	free(w->topic);
 	watcher_cfg_free(w->cfg);
@@ -187,6 +194,7 @@ watcher_cancel_ops(struct watcher *w)
 		json_decref(op->before);
 		json_decref(op->stopped_pids);
 		free(op->seq_pids);
+		free(op->error);
 		free(op);
 	}
 	w->op_running = false;
@@ -381,12 +389,15 @@ watcher_op_done(struct watcher *w, json_t *result, int error)
 	}
 	TAILQ_REMOVE(&w->ops, op, entry);
 	w->op_running = false;
+	w->op_error = op->error;
 	if (op->done != NULL)
 		op->done(w, op->ctx, result, error);
+	w->op_error = NULL;
 	json_decref(result);
 	json_decref(op->before);
 	json_decref(op->stopped_pids);
 	free(op->seq_pids);
+	free(op->error);
 	free(op);
 	if (w->removed && TAILQ_EMPTY(&w->ops)) {
 		watcher_free(w);
@@ -414,6 +425,71 @@ watcher_open_streams(struct watcher *w, char **cause)
 		if (w->stderr_stream == NULL)
 			return -1;
 	}
+	return 0;
+}
+
+/* Is sink s still written to by one of the watcher's processes? */
+static bool
+watcher_stream_in_use(const struct watcher *w, const struct stream *s)
+{
+	const struct process *p;
+
+	TAILQ_FOREACH(p, &w->processes, entry)
+		if ((p->out != NULL && outpipe_sink(p->out) == s) ||
+		    (p->err != NULL && outpipe_sink(p->err) == s))
+			return true;
+	return false;
+}
+
+/* Free the retired sinks no process writes to any more (all of them
+ * when the watcher goes away). */
+static void
+watcher_free_retired(struct watcher *w, bool all)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < w->nretired; i++) {
+		if (all || !watcher_stream_in_use(w, w->retired[i]))
+			stream_free(w->retired[i]);
+		else
+			w->retired[n++] = w->retired[i];
+	}
+	w->nretired = n;
+	if (n == 0) {
+		free(w->retired);
+		w->retired = NULL;
+	}
+}
+
+/* Keep sink s (may be NULL) until its processes exit. */
+static void
+watcher_retire_stream(struct watcher *w, struct stream *s)
+{
+	if (s == NULL)
+		return;
+	w->retired = xreallocarray(w->retired, w->nretired + 1,
+	    sizeof *w->retired);
+	w->retired[w->nretired++] = s;
+}
+
+/* New sinks after a stream option changed (see circusd.h). */
+int
+watcher_renew_streams(struct watcher *w, char **cause)
+{
+	struct stream *out = w->stdout_stream, *err = w->stderr_stream;
+
+	w->stdout_stream = NULL;
+	w->stderr_stream = NULL;
+	if (w->state != WATCHER_STOPPED &&
+	    watcher_open_streams(w, cause) == -1) {
+		watcher_close_streams(w);	/* the one that did open */
+		w->stdout_stream = out;
+		w->stderr_stream = err;
+		return -1;
+	}
+	watcher_retire_stream(w, out);
+	watcher_retire_stream(w, err);
+	watcher_free_retired(w, false);
 	return 0;
 }
 
@@ -453,13 +529,17 @@ watcher_spawn_process(struct watcher *w)
 
 	p = process_spawn(w, watcher_next_wid(w), &cause);
 	if (p == NULL) {
-		log_errorx("error in '%s': %s", w->name,
+		free(w->spawn_error);
+		w->spawn_error = xprintf("error in '%s': %s", w->name,
 		    cause != NULL ? cause : "spawn failed");
+		log_errorx("%s", w->spawn_error);
 		free(cause);
 		w->spawn_failures++;
 		return NULL;
 	}
 	w->spawn_failures = 0;
+	free(w->spawn_error);
+	w->spawn_error = NULL;
 	w->last_spawn = ev_now(a->loop);
 	TAILQ_INSERT_TAIL(&w->processes, p, entry);
 	w->nprocesses++;
@@ -480,8 +560,11 @@ watcher_give_up(struct watcher *w)
 {
 	struct watcher_op *op;
 
-	log_errorx("%s: could not spawn a process after %d attempts, "
-	    "stopping the watcher", w->name, w->spawn_failures);
+	free(w->stop_reason);
+	w->stop_reason = xprintf("could not spawn a process after "
+	    "%d attempts (%s)", w->spawn_failures, w->spawn_error != NULL ?
+	    w->spawn_error : "spawn failed");
+	log_errorx("%s: %s, stopping the watcher", w->name, w->stop_reason);
 	w->gave_up = true;
 	w->spawn_failures = 0;
 	if (w->state == WATCHER_ACTIVE) {
@@ -495,8 +578,9 @@ watcher_give_up(struct watcher *w)
 static void
 watcher_spawn_vetoed(struct watcher *w, const char *hook)
 {
-	log_warnx("%s: the %s hook refused the spawn, stopping the watcher",
-	    w->name, hook);
+	free(w->stop_reason);
+	w->stop_reason = xprintf("the %s hook refused the spawn", hook);
+	log_warnx("%s: %s, stopping the watcher", w->name, w->stop_reason);
 	w->gave_up = true;
 	w->vetoed = true;
 	if (w->state == WATCHER_ACTIVE)
@@ -702,6 +786,23 @@ watcher_set_numprocesses(struct watcher *w, int n)
 	watcher_manage(w);
 }
 
+/* "process 12 exited with code 1 after 0.010s" or "... was killed by
+ * signal 9 (SIGKILL) ...". Caller frees. */
+static char *
+watcher_exit_text(const struct process *p, double lived)
+{
+	const char *sig;
+
+	if (p->exit_code < 0) {
+		sig = util_signal_name(-p->exit_code);
+		return xprintf("process %d was killed by signal %d (SIG%s) "
+		    "after %.3fs", (int)p->pid, -p->exit_code,
+		    sig != NULL ? sig : "?", lived);
+	}
+	return xprintf("process %d exited with code %d after %.3fs",
+	    (int)p->pid, p->exit_code, lived);
+}
+
 /* Record a death for the crash back-off (DECISIONS 3). */
 static void
 watcher_account_death(struct watcher *w, struct process *p)
@@ -729,11 +830,17 @@ watcher_account_death(struct watcher *w, struct process *p)
 	w->backoff_s = delay;
 	w->backoff_until = now + delay;
 	free(w->backoff_reason);
-	w->backoff_reason = xprintf("process %d exited with %d after %.3fs",
-	    (int)p->pid, p->exit_code, lived);
+	w->backoff_reason = watcher_exit_text(p, lived);
 	if (delay > 0)
-		log_warnx("%s: %s; %d quick deaths in a row, next spawn in "
-		    "%.2fs", w->name, w->backoff_reason, w->crashes, delay);
+		log_warnx("%s: %d quick deaths in a row, next spawn in %.2fs",
+		    w->name, w->crashes, delay);
+}
+
+/* Why the watcher stopped by itself, or NULL. */
+const char *
+watcher_stop_reason(const struct watcher *w)
+{
+	return w->state == WATCHER_STOPPED ? w->stop_reason : NULL;
 }
 
 /* Back-off state for status/stats. */
@@ -768,10 +875,9 @@ watcher_after_death(struct watcher *w, enum process_kill_reason reason,
 {
 	if (reason == KILL_NONE && w->state == WATCHER_ACTIVE) {
 		if (!w->cfg->respawn) {
-			if (w->nprocesses == 0 && !w->cfg->on_demand)
-				watcher_queue(w, watcher_op_new(WOP_STOP, NULL,
-				    NULL));
-			else if (w->nprocesses == 0)
+			/* As Circus: the watcher stays active, even with no
+			 * process left; start/restart bring them back. */
+			if (w->nprocesses == 0 && w->cfg->on_demand)
 				watcher_set_state(w, WATCHER_STOPPED);
 		} else if (w->cfg->on_demand && w->nprocesses == 0 &&
 		    !w->socket_event) {
@@ -856,12 +962,15 @@ void
 watcher_process_exited(struct watcher *w, struct process *p)
 {
 	enum process_kill_reason reason = p->kill_reason;
+	char *text;
 	bool now;
 
 	log_debug("%s: process %d exited with %d", w->name, (int)p->pid,
 	    p->exit_code);
 	TAILQ_REMOVE(&w->processes, p, entry);
 	w->nprocesses--;
+	if (w->nretired > 0)
+		watcher_free_retired(w, false);
 	if (reason == KILL_STOP || w->state == WATCHER_STOPPING) {
 		TAILQ_INSERT_TAIL(&w->dead, p, entry);
 		watcher_progress(w);
@@ -874,8 +983,13 @@ watcher_process_exited(struct watcher *w, struct process *p)
 		return;
 	}
 	/* It died on its own, or for a sequential reload. */
-	if (reason == KILL_NONE)
+	if (reason == KILL_NONE) {
+		text = watcher_exit_text(p, ev_now(w->arbiter->loop) -
+		    p->started_mono);
+		log_warnx("%s: %s", w->name, text);
+		free(text);
 		watcher_account_death(w, p);
+	}
 	now = watcher_reap(w, p, reason);
 	if (!now)
 		return;
@@ -997,11 +1111,17 @@ watcher_start_spawn(struct watcher *w, struct watcher_op *op)
 	op->phase = PH_START_WAIT;
 	if (watcher_open_streams(w, &cause) == -1) {
 		log_errorx("%s", cause);	/* it names the watcher */
-		free(cause);
+		watcher_close_streams(w);	/* the one that did open */
+		free(op->error);
+		op->error = cause;		/* the reply's reason */
 		return false;
 	}
 	w->gave_up = false;
 	w->vetoed = false;
+	free(w->stop_reason);
+	w->stop_reason = NULL;
+	free(w->client_stop_reason);
+	w->client_stop_reason = NULL;
 	w->spawn_failures = 0;
 	w->backoff_until = 0;
 	w->last_spawn = 0;
@@ -1153,7 +1273,7 @@ watcher_run_next(struct watcher *w)
 			op->phase = PH_START_BEGIN;
 			break;
 		}
-		if (w->cfg->send_hup) {
+		if (w->cfg->send_hup && !op->replace) {
 			TAILQ_FOREACH(p, &w->processes, entry)
 				process_signal(p, SIGHUP);
 			watcher_reloaded(w);
@@ -1397,13 +1517,9 @@ watcher_signal(struct watcher *w, int signum, pid_t pid, pid_t childpid,
 		}
 		/* Find the tree first: once the parent dies its children
 		 * are reparented to us and no longer look like its tree. */
+		kids = NULL;
 		n = recursive ? process_descendants(p->pid, &kids) : 0;
-		process_signal(p, signum);
-		if (recursive) {
-			for (i = 0; i < n; i++)
-				kill(kids[i], signum);
-			free(kids);
-		}
+		process_signal_command(p, signum, kids, n);
 	}
 	if (pid != 0 && (children || childpid != 0) &&
 	    watcher_find_process(w, pid) == NULL) {

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Control-channel client over a ZeroMQ DEALER (protocol.md §2, §11): one
- * frame per request, replies matched by id until a deadline. ZMQ_IMMEDIATE
- * keeps requests off a socket that has no connection, so "unreachable" and
- * "no answer" can be told apart and nothing stale is delivered later.
+ * frame per request, replies matched by id until a deadline. A request is
+ * sent once a socket monitor has seen the connection's ZMTP handshake
+ * complete (with CURVE: the daemon accepted our key), so "unreachable",
+ * "key refused" and "no answer" can be told apart; ZMQ_IMMEDIATE is not used: when the
+ * daemon closes right after its reply (quit), it drops the reply that
+ * arrived but was not read yet.
  * Also spawns the optional ssh tunnel (protocol.md §10). Never logs.
  */
 #include <sys/socket.h>
@@ -31,24 +34,62 @@
 #include "util.h"
 #include "xmalloc.h"
 
+#define CLIENT_INTERRUPT_MS	200	/* interrupt flag checked this often */
+
 struct client {
 	void			*ctx;
 	void			*sock;
+	void			*mon;		/* PAIR: the socket's monitor */
+	bool			 connected;	/* a handshake completed */
+	bool			 refused;	/* the daemon refused our key */
 	char			*endpoint;
 	volatile sig_atomic_t	*interrupt;
+	struct client_curve	 curve;
+	int			 use_curve;
 };
 
 static int	client_open(struct client *, char **);
 static int	client_wait(struct client *, short, long, char **);
 static int	client_send(struct client *, json_t *, int, char **);
 
-/* Create the DEALER socket with a fresh identity and connect it. */
+/* Make an unconnected ZeroMQ socket a CURVE client with keys. */
+int
+client_curve_apply(void *sock, const struct client_curve *keys)
+{
+	if (zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, keys->server_key,
+	    40) != 0 || zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY,
+	    keys->public_key, 40) != 0 || zmq_setsockopt(sock,
+	    ZMQ_CURVE_SECRETKEY, keys->secret_key, 40) != 0)
+		return -1;
+	return 0;
+}
+
+
+/* Close the socket and its monitor. */
+static void
+client_close(struct client *c)
+{
+	if (c->sock != NULL)
+		zmq_socket_monitor(c->sock, NULL, 0);
+	if (c->mon != NULL) {
+		zmq_close(c->mon);
+		c->mon = NULL;
+	}
+	if (c->sock != NULL) {
+		zmq_close(c->sock);
+		c->sock = NULL;
+	}
+}
+
+/* Create the DEALER socket with a fresh identity, its connection monitor,
+ * and connect it. */
 static int
 client_open(struct client *c, char **cause)
 {
-	char	identity[33];
-	int	zero = 0, one = 1;
+	char	identity[33], monaddr[64];
+	int	zero = 0;
 
+	c->connected = c->refused = false;
 	c->sock = zmq_socket(c->ctx, ZMQ_DEALER);
 	if (c->sock == NULL) {
 		*cause = xprintf("cannot create socket: %s",
@@ -58,12 +99,29 @@ client_open(struct client *c, char **cause)
 	util_uuid_hex(identity);
 	zmq_setsockopt(c->sock, ZMQ_IDENTITY, identity, 32);
 	zmq_setsockopt(c->sock, ZMQ_LINGER, &zero, sizeof zero);
-	zmq_setsockopt(c->sock, ZMQ_IMMEDIATE, &one, sizeof one);
+	if (c->use_curve && client_curve_apply(c->sock, &c->curve) != 0) {
+		*cause = xprintf("cannot set CURVE keys: %s",
+		    zmq_strerror(zmq_errno()));
+		client_close(c);
+		return -1;
+	}
+	snprintf(monaddr, sizeof monaddr, "inproc://client-monitor-%s",
+	    identity);
+	if (zmq_socket_monitor(c->sock, monaddr,
+	    ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+	    ZMQ_EVENT_DISCONNECTED) != 0 ||
+	    (c->mon = zmq_socket(c->ctx, ZMQ_PAIR)) == NULL ||
+	    zmq_setsockopt(c->mon, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+	    zmq_connect(c->mon, monaddr) != 0) {
+		*cause = xprintf("cannot monitor the socket: %s",
+		    zmq_strerror(zmq_errno()));
+		client_close(c);
+		return -1;
+	}
 	if (zmq_connect(c->sock, c->endpoint) != 0) {
 		*cause = xprintf("cannot connect to %s: %s", c->endpoint,
 		    zmq_strerror(zmq_errno()));
-		zmq_close(c->sock);
-		c->sock = NULL;
+		client_close(c);
 		return -1;
 	}
 	return 0;
@@ -73,10 +131,22 @@ client_open(struct client *c, char **cause)
 struct client *
 client_new(const char *endpoint, char **cause)
 {
+	return client_new_curve(endpoint, NULL, cause);
+}
+
+/* Open a client for endpoint, a CURVE client on tcp:// with keys. */
+struct client *
+client_new_curve(const char *endpoint, const struct client_curve *keys,
+    char **cause)
+{
 	struct client	*c;
 
 	c = xcalloc(1, sizeof *c);
 	c->endpoint = xstrdup(endpoint);
+	if (keys != NULL && strncmp(endpoint, "tcp://", 6) == 0) {
+		c->curve = *keys;
+		c->use_curve = 1;
+	}
 	c->ctx = zmq_ctx_new();
 	if (c->ctx == NULL) {
 		*cause = xprintf("cannot create ZeroMQ context: %s",
@@ -97,8 +167,7 @@ client_free(struct client *c)
 {
 	if (c == NULL)
 		return;
-	if (c->sock != NULL)
-		zmq_close(c->sock);
+	client_close(c);
 	if (c->ctx != NULL)
 		zmq_ctx_term(c->ctx);
 	free(c->endpoint);
@@ -109,10 +178,7 @@ client_free(struct client *c)
 int
 client_reset(struct client *c, char **cause)
 {
-	if (c->sock != NULL) {
-		zmq_close(c->sock);
-		c->sock = NULL;
-	}
+	client_close(c);
 	return client_open(c, cause);
 }
 
@@ -130,9 +196,49 @@ client_set_interrupt(struct client *c, volatile sig_atomic_t *flag)
 	c->interrupt = flag;
 }
 
+/* Read the monitor's pending events: handshake done (connected), key
+ * refused, or not connected any more. Each
+ * event is two frames: 16-bit event number and 32-bit value, then the
+ * endpoint. */
+static void
+client_read_monitor(struct client *c)
+{
+	zmq_msg_t	msg;
+	uint16_t	event;
+	int		more;
+
+	for (;;) {
+		zmq_msg_init(&msg);
+		if (zmq_msg_recv(&msg, c->mon, ZMQ_DONTWAIT) == -1) {
+			zmq_msg_close(&msg);
+			return;
+		}
+		if (zmq_msg_size(&msg) >= sizeof event) {
+			memcpy(&event, zmq_msg_data(&msg), sizeof event);
+			if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+				c->connected = true;
+			else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+				c->refused = true;
+			else if (event == ZMQ_EVENT_DISCONNECTED)
+				c->connected = false;
+		}
+		more = zmq_msg_more(&msg);
+		zmq_msg_close(&msg);
+		while (more) {	/* the endpoint frame */
+			zmq_msg_init(&msg);
+			if (zmq_msg_recv(&msg, c->mon, ZMQ_DONTWAIT) == -1)
+				more = 0;
+			else
+				more = zmq_msg_more(&msg);
+			zmq_msg_close(&msg);
+		}
+	}
+}
+
 /*
- * Poll the socket for events until the monotonic deadline. Returns 1 when
- * ready, 0 on timeout, or a CLIENT_* error code.
+ * Poll until the monotonic deadline for a connection (events 0: the
+ * monitor) or for events on the socket. Returns 1 when there, 0 on
+ * timeout, or a CLIENT_* error code.
  */
 static int
 client_wait(struct client *c, short events, long deadline, char **cause)
@@ -146,22 +252,30 @@ client_wait(struct client *c, short events, long deadline, char **cause)
 			*cause = xstrdup("Interrupted.");
 			return CLIENT_INTERRUPTED;
 		}
+		if (events == 0) {
+			client_read_monitor(c);
+			if (c->connected)
+				return 1;
+		}
 		left = deadline - util_monotonic_ms();
 		if (left < 0)
 			left = 0;
 		memset(&item, 0, sizeof item);
-		item.socket = c->sock;
-		item.events = events;
-		n = zmq_poll(&item, 1, left);
+		item.socket = events == 0 ? c->mon : c->sock;
+		item.events = events == 0 ? ZMQ_POLLIN : events;
+		/* The signal may interrupt another thread (circusctl on a
+		 * fleet): look at the flag at least this often. */
+		n = zmq_poll(&item, 1, c->interrupt != NULL &&
+		    left > CLIENT_INTERRUPT_MS ? CLIENT_INTERRUPT_MS : left);
 		if (n == -1) {
 			if (zmq_errno() == EINTR)
 				continue;
 			*cause = xprintf("%s", zmq_strerror(zmq_errno()));
 			return CLIENT_ERROR;
 		}
-		if (n > 0 && (item.revents & events))
+		if (events != 0 && n > 0 && (item.revents & events))
 			return 1;
-		if (left == 0)
+		if (left == 0 && !(events == 0 && n > 0))
 			return 0;
 	}
 }
@@ -174,11 +288,12 @@ client_send(struct client *c, json_t *request, int timeout_ms, char **cause)
 	long	 deadline = util_monotonic_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
 	int	 rc;
 
-	rc = client_wait(c, ZMQ_POLLOUT, deadline, cause);
+	rc = client_wait(c, 0, deadline, cause);
 	if (rc < 0)
 		return rc;
 	if (rc == 0) {
-		*cause = xstrdup("Timed out.");
+		*cause = xstrdup(c->refused ? CLIENT_KEY_REFUSED :
+		    "Timed out.");
 		return CLIENT_UNREACHABLE;
 	}
 	body = pyjson_dumps(request);

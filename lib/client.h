@@ -18,12 +18,29 @@
 #define CLIENT_TIMEOUT		-2	/* connected, no matching reply in time */
 #define CLIENT_UNREACHABLE	-3	/* no connection within the timeout */
 #define CLIENT_INTERRUPTED	-4	/* the interrupt flag was raised */
+/* The cause of a CLIENT_UNREACHABLE when the daemon refused our CURVE key. */
+#define CLIENT_KEY_REFUSED	"circusd refused this client's CURVE key"
 
 struct client;
+
+/* CurveZMQ keys of a client, Z85 text (40 characters). */
+struct client_curve {
+	char	public_key[41];
+	char	secret_key[41];
+	char	server_key[41];
+};
 
 /* Open a client connected (asynchronously) to endpoint. Returns NULL and
  * sets *cause (allocated) on failure. */
 struct client	*client_new(const char *endpoint, char **cause);
+/* The same, as a CURVE client with keys when keys is not NULL and the
+ * endpoint is tcp:// (the daemon secures only tcp endpoints). */
+struct client	*client_new_curve(const char *endpoint,
+		     const struct client_curve *keys, char **cause);
+/* Make an unconnected ZeroMQ socket (a SUB for listen...) a CURVE
+ * client with keys. Returns 0, or -1 with errno set. */
+int		 client_curve_apply(void *sock,
+		     const struct client_curve *keys);
 /* Close the socket and free the client; NULL is a no-op. */
 void		 client_free(struct client *);
 /* Drop the socket (and anything queued on it) and open a fresh one. */

@@ -111,38 +111,6 @@ util_parse_bool(const char *s, bool *out)
 	return (-1);
 }
 
-/* Parse a Python int() literal (whitespace, sign, digits, '_' between). */
-static int
-util_parse_pyint(const char *s, long long *out)
-{
-	long long	 v = 0;
-	int		 neg = 0, digits = 0;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	if (*s == '+' || *s == '-')
-		neg = (*s++ == '-');
-	while (*s != '\0') {
-		if (*s == '_' && digits > 0 && isdigit((unsigned char)s[1])) {
-			s++;
-			continue;
-		}
-		if (!isdigit((unsigned char)*s))
-			break;
-		if (v > (LLONG_MAX - 9) / 10)
-			return (-1);
-		v = v * 10 + (*s - '0');
-		digits++;
-		s++;
-	}
-	while (isspace((unsigned char)*s))
-		s++;
-	if (digits == 0 || *s != '\0')
-		return (-1);
-	*out = neg ? -v : v;
-	return (0);
-}
-
 /* Look a signal name up (upper case, without SIG); -1 if unknown. */
 static int
 util_signal_lookup(const char *name)
@@ -172,7 +140,7 @@ util_parse_signal(const char *s)
 
 	if (s == NULL)
 		return (-1);
-	if (util_parse_pyint(s, &v) == 0) {
+	if (util_parse_int(s, &v) == 0) {
 		if (v < 0 || v > INT_MAX)
 			return (-1);
 		return ((int)v);
@@ -247,6 +215,28 @@ util_monotonic_ms(void)
 	return ((long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
+/* Loopback host of a tcp:// endpoint, or not tcp (util.h). */
+bool
+util_endpoint_is_loopback(const char *endpoint)
+{
+	const char	*host = endpoint + 6, *end;
+	size_t		 n;
+
+	if (strncmp(endpoint, "tcp://", 6) != 0)
+		return true;
+	if (*host == '[') {
+		host++;
+		end = strchr(host, ']');
+	} else
+		end = strrchr(host, ':');
+	n = end != NULL ? (size_t)(end - host) : strlen(host);
+	if ((n == 9 && strncmp(host, "localhost", 9) == 0) ||
+	    (n == 3 && strncmp(host, "::1", 3) == 0) ||
+	    (n == 2 && strncmp(host, "lo", 2) == 0))
+		return true;
+	return n >= 4 && strncmp(host, "127.", 4) == 0;
+}
+
 /* Fill buf with 32 random lowercase hex characters and a NUL. */
 void
 util_uuid_hex(char *buf)
@@ -273,4 +263,62 @@ util_uuid_hex(char *buf)
 		buf[i * 2 + 1] = hex[rnd[i] & 0xf];
 	}
 	buf[32] = '\0';
+}
+
+/* Python int() of a string (whitespace, sign, digits, '_' between). */
+int
+util_parse_int(const char *s, long long *out)
+{
+	long long	 v = 0;
+	int		 neg = 0, digits = 0;
+
+	if (s == NULL)
+		return (-1);
+	while (isspace((unsigned char)*s))
+		s++;
+	if (*s == '+' || *s == '-')
+		neg = (*s++ == '-');
+	while (*s != '\0') {
+		if (*s == '_' && digits > 0 && isdigit((unsigned char)s[1])) {
+			s++;
+			continue;
+		}
+		if (!isdigit((unsigned char)*s))
+			break;
+		if (v > (LLONG_MAX - 9) / 10)
+			return (-1);
+		v = v * 10 + (*s++ - '0');
+		digits++;
+	}
+	while (isspace((unsigned char)*s))
+		s++;
+	if (digits == 0 || *s != '\0')
+		return (-1);
+	*out = neg ? -v : v;
+	return (0);
+}
+
+/* Python float() of a string (no hexadecimal forms). */
+int
+util_parse_float(const char *s, double *out)
+{
+	char	*end;
+	double	 d;
+
+	if (s == NULL)
+		return (-1);
+	while (isspace((unsigned char)*s))
+		s++;
+	if (*s == '\0' || strpbrk(s, "xX") != NULL)
+		return (-1);
+	errno = 0;
+	d = strtod(s, &end);
+	if (end == s)
+		return (-1);
+	while (isspace((unsigned char)*end))
+		end++;
+	if (*end != '\0')
+		return (-1);
+	*out = d;
+	return (0);
 }

@@ -635,6 +635,7 @@ class Daemon:
         self.cwd = cwd or str(self.dir)
         self.proc = None
         self.client = None
+        self.client_factory = None   # e.g. a CURVE client (test_security)
         self.events = None
         self.final_log = None
         self.returncode = None
@@ -678,7 +679,7 @@ class Daemon:
         if not _LIVE:
             _set_subreaper(True)
         _LIVE.append(self)
-        self.client = Client(self.endpoint)
+        self.client = (self.client_factory or Client)(self.endpoint)
         if wait_ready:
             self.wait_ready()
             if sync:
@@ -746,7 +747,7 @@ class Daemon:
         return self.client.call_raw(command, properties, timeout, **props)
 
     def new_client(self):
-        return Client(self.endpoint)
+        return (self.client_factory or Client)(self.endpoint)
 
     def signal(self, signum):
         os.kill(self.proc.pid, signum)

@@ -374,7 +374,7 @@ USAGE_ERRORS = [
     ("--timeout", USAGE + "circusctl: error: argument --timeout: expected "
      "one argument\n"),
     ("--s x list", USAGE + "circusctl: error: ambiguous option: --s could "
-     "match --ssh, --ssh_keyfile\n"),
+     "match --server_key, --ssh, --ssh_keyfile\n"),
     ("--json=1 list", USAGE + "circusctl: error: argument --json: ignored "
      "explicit argument '1'\n"),
     ("kill web --signum", "usage: circusctl [options] command [args] kill "
@@ -759,7 +759,7 @@ def test_autocomplete_commands():
     assert complete("circusctl st", 1) == ["start", "stats", "status",
                                            "stop"]
     assert complete("circusctl ", 1)[:3] == ["add", "decr", "dstats"]
-    assert len(complete("circusctl", 1)) == 25
+    assert len(complete("circusctl", 1)) == 26   # and keygen
     assert complete("circusctl --ti", 1) == ["--timeout"]
 
 

@@ -533,7 +533,8 @@ def test_reloadconfig_missing_file_errno_6(rd):
     try:
         r = rd.call("reloadconfig", waiting=True, timeout=60)
         assert r["status"] == "error", r
-        assert r["errno"] == 6 and r["reason"] == "server error", r
+        assert r["errno"] == 6, r
+        assert str(rd.ini) in r["reason"] and "does not exist" in r["reason"], r
     finally:
         rd.ini.write_text(text)
     assert rd.pids("plain") == before

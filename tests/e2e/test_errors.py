@@ -119,7 +119,9 @@ def test_add_with_missing_binary(circusd):
     d = circusd(GOOD)
     r = d.call("add", name="late", cmd="/nonexistent/e2e-late", start=True,
                waiting=True, timeout=90)
-    assert r["status"] == "ok", r
+    # the spawn error is the answer (issue 15: not ok then a silent stop)
+    assert r["status"] == "error" and r["errno"] == 3, r
+    assert "error in 'late'" in r["reason"], r
     d.wait_status("late", "stopped", timeout=60)
     assert log_lines_with(d, "late", "/nonexistent/e2e-late")
     assert len(d.pids("good")) == 2

@@ -152,9 +152,11 @@ def test_missing_binary_runtime(circusd, wd):
     other = d.wait_pids("other", 2)
     r = d.call("add", name="ghost", cmd="/nonexistent/ghost-e2e --x",
                options={"max_retry": 2}, start=True)
-    assert r["status"] == "ok", r
+    # the reply is the spawn error; the watcher retries, then gives up
+    assert r["status"] == "error" and r["errno"] == 3, r
+    assert "error in 'ghost'" in r["reason"], r
     d.wait_status("ghost", "stopped", timeout=30)
-    lines = log_lines_with(d, "error in 'ghost'", "[Errno 2]",
+    lines = log_lines_with(d, "[ERROR] error in 'ghost'", "[Errno 2]",
                            "/nonexistent/ghost-e2e")
     assert len(lines) == 3, lines          # the try and max_retry retries
     assert log_lines_with(d, "ghost: could not spawn a process after 3")

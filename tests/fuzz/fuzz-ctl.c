@@ -54,6 +54,10 @@ fuzz_print(const char *buf, size_t len)
 	if (e != NULL && e->print != NULL && json_is_object(reply)) {
 		out = e->print(e, reply);
 		free(out);
+		if (e->print_verbose != NULL) {
+			out = e->print_verbose(e, reply);
+			free(out);
+		}
 	}
 	(void)print_is_error(reply);
 	out = print_event("watcher.fuzz.spawn", 18, nl + 1,

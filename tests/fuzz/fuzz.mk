@@ -56,6 +56,30 @@ $(FBUILD)/fuzz-ctl: tests/fuzz/fuzz-ctl.c $(FUZZ_CTL_OBJ) $(FUZZ_SHIM_OBJ) \
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_LDFLAGS) -o $@ $^ $(PKG_LIBS) \
 	    -lreadline -lm
 
+# The sync worker's authentication input (Hawk header, token payload):
+# its objects and lib's log and xmalloc (with the shim, which log.c's
+# open() goes to).
+FUZZ_NAMES        += sync-hawk
+FUZZ_SYNC_AUTH_OBJ = $(addprefix $(FBUILD)/obj/syncserver/, crypto.o token.o \
+                       hawk.o nonce.o) $(addprefix $(FBUILD)/obj/lib/, log.o \
+                       xmalloc.o)
+
+$(FBUILD)/fuzz-sync-hawk: tests/fuzz/fuzz-sync-hawk.c $(FUZZ_SYNC_AUTH_OBJ) \
+    $(FUZZ_SHIM_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isyncserver $(FUZZ_LDFLAGS) -o $@ $^ \
+	    $(SYNC_LIBS) -lm
+
+# The sync worker's request validation (query strings, BSO JSON, POST
+# bodies): bso.c and lib's xmalloc/log.
+FUZZ_NAMES        += sync-bso
+FUZZ_SYNC_BSO_OBJ  = $(FBUILD)/obj/syncserver/bso.o $(addprefix \
+                       $(FBUILD)/obj/lib/, log.o xmalloc.o)
+
+$(FBUILD)/fuzz-sync-bso: tests/fuzz/fuzz-sync-bso.c $(FUZZ_SYNC_BSO_OBJ) \
+    $(FUZZ_SHIM_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isyncserver $(FUZZ_LDFLAGS) -o $@ $^ \
+	    $(SYNC_LIBS) -lm
+
 fuzz-build: $(FUZZ_BINS)
 
 # Each fuzzer runs FUZZ_SECONDS on a copy of its seeds plus what earlier

@@ -395,6 +395,65 @@ test_missing_header(void **state)
 }
 
 /* Typed conversion errors are fatal and all listed. */
+/*
+ * What --check fails on (config_problems): dropped watchers (no cmd, a
+ * negative numprocesses), a plugin, a header missing its ']'; each with
+ * file:line. statsd runs circusd-stats, so it is no problem. A clean file
+ * has none.
+ */
+static void
+test_problems(void **state)
+{
+	struct config	*cfg;
+	json_t		*p;
+	char		*dir, *path;
+
+	(void)state;
+	dir = tmpdir();
+	path = write_tmp(dir, "p.ini",
+	    "[circus]\n"
+	    "statsd = true\n"
+	    "[watcher:nocmd]\n"
+	    "numprocesses = 2\n"
+	    "[watcher:neg]\n"
+	    "cmd = /bin/true\n"
+	    "numprocesses = -3\n"
+	    "[watcher:ok]\n"
+	    "cmd = /bin/true\n"
+	    "[watcher:b\n"
+	    "[plugin:p]\n"
+	    "use = circus.plugins.flapping.Flapping\n");
+	cfg = load_ok(path);
+	/* ok, circusd-stats and plugin:p */
+	assert_int_equal(cfg->nwatchers, 3);
+	p = config_problems(cfg);
+	assert_int_equal(json_array_size(p), 3);
+	assert_true(has_text(p, "p.ini:3: watcher 'nocmd': no cmd; watcher "
+	    "skipped"));
+	assert_true(has_text(p, "p.ini:7: watcher 'neg': numprocesses = -3 "
+	    "is negative"));
+	assert_false(has_text(p, "statsd"));
+	assert_true(has_text(p, "p.ini:10: a section header missing its ']' "
+	    "is read as option '[watcher' of section [watcher:ok]"));
+	assert_false(has_text(p, "plugin"));	/* plugins run */
+	json_decref(p);
+	p = config_not_run(cfg);
+	assert_int_equal(json_array_size(p), 1);
+	json_decref(p);
+	config_free(cfg);
+	rm_tmp(path);
+
+	path = write_tmp(dir, "ok.ini", "[watcher:ok]\ncmd = /bin/true\n");
+	cfg = load_ok(path);
+	p = config_problems(cfg);
+	assert_int_equal(json_array_size(p), 0);
+	json_decref(p);
+	config_free(cfg);
+	rm_tmp(path);
+	rmdir(dir);
+	free(dir);
+}
+
 static void
 test_bad_values(void **state)
 {
@@ -923,24 +982,96 @@ test_reuseport(void **state)
 	config_free(cfg);
 }
 
-/* Plugins: sorted, priority default 1, every key kept. */
+/* Plugins: sorted, priority default 1, every key kept; each one is also
+ * the watcher plugin:NAME Circus builds (plugins.md §2). */
 static void
 test_plugins(void **state)
 {
-	struct config	*cfg;
+	struct config		*cfg;
+	struct watcher_cfg	*w;
+	char			**argv = NULL, *cause = NULL;
+	size_t			 argc = 0;
 
 	(void)state;
+	setenv("CIRCUS_PLUGIN_DIR", "/opt/plug ins", 1);
 	cfg = load_ok(FIX "plugins.ini");
+	unsetenv("CIRCUS_PLUGIN_DIR");
 	assert_true(cfg->circus.check_delay == -1.0);
 	assert_int_equal(cfg->nplugins, 2);
+	assert_int_equal(cfg->nwatchers, 4);
 	assert_string_equal(cfg->plugins[0]->name, "alpha");
-	assert_string_equal(cfg->plugins[0]->use, "/usr/lib/circus/my-plugin");
+	assert_string_equal(cfg->plugins[0]->use, "/bin/true");
+	assert_string_equal(cfg->plugins[0]->program, "/bin/true");
+	assert_string_equal(cfg->plugins[1]->program,
+	    "/opt/plug ins/circus-plugin-flapping");
+
+	/* The executable named by `use` gets Circus's flags, no class. */
+	w = watcher(cfg, "plugin:alpha");
+	assert_string_equal(w->cmd, "/bin/true --endpoint "
+	    "tcp://127.0.0.1:5555 --pubsub tcp://127.0.0.1:5556 --config "
+	    "__name__:plugin:alpha:::active:false:::name:plugin:alpha");
+	assert_true(w->singleton);
+	assert_true(w->copy_env);
+	assert_true(w->copy_path);
+	assert_true(w->close_child_stdout);
+	assert_true(w->close_child_stderr);
+	assert_int_equal(w->priority, 1);
+	assert_string_equal(jget(w->freeform, "active"), "false");
+	assert_string_equal(jget(w->freeform, "use"), "/bin/true");
+
+	/* The bundled program; the quoted cmd splits back into the argv. */
+	w = watcher(cfg, "plugin:zeta");
+	assert_int_equal(w->priority, 30);
+	assert_int_equal(w->max_retry, 2);
+	assert_string_equal(jget(w->freeform, "retry_in"), "3");
+	assert_int_equal(shlex_split(w->cmd, &argv, &argc, &cause), 0);
+	assert_int_equal(argc, 8);
+	assert_string_equal(argv[0], "/opt/plug ins/circus-plugin-flapping");
+	assert_string_equal(argv[6], "__name__:plugin:zeta:::max_retry:2:::"
+	    "name:plugin:zeta:::priority:30:::retry_in:3");
+	assert_string_equal(argv[7], "circus.plugins.flapping.Flapping");
+	argv_free(argv);
 	assert_int_equal(cfg->plugins[0]->priority, 1);
 	assert_string_equal(jget(cfg->plugins[0]->raw, "active"), "false");
 	assert_string_equal(cfg->plugins[1]->name, "zeta");
 	assert_int_equal(cfg->plugins[1]->priority, 30);
 	assert_string_equal(jget(cfg->plugins[1]->raw, "retry_in"), "3");
 	assert_int_equal(watcher(cfg, "twenty")->priority, 20);
+	config_free(cfg);
+}
+
+/* A `use` that names no bundled plugin and no executable refuses the
+ * file with file:line (DECISIONS 6); lenient loading drops only those. */
+static void
+test_plugin_unknown(void **state)
+{
+	struct config	*cfg;
+	char		*errors = NULL;
+
+	(void)state;
+	errors = load_fail(FIX "plugin_unknown.ini");
+	assert_string_equal(errors,
+	    FIX "plugin_unknown.ini:9: plugin 'thirdparty': use = "
+	    "mycompany.plugins.Custom names no plugin of this build (bundled: "
+	    "circus.plugins.flapping.Flapping, "
+	    "circus.plugins.statsd.StatsdEmitter, "
+	    "circus.plugins.statsd.FullStats, "
+	    "circus.plugins.watchdog.WatchDog, "
+	    "circus.plugins.command_reloader.CommandReloader, "
+	    "circus.plugins.resource_watcher.ResourceWatcher, "
+	    "circus.plugins.http_observer.HttpObserver, "
+	    "circus.plugins.redis_observer.RedisObserver; or give the "
+	    "path of an "
+	    "executable)\n"
+	    FIX "plugin_unknown.ini:12: plugin 'missing': use = "
+	    "/nonexistent/plugin-program: No such file or directory");
+	free(errors);
+	cfg = config_load_lenient(FIX "plugin_unknown.ini", &errors);
+	assert_non_null(cfg);
+	assert_int_equal(cfg->nplugins, 1);
+	assert_non_null(find_watcher(cfg, "plugin:good"));
+	assert_null(find_watcher(cfg, "plugin:thirdparty"));
+	assert_non_null(find_watcher(cfg, "w"));
 	config_free(cfg);
 }
 
@@ -1449,8 +1580,8 @@ test_changed(void **state)
 	b = load_ok(FIX "reload_numprocesses.ini");
 	c = load_ok(FIX "reload_changes.ini");
 
-	d = watcher_cfg_dup(a->watchers[0]);
-	assert_false(watcher_cfg_changed(a->watchers[0], d, &only));
+	d = watcher_cfg_dup(watcher(a, "test1"));
+	assert_false(watcher_cfg_changed(watcher(a, "test1"), d, &only));
 	assert_false(only);
 	watcher_cfg_free(d);
 	s = socket_cfg_dup(a->sockets[0]);
@@ -1459,18 +1590,18 @@ test_changed(void **state)
 	assert_false(circus_cfg_changed(&a->circus, &b->circus));
 
 	/* Only numprocesses. */
-	assert_true(watcher_cfg_changed(a->watchers[0], b->watchers[0],
+	assert_true(watcher_cfg_changed(watcher(a, "test1"), watcher(b, "test1"),
 	    &only));
 	assert_true(only);
-	assert_false(watcher_cfg_changed(a->watchers[1], b->watchers[1],
+	assert_false(watcher_cfg_changed(watcher(a, "test2"), watcher(b, "test2"),
 	    &only));
 
 	/* Adding max_age = 0 (the default) counts (DECISIONS 7). */
-	w = c->watchers[0];
+	w = watcher(c, "test1");
 	assert_string_equal(w->name, "test1");
-	assert_true(watcher_cfg_changed(a->watchers[0], w, &only));
+	assert_true(watcher_cfg_changed(watcher(a, "test1"), w, &only));
 	assert_false(only);
-	assert_true(watcher_cfg_changed(a->watchers[1], c->watchers[1],
+	assert_true(watcher_cfg_changed(watcher(a, "test2"), watcher(c, "test2"),
 	    &only));
 	assert_false(only);
 	assert_true(socket_cfg_changed(a->sockets[0], c->sockets[0]));
@@ -1566,6 +1697,7 @@ main(void)
 		cmocka_unit_test(test_sockets),
 		cmocka_unit_test(test_reuseport),
 		cmocka_unit_test(test_plugins),
+		cmocka_unit_test(test_plugin_unknown),
 		cmocka_unit_test(test_skipped),
 		cmocka_unit_test(test_lenient),
 		cmocka_unit_test(test_duplicates),
@@ -1578,6 +1710,7 @@ main(void)
 		cmocka_unit_test(test_globaloptions),
 		cmocka_unit_test(test_changed),
 		cmocka_unit_test(test_helpers),
+		cmocka_unit_test(test_problems),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Unit tests for lib/util.c: booleans, signals, time and random ids. */
+/* Unit tests for lib/util.c: booleans, signals, time, random ids and
+ * loopback endpoints. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -174,6 +175,36 @@ test_uuid_hex(void **state)
 	assert_string_not_equal(a, b);
 }
 
+/* Which tcp:// hosts are loopback: plaintext elsewhere is refused unless
+ * plaintext_tcp = true (config.c). */
+static void
+test_loopback_hosts(void **state)
+{
+	(void)state;
+	assert_true(util_endpoint_is_loopback("tcp://127.0.0.1:5555"));
+	assert_true(util_endpoint_is_loopback("tcp://127.3.2.1:5555"));
+	assert_true(util_endpoint_is_loopback("tcp://localhost:5555"));
+	assert_true(util_endpoint_is_loopback("tcp://[::1]:5555"));
+	assert_true(util_endpoint_is_loopback("tcp://lo:5555"));
+	/* other transports are not network endpoints */
+	assert_true(util_endpoint_is_loopback("ipc:///run/circus/ctl.sock"));
+	assert_true(util_endpoint_is_loopback("inproc://x"));
+}
+
+static void
+test_non_loopback_hosts(void **state)
+{
+	(void)state;
+	assert_false(util_endpoint_is_loopback("tcp://0.0.0.0:5555"));
+	assert_false(util_endpoint_is_loopback("tcp://*:5555"));
+	assert_false(util_endpoint_is_loopback("tcp://10.0.0.1:5555"));
+	assert_false(util_endpoint_is_loopback("tcp://[::]:5555"));
+	assert_false(util_endpoint_is_loopback("tcp://eth0:5555"));
+	assert_false(util_endpoint_is_loopback("tcp://localhost.example.com:5555"));
+	assert_false(util_endpoint_is_loopback("tcp://127:5555"));
+	assert_false(util_endpoint_is_loopback("tcp://lox:5555"));
+}
+
 int
 main(void)
 {
@@ -189,6 +220,8 @@ main(void)
 		cmocka_unit_test(test_signal_roundtrip),
 		cmocka_unit_test(test_wallclock),
 		cmocka_unit_test(test_uuid_hex),
+		cmocka_unit_test(test_loopback_hosts),
+		cmocka_unit_test(test_non_loopback_hosts),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
