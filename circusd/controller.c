@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The control channel: a ROUTER socket driven from libev through ZMQ_FD
- * (edge-triggered, so it is drained until ZMQ_EVENTS says no more), one
+ * (edge-triggered, so it is drained until a receive says EAGAIN), one
  * pipeline for every request (frames -> JSON -> command lookup -> required
  * properties -> watcher lookup -> exec -> reply envelope), and parked
  * replies for commands that complete later.
@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,9 @@ static void controller_drain(struct arbiter *);
 
 /* Request bytes read since the last malloc_trim(). */
 static size_t controller_untrimmed;
+/* A reply was sent since a drain last reached EAGAIN: the send may have
+ * consumed the ZMQ_FD edge of a request that came meanwhile. */
+static bool controller_sent = true;
 
 /* New request context. */
 struct cmd_ctx *
@@ -121,43 +125,86 @@ controller_zsend(void *sock, const void *buf, size_t len, int flags)
 /* Send [identity, body] on the ROUTER. */
 static void
 controller_send(struct arbiter *a, const char *identity, size_t idlen,
-    const char *body)
+    const char *body, size_t len)
 {
 	if (a->router_raw == NULL)
 		return;
+	controller_sent = true;
 	if (controller_zsend(a->router_raw, identity, idlen, ZMQ_SNDMORE) ==
-	    -1 || controller_zsend(a->router_raw, body, strlen(body), 0) == -1)
+	    -1 || controller_zsend(a->router_raw, body, len, 0) == -1)
 		log_debug("reply not sent: %s", zmq_strerror(errno));
 }
 
-/* Build the reply envelope for ctx. Caller frees. */
-static char *
-controller_envelope(struct cmd_ctx *ctx, enum cmd_status st)
+/* "key": v, or "key": now when v is NULL. */
+static void
+controller_member(struct pyjson_buf *b, const char *key, const json_t *v)
 {
-	json_t *r = json_object(), *v;
-	const char *k;
-	char *text;
+	pyjson_buf_key(b, key);
+	if (v != NULL)
+		pyjson_buf_dumps(b, v);
+	else
+		pyjson_buf_float(b, util_wallclock());
+}
 
+/*
+ * Write the reply envelope for ctx, Circus's dict in its order: error:
+ * status, reason, tb, time, errno, id; ok: status, time, then the result's
+ * members (a list result as "results"), then id. A result member named
+ * status, time or id takes that member's place (as a dict update does);
+ * id's value is always the request's. Written straight from the result,
+ * without building the merged dict. Caller frees.
+ */
+static char *
+controller_envelope(struct cmd_ctx *ctx, enum cmd_status st, size_t *len)
+{
+	struct pyjson_buf b = { 0 };
+	const json_t *res = json_is_object(ctx->result) ? ctx->result : NULL;
+	const json_t *id = ctx->id != NULL ? ctx->id : json_null();
+	bool id_done = false;
+	const char *k;
+	json_t *v;
+
+	pyjson_buf_raw(&b, "{", 1);
 	if (st == CMD_ERROR) {
-		json_object_set_new(r, "status", json_string("error"));
-		json_object_set_new(r, "reason", json_string(ctx->reason ?
-		    ctx->reason : "unknown error"));
-		json_object_set_new(r, "tb", json_null());
-		json_object_set_new(r, "time", json_real(util_wallclock()));
-		json_object_set_new(r, "errno", json_integer(ctx->errnum));
+		pyjson_buf_key(&b, "status");
+		pyjson_buf_raw(&b, "\"error\"", 7);
+		/* json_string refuses text that is not UTF-8: no member then */
+		if ((v = json_string(ctx->reason != NULL ? ctx->reason :
+		    "unknown error")) != NULL)
+			controller_member(&b, "reason", v);
+		json_decref(v);
+		pyjson_buf_key(&b, "tb");
+		pyjson_buf_raw(&b, "null", 4);
+		controller_member(&b, "time", NULL);
+		v = json_integer(ctx->errnum);
+		controller_member(&b, "errno", v);
+		json_decref(v);
 	} else {
-		json_object_set_new(r, "status", json_string("ok"));
-		json_object_set_new(r, "time", json_real(util_wallclock()));
-		if (json_is_object(ctx->result)) {
-			json_object_foreach(ctx->result, k, v)
-				json_object_set(r, k, v);
+		pyjson_buf_key(&b, "status");
+		if (res != NULL && (v = json_object_get(res, "status")) != NULL)
+			pyjson_buf_dumps(&b, v);
+		else
+			pyjson_buf_raw(&b, "\"ok\"", 4);
+		controller_member(&b, "time",
+		    res != NULL ? json_object_get(res, "time") : NULL);
+		if (res != NULL) {
+			json_object_foreach((json_t *)(uintptr_t)res, k, v) {
+				if (strcmp(k, "status") == 0 ||
+				    strcmp(k, "time") == 0)
+					continue;
+				if (strcmp(k, "id") == 0) {
+					v = (json_t *)(uintptr_t)id;
+					id_done = true;
+				}
+				controller_member(&b, k, v);
+			}
 		} else if (json_is_array(ctx->result))
-			json_object_set(r, "results", ctx->result);
+			controller_member(&b, "results", ctx->result);
 	}
-	json_object_set(r, "id", ctx->id != NULL ? ctx->id : json_null());
-	text = pyjson_dumps(r);
-	json_decref(r);
-	return text;
+	if (!id_done)
+		controller_member(&b, "id", id);
+	pyjson_buf_raw(&b, "}", 1);
+	return pyjson_buf_finish(&b, len);
 }
 
 /* Reply (unless cast/internal) and free ctx. */
@@ -165,11 +212,12 @@ static void
 controller_reply(struct cmd_ctx *ctx, enum cmd_status st)
 {
 	char *body;
+	size_t len;
 
 	if (!ctx->cast && !ctx->internal && ctx->identity != NULL) {
-		body = controller_envelope(ctx, st);
+		body = controller_envelope(ctx, st, &len);
 		controller_send(ctx->arbiter, ctx->identity, ctx->identity_len,
-		    body);
+		    body, len);
 		free(body);
 	} else if (st == CMD_ERROR)
 		log_warnx("command %s failed: %s", ctx->command ? ctx->command :
@@ -306,7 +354,7 @@ controller_handle_request_as(struct arbiter *a, const char *identity,
 	memcpy(ctx->raw, b, len);
 	ctx->raw[len] = '\0';
 	ctx->raw_len = len;
-	req = json_loadb(ctx->raw, len, JSON_DECODE_ANY | JSON_ALLOW_NUL,
+	req = pyjson_loadb(ctx->raw, len, JSON_DECODE_ANY | JSON_ALLOW_NUL,
 	    &jerr);
 	if (req == NULL) {
 		cmd_error(ctx, 1, "json invalid");
@@ -350,30 +398,22 @@ controller_readonly_key(zmq_msg_t *m)
 	return uid != NULL && strncmp(uid, "ro:", 3) == 0;
 }
 
-/* Read every pending message (ZMQ_FD is edge-triggered). */
+/*
+ * Read every pending message (ZMQ_FD is edge-triggered): until a receive
+ * says EAGAIN, which has processed the socket's commands as a ZMQ_EVENTS
+ * query would, so the fd signals again for the next message. Asking
+ * ZMQ_EVENTS before each message would cost a poll() each: a receive that
+ * finds a message makes no system call.
+ */
 static void
 controller_drain(struct arbiter *a)
 {
 	zmq_msg_t parts[3];
-	int events, more, n, i, rc;
-	size_t sz;
+	int more, n, i, rc;
 
 	for (;;) {
 		if (a->router_raw == NULL)
 			return;
-		sz = sizeof events;
-		if (zmq_getsockopt(a->router_raw, ZMQ_EVENTS, &events, &sz) == -1)
-			return;
-		if (!(events & ZMQ_POLLIN)) {
-			/* A burst (or one huge request) is over: give the
-			 * memory its parsing freed back, RSS returns to its
-			 * level instead of staying at the burst's peak. */
-			if (controller_untrimmed >= CONTROLLER_TRIM_AT) {
-				malloc_trim(0);
-				controller_untrimmed = 0;
-			}
-			return;
-		}
 		n = 0;
 		for (;;) {
 			zmq_msg_t m;
@@ -398,6 +438,17 @@ controller_drain(struct arbiter *a)
 			if (!more)
 				break;
 		}
+		if (n == 0) {
+			controller_sent = false;
+			/* A burst (or one huge request) is over: give the
+			 * memory its parsing freed back, RSS returns to its
+			 * level instead of staying at the burst's peak. */
+			if (controller_untrimmed >= CONTROLLER_TRIM_AT) {
+				malloc_trim(0);
+				controller_untrimmed = 0;
+			}
+			return;
+		}
 		for (i = 0; i < n && i < 3; i++)
 			controller_untrimmed += zmq_msg_size(&parts[i]);
 		if (n == 2)
@@ -406,7 +457,7 @@ controller_drain(struct arbiter *a)
 			    zmq_msg_data(&parts[1]), zmq_msg_size(&parts[1]),
 			    a->server_cert != NULL &&
 			    controller_readonly_key(&parts[1]));
-		else if (n > 0)
+		else
 			log_warnx("got unexpected message with %d frames, "
 			    "ignoring it", n);
 		for (i = 0; i < n && i < 3; i++)
@@ -423,14 +474,18 @@ controller_io_cb(UNUSED struct ev_loop *loop, ev_io *io, UNUSED int revents)
 	controller_drain(a);
 }
 
-/* Before the loop sleeps: sends may have consumed a readiness edge. */
+/* Before the loop sleeps: a send since the last drain (a parked reply
+ * from a timer or a child's exit) may have consumed a readiness edge. A
+ * drain that ended after the last send needs no second look: each costs a
+ * poll(). */
 static void
 controller_prepare_cb(UNUSED struct ev_loop *loop, ev_prepare *pw,
     UNUSED int revents)
 {
 	struct arbiter *a = pw->data;
 
-	controller_drain(a);
+	if (controller_sent)
+		controller_drain(a);
 	fdreserve_report();
 }
 
@@ -671,6 +726,7 @@ controller_open(struct arbiter *a, char **cause)
 	ev_io_init(&a->router_w, controller_io_cb, fd, EV_READ);
 	a->router_w.data = a;
 	ev_io_start(a->loop, &a->router_w);
+	controller_sent = true;	/* a first look before the first sleep */
 	ev_prepare_init(&a->router_prepare, controller_prepare_cb);
 	a->router_prepare.data = a;
 	ev_prepare_start(a->loop, &a->router_prepare);

@@ -4,6 +4,7 @@
  * sorted keys) and Python str()/repr() of strings, bytes and JSON values.
  * Pure functions over jansson values: no I/O, no global state.
  */
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -20,36 +21,41 @@
 /* jansson's iterators take non-const objects; we only read. */
 #define JSON_MUT(v) ((json_t *)(uintptr_t)(v))
 
-struct pybuf {
-	char	*data;
-	size_t	 len;
-	size_t	 size;
-};
+/* Exact integers for float_shortest_exact (10^21 * 2^53, 10^17 * 2^69). */
+__extension__ typedef unsigned __int128 pyjson_u128;
 
-static void	 pybuf_add(struct pybuf *, const char *, size_t);
-static void	 pybuf_puts(struct pybuf *, const char *);
-static void	 pybuf_putc(struct pybuf *, char);
-static void	 pybuf_printf(struct pybuf *, const char *, ...)
+static void	 pybuf_add(struct pyjson_buf *, const char *, size_t);
+static void	 pybuf_puts(struct pyjson_buf *, const char *);
+static void	 pybuf_putc(struct pyjson_buf *, char);
+static void	 pybuf_printf(struct pyjson_buf *, const char *, ...)
 		     PRINTFLIKE(2, 3);
-static char	*pybuf_finish(struct pybuf *);
+static void	 pybuf_int(struct pyjson_buf *, json_int_t);
+static char	*pybuf_finish(struct pyjson_buf *);
 static size_t	 utf8_decode(const unsigned char *, size_t, uint32_t *);
-static void	 json_string_escape(struct pybuf *, const char *, size_t);
-static void	 json_float(struct pybuf *, double);
-static int	 dumps_scalar(struct pybuf *, const json_t *);
-static void	 pretty_newline(struct pybuf *, int);
-static void	 dumps_value(struct pybuf *, const json_t *);
-static void	 dumps_pretty(struct pybuf *, const json_t *, int);
+static bool	 json_plain(unsigned char);
+static void	 json_string_escape(struct pyjson_buf *, const char *, size_t);
+static bool	 float_try_e(double, int, char *, size_t);
+static pyjson_u128 pow10_u128(int);
+static bool	 float_ge_pow10(uint64_t, int, int);
+static uint64_t float_round(uint64_t, int, int *, int, bool *);
+static bool	 float_shortest_exact(double, char *, size_t);
+static void	 float_shortest_e(double, char *, size_t);
+static void	 json_float(struct pyjson_buf *, double);
+static int	 dumps_scalar(struct pyjson_buf *, const json_t *);
+static void	 pretty_newline(struct pyjson_buf *, int);
+static void	 dumps_value(struct pyjson_buf *, const json_t *);
+static void	 dumps_pretty(struct pyjson_buf *, const json_t *, int);
 static int	 key_compare(const void *, const void *);
 static bool	 unicode_printable(uint32_t);
-static void	 str_repr_buf(struct pybuf *, const char *, size_t);
-static void	 repr_value(struct pybuf *, const json_t *);
+static void	 str_repr_buf(struct pyjson_buf *, const char *, size_t);
+static void	 repr_value(struct pyjson_buf *, const json_t *);
 
 /* Append len bytes to a buffer, growing it as needed. */
 static void
-pybuf_add(struct pybuf *b, const char *s, size_t len)
+pybuf_add(struct pyjson_buf *b, const char *s, size_t len)
 {
 	if (b->len + len + 1 > b->size) {
-		size_t size = b->size ? b->size : 64;
+		size_t size = b->size ? b->size : 256;
 
 		while (b->len + len + 1 > size)
 			size *= 2;
@@ -63,21 +69,21 @@ pybuf_add(struct pybuf *b, const char *s, size_t len)
 
 /* Append a NUL-terminated string to a buffer. */
 static void
-pybuf_puts(struct pybuf *b, const char *s)
+pybuf_puts(struct pyjson_buf *b, const char *s)
 {
 	pybuf_add(b, s, strlen(s));
 }
 
 /* Append one character to a buffer. */
 static void
-pybuf_putc(struct pybuf *b, char c)
+pybuf_putc(struct pyjson_buf *b, char c)
 {
 	pybuf_add(b, &c, 1);
 }
 
 /* Append a formatted string (short outputs only) to a buffer. */
 static void
-pybuf_printf(struct pybuf *b, const char *fmt, ...)
+pybuf_printf(struct pyjson_buf *b, const char *fmt, ...)
 {
 	char	tmp[64];
 	va_list	ap;
@@ -91,9 +97,26 @@ pybuf_printf(struct pybuf *b, const char *fmt, ...)
 		    sizeof tmp - 1);
 }
 
+/* Append a decimal integer (what printf's %lld writes, without printf). */
+static void
+pybuf_int(struct pyjson_buf *b, json_int_t v)
+{
+	char		 tmp[24], *p = tmp + sizeof tmp;
+	unsigned long long u;
+
+	u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		*--p = '-';
+	pybuf_add(b, p, (size_t)(tmp + sizeof tmp - p));
+}
+
 /* Return the buffer's string, never NULL; the caller frees it. */
 static char *
-pybuf_finish(struct pybuf *b)
+pybuf_finish(struct pyjson_buf *b)
 {
 	if (b->data == NULL)
 		return xstrdup("");
@@ -145,9 +168,16 @@ bad:
 	return 1;
 }
 
+/* Printable ASCII that json.dumps writes as itself. */
+static inline bool
+json_plain(unsigned char c)
+{
+	return c >= 0x20 && c <= 0x7e && c != '"' && c != '\\';
+}
+
 /* Write a JSON string literal like json.dumps with ensure_ascii. */
 static void
-json_string_escape(struct pybuf *b, const char *s, size_t len)
+json_string_escape(struct pyjson_buf *b, const char *s, size_t len)
 {
 	const unsigned char	*p = (const unsigned char *)s;
 	size_t			 i = 0, n;
@@ -155,6 +185,14 @@ json_string_escape(struct pybuf *b, const char *s, size_t len)
 
 	pybuf_putc(b, '"');
 	while (i < len) {
+		/* runs of plain characters in one copy */
+		for (n = i; n < len && json_plain(p[n]); n++)
+			;
+		if (n > i) {
+			pybuf_add(b, s + i, n - i);
+			i = n;
+			continue;
+		}
 		n = utf8_decode(p + i, len - i, &cp);
 		i += n;
 		switch (cp) {
@@ -180,9 +218,7 @@ json_string_escape(struct pybuf *b, const char *s, size_t len)
 			pybuf_puts(b, "\\f");
 			continue;
 		}
-		if (cp >= 0x20 && cp <= 0x7e)
-			pybuf_putc(b, (char)cp);
-		else if (cp < 0x10000)
+		if (cp < 0x10000)
 			pybuf_printf(b, "\\u%04x", (unsigned)cp);
 		else {
 			cp -= 0x10000;
@@ -195,12 +231,158 @@ json_string_escape(struct pybuf *b, const char *s, size_t len)
 	pybuf_putc(b, '"');
 }
 
+/* Print d with %.*e at the given precision; true if it reads back as d. */
+static bool
+float_try_e(double d, int prec, char *tmp, size_t len)
+{
+	snprintf(tmp, len, "%.*e", prec, d);
+	return strtod(tmp, NULL) == d;
+}
+
+/* 10^n, n <= 38. */
+static pyjson_u128
+pow10_u128(int n)
+{
+	pyjson_u128	v = 1;
+
+	while (n-- > 0)
+		v *= 10;
+	return v;
+}
+
+/* m * 2^-k >= 10^e, exactly (m < 2^53, k <= 69, -5 <= e <= 15). */
+static bool
+float_ge_pow10(uint64_t m, int k, int e)
+{
+	if (e >= 0)
+		return (pyjson_u128)m >= pow10_u128(e) << k;
+	return (pyjson_u128)m * pow10_u128(-e) >= (pyjson_u128)1 << k;
+}
+
+/*
+ * The p significant digits of a = m * 2^-k correctly rounded (to nearest,
+ * ties to even, as printf rounds), a's decimal exponent being *e (bumped
+ * when the rounding carries into a new digit). Returns the digits as an
+ * integer; *rt tells whether they read back as a (strtod rounds to
+ * nearest, ties to even): the distance to a is under half the gap to the
+ * neighbouring double on that side.
+ */
+static uint64_t
+float_round(uint64_t m, int k, int *e, int p, bool *rt)
+{
+	int		s = p - 1 - *e;
+	pyjson_u128	ten_s = pow10_u128(s), n = m * ten_s, q, r, half, d;
+	bool		below;
+
+	q = n >> k;
+	r = n - (q << k);
+	half = (pyjson_u128)1 << (k - 1);
+	if (r > half || (r == half && (q & 1)))
+		q++;
+	/* distance, in units where a's gap to the next double is 10^s */
+	below = q << k < n;
+	d = below ? n - (q << k) : (q << k) - n;
+	if (below && m == (uint64_t)1 << 52)	/* the gap below is half */
+		*rt = 4 * d <= ten_s;
+	else
+		*rt = 2 * d < ten_s || (2 * d == ten_s && (m & 1) == 0);
+	if (q == pow10_u128(p)) {
+		q /= 10;
+		(*e)++;
+	}
+	return (uint64_t)q;
+}
+
+/*
+ * float_shortest_e without printf for 1e-5 <= |d| < 1e15 (times, sizes,
+ * durations), by exact integer arithmetic: d = m * 2^-k with 1 <= k <= 69.
+ * Returns false (tmp untouched) outside that range.
+ */
+static bool
+float_shortest_exact(double d, char *tmp, size_t len)
+{
+	double		a = fabs(d);
+	uint64_t	bits, m, q;
+	int		k, e, p, i;
+	bool		rt;
+	char		digits[20];
+
+	if (!(a >= 1e-5 && a < 1e15))
+		return false;
+	memcpy(&bits, &a, sizeof bits);
+	m = (bits & (((uint64_t)1 << 52) - 1)) | (uint64_t)1 << 52;
+	k = 1075 - (int)(bits >> 52);
+	e = (int)floor(log10(a));
+	while (!float_ge_pow10(m, k, e))
+		e--;
+	while (float_ge_pow10(m, k, e + 1))
+		e++;
+	/* 15 digits, then 16, then 17, as float_shortest_e explains */
+	for (p = DBL_DIG; p < DBL_DECIMAL_DIG; p++) {
+		i = e;
+		q = float_round(m, k, &i, p, &rt);
+		if (rt)
+			break;
+	}
+	if (!rt) {
+		i = e;
+		q = float_round(m, k, &i, p, &rt);
+	}
+	/* "[-]d.ddde[+-]xx", as %.*e writes it (p >= 15, |i| < 100) */
+	if (len < (size_t)p + 8)
+		return false;
+	if (d < 0)
+		*tmp++ = '-';
+	for (k = p - 1; k >= 0; k--) {
+		digits[k] = (char)('0' + q % 10);
+		q /= 10;
+	}
+	*tmp++ = digits[0];
+	*tmp++ = '.';
+	memcpy(tmp, digits + 1, (size_t)p - 1);
+	tmp += p - 1;
+	*tmp++ = 'e';
+	*tmp++ = i < 0 ? '-' : '+';
+	i = i < 0 ? -i : i;
+	*tmp++ = (char)('0' + i / 10);
+	*tmp++ = (char)('0' + i % 10);
+	*tmp = '\0';
+	return true;
+}
+
+/*
+ * The shortest %.*e of d that reads back as d, the fewest digits first
+ * (more digits are closer to d but need not read back: below a power of
+ * two the gap to the next double is half the gap above). 17 significant
+ * digits (DBL_DECIMAL_DIG) always read back. For a normal double a
+ * shortest form of at most 15 digits (DBL_DIG) is also what 15 digits
+ * print, zeros appended, since such a decimal survives decimal -> double
+ * -> 15 digits; and when 15 do not read back, no fewer do. So 15, 16 and
+ * 17 digits are tried, instead of every count from 1 (a reply's "time"
+ * needs 16 or 17), and without printf when float_shortest_exact can.
+ * Subnormals, with fewer bits, keep the plain search.
+ */
+static void
+float_shortest_e(double d, char *tmp, size_t len)
+{
+	int	prec;
+
+	if (float_shortest_exact(d, tmp, len))
+		return;
+	prec = fpclassify(d) == FP_NORMAL ? DBL_DIG - 1 : 0;
+	for (; prec < DBL_DECIMAL_DIG - 1; prec++) {
+		if (float_try_e(d, prec, tmp, len))
+			return;
+	}
+	snprintf(tmp, len, "%.*e", DBL_DECIMAL_DIG - 1, d);
+}
+
 /* Python repr(float): shortest digits that round-trip, Python layout. */
 void
 pyjson_float_repr(double d, char *buf, size_t len)
 {
 	char	 tmp[40], digits[20], *e, *out;
-	int	 prec, exp10, ndigits, i, pos;
+	int	 exp10, ndigits, i, pos;
 	bool	 neg;
 
 	if (len == 0)
@@ -217,11 +399,7 @@ pyjson_float_repr(double d, char *buf, size_t len)
 		snprintf(buf, len, "%s", signbit(d) ? "-0.0" : "0.0");
 		return;
 	}
-	for (prec = 0; prec < 17; prec++) {
-		snprintf(tmp, sizeof tmp, "%.*e", prec, d);
-		if (strtod(tmp, NULL) == d)
-			break;
-	}
+	float_shortest_e(d, tmp, sizeof tmp);
 	/* tmp is "[-]d[.ddd]e[+-]xx" */
 	neg = tmp[0] == '-';
 	ndigits = 0;
@@ -273,7 +451,7 @@ pyjson_float_repr(double d, char *buf, size_t len)
 
 /* Write a float as Python's json module does. */
 static void
-json_float(struct pybuf *b, double d)
+json_float(struct pyjson_buf *b, double d)
 {
 	char	tmp[40];
 
@@ -289,7 +467,7 @@ json_float(struct pybuf *b, double d)
 
 /* Write the scalar value v as JSON; returns 0, or -1 if v is a container. */
 static int
-dumps_scalar(struct pybuf *b, const json_t *v)
+dumps_scalar(struct pyjson_buf *b, const json_t *v)
 {
 	switch (json_typeof(v)) {
 	case JSON_STRING:
@@ -297,7 +475,7 @@ dumps_scalar(struct pybuf *b, const json_t *v)
 		    json_string_length(v));
 		return 0;
 	case JSON_INTEGER:
-		pybuf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		pybuf_int(b, json_integer_value(v));
 		return 0;
 	case JSON_REAL:
 		json_float(b, json_real_value(v));
@@ -318,7 +496,7 @@ dumps_scalar(struct pybuf *b, const json_t *v)
 
 /* Write v compactly with Python's ", " and ": " separators. */
 static void
-dumps_value(struct pybuf *b, const json_t *v)
+dumps_value(struct pyjson_buf *b, const json_t *v)
 {
 	const char	*key;
 	json_t		*item;
@@ -358,10 +536,253 @@ dumps_value(struct pybuf *b, const json_t *v)
 char *
 pyjson_dumps(const json_t *v)
 {
-	struct pybuf	b = { 0 };
+	struct pyjson_buf	b = { 0 };
 
 	dumps_value(&b, v);
 	return pybuf_finish(&b);
+}
+
+/* Append bytes as they are. */
+void
+pyjson_buf_raw(struct pyjson_buf *b, const char *s, size_t len)
+{
+	pybuf_add(b, s, len);
+}
+
+/* Append ", " unless the buffer is empty or ends an opening brace, then
+ * the key as a JSON string and ": ". */
+void
+pyjson_buf_key(struct pyjson_buf *b, const char *key)
+{
+	if (b->len > 0 && b->data[b->len - 1] != '{')
+		pybuf_add(b, ", ", 2);
+	json_string_escape(b, key, strlen(key));
+	pybuf_add(b, ": ", 2);
+}
+
+/* Append json.dumps(v). */
+void
+pyjson_buf_dumps(struct pyjson_buf *b, const json_t *v)
+{
+	dumps_value(b, v);
+}
+
+/* Append json.dumps(d) of a float. */
+void
+pyjson_buf_float(struct pyjson_buf *b, double d)
+{
+	json_float(b, d);
+}
+
+/* The text written (never NULL; the caller frees it), its length in *len
+ * when len is not NULL. */
+char *
+pyjson_buf_finish(struct pyjson_buf *b, size_t *len)
+{
+	if (len != NULL)
+		*len = b->len;
+	return pybuf_finish(b);
+}
+
+/*
+ * Decoding. jansson's lexer costs about 120 instructions a byte, most of a
+ * control request's cost; requests are small and plain, so a strict subset
+ * of JSON is read here directly into the same jansson values: objects,
+ * arrays, strings of printable ASCII without escapes, integers of at most
+ * 18 digits, true, false, null, nested at most LOAD_DEPTH deep. Anything
+ * else (escapes, UTF-8, fractions, exponents, errors) returns NULL and the
+ * caller hands the whole text to jansson, which decides and reports.
+ */
+#define LOAD_DEPTH	32
+
+struct loader {
+	const char	*p;
+	const char	*end;
+};
+
+static json_t	*load_value(struct loader *, int);
+
+/* Skip JSON whitespace. */
+static void
+load_ws(struct loader *l)
+{
+	while (l->p < l->end && (*l->p == ' ' || *l->p == '\n' ||
+	    *l->p == '\r' || *l->p == '\t'))
+		l->p++;
+}
+
+/* A plain string after its opening quote: its bytes in *s, *len. */
+static bool
+load_string(struct loader *l, const char **s, size_t *len)
+{
+	const char	*start = l->p;
+
+	while (l->p < l->end && json_plain((unsigned char)*l->p))
+		l->p++;
+	if (l->p >= l->end || *l->p != '"')
+		return false;	/* an escape, a control byte, UTF-8 or the end */
+	*s = start;
+	*len = (size_t)(l->p - start);
+	l->p++;
+	return true;
+}
+
+/* An integer of at most 18 digits, no fraction or exponent. */
+static json_t *
+load_integer(struct loader *l)
+{
+	const char	*start;
+	json_int_t	 v = 0;
+	bool		 neg = false;
+
+	if (*l->p == '-') {
+		neg = true;
+		l->p++;
+	}
+	start = l->p;
+	while (l->p < l->end && *l->p >= '0' && *l->p <= '9') {
+		if (l->p - start == 18)
+			return NULL;	/* a 19th digit might not fit */
+		v = v * 10 + (*l->p++ - '0');
+	}
+	if (l->p == start || (*start == '0' && l->p - start > 1))
+		return NULL;
+	/* a fraction or exponent next is no delimiter: the caller refuses */
+	return json_integer(neg ? -v : v);
+}
+
+/* true, false or null. */
+static json_t *
+load_literal(struct loader *l)
+{
+	static const struct {
+		const char	*word;
+		size_t		 len;
+	} words[] = { { "true", 4 }, { "false", 5 }, { "null", 4 } };
+	size_t	i;
+
+	for (i = 0; i < sizeof words / sizeof words[0]; i++) {
+		if ((size_t)(l->end - l->p) < words[i].len ||
+		    memcmp(l->p, words[i].word, words[i].len) != 0)
+			continue;
+		l->p += words[i].len;	/* "truex": the caller refuses the x */
+		return i == 0 ? json_true() : i == 1 ? json_false() :
+		    json_null();
+	}
+	return NULL;
+}
+
+/* After an item: 1 past the closing character, 0 past a comma, -1 at
+ * anything else. */
+static int
+load_next(struct loader *l, char close)
+{
+	load_ws(l);
+	if (l->p < l->end && (*l->p == close || *l->p == ','))
+		return *l->p++ == close;
+	return -1;
+}
+
+/* The members of an object after its '{'. */
+static json_t *
+load_object(struct loader *l, int depth)
+{
+	json_t		*o = json_object(), *v;
+	const char	*key;
+	size_t		 klen;
+	int		 rc = 0;
+
+	load_ws(l);
+	if (l->p < l->end && *l->p == '}') {
+		l->p++;
+		return o;
+	}
+	while (rc == 0) {
+		load_ws(l);
+		if (l->p >= l->end || *l->p++ != '"' ||
+		    !load_string(l, &key, &klen))
+			break;
+		load_ws(l);
+		if (l->p >= l->end || *l->p++ != ':' ||
+		    (v = load_value(l, depth)) == NULL)
+			break;
+		json_object_setn_new_nocheck(o, key, klen, v);
+		if ((rc = load_next(l, '}')) == 1)
+			return o;
+	}
+	json_decref(o);
+	return NULL;
+}
+
+/* The items of an array after its '['. */
+static json_t *
+load_array(struct loader *l, int depth)
+{
+	json_t	*a = json_array(), *v;
+	int	 rc = 0;
+
+	load_ws(l);
+	if (l->p < l->end && *l->p == ']') {
+		l->p++;
+		return a;
+	}
+	while (rc == 0 && (v = load_value(l, depth)) != NULL) {
+		json_array_append_new(a, v);
+		if ((rc = load_next(l, ']')) == 1)
+			return a;
+	}
+	json_decref(a);
+	return NULL;
+}
+
+/* One value, whitespace before it skipped. */
+static json_t *
+load_value(struct loader *l, int depth)
+{
+	const char	*s;
+	size_t		 len;
+
+	load_ws(l);
+	if (l->p >= l->end || depth >= LOAD_DEPTH)
+		return NULL;
+	switch (*l->p) {
+	case '{':
+		l->p++;
+		return load_object(l, depth + 1);
+	case '[':
+		l->p++;
+		return load_array(l, depth + 1);
+	case '"':
+		l->p++;
+		return load_string(l, &s, &len) ?
+		    json_stringn_nocheck(s, len) : NULL;
+	case 't':
+	case 'f':
+	case 'n':
+		return load_literal(l);
+	default:
+		if (*l->p == '-' || (*l->p >= '0' && *l->p <= '9'))
+			return load_integer(l);
+		return NULL;
+	}
+}
+
+/* json_loadb(buf, len, flags, err), plain documents read directly. */
+json_t *
+pyjson_loadb(const char *buf, size_t len, size_t flags, json_error_t *err)
+{
+	struct loader	 l = { buf, buf + len };
+	json_t		*v = NULL;
+
+	if ((flags & ~(size_t)(JSON_DECODE_ANY | JSON_ALLOW_NUL)) == 0 &&
+	    len > 0 && ((flags & JSON_DECODE_ANY) || *buf == '{' ||
+	    *buf == '[') && (v = load_value(&l, 0)) != NULL) {
+		load_ws(&l);
+		if (l.p == l.end)
+			return v;
+		json_decref(v);
+	}
+	return json_loadb(buf, len, flags, err);
 }
 
 /* qsort comparator for object keys (code point order = UTF-8 byte order). */
@@ -373,7 +794,7 @@ key_compare(const void *a, const void *b)
 
 /* Write a newline and depth levels of two-space indentation. */
 static void
-pretty_newline(struct pybuf *b, int depth)
+pretty_newline(struct pyjson_buf *b, int depth)
 {
 	int	i;
 
@@ -384,7 +805,7 @@ pretty_newline(struct pybuf *b, int depth)
 
 /* Write v like json.dumps(v, indent=2, sort_keys=True). */
 static void
-dumps_pretty(struct pybuf *b, const json_t *v, int depth)
+dumps_pretty(struct pyjson_buf *b, const json_t *v, int depth)
 {
 	const char	**keys;
 	const char	 *key;
@@ -445,7 +866,7 @@ dumps_pretty(struct pybuf *b, const json_t *v, int depth)
 char *
 pyjson_dumps_pretty(const json_t *v)
 {
-	struct pybuf	b = { 0 };
+	struct pyjson_buf	b = { 0 };
 
 	dumps_pretty(&b, v, 0);
 	return pybuf_finish(&b);
@@ -480,7 +901,7 @@ unicode_printable(uint32_t cp)
 
 /* Write Python repr() of a UTF-8 string of len bytes. */
 static void
-str_repr_buf(struct pybuf *b, const char *s, size_t len)
+str_repr_buf(struct pyjson_buf *b, const char *s, size_t len)
 {
 	const unsigned char	*p = (const unsigned char *)s;
 	char			 quote = '\'';
@@ -519,7 +940,7 @@ str_repr_buf(struct pybuf *b, const char *s, size_t len)
 char *
 pyjson_str_repr(const char *s)
 {
-	struct pybuf	b = { 0 };
+	struct pyjson_buf	b = { 0 };
 
 	str_repr_buf(&b, s, strlen(s));
 	return pybuf_finish(&b);
@@ -529,7 +950,7 @@ pyjson_str_repr(const char *s)
 char *
 pyjson_bytes_repr(const char *s, size_t len)
 {
-	struct pybuf	 b = { 0 };
+	struct pyjson_buf	 b = { 0 };
 	const unsigned char *p = (const unsigned char *)s;
 	char		 quote = '\'';
 	size_t		 i;
@@ -560,7 +981,7 @@ pyjson_bytes_repr(const char *s, size_t len)
 
 /* Write Python repr() of a JSON value. */
 static void
-repr_value(struct pybuf *b, const json_t *v)
+repr_value(struct pyjson_buf *b, const json_t *v)
 {
 	const char	*key;
 	json_t		*item;
@@ -577,7 +998,7 @@ repr_value(struct pybuf *b, const json_t *v)
 		str_repr_buf(b, json_string_value(v), json_string_length(v));
 		break;
 	case JSON_INTEGER:
-		pybuf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		pybuf_int(b, json_integer_value(v));
 		break;
 	case JSON_REAL:
 		pyjson_float_repr(json_real_value(v), tmp, sizeof tmp);
@@ -621,7 +1042,7 @@ repr_value(struct pybuf *b, const json_t *v)
 char *
 pyjson_str(const json_t *v)
 {
-	struct pybuf	b = { 0 };
+	struct pyjson_buf	b = { 0 };
 
 	if (v != NULL && json_is_string(v))
 		pybuf_add(&b, json_string_value(v), json_string_length(v));
@@ -634,7 +1055,7 @@ pyjson_str(const json_t *v)
 char *
 pyjson_repr(const json_t *v)
 {
-	struct pybuf	b = { 0 };
+	struct pyjson_buf	b = { 0 };
 
 	repr_value(&b, v);
 	return pybuf_finish(&b);

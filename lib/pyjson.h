@@ -11,6 +11,32 @@
 
 #include <jansson.h>
 
+/* A JSON text written piece by piece, as json.dumps would write it:
+ * zero-initialise, append, then pyjson_buf_finish. */
+struct pyjson_buf {
+	char	*data;
+	size_t	 len;
+	size_t	 size;
+};
+
+/* Append bytes as they are. */
+void pyjson_buf_raw(struct pyjson_buf *b, const char *s, size_t len);
+/* Append ", " (unless the buffer is empty or ends with '{'), then
+ * "key": . */
+void pyjson_buf_key(struct pyjson_buf *b, const char *key);
+/* Append json.dumps(v). */
+void pyjson_buf_dumps(struct pyjson_buf *b, const json_t *v);
+/* Append json.dumps(d) of a float. */
+void pyjson_buf_float(struct pyjson_buf *b, double d);
+/* The text (caller frees; never NULL) and its length in *len if len is
+ * not NULL. */
+char *pyjson_buf_finish(struct pyjson_buf *b, size_t *len);
+
+/* json_loadb(buf, len, flags, err), faster for the plain documents control
+ * requests are: the same values, and jansson's own errors. */
+json_t *pyjson_loadb(const char *buf, size_t len, size_t flags,
+    json_error_t *err);
+
 /* Encode like json.dumps(v). Caller frees. Never NULL. */
 char *pyjson_dumps(const json_t *v);
 /* Encode with indent 2 and sorted keys (json.dumps(v, indent=2, sort_keys=True)). */

@@ -7,6 +7,7 @@ taken from $CIRCUS_BUILD/bench/ when `make bench-bins` built them there, and
 otherwise built into a temporary directory with the rules of bench/bench.mk.
 """
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -115,13 +116,30 @@ def test_floor_hold_and_respawn(bindir):
     assert p.returncode == 0
 
 
-def test_echo_and_rtt_client(bindir, tmp_path):
+@contextlib.contextmanager
+def echo_running(bindir, tmp_path):
+    """A zmq_echo on a private ipc endpoint; yields (endpoint, stop) where
+    stop() ends it and returns how many messages it echoed."""
     ep = "ipc://%s/echo.sock" % tmp_path
     echo = subprocess.Popen([str(bindir / "zmq_echo"), ep, "60"],
                             stdout=subprocess.PIPE, text=True)
+
+    def stop():
+        echo.send_signal(signal.SIGTERM)
+        out, _ = echo.communicate(timeout=20)
+        return last_json(out)["messages"]
     try:
         ready = json.loads(echo.stdout.readline())
         assert ready["event"] == "ready" and ready["endpoint"] == ep
+        yield ep, stop
+    finally:
+        if echo.poll() is None:
+            echo.kill()
+            echo.wait()
+
+
+def test_echo_and_rtt_client(bindir, tmp_path):
+    with echo_running(bindir, tmp_path) as (ep, stop):
         cp = subprocess.run([str(bindir / "zmq_rtt"), "-e", ep, "-c",
                              "status", "-p", '{"name": "w"}', "-n", "40",
                              "-C", "2", "-w", "5", "-t", "20"],
@@ -135,13 +153,17 @@ def test_echo_and_rtt_client(bindir, tmp_path):
                   "mean_us", "rps", "elapsed_s"):
             assert r[k] >= 0
         assert r["min_us"] <= r["p50_us"] <= r["p99_us"] <= r["max_us"]
-        echo.send_signal(signal.SIGTERM)
-        out, _ = echo.communicate(timeout=20)
-    finally:
-        if echo.poll() is None:
-            echo.kill()
-            echo.wait()
-    assert last_json(out)["messages"] == 50  # 2 × 5 warm-up + 40
+        assert stop() == 50  # 2 × 5 warm-up + 40
+
+
+def test_python_load_clients_on_the_echo(runpy, bindir, tmp_path):
+    """The pyzmq throughput clients (`run.py --zmq-load`, one process
+    each) run their closed loops together and report one total."""
+    with echo_running(bindir, tmp_path) as (ep, stop):
+        r = runpy.py_throughput(ep, "list", {"name": "w"}, 2, 20.0, 30)
+        assert r["count"] == 30
+        assert r["rps"] > 0 and 0 < r["p50_us"] <= r["p99_us"]
+        assert stop() == 40  # 2 × 5 warm-up + 30
 
 
 def test_rtt_client_gives_up_on_a_silent_endpoint(bindir, tmp_path):
@@ -198,8 +220,12 @@ def test_report_renders_from_raw_results(runpy):
                "spawn": {"10": [spawn_rep, spawn_rep]},
                "rtt": {"configs": {"1x10": [rtt_rep], "50x10": [rtt_rep]},
                        "throughput": {"1x10": [
-                           {"echo": {"rps": 100.0},
-                            "circusd": {"rps": 95.0}}]}},
+                           {"C echo status": {"rps": 100.0},
+                            "C status": {"rps": 95.0},
+                            "C echo list": {"rps": 90.0},
+                            "C list": {"rps": 72.0},
+                            "py echo list <name>": {"rps": 50.0},
+                            "py list <name>": {"rps": 60.0}}]}},
                "scale": {"skipped": "not in quick mode"},
                "statsd": {"100": {"n": 100, "seconds": 5.0, "ticks": 5,
                                   "cpu_pct": 0.25, "cpu_ms_per_tick": 2.5,
@@ -212,7 +238,17 @@ def test_report_renders_from_raw_results(runpy):
     assert "## Targets" in text and "## Notes" in text
     assert "1.10× (1.10×–1.10×)" in text        # spawn ratio to vfork
     assert "| 10 | 10.0 ms" in text
-    assert "0.95× (n=1)" in text                 # throughput ratio
+    # each circusd run against the echo run paired with it
+    assert "| 1x10 | C | `status` | 100/s (n=1) | 95.0/s (n=1) | " \
+        "0.95× (n=1) |" in text
+    assert "| 1x10 | py | `list <name>` | 50.0/s (n=1) | 60.0/s (n=1) | " \
+        "1.20× (n=1) |" in text
+    # one target per client and command; a missing one is "not measured"
+    assert "| 4-client throughput of `status` ≥ 0.9× the echo's (C client, " \
+        "1×10) | 0.95× (n=1) | met |" in text
+    assert "(C client, 1×10) | 0.80× (n=1) | **missed** |" in text
+    assert "(py client, 1×10) | n/a | not measured |" in text
+    assert text.count("* **tput**") == 1
     assert "boom" in text
     assert "| 100 | 0.25 % | 2.50 ms | 5 in 5 s | 0.001 % | 9.00 MiB |" \
         in text                                  # circusd-stats sampling

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,11 @@
 #include "pyjson.h"
 
 static void	check_float(double, const char *);
+static void	float_digits(const char *, char *, size_t, int *);
+static void	float_reference(double, char *, size_t);
+static void	check_float_shortest(double);
+static void	check_load(const char *, size_t);
+static void	gen_doc(char *, size_t, size_t *, uint64_t *, int);
 static void	check_json(const char *, const char *, const char *,
 		    const char *, const char *);
 
@@ -25,6 +31,70 @@ check_float(double d, const char *want)
 
 	pyjson_float_repr(d, buf, sizeof buf);
 	assert_string_equal(buf, want);
+}
+
+/*
+ * Significant digits (no leading or trailing zeros) and decimal exponent
+ * of a number written as [-]d[.d][e[+-]d] (repr or %e alike).
+ */
+static void
+float_digits(const char *s, char *digits, size_t size, int *exp10)
+{
+	size_t	n = 0;
+	int	point = -1, seen = 0, lead = 0;
+
+	if (*s == '-')
+		s++;
+	for (; *s != '\0' && *s != 'e'; s++) {
+		if (*s == '.') {
+			point = seen;
+			continue;
+		}
+		seen++;
+		if (n == 0 && *s == '0') {
+			lead++;
+			continue;
+		}
+		if (n + 1 < size)
+			digits[n++] = *s;
+	}
+	while (n > 1 && digits[n - 1] == '0')
+		n--;
+	digits[n] = '\0';
+	if (point < 0)
+		point = seen;
+	*exp10 = point - lead - 1 + (*s == 'e' ? atoi(s + 1) : 0);
+}
+
+/* The fewest %.*e digits that read back as d, by trying every precision:
+ * the definition pyjson_float_repr must match. */
+static void
+float_reference(double d, char *buf, size_t size)
+{
+	int	prec;
+
+	for (prec = 0; prec < 17; prec++) {
+		snprintf(buf, size, "%.*e", prec, d);
+		if (strtod(buf, NULL) == d)
+			return;
+	}
+}
+
+/* Assert repr(d) has the reference's digits and exponent and reads back. */
+static void
+check_float_shortest(double d)
+{
+	char	got[40], want[40], gd[24], wd[24];
+	int	ge, we;
+
+	if (d == 0)
+		return;	/* "0.0" and "-0.0": test_float_repr */
+	pyjson_float_repr(d, got, sizeof got);
+	float_reference(d, want, sizeof want);
+	float_digits(got, gd, sizeof gd, &ge);
+	float_digits(want, wd, sizeof wd, &we);
+	if (strcmp(gd, wd) != 0 || ge != we || strtod(got, NULL) != d)
+		fail_msg("%.17g: repr %s, shortest %s", d, got, want);
 }
 
 /* Parse in, then check dumps, pretty dumps (newlines as '|'), repr, str. */
@@ -87,6 +157,236 @@ test_float_repr(void **state)
 	check_float(NAN, "nan");
 	pyjson_float_repr(1.25, buf, 4);
 	assert_string_equal(buf, "1.2");
+}
+
+/* The shortest digits equal the exhaustive search's, for timestamps (16
+ * or 17 digits), short decimals (15 or fewer), random bit patterns (every
+ * exponent, subnormals too), values spread over the exact path's range
+ * and past it, and powers of two and ten with their neighbours. */
+static void
+test_float_repr_shortest(void **state)
+{
+	uint64_t	x = 0x9e3779b97f4a7c15ULL, bits;
+	double		d;
+	int		i;
+
+	(void)state;
+	for (i = 0; i < 80000; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		switch (i % 4) {
+		case 0:
+			d = 1.7e9 + (double)(x % 400000000000000ULL) / 1e6;
+			break;
+		case 3:
+			/* log-uniform over 1e-7 .. 1e17, either sign */
+			d = pow(10, -7 + 24 * (double)(x >> 11) / 9007199254740992.0);
+			if (x & 1)
+				d = -d;
+			break;
+		case 1:
+			d = (double)(int64_t)(x % 2000000000000000ULL) /
+			    pow(10, (double)(x >> 58));
+			break;
+		default:
+			bits = x;
+			memcpy(&d, &bits, sizeof d);
+			if (!isfinite(d) || d == 0)
+				continue;
+		}
+		check_float_shortest(d);
+	}
+	/* powers of two (a smaller gap below) and of ten, and neighbours */
+	for (i = -1074; i <= 1023; i++) {
+		d = ldexp(1.0, i);
+		check_float_shortest(d);
+		if (d < HUGE_VAL) {
+			check_float_shortest(nextafter(d, 0));
+			check_float_shortest(nextafter(d, HUGE_VAL));
+		}
+	}
+	for (i = -20; i <= 25; i++) {
+		d = pow(10, i);
+		check_float_shortest(d);
+		check_float_shortest(nextafter(d, 0));
+		check_float_shortest(nextafter(d, HUGE_VAL));
+		check_float_shortest(-d);
+	}
+	check_float_shortest(2.2250738585072014e-308);
+	check_float_shortest(2.225073858507201e-308);
+	check_float_shortest(4.9406564584124654e-324);
+	check_float_shortest(0.3);
+	check_float_shortest(9007199254740993.0);
+}
+
+/* Both decoders give the same value (same dumps: types, order) or both
+ * refuse; err is jansson's own. */
+static void
+check_load(const char *in, size_t len)
+{
+	json_error_t	 e1, e2;
+	json_t		*a, *b;
+	char		*da, *db;
+
+	a = pyjson_loadb(in, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e1);
+	b = json_loadb(in, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e2);
+	if ((a == NULL) != (b == NULL))
+		fail_msg("%.*s: fast %p, jansson %p", (int)len, in, (void *)a,
+		    (void *)b);
+	if (a == NULL) {
+		assert_string_equal(e1.text, e2.text);
+		assert_int_equal(e1.position, e2.position);
+		return;
+	}
+	da = json_dumps(a, JSON_ENCODE_ANY);
+	db = json_dumps(b, JSON_ENCODE_ANY);
+	if (strcmp(da, db) != 0)
+		fail_msg("%.*s: fast %s, jansson %s", (int)len, in, da, db);
+	free(da);
+	free(db);
+	json_decref(a);
+	json_decref(b);
+}
+
+/* Requests as clients send them are read without jansson's lexer (it
+ * would fill err->source), to the same values. */
+static void
+test_loadb_fast_path(void **state)
+{
+	static const char *const plain[] = {
+		"{\"command\": \"status\", \"properties\": {}, \"id\": "
+		    "\"0000000000002f3a0000000000000001\"}",
+		"{\"command\":\"list\",\"properties\":{\"name\":\"w\"},"
+		    "\"id\":\"x\"}",
+		" {\"id\": 42, \"command\": \"incr\", \"properties\": "
+		    "{\"name\": \"w\", \"nb\": -3, \"waiting\": true, "
+		    "\"x\": [1, [], {}, null, false]}} \n",
+		"[]", "{}", "\"s\"", "-0", "0", "true", "null",
+		"123456789012345678", "{\"a\": 1, \"a\": 2}",
+	};
+	json_error_t	 err;
+	json_t		*v;
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof plain / sizeof plain[0]; i++) {
+		memset(&err, 0, sizeof err);
+		strcpy(err.source, "untouched");
+		v = pyjson_loadb(plain[i], strlen(plain[i]),
+		    JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+		assert_non_null(v);
+		assert_string_equal(err.source, "untouched");
+		json_decref(v);
+		check_load(plain[i], strlen(plain[i]));
+	}
+}
+
+/* A random document inside the fast subset, with random whitespace. */
+static void
+gen_doc(char *buf, size_t size, size_t *len, uint64_t *x, int depth)
+{
+	static const char *const leaf[] = {
+		"\"\"", "\"w\"", "\"status\"", "0", "-7", "42", "true", "false",
+		"null", "123456789012345678", "-123456789012345678",
+	};
+	static const char *const ws[] = { "", "", " ", "\n", "\t ", "\r\n" };
+	const char	*w;
+	int		 n, i, kind;
+
+#define RND()	(*x ^= *x << 13, *x ^= *x >> 7, *x ^= *x << 17, *x)
+#define PUT(s)	do {							\
+	w = (s);							\
+	if (*len + strlen(w) < size) {					\
+		memcpy(buf + *len, w, strlen(w));			\
+		*len += strlen(w);					\
+	}								\
+} while (0)
+	PUT(ws[RND() % 6]);
+	kind = depth > 4 ? 2 : (int)(RND() % 3);
+	n = (int)(RND() % 4);
+	if (kind == 2)
+		PUT(leaf[RND() % (sizeof leaf / sizeof leaf[0])]);
+	else {
+		PUT(kind == 0 ? "{" : "[");
+		for (i = 0; i < n; i++) {
+			if (i > 0)
+				PUT(",");
+			if (kind == 0) {
+				PUT(ws[RND() % 6]);
+				PUT(RND() % 2 ? "\"name\"" : "\"k\"");
+				PUT(ws[RND() % 6]);
+				PUT(":");
+			}
+			gen_doc(buf, size, len, x, depth + 1);
+		}
+		PUT(ws[RND() % 6]);
+		PUT(kind == 0 ? "}" : "]");
+	}
+	PUT(ws[RND() % 6]);
+#undef PUT
+#undef RND
+}
+
+/* Random token soups (mostly invalid or outside the fast subset), random
+ * documents inside it, and the edges of each token: the same answer as
+ * jansson every time. */
+static void
+test_loadb_same_as_jansson(void **state)
+{
+	static const char *const tok[] = {
+		"{", "}", "[", "]", ",", ":", " ", "\n", "\t", "\"a\"",
+		"\"\"", "\"k\"", "\"\\n\"", "\"\\u0000\"", "\"\xc3\xa9\"",
+		"\"\x7f\"", "\"\x01\"", "\"", "1", "-", "-0", "-1", "0", "01",
+		"1.5", "1e3", "2E1", "-01", "9223372036854775807",
+		"123456789012345678", "1234567890123456789",
+		"9999999999999999999", "-999999999999999999", "true", "false",
+		"null", "nul", "truex", "True", "x", "\\", "\x00", "\xef\xbb\xbf",
+	};
+	static const char *const edge[] = {
+		"", " ", "{", "[", "{\"a\"", "{\"a\":", "{\"a\":1", "{\"a\":1,",
+		"{\"a\":1,}", "[1,]", "[1 2]", "{\"a\" 1}", "{1:2}", "[-]",
+		"[0x1]", "[1.]", "[.5]", "[+1]", "[tru]", "[true,false,null]",
+		"{\"a\":{\"b\":{\"c\":[[[]]]}}}", "\"abc", "[\"a\"]]", "{}{}",
+		"[1]x", "null null",
+	};
+	char		 buf[512], deep[200];
+	uint64_t	 x = 0x2545f4914f6cdd1dULL;
+	size_t		 len, t, n, i;
+	int		 k;
+
+	(void)state;
+	for (i = 0; i < sizeof edge / sizeof edge[0]; i++)
+		check_load(edge[i], strlen(edge[i]));
+	/* deeper than the fast path goes */
+	for (k = 0; k < 100; k++) {
+		deep[k] = '[';
+		deep[199 - k] = ']';
+	}
+	check_load(deep, sizeof deep);
+	check_load(deep, 60);
+	for (i = 0; i < 100000; i++) {
+		len = 0;
+		n = 1 + (size_t)(x % 14);
+		for (t = 0; t < n; t++) {
+			const char	*w;
+			size_t		 wl;
+
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			w = tok[x % (sizeof tok / sizeof tok[0])];
+			wl = w[0] == '\0' ? 1 : strlen(w);	/* the NUL byte */
+			if (len + wl >= sizeof buf)
+				break;
+			memcpy(buf + len, w, wl);
+			len += wl;
+		}
+		check_load(buf, len);
+		len = 0;
+		gen_doc(buf, sizeof buf, &len, &x, 0);
+		check_load(buf, len);
+	}
 }
 
 /* Compact dumps keeps insertion order and Python separators. */
@@ -235,6 +535,9 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_float_repr),
+		cmocka_unit_test(test_float_repr_shortest),
+		cmocka_unit_test(test_loadb_fast_path),
+		cmocka_unit_test(test_loadb_same_as_jansson),
 		cmocka_unit_test(test_dumps_objects),
 		cmocka_unit_test(test_dumps_strings),
 		cmocka_unit_test(test_dumps_nul),
