@@ -10,7 +10,7 @@
 static inline void
 sync_unit_rm_db(const char *path)
 {
-	static const char *const sfx[] = { "", "-wal", "-shm" };
+	static const char *const sfx[] = { "", "-wal", "-shm", "-table" };
 	char buf[512];
 
 	for (size_t i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {

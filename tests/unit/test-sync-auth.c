@@ -14,6 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -747,6 +751,121 @@ test_nonce_purge_backlog(void **state)
 	sync_unit_rm_db(path);
 }
 
+/* A bucket full of live entries spills to SQLite; a spilled key is still
+ * a replay after its bucket has room again. */
+static void
+test_nonce_table_full(void **state)
+{
+	struct fixture		*f = *state;
+	struct nonce_cache	*nc;
+	unsigned char		 t[CRYPTO_SHA256_LEN] = { 4 };
+	char			 err[256], path[128], why[256], nonce[16];
+
+	snprintf(path, sizeof path, "%s/n4", f->dir);
+	nc = nonce_open_sized(path, 1, err, sizeof err);	/* 1 bucket */
+	assert_non_null(nc);
+	for (int i = 0; i < 30; i++) {
+		snprintf(nonce, sizeof nonce, "n%d", i);
+		assert_int_equal(nonce_remember(nc, t, nonce, 100, 10, why,
+		    sizeof why), 1);
+	}
+	assert_in_range(nonce_spilled(nc), 1, 29);
+	assert_int_equal(nonce_count(nc), 30);
+	for (int i = 0; i < 30; i++) {
+		snprintf(nonce, sizeof nonce, "n%d", i);
+		assert_int_equal(nonce_remember(nc, t, nonce, 100, 11, why,
+		    sizeof why), 0);
+	}
+	assert_int_equal(nonce_remember(nc, t, "late", 1000, 12, why, 256), 1);
+	/* at 150 the table's entries (until 100) are swept: room again */
+	assert_int_equal(nonce_remember(nc, t, "fresh", 1000, 150, why, 256),
+	    1);
+	assert_int_equal(nonce_remember(nc, t, "late", 1000, 151, why, 256), 0);
+	assert_int_equal(nonce_remember(nc, t, "fresh", 1000, 152, why, 256),
+	    0);
+	assert_int_equal(nonce_count(nc), 2);
+	nonce_close(nc);
+	assert_null(nonce_open_sized(path, 3, err, sizeof err));
+	sync_unit_rm_db(path);
+}
+
+/* Another process's nonce is a replay here; a process that dies holding
+ * a bucket lock leaves the table usable. */
+static void
+test_nonce_table_processes(void **state)
+{
+	struct fixture		*f = *state;
+	struct nonce_cache	*nc;
+	unsigned char		 t[CRYPTO_SHA256_LEN] = { 5 };
+	char			 err[256], path[128], tpath[140], why[256];
+	int			 st, fd;
+	pid_t			 pid;
+
+	snprintf(path, sizeof path, "%s/n5", f->dir);
+	snprintf(tpath, sizeof tpath, "%s-table", path);
+	nc = nonce_open_sized(path, 1, err, sizeof err);
+	assert_non_null(nc);
+	if ((pid = fork()) == 0) {
+		struct nonce_cache *c = nonce_open_sized(path, 1, err,
+		    sizeof err);
+		void *map;
+
+		if (c == NULL || nonce_remember(c, t, "child", 100, 10, why,
+		    sizeof why) != 1)
+			_exit(1);
+		/* the first bucket's lock sits after the 64-byte header */
+		fd = open(tpath, O_RDWR);
+		map = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		    0);
+		if (map == MAP_FAILED || pthread_mutex_lock(
+		    (pthread_mutex_t *)((char *)map + 64)) != 0)
+			_exit(2);
+		_exit(0);	/* dies holding it */
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_int_equal(nonce_remember(nc, t, "child", 100, 11, why, 256), 0);
+	assert_int_equal(nonce_remember(nc, t, "parent", 100, 11, why, 256), 1);
+	assert_int_equal(nonce_remember(nc, t, "parent", 100, 11, why, 256), 0);
+	nonce_close(nc);
+	sync_unit_rm_db(path);
+}
+
+/* A torn table file (its header overwritten) is made anew at open. */
+static void
+test_nonce_table_torn(void **state)
+{
+	struct fixture		*f = *state;
+	struct nonce_cache	*nc;
+	unsigned char		 t[CRYPTO_SHA256_LEN] = { 6 };
+	char			 err[256], path[128], tpath[140], why[256];
+	int			 fd;
+
+	snprintf(path, sizeof path, "%s/n6", f->dir);
+	snprintf(tpath, sizeof tpath, "%s-table", path);
+	nc = nonce_open_sized(path, 2, err, sizeof err);
+	assert_non_null(nc);
+	assert_int_equal(nonce_remember(nc, t, "a", 100, 10, why, 256), 1);
+	nonce_close(nc);
+	fd = open(tpath, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "torn-torn-torn!!", 16, 0), 16);
+	close(fd);
+	nc = nonce_open_sized(path, 2, err, sizeof err);
+	assert_non_null(nc);
+	assert_int_equal(nonce_count(nc), 0);
+	assert_int_equal(nonce_remember(nc, t, "a", 100, 10, why, 256), 1);
+	assert_int_equal(nonce_remember(nc, t, "a", 100, 10, why, 256), 0);
+	nonce_close(nc);
+	/* a file cut short is made anew too */
+	assert_int_equal(truncate(tpath, 10), 0);
+	nc = nonce_open_sized(path, 2, err, sizeof err);
+	assert_non_null(nc);
+	assert_int_equal(nonce_remember(nc, t, "b", 100, 10, why, 256), 1);
+	nonce_close(nc);
+	sync_unit_rm_db(path);
+}
+
 int
 main(void)
 {
@@ -773,6 +892,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_nonce_cache, setup_auth,
 		    teardown_auth),
 		cmocka_unit_test_setup_teardown(test_nonce_purge_backlog,
+		    setup_auth, teardown_auth),
+		cmocka_unit_test_setup_teardown(test_nonce_table_full,
+		    setup_auth, teardown_auth),
+		cmocka_unit_test_setup_teardown(test_nonce_table_processes,
+		    setup_auth, teardown_auth),
+		cmocka_unit_test_setup_teardown(test_nonce_table_torn,
 		    setup_auth, teardown_auth),
 	};
 
