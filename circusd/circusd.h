@@ -185,7 +185,7 @@ struct watcher {
 	ev_tstamp		 backoff_until;
 	bool			 gave_up;	/* spawn failed max_retry times */
 	char			*spawn_error;	/* last spawn failure, or NULL */
-	char			*stop_reason;	/* why it stopped by itself */
+	char			*gave_up_reason; /* why it stopped by itself */
 	bool			 socket_event;	/* on_demand start allowed */
 	struct stream		*stdout_stream;
 	struct stream		*stderr_stream;
@@ -238,7 +238,7 @@ int watcher_renew_streams(struct watcher *, char **cause);
 /* Back-off state for status/stats: NULL when not backing off. Caller owns. */
 json_t *watcher_backoff_json(const struct watcher *);
 /* Why the watcher stopped by itself (gave up, vetoed), or NULL. */
-const char *watcher_stop_reason(const struct watcher *);
+const char *watcher_gave_up_reason(const struct watcher *);
 /* Signal every process (signal command), with options. */
 int watcher_signal(struct watcher *, int signum, pid_t pid, pid_t childpid,
     bool children, bool recursive, char **cause);

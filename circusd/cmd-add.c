@@ -17,8 +17,8 @@ cmd_add_started(struct watcher *w, void *arg, json_t *result, int error)
 
 	if (ctx != NULL && !error && w->spawn_error != NULL &&
 	    watcher_active_count(w) == 0) {
-		cmd_finish_error(ctx, 3, w->stop_reason != NULL ?
-		    w->stop_reason : w->spawn_error);
+		cmd_finish_error(ctx, 3, w->gave_up_reason != NULL ?
+		    w->gave_up_reason : w->spawn_error);
 		return;
 	}
 	cmd_op_done_info_toplevel(w, arg, result, error);

@@ -59,7 +59,7 @@ cmd_status_exec(struct cmd_ctx *ctx)
 		if ((backoff = cmd_status_dropped(w)) != NULL)
 			json_object_set_new(ctx->result, "dropped", backoff);
 		/* ours: why it stopped by itself (gave up, hook veto) */
-		if ((why = watcher_stop_reason(w)) != NULL)
+		if ((why = watcher_gave_up_reason(w)) != NULL)
 			json_object_set_new(ctx->result, "gave_up",
 			    json_string(why));
 		/* ours: why a client (the flapping plugin) stopped it */
@@ -81,7 +81,7 @@ cmd_status_exec(struct cmd_ctx *ctx)
 		    json_string(watcher_state_name(w->state)));
 		if ((backoff = watcher_backoff_json(w)) != NULL)
 			json_object_set_new(backoffs, w->name, backoff);
-		if ((why = watcher_stop_reason(w)) != NULL)
+		if ((why = watcher_gave_up_reason(w)) != NULL)
 			json_object_set_new(gave_up, w->name, json_string(why));
 	}
 	ctx->result = json_object();

@@ -172,7 +172,7 @@ watcher_free(struct watcher *w)
 	watcher_free_retired(w, true);
 	free(w->backoff_reason);
 	free(w->spawn_error);
-	free(w->stop_reason);
+	free(w->gave_up_reason);
 	free(w->client_stop_reason);
 	free(w->lname);
 	free(w->topic);
@@ -527,11 +527,11 @@ watcher_give_up(struct watcher *w)
 {
 	struct watcher_op *op;
 
-	free(w->stop_reason);
-	w->stop_reason = xprintf("could not spawn a process after "
+	free(w->gave_up_reason);
+	w->gave_up_reason = xprintf("could not spawn a process after "
 	    "%d attempts (%s)", w->spawn_failures, w->spawn_error != NULL ?
 	    w->spawn_error : "spawn failed");
-	log_errorx("%s: %s, stopping the watcher", w->name, w->stop_reason);
+	log_errorx("%s: %s, stopping the watcher", w->name, w->gave_up_reason);
 	w->gave_up = true;
 	w->spawn_failures = 0;
 	if (w->state == WATCHER_ACTIVE) {
@@ -545,9 +545,9 @@ watcher_give_up(struct watcher *w)
 static void
 watcher_spawn_vetoed(struct watcher *w, const char *hook)
 {
-	free(w->stop_reason);
-	w->stop_reason = xprintf("the %s hook refused the spawn", hook);
-	log_warnx("%s: %s, stopping the watcher", w->name, w->stop_reason);
+	free(w->gave_up_reason);
+	w->gave_up_reason = xprintf("the %s hook refused the spawn", hook);
+	log_warnx("%s: %s, stopping the watcher", w->name, w->gave_up_reason);
 	w->gave_up = true;
 	w->vetoed = true;
 	if (w->state == WATCHER_ACTIVE)
@@ -805,9 +805,9 @@ watcher_account_death(struct watcher *w, struct process *p)
 
 /* Why the watcher stopped by itself, or NULL. */
 const char *
-watcher_stop_reason(const struct watcher *w)
+watcher_gave_up_reason(const struct watcher *w)
 {
-	return w->state == WATCHER_STOPPED ? w->stop_reason : NULL;
+	return w->state == WATCHER_STOPPED ? w->gave_up_reason : NULL;
 }
 
 /* Back-off state for status/stats. */
@@ -1086,8 +1086,8 @@ watcher_start_spawn(struct watcher *w, struct watcher_op *op)
 	}
 	w->gave_up = false;
 	w->vetoed = false;
-	free(w->stop_reason);
-	w->stop_reason = NULL;
+	free(w->gave_up_reason);
+	w->gave_up_reason = NULL;
 	free(w->client_stop_reason);
 	w->client_stop_reason = NULL;
 	w->spawn_failures = 0;
