@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -192,6 +193,9 @@ main(int argc, char **argv)
 	int fd, rc = 1;
 
 	parse_args(argc, argv, &o);
+	/* The database, its WAL and the nonce table hold users' data and
+	 * the tokens in use: owner-only, whatever umask circusd passed on. */
+	umask(umask(0) | 077);
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);

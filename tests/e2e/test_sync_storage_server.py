@@ -70,6 +70,22 @@ def test_secret_file_created_once_0600_and_reused(wd):
     assert sf.read_text().strip() == first
 
 
+def test_database_files_are_owner_only(wd):
+    """The database, its WAL/shm and the nonce files hold users' data and
+    the tokens in use: nobody but the worker's user may read them."""
+    with SyncServer(wd.path) as s:
+        c = s.client(7)
+        assert c.put("/1.5/7/storage/bookmarks/abc",
+                     {"payload": "x"}).status_code == 200
+        files = [p for p in os.listdir(os.path.dirname(s.db_path))
+                 if p.startswith(os.path.basename(s.db_path))]
+        assert len(files) >= 3, files      # db, -wal, -shm at least
+        for name in files:
+            path = os.path.join(os.path.dirname(s.db_path), name)
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+            assert mode & 0o077 == 0, (name, oct(mode))
+
+
 def test_listen_fds_and_ready_notification(wd):
     lsock = socket.socket()
     lsock.bind(("127.0.0.1", 0))
