@@ -20,6 +20,7 @@ from pathlib import Path
 import requests
 
 import synclib
+from conftest import free_tcp_port  # noqa: F401  (the tests import it here)
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("CIRCUS_BUILD") or (REPO / "build")).resolve()
@@ -29,13 +30,6 @@ START_TIMEOUT = 30.0
 STOP_TIMEOUT = 30.0
 
 
-def free_tcp_port():
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def write_ini(path, sections):
