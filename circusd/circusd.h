@@ -76,7 +76,7 @@ struct process {
 	bool			 sig_sent;	/* publish kill for the pid */
 	pid_t			*sig_kids;	/* signalled too: kill events */
 	size_t			 sig_nkids;
-	/* readiness (doc/design.md §11) */
+	/* readiness (doc/design.md §18) */
 	unsigned		 generation;	/* w->generation at spawn */
 	bool			 ready;		/* READY=1 seen, or readiness none */
 	bool			 notified_stopping; /* STOPPING=1 seen */
@@ -162,7 +162,7 @@ struct watcher_op {
 	bool			 hook_sync;	/* inside hook_run */
 	bool			 hook_ok;
 	bool			 abort_start;	/* start stopping itself */
-	/* rolling replace (doc/design.md §11) */
+	/* rolling replace (doc/design.md §18) */
 	unsigned		 roll_gen;	/* processes of this or later
 						 * generation are the new ones */
 	int			 roll_batch;	/* old ones stopped this batch */
@@ -224,7 +224,7 @@ struct watcher {
 	bool			 vetoed;	/* a spawn hook said no */
 	/* during an operation's done callback: why it failed, or NULL */
 	const char		*op_error;
-	/* rolling replace (doc/design.md §11) */
+	/* rolling replace (doc/design.md §18) */
 	unsigned		 generation;	/* bumped by each rolling replace */
 	struct watcher_op	*rolling_op;	/* the one running, or NULL */
 	char			*last_rollback;	/* why the last one rolled back */

@@ -62,7 +62,7 @@ cmd_status_exec(struct cmd_ctx *ctx)
 		if ((why = watcher_gave_up_reason(w)) != NULL)
 			json_object_set_new(ctx->result, "gave_up",
 			    json_string(why));
-		/* ours (doc/design.md §11): ready vs starting, a rolling
+		/* ours (doc/design.md §18): ready vs starting, a rolling
 		 * replace in progress, why the last one rolled back */
 		if (w->cfg->readiness == READINESS_NOTIFY)
 			json_object_set_new(ctx->result, "processes",

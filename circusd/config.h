@@ -51,7 +51,7 @@ struct circus_cfg {
 };
 
 /* One [watcher:NAME] (or generated plugin/stats watcher). */
-/* How circusd learns that a process can serve (doc/design.md §11). */
+/* How circusd learns that a process can serve (doc/design.md §18). */
 enum readiness_mode {
 	READINESS_NONE = 0,	/* ready once spawned (Circus) */
 	READINESS_NOTIFY,	/* ready on READY=1 at NOTIFY_SOCKET */
@@ -101,7 +101,7 @@ struct watcher_cfg {
 	json_t	*freeform;		/* unknown keys -> string */
 	json_t	*raw;			/* the section as read, for reloadconfig diff */
 	bool	 from_add;		/* created by `add` (constructor defaults) */
-	/* readiness (doc/design.md §11) */
+	/* readiness (doc/design.md §18) */
 	enum readiness_mode readiness;	/* none */
 	double	 readiness_timeout;	/* 30 s */
 	double	 watchdog;		/* 0 = off */

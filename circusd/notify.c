@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The readiness channel (doc/design.md §11): one AF_UNIX datagram socket
+ * The readiness channel (doc/design.md §18): one AF_UNIX datagram socket
  * per daemon, opened the first time a watcher needs it, given to workers
  * as NOTIFY_SOCKET the way systemd does (sd_notify(3)). The address is
  * abstract ("@circusd-<pid>-<random>"), so nothing is left on disk. The

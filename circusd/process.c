@@ -195,7 +195,7 @@ spawn_env_set(char **envp, const char *k, const char *v)
 }
 
 /* NOTIFY_SOCKET and WATCHDOG_USEC for a watcher with readiness or a
- * watchdog (doc/design.md §11), replacing any inherited ones. */
+ * watchdog (doc/design.md §18), replacing any inherited ones. */
 static int
 spawn_env_readiness(struct watcher *w, char ***envp, char **cause)
 {

@@ -43,7 +43,7 @@ struct outpipe *outpipe_new(struct ev_loop *, int fd, struct stream *sink,
     pid_t pid);
 /* Read whatever is left (non-blocking, bounded). */
 void outpipe_drain(struct outpipe *);
-/* Its last nlines lines read, or NULL (doc/design.md §11: a rollback
+/* Its last nlines lines read, or NULL (doc/design.md §18: a rollback
  * reports the stderr of the process that failed). Caller frees. */
 char *outpipe_tail(const struct outpipe *, int nlines);
 /* Read whatever is left (non-blocking), flush partial line, close, free. */

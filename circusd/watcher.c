@@ -41,7 +41,7 @@ enum {
 	PH_SEQ_NEXT = 30, PH_SEQ_WAIT,
 	PH_SCALE_WAIT = 40,
 	PH_KILL_WAIT = 50,
-	/* rolling replace (doc/design.md §11) */
+	/* rolling replace (doc/design.md §18) */
 	PH_ROLL_SPAWN = 60, PH_ROLL_READY, PH_ROLL_DRAIN, PH_ROLL_BACK,
 };
 
@@ -225,7 +225,7 @@ watcher_queue(struct watcher *w, struct watcher_op *op)
 {
 	TAILQ_INSERT_TAIL(&w->ops, op, entry);
 	/* a stop does not wait for a rolling replace: it rolls back now
-	 * (doc/design.md §11) */
+	 * (doc/design.md §18) */
 	if (op->type == WOP_STOP && w->rolling_op != NULL &&
 	    w->rolling_op->roll_error == NULL) {
 		w->rolling_op->roll_error = xstrdup("interrupted by a stop");
@@ -499,7 +499,7 @@ watcher_age_cb(UNUSED struct ev_loop *loop, ev_timer *t, UNUSED int revents)
 	    KILL_TRIM);
 }
 
-/* ---- readiness (doc/design.md §11) ---- */
+/* ---- readiness (doc/design.md §18) ---- */
 
 /* readiness_timeout passed without READY=1. */
 static void
@@ -931,7 +931,7 @@ watcher_exit_text(const struct process *p, double lived)
 }
 
 /* Why a new process failed, with its last stderr lines when a stream
- * captured them (doc/design.md §11). Caller frees. */
+ * captured them (doc/design.md §18). Caller frees. */
 static char *
 watcher_failure_text(struct watcher *w, const struct process *p)
 {
@@ -1393,7 +1393,7 @@ watcher_seq_next(struct watcher *w, struct watcher_op *op)
 	watcher_op_done(w, watcher_full_info(w, op), 0);
 }
 
-/* ---- rolling replace (doc/design.md §11) ----
+/* ---- rolling replace (doc/design.md §18) ----
  *
  * A restart or reload of a watcher with readiness replaces its processes
  * in batches of `rolling`: spawn the batch (PH_ROLL_SPAWN), wait until

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """Readiness, watchdog, rolling restarts and rollback (issue 11,
-doc/design.md §11), driven with the notify-speaking C test worker
+doc/design.md §18), driven with the notify-speaking C test worker
 (tests/helpers/notifyworker.c)."""
 
 import os
@@ -306,3 +306,26 @@ def test_bad_readiness_value_names_the_line(circusd, wd):
     r = run_circusd(["--check", str(wd / "bad.ini")])
     assert r.returncode != 0
     assert "readiness" in r.stderr + r.stdout and "maybe" in r.stderr + r.stdout
+
+
+def test_reloadconfig_of_a_changed_cmd_and_sighup_roll(circusd):
+    import signal as _signal
+    d = circusd(ini(watcher("w", "--ready-after 0.1", 2)))
+    old = d.wait_pids("w", 2)
+    wait_until(lambda: ready_pids(d, "w").get("ready") == 2, msg="ready")
+    d.write_ini(ini(watcher("w", "--ready-after 0.1 --status v2", 2)))
+    m = d.events.mark()
+    assert_ok(d.call("reloadconfig", waiting=True, timeout=60))
+    steps = [e.body["replaced"] for e in d.events.since(m, "w", "rolling")]
+    assert steps == [1, 2], steps
+    v2 = d.pids("w")
+    assert not set(v2) & set(old)
+    info = d.call("stats", name="w")["info"]
+    assert all(v["notify_status"] == "v2" for v in info.values()), info
+    # SIGHUP reloads every watcher: rolling too
+    m = d.events.mark()
+    d.signal(_signal.SIGHUP)
+    d.events.wait_event("w", "reload", since=m, timeout=60)
+    steps = [e.body["replaced"] for e in d.events.since(m, "w", "rolling")]
+    assert steps == [1, 2], steps
+    assert not set(d.pids("w")) & set(v2)
