@@ -1273,7 +1273,6 @@ watcher_start_spawn(struct watcher *w, struct watcher_op *op)
 	w->gave_up = false;
 	w->vetoed = false;
 	free(w->gave_up_reason);
-	free(w->last_rollback);
 	w->gave_up_reason = NULL;
 	free(w->client_stop_reason);
 	w->client_stop_reason = NULL;
@@ -1500,6 +1499,7 @@ static void
 watcher_roll_end(struct watcher *w, struct watcher_op *op)
 {
 	w->rolling_op = NULL;
+	free(w->last_rollback);
 	w->last_rollback = NULL;
 	log_info("%s: rolling replace done (%d processes)", w->name,
 	    op->roll_replaced);
