@@ -169,6 +169,7 @@ watcher_free(struct watcher *w)
 		json_decref(op->stopped_pids);
 		free(op->seq_pids);
 		free(op->error);
+		free(op->roll_error);
 		free(op);
 	}
 	watcher_close_streams(w);
