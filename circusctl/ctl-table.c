@@ -416,10 +416,11 @@ const char *const ctl_option_keys[] = {
 	"args", "close_child_stderr", "close_child_stdin",
 	"close_child_stdout", "cmd", "copy_env", "env", "executable", "gid",
 	"graceful_timeout", "max_age", "max_age_variance", "max_retry",
-	"numprocesses", "on_demand", "priority", "respawn", "send_hup",
+	"numprocesses", "on_demand", "priority", "readiness",
+	"readiness_timeout", "respawn", "rolling", "send_hup",
 	"shell", "shell_args", "singleton", "stderr_stream_conf",
 	"stdout_stream_conf", "stop_children", "stop_signal", "uid",
-	"use_sockets", "warmup_delay", "working_dir", NULL
+	"use_sockets", "warmup_delay", "watchdog", "working_dir", NULL
 };
 
 /* Keys `set` accepts (prefix forms end with '.' or '_'). */
@@ -427,10 +428,11 @@ const char *const ctl_set_keys[] = {
 	"args", "close_child_stderr", "close_child_stdin",
 	"close_child_stdout", "cmd", "copy_env", "env", "gid",
 	"graceful_timeout", "hooks", "hooks.", "max_age", "max_age_variance",
-	"max_retry", "numprocesses", "respawn", "retry_in", "rlimit_",
+	"max_retry", "numprocesses", "readiness", "readiness_timeout",
+	"respawn", "retry_in", "rlimit_", "rolling",
 	"send_hup", "shell", "singleton", "stderr_stream.", "stdout_stream.",
-	"stop_children", "stop_signal", "uid", "warmup_delay", "working_dir",
-	NULL
+	"stop_children", "stop_signal", "uid", "warmup_delay", "watchdog",
+	"working_dir", NULL
 };
 
 /* Hook names (commands.md `hooks`). */
@@ -1067,14 +1069,14 @@ ctl_convert_option(const char *key, const char *value, json_t **out,
     char **cause)
 {
 	static const char *const ints[] = { "numprocesses", "max_retry",
-	    "max_age", "max_age_variance", NULL };
+	    "max_age", "max_age_variance", "rolling", NULL };
 	static const char *const floats[] = { "warmup_delay", "retry_in",
-	    "graceful_timeout", NULL };
+	    "graceful_timeout", "readiness_timeout", "watchdog", NULL };
 	static const char *const bools[] = { "send_hup", "stop_children",
 	    "shell", "copy_env", "respawn", "singleton", "close_child_stdin",
 	    "close_child_stdout", "close_child_stderr", NULL };
 	static const char *const strings[] = { "working_dir", "uid", "gid",
-	    "cmd", "args", NULL };
+	    "cmd", "args", "readiness", NULL };
 	const char	*sub;
 	json_int_t	 i;
 	double		 d;

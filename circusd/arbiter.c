@@ -113,6 +113,22 @@ arbiter_find_watcher(struct arbiter *a, const char *name)
 	return NULL;
 }
 
+/* The process of that pid in any watcher (removed ones too), or NULL. */
+struct process *
+arbiter_find_process(struct arbiter *a, pid_t pid)
+{
+	struct watcher *w;
+	struct process *p;
+
+	TAILQ_FOREACH(w, &a->watchers, entry)
+		if ((p = watcher_find_process(w, pid)) != NULL)
+			return p;
+	TAILQ_FOREACH(w, &a->removed, entry)
+		if ((p = watcher_find_process(w, pid)) != NULL)
+			return p;
+	return NULL;
+}
+
 /* Append a watcher. */
 void
 arbiter_add_watcher(struct arbiter *a, struct watcher *w)
@@ -730,6 +746,7 @@ arbiter_free(struct arbiter *a)
 	}
 	while ((w = TAILQ_FIRST(&a->removed)) != NULL)
 		watcher_free(w);	/* unlinks itself */
+	notify_close(a);
 	while ((s = TAILQ_FIRST(&a->sockets)) != NULL) {
 		TAILQ_REMOVE(&a->sockets, s, entry);
 		csocket_free(s);

@@ -76,6 +76,15 @@ struct process {
 	bool			 sig_sent;	/* publish kill for the pid */
 	pid_t			*sig_kids;	/* signalled too: kill events */
 	size_t			 sig_nkids;
+	/* readiness (doc/design.md §18) */
+	unsigned		 generation;	/* w->generation at spawn */
+	bool			 ready;		/* READY=1 seen, or readiness none */
+	bool			 notified_stopping; /* STOPPING=1 seen */
+	char			*notify_status;	/* last STATUS=, or NULL */
+	char			*fail_reason;	/* why it was found unhealthy */
+	char			*err_tail;	/* last stderr lines, at exit */
+	ev_timer		 ready_timer;	/* readiness_timeout */
+	ev_timer		 watchdog_timer;	/* watchdog */
 };
 
 /* Spawn one process for w with worker id wid; on_exit is called from the
@@ -153,6 +162,14 @@ struct watcher_op {
 	bool			 hook_sync;	/* inside hook_run */
 	bool			 hook_ok;
 	bool			 abort_start;	/* start stopping itself */
+	/* rolling replace (doc/design.md §18) */
+	unsigned		 roll_gen;	/* processes of this or later
+						 * generation are the new ones */
+	int			 roll_batch;	/* old ones stopped this batch */
+	int			 roll_replaced;
+	int			 roll_total;
+	char			*roll_error;	/* why it rolls back, or NULL */
+	bool			 roll_back_begun;
 };
 
 struct watcher {
@@ -207,6 +224,10 @@ struct watcher {
 	bool			 vetoed;	/* a spawn hook said no */
 	/* during an operation's done callback: why it failed, or NULL */
 	const char		*op_error;
+	/* rolling replace (doc/design.md §18) */
+	unsigned		 generation;	/* bumped by each rolling replace */
+	struct watcher_op	*rolling_op;	/* the one running, or NULL */
+	char			*last_rollback;	/* why the last one rolled back */
 };
 
 struct watcher *watcher_new(struct arbiter *, struct watcher_cfg *cfg,
@@ -226,6 +247,15 @@ size_t watcher_active_count(const struct watcher *);
 /* Pids of active processes, spawn order. Caller owns. */
 json_t *watcher_pids(const struct watcher *);
 struct process *watcher_find_process(struct watcher *, pid_t);
+/* A process sent a NOTIFY_SOCKET datagram (notify.c). */
+struct notify_msg;
+void watcher_process_notify(struct watcher *, struct process *,
+    const struct notify_msg *);
+/* Processes running and ready / running and not yet ready. */
+size_t watcher_ready_count(const struct watcher *);
+size_t watcher_unready_count(const struct watcher *);
+/* Rolling replace progress for status, or NULL. Caller owns. */
+json_t *watcher_rolling_json(const struct watcher *);
 /* Apply a new set of options (reloadconfig numprocesses-only change). */
 void watcher_set_numprocesses(struct watcher *, int n);
 /* Open/close stream sinks. */
@@ -291,6 +321,20 @@ void csocket_adopt(struct csocket *s, struct csocket *old);
 void csocket_free(struct csocket *);
 json_t *csocket_json(const struct csocket *);
 
+/* ---- notify.c ---- */
+/* What one datagram at NOTIFY_SOCKET said (sd_notify(3)). */
+struct notify_msg {
+	bool		 ready;		/* READY=1 */
+	bool		 stopping;	/* STOPPING=1 */
+	bool		 watchdog;	/* WATCHDOG=1 */
+	bool		 watchdog_trigger; /* WATCHDOG=trigger */
+	const char	*status;	/* STATUS=..., or NULL */
+};
+/* The NOTIFY_SOCKET value ("@..."), opening the socket the first time;
+ * NULL + *cause if it cannot be opened. */
+const char *notify_address(struct arbiter *, char **cause);
+void notify_close(struct arbiter *);
+
 /* ---- events.c ---- */
 
 /* Publish watcher.<topic>.<event> with body (stolen). */
@@ -349,6 +393,7 @@ struct arbiter {
 	/* full restart: the arbiter of the re-read file, bound where its
 	 * endpoints differ; main() hands the rest over and starts it */
 	struct arbiter		*successor;
+	struct notify		*notify;	/* NOTIFY_SOCKET, or NULL */
 };
 
 struct arbiter *arbiter_new(struct ev_loop *, struct config *,
@@ -364,6 +409,8 @@ struct arbiter *arbiter_successor(struct arbiter *old, char **cause);
 /* Move old's sockets that next shares to next (old is freed next). */
 void arbiter_handover(struct arbiter *old, struct arbiter *next);
 struct watcher *arbiter_find_watcher(struct arbiter *, const char *name);
+/* The process of that pid in any watcher, or NULL. */
+struct process *arbiter_find_process(struct arbiter *, pid_t);
 /* The arbiter's socket of that name (any case), or NULL. */
 struct csocket *csocket_find(struct arbiter *, const char *name);
 /* Add a watcher (already created) in order. */

@@ -62,6 +62,18 @@ cmd_status_exec(struct cmd_ctx *ctx)
 		if ((why = watcher_gave_up_reason(w)) != NULL)
 			json_object_set_new(ctx->result, "gave_up",
 			    json_string(why));
+		/* ours (doc/design.md §18): ready vs starting, a rolling
+		 * replace in progress, why the last one rolled back */
+		if (w->cfg->readiness == READINESS_NOTIFY)
+			json_object_set_new(ctx->result, "processes",
+			    json_pack("{s:I, s:I}", "ready",
+			    (json_int_t)watcher_ready_count(w), "starting",
+			    (json_int_t)watcher_unready_count(w)));
+		if ((backoff = watcher_rolling_json(w)) != NULL)
+			json_object_set_new(ctx->result, "rolling", backoff);
+		if (w->last_rollback != NULL)
+			json_object_set_new(ctx->result, "rollback",
+			    json_string(w->last_rollback));
 		/* ours: why a client (the flapping plugin) stopped it */
 		if (w->client_stop_reason != NULL)
 			json_object_set_new(ctx->result, "stop_reason",

@@ -176,6 +176,8 @@ watcher_cfg_new_ini(const char *name, const char *file, int line)
 	w->respawn = true;
 	w->autostart = true;
 	w->close_child_stdin = true;
+	w->readiness_timeout = 30.0;
+	w->rolling = 1;
 	w->hooks = json_object();
 	w->rlimits = json_object();
 	w->freeform = json_object();
@@ -202,6 +204,8 @@ watcher_cfg_new_add(const char *name, const char *cmd)
 	w->respawn = true;
 	w->autostart = true;
 	w->close_child_stdin = true;
+	w->readiness_timeout = 30.0;
+	w->rolling = 1;
 	w->hooks = json_object();
 	w->rlimits = json_object();
 	w->freeform = json_object();

@@ -51,6 +51,12 @@ struct circus_cfg {
 };
 
 /* One [watcher:NAME] (or generated plugin/stats watcher). */
+/* How circusd learns that a process can serve (doc/design.md §18). */
+enum readiness_mode {
+	READINESS_NONE = 0,	/* ready once spawned (Circus) */
+	READINESS_NOTIFY,	/* ready on READY=1 at NOTIFY_SOCKET */
+};
+
 struct watcher_cfg {
 	char	*name;			/* display name, case preserved */
 	char	*file;			/* where its section started */
@@ -95,6 +101,11 @@ struct watcher_cfg {
 	json_t	*freeform;		/* unknown keys -> string */
 	json_t	*raw;			/* the section as read, for reloadconfig diff */
 	bool	 from_add;		/* created by `add` (constructor defaults) */
+	/* readiness (doc/design.md §18) */
+	enum readiness_mode readiness;	/* none */
+	double	 readiness_timeout;	/* 30 s */
+	double	 watchdog;		/* 0 = off */
+	int	 rolling;		/* 1: new processes per batch */
 };
 
 /* One [socket:NAME]. */
@@ -197,7 +208,7 @@ bool circus_cfg_changed(const struct circus_cfg *, const struct circus_cfg *);
 
 enum opt_type {
 	OPT_STRING, OPT_INT, OPT_FLOAT, OPT_BOOL, OPT_SIGNAL, OPT_IDENT,
-	OPT_ENV, OPT_STREAM, OPT_HOOKS, OPT_ARGS,
+	OPT_ENV, OPT_STREAM, OPT_HOOKS, OPT_ARGS, OPT_READINESS,
 };
 
 /* What `set` must do after changing an option. */

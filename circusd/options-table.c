@@ -120,9 +120,34 @@ static const struct opt_entry opt_table[] = {
 	  OPT_F_LATE, "virtualenv root" },
 	{ "virtualenv_py_ver", NULL, OPT_STRING, W(virtualenv_py_ver), MANAGE,
 	  OPT_F_LATE, "python version of the virtualenv" },
+	{ "readiness", NULL, OPT_READINESS, W(readiness), MANAGE,
+	  LS | OPT_F_EARLY, "none, or notify: ready on READY=1" },
+	{ "readiness_timeout", NULL, OPT_FLOAT, W(readiness_timeout), MANAGE,
+	  LS | OPT_F_EARLY, "seconds a new process has to be ready" },
+	{ "watchdog", NULL, OPT_FLOAT, W(watchdog), RELOAD,
+	  LS | OPT_F_EARLY, "seconds between WATCHDOG=1 pings (0 = off)" },
+	{ "rolling", NULL, OPT_INT, W(rolling), MANAGE,
+	  LS | OPT_F_EARLY, "processes replaced per batch" },
 	{ "retry_in", NULL, OPT_FLOAT, OPT_NOFIELD, MANAGE,
 	  OPT_F_SET | OPT_F_NOFIELD, "accepted for compatibility" },
 };
+
+static const char *const opt_readiness_names[] = { "none", "notify" };
+
+/* "none" / "notify" to the mode; -1 if neither. */
+static int
+opt_parse_readiness(const char *v, enum readiness_mode *out)
+{
+	size_t	i;
+
+	for (i = 0; i < nitems(opt_readiness_names); i++) {
+		if (strcasecmp(v, opt_readiness_names[i]) == 0) {
+			*out = (enum readiness_mode)i;
+			return (0);
+		}
+	}
+	return (-1);
+}
 
 static const char *const opt_hook_names[] = {
 	"before_start", "after_start", "before_stop", "after_stop",
@@ -308,6 +333,13 @@ watcher_cfg_ini_set(struct watcher_cfg *cfg, const char *key,
 		}
 		*(int *)opt_field(cfg, e) = sig;
 		break;
+	case OPT_READINESS:
+		if (opt_parse_readiness(value, opt_field(cfg, e)) == -1) {
+			*cause = xprintf("%s = %s: expected none or notify",
+			    key, r);
+			goto fail;
+		}
+		break;
 	case OPT_STRING:
 		sp = opt_field(cfg, e);
 		free(*sp);
@@ -370,6 +402,9 @@ opt_value(const struct watcher_cfg *cfg, const struct opt_entry *e)
 		if ((j = json_string(s)) == NULL)
 			j = json_string_nocheck(s);
 		return ((json_t *)j);
+	case OPT_READINESS:
+		return (json_string(opt_readiness_names[
+		    *(const enum readiness_mode *)opt_cfield(cfg, e)]));
 	case OPT_STREAM:
 		return (opt_stream_value(cfg,
 		    *(json_t *const *)opt_cfield(cfg, e)));
@@ -552,6 +587,14 @@ watcher_opt_validate(const char *key, const json_t *value, char **cause)
 		}
 		if (json_object_get(value, "class") == NULL) {
 			*cause = opt_cause_key(key, " must have a 'class' key");
+			return (-1);
+		}
+		break;
+	case OPT_READINESS:
+		if (!json_is_string(value) || opt_parse_readiness(
+		    json_string_value(value), &(enum readiness_mode){0}) == -1) {
+			*cause = opt_cause_key(key,
+			    " isn't none or notify");
 			return (-1);
 		}
 		break;
@@ -866,6 +909,13 @@ watcher_cfg_set(struct watcher_cfg *cfg, const char *key, const json_t *value,
 		if (n < -2147483647LL)
 			n = -2147483647LL;
 		*(int *)opt_field(cfg, e) = (int)n;
+		break;
+	case OPT_READINESS:
+		if (opt_parse_readiness(json_string_value(value),
+		    opt_field(cfg, e)) == -1) {
+			*cause = opt_cause_key(key, " isn't none or notify");
+			return (-1);
+		}
 		break;
 	case OPT_FLOAT:
 		*(double *)opt_field(cfg, e) = json_number_value(value);

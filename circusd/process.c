@@ -175,6 +175,46 @@ spawn_build_envp(const json_t *env)
 	return envp;
 }
 
+/* Set K=V in a NULL-terminated envp built by spawn_build_envp. */
+static char **
+spawn_env_set(char **envp, const char *k, const char *v)
+{
+	size_t n, klen = strlen(k);
+
+	for (n = 0; envp[n] != NULL; n++) {
+		if (strncmp(envp[n], k, klen) == 0 && envp[n][klen] == '=') {
+			free(envp[n]);
+			envp[n] = xprintf("%s=%s", k, v);
+			return envp;
+		}
+	}
+	envp = xreallocarray(envp, n + 2, sizeof *envp);
+	envp[n] = xprintf("%s=%s", k, v);
+	envp[n + 1] = NULL;
+	return envp;
+}
+
+/* NOTIFY_SOCKET and WATCHDOG_USEC for a watcher with readiness or a
+ * watchdog (doc/design.md §18), replacing any inherited ones. */
+static int
+spawn_env_readiness(struct watcher *w, char ***envp, char **cause)
+{
+	const char *addr;
+	char usec[32];
+
+	if (w->cfg->readiness != READINESS_NOTIFY && w->cfg->watchdog <= 0)
+		return 0;
+	if ((addr = notify_address(w->arbiter, cause)) == NULL)
+		return -1;
+	*envp = spawn_env_set(*envp, "NOTIFY_SOCKET", addr);
+	if (w->cfg->watchdog > 0) {
+		snprintf(usec, sizeof usec, "%llu",
+		    (unsigned long long)(w->cfg->watchdog * 1e6));
+		*envp = spawn_env_set(*envp, "WATCHDOG_USEC", usec);
+	}
+	return 0;
+}
+
 /* Find the program in the child's PATH (fallback /bin:/usr/bin). */
 static char *
 spawn_find_program(const char *prog, const json_t *env)
@@ -357,11 +397,15 @@ process_child_cb(struct ev_loop *loop, ev_child *cw, UNUSED int revents)
 	p->exit_known = true;
 	p->state = PROCESS_EXITED;
 	ev_timer_stop(loop, &p->age_timer);
+	ev_timer_stop(loop, &p->ready_timer);
+	ev_timer_stop(loop, &p->watchdog_timer);
 	if (p->out != NULL) {
 		outpipe_close(p->out);
 		p->out = NULL;
 	}
 	if (p->err != NULL) {
+		outpipe_drain(p->err);
+		p->err_tail = outpipe_tail(p->err, 3);
 		outpipe_close(p->err);
 		p->err = NULL;
 	}
@@ -445,6 +489,8 @@ process_spawn(struct watcher *w, int wid, process_exit_cb on_exit,
 	if (spawn_build_argv(w, &sc, &argv, cause) == -1)
 		goto fail;
 	envp = spawn_build_envp(cfg->env);
+	if (spawn_env_readiness(w, &envp, cause) == -1)
+		goto fail;
 	if (cfg->executable != NULL && cfg->executable[0] != '\0')
 		path = xstrdup(cfg->executable);
 	else if ((path = spawn_find_program(argv[0], cfg->env)) == NULL) {
@@ -515,6 +561,8 @@ process_spawn(struct watcher *w, int wid, process_exit_cb on_exit,
 	ev_child_start(a->loop, &p->child_w);
 	ev_timer_init(&p->kill_timer, process_kill_timeout_cb, 0, 0);
 	ev_timer_init(&p->age_timer, NULL, 0, 0);
+	ev_timer_init(&p->ready_timer, NULL, 0, 0);
+	ev_timer_init(&p->watchdog_timer, NULL, 0, 0);
 	if (outp[0] != -1) {
 		close(outp[1]);
 		p->out = outpipe_new(a->loop, outp[0], w->stdout_stream, pid);
@@ -842,6 +890,11 @@ process_free(struct process *p)
 	ev_child_stop(loop, &p->child_w);
 	ev_timer_stop(loop, &p->kill_timer);
 	ev_timer_stop(loop, &p->age_timer);
+	ev_timer_stop(loop, &p->ready_timer);
+	ev_timer_stop(loop, &p->watchdog_timer);
+	free(p->notify_status);
+	free(p->fail_reason);
+	free(p->err_tail);
 	if (p->out != NULL)
 		outpipe_close(p->out);
 	if (p->err != NULL)

@@ -38,6 +38,14 @@ stats_batch_process(struct procinfo_batch *b, struct process *p)
 	json_object_set_new(info, "age", json_real(age));
 	json_object_set_new(info, "started", json_real(p->started));
 	json_object_set_new(info, "wid", json_integer(p->wid));
+	/* ours (doc/design.md §18): readiness as the worker reported it */
+	if (p->watcher != NULL &&
+	    p->watcher->cfg->readiness == READINESS_NOTIFY) {
+		json_object_set_new(info, "ready", json_boolean(p->ready));
+		if (p->notify_status != NULL)
+			json_object_set_new(info, "notify_status",
+			    json_string(p->notify_status));
+	}
 	return info;
 }
 

@@ -126,6 +126,9 @@ struct outpipe {
 	char		*buf;		/* partial line, never holds '\n' */
 	size_t		 len;
 	size_t		 size;
+	/* the last bytes read, for a failure report (outpipe_tail) */
+	char		 tail[OUTPIPE_TAIL_MAX];
+	size_t		 tail_len;
 };
 
 double (*stream_clock)(void) = stream_clock_real;
@@ -1337,6 +1340,25 @@ outpipe_eof(struct outpipe *op)
 	outpipe_flush(op, op->len);
 }
 
+/* Remember the last OUTPIPE_TAIL_MAX bytes read. */
+static void
+outpipe_keep_tail(struct outpipe *op, const char *data, size_t len)
+{
+	size_t keep;
+
+	if (len >= sizeof op->tail) {
+		memcpy(op->tail, data + len - sizeof op->tail, sizeof op->tail);
+		op->tail_len = sizeof op->tail;
+		return;
+	}
+	keep = sizeof op->tail - len;
+	if (keep > op->tail_len)
+		keep = op->tail_len;
+	memmove(op->tail, op->tail + op->tail_len - keep, keep);
+	memcpy(op->tail + keep, data, len);
+	op->tail_len = keep + len;
+}
+
 /* One non-blocking read: bytes read, 0 if nothing is pending, -1 at EOF
  * or error (the pipe is then closed). */
 static ssize_t
@@ -1347,6 +1369,7 @@ outpipe_read(struct outpipe *op)
 	for (;;) {
 		n = read(op->fd, outpipe_scratch, sizeof outpipe_scratch);
 		if (n > 0) {
+			outpipe_keep_tail(op, outpipe_scratch, (size_t)n);
 			outpipe_feed(op, outpipe_scratch, (size_t)n);
 			return n;
 		}
@@ -1441,20 +1464,47 @@ outpipe_buffered(const struct outpipe *op)
 	return op->len;
 }
 
-/* Drain what is left, flush the partial line, close and free. */
+/* Read what is left (bounded, non-blocking). */
 void
-outpipe_close(struct outpipe *op)
+outpipe_drain(struct outpipe *op)
 {
 	size_t total = 0;
 	ssize_t n;
 
-	if (op == NULL)
-		return;
 	while (op->fd != -1 && total < OUTPIPE_CLOSE_MAX) {
 		if ((n = outpipe_read(op)) <= 0)
 			break;
 		total += (size_t)n;
 	}
+}
+
+/* Its last lines (at most nlines, whole lines only unless one line is
+ * longer than the tail), or NULL if it wrote nothing. Caller frees. */
+char *
+outpipe_tail(const struct outpipe *op, int nlines)
+{
+	const char *start, *end = op->tail + op->tail_len;
+
+	while (end > op->tail && (end[-1] == '\n' || end[-1] == '\r'))
+		end--;
+	if (end == op->tail)
+		return NULL;
+	start = end;
+	while (start > op->tail) {
+		if (start[-1] == '\n' && --nlines == 0)
+			break;
+		start--;
+	}
+	return xstrndup(start, (size_t)(end - start));
+}
+
+/* Drain what is left, flush the partial line, close and free. */
+void
+outpipe_close(struct outpipe *op)
+{
+	if (op == NULL)
+		return;
+	outpipe_drain(op);
 	ev_io_stop(op->loop, &op->io);
 	ev_timer_stop(op->loop, &op->flush_timer);
 	if (op->fd != -1)

@@ -21,6 +21,9 @@
 struct stream;
 struct outpipe;
 
+/* Bytes of a process's latest output kept for failure reports. */
+#define OUTPIPE_TAIL_MAX	512
+
 /* Create a sink from a stream conf (object with "class" or "filename" and
  * string options, as in config.md §11). NULL + *cause (allocated, naming
  * the watcher and file) on error. */
@@ -38,6 +41,11 @@ void stream_free(struct stream *);
  * sink, tagged with pid. */
 struct outpipe *outpipe_new(struct ev_loop *, int fd, struct stream *sink,
     pid_t pid);
+/* Read whatever is left (non-blocking, bounded). */
+void outpipe_drain(struct outpipe *);
+/* Its last nlines lines read, or NULL (doc/design.md §18: a rollback
+ * reports the stderr of the process that failed). Caller frees. */
+char *outpipe_tail(const struct outpipe *, int nlines);
 /* Read whatever is left (non-blocking), flush partial line, close, free. */
 void outpipe_close(struct outpipe *);
 

@@ -41,6 +41,8 @@ enum {
 	PH_SEQ_NEXT = 30, PH_SEQ_WAIT,
 	PH_SCALE_WAIT = 40,
 	PH_KILL_WAIT = 50,
+	/* rolling replace (doc/design.md §18) */
+	PH_ROLL_SPAWN = 60, PH_ROLL_READY, PH_ROLL_DRAIN, PH_ROLL_BACK,
 };
 
 /* Outcome of one spawn (watcher_spawn_one). */
@@ -68,6 +70,7 @@ static void watcher_progress(struct watcher *);
 static void watcher_stop_begin(struct watcher *, struct watcher_op *);
 static void watcher_free_retired(struct watcher *, bool all);
 static void watcher_process_exited(struct watcher *, struct process *);
+static void watcher_process_unhealthy(struct watcher *, struct process *);
 
 static const char *watcher_state_names[] = { "stopped", "starting", "active",
 	"stopping" };
@@ -166,6 +169,7 @@ watcher_free(struct watcher *w)
 		json_decref(op->stopped_pids);
 		free(op->seq_pids);
 		free(op->error);
+		free(op->roll_error);
 		free(op);
 	}
 	watcher_close_streams(w);
@@ -173,6 +177,7 @@ watcher_free(struct watcher *w)
 	free(w->backoff_reason);
 	free(w->spawn_error);
 	free(w->gave_up_reason);
+	free(w->last_rollback);
 	free(w->client_stop_reason);
 	free(w->lname);
 	free(w->topic);
@@ -220,6 +225,14 @@ void
 watcher_queue(struct watcher *w, struct watcher_op *op)
 {
 	TAILQ_INSERT_TAIL(&w->ops, op, entry);
+	/* a stop does not wait for a rolling replace: it rolls back now
+	 * (doc/design.md §18) */
+	if (op->type == WOP_STOP && w->rolling_op != NULL &&
+	    w->rolling_op->roll_error == NULL) {
+		w->rolling_op->roll_error = xstrdup("interrupted by a stop");
+		watcher_progress(w);
+	} else if (op->type == WOP_STOP && w->op_running)
+		watcher_progress(w);	/* a start stops waiting for ready */
 	if (!w->op_running)
 		watcher_run_next(w);
 }
@@ -364,6 +377,9 @@ watcher_op_done(struct watcher *w, json_t *result, int error)
 	json_decref(op->stopped_pids);
 	free(op->seq_pids);
 	free(op->error);
+	free(op->roll_error);
+	if (w->rolling_op == op)
+		w->rolling_op = NULL;
 	free(op);
 	if (w->removed && TAILQ_EMPTY(&w->ops)) {
 		watcher_free(w);
@@ -484,6 +500,148 @@ watcher_age_cb(UNUSED struct ev_loop *loop, ev_timer *t, UNUSED int revents)
 	    KILL_TRIM);
 }
 
+/* ---- readiness (doc/design.md §18) ---- */
+
+/* readiness_timeout passed without READY=1. */
+static void
+watcher_ready_timeout_cb(UNUSED struct ev_loop *loop, ev_timer *t,
+    UNUSED int revents)
+{
+	struct process *p = container_of(t, struct process, ready_timer);
+
+	if (p->state != PROCESS_RUNNING || p->ready)
+		return;
+	free(p->fail_reason);
+	p->fail_reason = xprintf("process %d was not ready after %gs "
+	    "(readiness_timeout)", (int)p->pid,
+	    p->watcher->cfg->readiness_timeout);
+	watcher_process_unhealthy(p->watcher, p);
+}
+
+/* watchdog passed without WATCHDOG=1. */
+static void
+watcher_watchdog_cb(UNUSED struct ev_loop *loop, ev_timer *t,
+    UNUSED int revents)
+{
+	struct process *p = container_of(t, struct process, watchdog_timer);
+
+	if (p->state != PROCESS_RUNNING)
+		return;
+	free(p->fail_reason);
+	p->fail_reason = xprintf("process %d sent no WATCHDOG=1 for %gs",
+	    (int)p->pid, p->watcher->cfg->watchdog);
+	watcher_process_unhealthy(p->watcher, p);
+}
+
+/* Arm (or re-arm) a process's watchdog. */
+static void
+watcher_watchdog_arm(struct watcher *w, struct process *p)
+{
+	if (w->cfg->watchdog <= 0)
+		return;
+	ev_timer_stop(w->arbiter->loop, &p->watchdog_timer);
+	ev_timer_init(&p->watchdog_timer, watcher_watchdog_cb,
+	    w->cfg->watchdog, 0.);
+	ev_timer_start(w->arbiter->loop, &p->watchdog_timer);
+}
+
+/* A new process: ready now (readiness none) or when it says so. */
+static void
+watcher_readiness_begin(struct watcher *w, struct process *p)
+{
+	p->generation = w->generation;
+	if (w->cfg->readiness != READINESS_NOTIFY) {
+		p->ready = true;
+		watcher_watchdog_arm(w, p);
+		return;
+	}
+	if (w->cfg->readiness_timeout > 0) {
+		ev_timer_init(&p->ready_timer, watcher_ready_timeout_cb,
+		    w->cfg->readiness_timeout, 0.);
+		ev_timer_start(w->arbiter->loop, &p->ready_timer);
+	}
+}
+
+/* A process missed its readiness timeout or its watchdog: during a
+ * rolling replace a new one makes it roll back; otherwise it is killed
+ * like a crash (it counts for the back-off and is replaced). */
+static void
+watcher_process_unhealthy(struct watcher *w, struct process *p)
+{
+	struct watcher_op *op = w->rolling_op;
+
+	log_warnx("%s: %s", w->name, p->fail_reason);
+	events_publish(w->arbiter, w, "unhealthy", json_pack("{s:i, s:s, s:f}",
+	    "process_pid", (int)p->pid, "reason", p->fail_reason, "time",
+	    util_wallclock()));
+	if (op != NULL && p->generation >= op->roll_gen) {
+		if (op->roll_error == NULL)
+			op->roll_error = xstrdup(p->fail_reason);
+		watcher_progress(w);
+		return;
+	}
+	process_kill(p, w->cfg->stop_signal, w->cfg->graceful_timeout,
+	    KILL_NONE);
+	watcher_progress(w);
+}
+
+void
+watcher_process_notify(struct watcher *w, struct process *p,
+    const struct notify_msg *m)
+{
+	if (m->status != NULL) {
+		free(p->notify_status);
+		p->notify_status = xstrndup(m->status, 256);
+	}
+	if (m->stopping)
+		p->notified_stopping = true;
+	if (p->state != PROCESS_RUNNING)
+		return;
+	if (m->ready && !p->ready && !p->notified_stopping) {
+		p->ready = true;
+		ev_timer_stop(w->arbiter->loop, &p->ready_timer);
+		watcher_watchdog_arm(w, p);
+		log_info("%s: process %d is ready after %.3fs", w->name,
+		    (int)p->pid, ev_now(w->arbiter->loop) - p->started_mono);
+		events_publish(w->arbiter, w, "ready", json_pack("{s:i, s:f}",
+		    "process_pid", (int)p->pid, "time", util_wallclock()));
+	} else if (m->watchdog && p->ready)
+		watcher_watchdog_arm(w, p);
+	if (m->watchdog_trigger) {
+		free(p->fail_reason);
+		p->fail_reason = xprintf("process %d asked to be restarted "
+		    "(WATCHDOG=trigger)", (int)p->pid);
+		watcher_process_unhealthy(w, p);
+		return;
+	}
+	watcher_progress(w);
+}
+
+size_t
+watcher_ready_count(const struct watcher *w)
+{
+	const struct process *p;
+	size_t n = 0;
+
+	TAILQ_FOREACH(p, &w->processes, entry)
+		if (p->state == PROCESS_RUNNING && p->ready &&
+		    !p->notified_stopping)
+			n++;
+	return n;
+}
+
+size_t
+watcher_unready_count(const struct watcher *w)
+{
+	const struct process *p;
+	size_t n = 0;
+
+	TAILQ_FOREACH(p, &w->processes, entry)
+		if (p->state == PROCESS_RUNNING && !p->ready)
+			n++;
+	return n;
+}
+
 /* Create one process and put it in the table; NULL after logging. */
 static struct process *
 watcher_spawn_process(struct watcher *w)
@@ -510,6 +668,7 @@ watcher_spawn_process(struct watcher *w)
 	w->last_spawn = ev_now(a->loop);
 	TAILQ_INSERT_TAIL(&w->processes, p, entry);
 	w->nprocesses++;
+	watcher_readiness_begin(w, p);
 	if (w->cfg->max_age > 0) {
 		age = w->cfg->max_age;
 		if (w->cfg->max_age_variance > 0)
@@ -741,6 +900,8 @@ watcher_manage(struct watcher *w)
 {
 	if (w->state != WATCHER_ACTIVE)
 		return;
+	if (w->rolling_op != NULL)
+		return;		/* the roll keeps the count; fills at its end */
 	watcher_trim(w);
 	watcher_spawn_some(w);
 }
@@ -768,6 +929,22 @@ watcher_exit_text(const struct process *p, double lived)
 	}
 	return xprintf("process %d exited with code %d after %.3fs",
 	    (int)p->pid, p->exit_code, lived);
+}
+
+/* Why a new process failed, with its last stderr lines when a stream
+ * captured them (doc/design.md §18). Caller frees. */
+static char *
+watcher_failure_text(struct watcher *w, const struct process *p)
+{
+	char *exit, *text;
+
+	exit = watcher_exit_text(p, ev_now(w->arbiter->loop) -
+	    p->started_mono);
+	if (p->err_tail == NULL)
+		return exit;
+	text = xprintf("%s; last stderr: %s", exit, p->err_tail);
+	free(exit);
+	return text;
 }
 
 /* Record a death for the crash back-off (doc/design.md §5). */
@@ -853,6 +1030,9 @@ watcher_after_death(struct watcher *w, enum process_kill_reason reason,
 			watcher_manage(w);
 	} else if (later && w->state == WATCHER_STARTING)
 		watcher_spawn_some(w);	/* held back by the reap */
+	else if (reason == KILL_NONE && w->state == WATCHER_STARTING &&
+	    w->cfg->respawn)
+		watcher_spawn_some(w);	/* died while the start waited */
 }
 
 /* Publish the reload event and log. */
@@ -937,6 +1117,9 @@ watcher_process_exited(struct watcher *w, struct process *p)
 	    p->exit_code);
 	TAILQ_REMOVE(&w->processes, p, entry);
 	w->nprocesses--;
+	if (w->rolling_op != NULL && p->generation >= w->rolling_op->roll_gen &&
+	    reason == KILL_NONE && w->rolling_op->roll_error == NULL)
+		w->rolling_op->roll_error = watcher_failure_text(w, p);
 	if (w->nretired > 0)
 		watcher_free_retired(w, false);
 	if (reason == KILL_STOP || w->state == WATCHER_STOPPING) {
@@ -956,7 +1139,11 @@ watcher_process_exited(struct watcher *w, struct process *p)
 		    p->started_mono);
 		log_warnx("%s: %s", w->name, text);
 		free(text);
-		watcher_account_death(w, p);
+		/* a new process of a rolling replace makes it roll back
+		 * instead: not a crash of the running release */
+		if (w->rolling_op == NULL ||
+		    p->generation < w->rolling_op->roll_gen)
+			watcher_account_death(w, p);
 	}
 	now = watcher_reap(w, p, reason);
 	if (!now)
@@ -1131,6 +1318,18 @@ watcher_start_complete(struct watcher *w, struct watcher_op *op)
 	watcher_op_done(w, json_pack("{s:o}", "info", info), 0);
 }
 
+/* Is a stop queued behind the running operation? */
+static bool
+watcher_stop_queued(const struct watcher *w)
+{
+	const struct watcher_op *op;
+
+	TAILQ_FOREACH(op, &w->ops, entry)
+		if (op != TAILQ_FIRST(&w->ops) && op->type == WOP_STOP)
+			return true;
+	return false;
+}
+
 /* Where a start stands once it spawned (doc/design.md §7). */
 static int
 watcher_start_finish(struct watcher *w, struct watcher_op *op)
@@ -1147,6 +1346,11 @@ watcher_start_finish(struct watcher *w, struct watcher_op *op)
 	if (!w->gave_up && !w->arbiter->stopping &&
 	    watcher_active_count(w) < watcher_target(w) &&
 	    !(w->cfg->max_retry < 0 && w->spawn_failures > 0))
+		return START_WAIT;
+	/* with readiness, until each is ready or one of them died, or a
+	 * stop is waiting */
+	if (!w->gave_up && !w->arbiter->stopping && w->crashes == 0 &&
+	    watcher_unready_count(w) > 0 && !watcher_stop_queued(w))
 		return START_WAIT;
 	if (w->vetoed) {
 		/* a spawn hook said no: the start stops the watcher */
@@ -1189,6 +1393,246 @@ watcher_seq_next(struct watcher *w, struct watcher_op *op)
 	watcher_op_done(w, watcher_full_info(w, op), 0);
 }
 
+/* ---- rolling replace (doc/design.md §18) ----
+ *
+ * A restart or reload of a watcher with readiness replaces its processes
+ * in batches of `rolling`: spawn the batch (PH_ROLL_SPAWN), wait until
+ * each new process sent READY=1 (PH_ROLL_READY), stop as many old ones
+ * and wait until they are gone (PH_ROLL_DRAIN), next batch. The number
+ * of ready processes never drops below what it was. A new process that
+ * fails (exits, misses readiness_timeout or its watchdog, cannot be
+ * spawned) makes it roll back (PH_ROLL_BACK): the batch's new processes
+ * are stopped, every old one still running is kept, and the operation
+ * fails with the reason.
+ */
+
+/* Does this restart/reload replace processes in rolling batches? */
+static bool
+watcher_can_roll(const struct watcher *w, const struct watcher_op *op)
+{
+	if (w->cfg->readiness != READINESS_NOTIFY ||
+	    w->state != WATCHER_ACTIVE || w->arbiter->stopping)
+		return false;
+	if (watcher_active_count(w) == 0 || watcher_target(w) == 0)
+		return false;
+	/* a graceful reload with send_hup signals, it does not replace */
+	return !(op->type == WOP_RELOAD && op->graceful &&
+	    w->cfg->send_hup && !op->replace);
+}
+
+/* Old (before the roll) processes: running, or on their way out. */
+static size_t
+watcher_roll_old(const struct watcher *w, unsigned gen, bool running)
+{
+	const struct process *p;
+	size_t n = 0;
+
+	TAILQ_FOREACH(p, &w->processes, entry) {
+		if (p->generation >= gen)
+			continue;
+		if ((p->state == PROCESS_RUNNING) == running)
+			n++;
+	}
+	return n;
+}
+
+/* New processes not ready yet (running) or on their way out. */
+static size_t
+watcher_roll_new(const struct watcher *w, unsigned gen, bool running)
+{
+	const struct process *p;
+	size_t n = 0;
+
+	TAILQ_FOREACH(p, &w->processes, entry) {
+		if (p->generation < gen)
+			continue;
+		if (running ? p->state == PROCESS_RUNNING && !p->ready :
+		    p->state != PROCESS_RUNNING)
+			n++;
+	}
+	return n;
+}
+
+/* Progress for status and the rolling event. */
+json_t *
+watcher_rolling_json(const struct watcher *w)
+{
+	const struct watcher_op *op = w->rolling_op;
+	const char *phase;
+
+	if (op == NULL)
+		return NULL;
+	switch (op->phase) {
+	case PH_ROLL_SPAWN:
+		phase = "spawning";
+		break;
+	case PH_ROLL_READY:
+		phase = "waiting for ready";
+		break;
+	case PH_ROLL_DRAIN:
+		phase = "stopping old";
+		break;
+	default:
+		phase = "rolling back";
+		break;
+	}
+	return json_pack("{s:i, s:i, s:s}", "replaced", op->roll_replaced,
+	    "total", op->roll_total, "phase", phase);
+}
+
+/* Begin: the processes there now are the old ones. */
+static void
+watcher_roll_begin(struct watcher *w, struct watcher_op *op)
+{
+	op->roll_gen = ++w->generation;
+	op->roll_total = (int)watcher_roll_old(w, op->roll_gen, true);
+	op->roll_replaced = 0;
+	op->roll_batch = 0;
+	op->phase = PH_ROLL_SPAWN;
+	w->rolling_op = op;
+	w->spawn_failures = 0;
+	log_info("%s: rolling replace of %d processes, %d at a time",
+	    w->name, op->roll_total, w->cfg->rolling > 1 ? w->cfg->rolling : 1);
+}
+
+/* Every old process was replaced: complete the operation. */
+static void
+watcher_roll_end(struct watcher *w, struct watcher_op *op)
+{
+	w->rolling_op = NULL;
+	free(w->last_rollback);
+	w->last_rollback = NULL;
+	log_info("%s: rolling replace done (%d processes)", w->name,
+	    op->roll_replaced);
+	watcher_manage(w);		/* what died meanwhile */
+	if (op->type == WOP_RELOAD)
+		watcher_reloaded(w);
+	watcher_op_done(w, watcher_full_info(w, op), 0);
+}
+
+/* PH_ROLL_SPAWN: the batch's new processes. True: evaluate again. */
+static bool
+watcher_roll_spawn(struct watcher *w, struct watcher_op *op)
+{
+	size_t old;
+	int k;
+
+	if (w->spawning)
+		return false;
+	if (op->roll_error == NULL && w->spawn_failures > 0)
+		op->roll_error = xstrdup(w->spawn_error != NULL ?
+		    w->spawn_error : "spawn failed");
+	if (op->roll_error == NULL && w->vetoed)
+		op->roll_error = xstrdup(w->gave_up_reason != NULL ?
+		    w->gave_up_reason : "a spawn hook said no");
+	if (op->roll_error == NULL && w->arbiter->stopping)
+		op->roll_error = xstrdup("the daemon is stopping");
+	if (op->roll_error != NULL) {
+		op->phase = PH_ROLL_BACK;
+		return true;
+	}
+	old = watcher_roll_old(w, op->roll_gen, true);
+	if (old == 0) {
+		watcher_roll_end(w, op);
+		return false;
+	}
+	k = w->cfg->rolling > 1 ? w->cfg->rolling : 1;
+	if ((size_t)k > old)
+		k = (int)old;
+	while (op->roll_batch < k) {
+		op->roll_batch++;
+		if (watcher_spawn_one(w, false) == SPAWN_PENDING)
+			return false;
+		if (w->spawn_failures > 0 || w->vetoed)
+			return true;	/* reported above, next turn */
+	}
+	op->phase = PH_ROLL_READY;
+	return true;
+}
+
+/* PH_ROLL_READY: once the batch is ready, stop as many old ones. */
+static bool
+watcher_roll_ready(struct watcher *w, struct watcher_op *op)
+{
+	struct process *p, *tp;
+	int k = op->roll_batch;
+
+	if (op->roll_error != NULL) {
+		op->phase = PH_ROLL_BACK;
+		return true;
+	}
+	if (w->spawning || watcher_roll_new(w, op->roll_gen, true) > 0)
+		return false;
+	TAILQ_FOREACH_SAFE(p, &w->processes, entry, tp) {
+		if (k == 0)
+			break;
+		if (p->generation >= op->roll_gen ||
+		    p->state != PROCESS_RUNNING)
+			continue;
+		process_kill(p, w->cfg->stop_signal, w->cfg->graceful_timeout,
+		    KILL_TRIM);
+		k--;
+		op->roll_replaced++;
+	}
+	events_publish(w->arbiter, w, "rolling", json_pack("{s:i, s:i, s:f}",
+	    "replaced", op->roll_replaced, "total", op->roll_total, "time",
+	    util_wallclock()));
+	op->phase = PH_ROLL_DRAIN;
+	return true;
+}
+
+/* PH_ROLL_DRAIN: the old ones of the batch are gone: next batch. */
+static bool
+watcher_roll_drain(struct watcher *w, struct watcher_op *op)
+{
+	if (op->roll_error != NULL) {
+		op->phase = PH_ROLL_BACK;
+		return true;
+	}
+	if (watcher_roll_old(w, op->roll_gen, false) > 0)
+		return false;
+	op->roll_batch = 0;
+	op->phase = PH_ROLL_SPAWN;
+	return true;
+}
+
+/* PH_ROLL_BACK: stop the new processes that are not (or no longer)
+ * healthy, keep the rest, fail the operation with the reason. */
+static void
+watcher_roll_back(struct watcher *w, struct watcher_op *op)
+{
+	struct process *p, *tp;
+
+	if (!op->roll_back_begun) {
+		op->roll_back_begun = true;
+		log_errorx("%s: rolling back: %s", w->name, op->roll_error);
+		TAILQ_FOREACH_SAFE(p, &w->processes, entry, tp) {
+			if (p->generation < op->roll_gen ||
+			    p->state != PROCESS_RUNNING)
+				continue;
+			if (p->ready && p->fail_reason == NULL)
+				continue;	/* an earlier batch: healthy */
+			process_kill(p, w->cfg->stop_signal,
+			    w->cfg->graceful_timeout, KILL_TRIM);
+		}
+	}
+	if (w->spawning || watcher_roll_new(w, op->roll_gen, false) > 0)
+		return;
+	w->rolling_op = NULL;
+	free(w->last_rollback);
+	w->last_rollback = xprintf("%s (%d of %d processes replaced before)",
+	    op->roll_error, op->roll_replaced, op->roll_total);
+	events_publish(w->arbiter, w, "rollback", json_pack(
+	    "{s:s, s:i, s:i, s:f}", "reason", op->roll_error, "replaced",
+	    op->roll_replaced, "total", op->roll_total, "time",
+	    util_wallclock()));
+	free(op->error);
+	op->error = xprintf("rolled back: %s", w->last_rollback);
+	w->spawn_failures = 0;
+	watcher_manage(w);		/* what died meanwhile */
+	watcher_op_done(w, NULL, 0);
+}
+
 /* Start running the operation at the head of the queue. */
 static void
 watcher_run_next(struct watcher *w)
@@ -1217,6 +1661,10 @@ watcher_run_next(struct watcher *w)
 		break;
 	case WOP_RESTART:
 		op->before = watcher_pidset(w);
+		if (watcher_can_roll(w, op)) {
+			watcher_roll_begin(w, op);
+			break;
+		}
 		if (w->state == WATCHER_STOPPED) {
 			op->phase = PH_START_BEGIN;
 			break;
@@ -1228,6 +1676,10 @@ watcher_run_next(struct watcher *w)
 		break;
 	case WOP_RELOAD:
 		op->before = watcher_pidset(w);
+		if (watcher_can_roll(w, op)) {
+			watcher_roll_begin(w, op);
+			break;
+		}
 		if (!op->graceful) {
 			op->type = WOP_RESTART;
 			if (w->state == WATCHER_STOPPED)
@@ -1438,6 +1890,21 @@ watcher_progress(struct watcher *w)
 			if (watcher_stopping_count(w) > 0)
 				return;
 			watcher_op_done(w, NULL, 0);
+			return;
+		case PH_ROLL_SPAWN:
+			if (!watcher_roll_spawn(w, op))
+				return;
+			continue;
+		case PH_ROLL_READY:
+			if (!watcher_roll_ready(w, op))
+				return;
+			continue;
+		case PH_ROLL_DRAIN:
+			if (!watcher_roll_drain(w, op))
+				return;
+			continue;
+		case PH_ROLL_BACK:
+			watcher_roll_back(w, op);
 			return;
 		default:
 			return;
