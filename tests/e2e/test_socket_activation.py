@@ -213,3 +213,30 @@ def test_reuseport_copy_is_the_listen_fd(circusd, wd, nw):
         assert (os.readlink("/proc/%d/fd/3" % pid)
                 == os.readlink("/proc/%d/fd/%d" % (pid, fd)))
     assert int(http_get(port)[1]) in pids
+
+
+def test_many_sockets_numbers_inside_the_block(circusd, wd, nw):
+    """With more sockets than circusd has other fds, some of circusd's own
+    socket fds lie among 3 .. 2 + n, where LISTEN_FDS puts the sockets:
+    $(circus.sockets.NAME) then gives 3 + i, else circusd's number. Either
+    way the worker has that very socket there."""
+    n = 24
+    report = wd / "report"
+    body = "".join("[socket:s%02d]\nhost = 127.0.0.1\nport = 0\n\n" % i
+                   for i in range(n))
+    fds = " ".join("--fd $(circus.sockets.s%02d)" % i for i in range(n))
+    d = circusd(body + "[watcher:w]\ncmd = %s --listen-report %s %s\n"
+                "use_sockets = true\n" % (nw, report, fds))
+    (pid,) = d.wait_pids("w", 1)
+    socks = sorted(d.call("listsockets")["sockets"], key=lambda s: s["name"])
+    assert any(s["fd"] < 3 + n for s in socks), socks   # the case is met
+    (r,) = reports(report, 1)
+    assert r["listen_fds"] == n
+    assert [f["port"] for f in r["fds"]] == [s["port"] for s in socks]
+    argv = [a.decode() for a in
+            open("/proc/%d/cmdline" % pid, "rb").read().split(b"\0")[:-1]]
+    given = [int(argv[i + 1]) for i, a in enumerate(argv) if a == "--fd"]
+    for i, (fd, s) in enumerate(zip(given, socks)):
+        assert fd == (3 + i if s["fd"] < 3 + n else s["fd"]), (i, fd, s)
+        assert (os.readlink("/proc/%d/fd/%d" % (pid, fd))
+                == os.readlink("/proc/%d/fd/%d" % (pid, 3 + i)))
