@@ -459,9 +459,10 @@ process_spawn_cause(const struct spawn_error *se, const char *path,
 	    strerror(se->err));
 }
 
-/* The bound sockets in the arbiter's order; so_reuseport sockets (whose
- * master stays unbound) get a fresh per-process copy for a use_sockets
- * process or when cmd names them. The numbers $(circus.sockets.NAME)
+/* The bound sockets in the arbiter's order; an so_reuseport socket (whose
+ * master stays unbound) gets a fresh per-process copy when cmd names it,
+ * and only then: a copy in a process that never accepts on it would take
+ * its share of the port's connections and leave them waiting. The numbers $(circus.sockets.NAME)
  * gives: the daemon's fd, unless a use_sockets process cannot keep it
  * (it lies among 3 .. 2 + n, where LISTEN_FDS puts the sockets): then
  * 3 + i (doc/design.md §3). */
@@ -478,8 +479,8 @@ spawn_socks_build(struct watcher *w, struct spawn_socks *ss, char **cause)
 			break;
 		fd = s->fd;
 		snprintf(ref, sizeof ref, "circus.sockets.%s", s->cfg->name);
-		if (s->cfg->so_reuseport && (cfg->use_sockets ||
-		    (cfg->cmd != NULL && strstr(cfg->cmd, ref) != NULL))) {
+		if (s->cfg->so_reuseport && cfg->cmd != NULL &&
+		    strstr(cfg->cmd, ref) != NULL) {
 			if ((fd = csocket_bind_reuseport(s, cause)) == -1)
 				return -1;
 			ss->copy[ss->n] = true;

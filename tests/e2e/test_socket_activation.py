@@ -187,8 +187,10 @@ def test_user_env_cannot_fake_listen_vars(circusd, wd, nw):
 def test_reuseport_copy_is_the_listen_fd(circusd, wd, nw):
     """An so_reuseport socket named in cmd gets a fresh per-process copy:
     that copy is the one at fd 3 and the one $(circus.sockets.NAME) names
-    (each worker accepts on its own socket of the shared port)."""
+    (each worker accepts on its own socket of the shared port). A worker
+    whose cmd does not name it gets none (it would never accept on it)."""
     report = wd / "report"
+    other = wd / "other"
     port = free_tcp_port()
     d = circusd("""
     [socket:shared]
@@ -196,21 +198,33 @@ def test_reuseport_copy_is_the_listen_fd(circusd, wd, nw):
     port = %d
     so_reuseport = true
 
+    [socket:plain]
+    host = 127.0.0.1
+    port = 0
+
     [watcher:w]
     cmd = %s --listen-report %s --serve --fd $(circus.sockets.shared)
     numprocesses = 2
     use_sockets = true
-    """ % (port, nw, report))
+
+    [watcher:other]
+    cmd = %s --listen-report %s
+    use_sockets = true
+    """ % (port, nw, report, nw, other))
     pids = d.wait_pids("w", 2)
     recs = reports(report, 2)
+    plain = ports(d)["plain"]
     for r in recs:
-        assert r["listen_fds"] == 1 and r["names"] == ["shared"], r
-        assert r["fds"] == [{"fd": 3, "family": "inet", "port": port}], r
-    # the fd at 3 and the --fd one are one socket (same inode)
+        assert r["listen_fds"] == 2 and r["names"] == ["plain", "shared"], r
+        assert r["fds"] == [{"fd": 3, "family": "inet", "port": plain},
+                            {"fd": 4, "family": "inet", "port": port}], r
+    (r,) = reports(other, 1)
+    assert r["names"] == ["plain"] and r["listen_fds"] == 1, r
+    # the fd at 4 and the --fd one are one socket (same inode)
     for pid in pids:
         cmd = open("/proc/%d/cmdline" % pid, "rb").read().split(b"\0")
         fd = int(cmd[cmd.index(b"--fd") + 1])
-        assert (os.readlink("/proc/%d/fd/3" % pid)
+        assert (os.readlink("/proc/%d/fd/4" % pid)
                 == os.readlink("/proc/%d/fd/%d" % (pid, fd)))
     assert int(http_get(port)[1]) in pids
 
