@@ -302,7 +302,6 @@ struct csocket {
 	struct socket_cfg	*cfg;		/* owned */
 	int			 fd;		/* -1 until bound */
 	unsigned long		 seq;		/* creation order */
-	char			 fdstr[16];
 	char			*bound_host;	/* after getsockname */
 	int			 bound_port;
 	ev_io			 ondemand_w;

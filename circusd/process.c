@@ -34,11 +34,25 @@
 
 static void process_kill_timeout_cb(struct ev_loop *, ev_timer *, int);
 
+/* The arbiter's bound sockets as one process gets them (doc/design.md
+ * §3): sock[i] with the daemon's fd[i] (its own, or a fresh so_reuseport
+ * copy when cmd names it); a use_sockets process has it at fd 3 + i
+ * (LISTEN_FDS) and also at fd[i] when that lies above them. num[i] is
+ * $(circus.sockets.NAME): a number where the process has the socket. */
+struct spawn_socks {
+	struct csocket	*sock[SPAWN_MAX_FDS];
+	int		 fd[SPAWN_MAX_FDS];
+	bool		 copy[SPAWN_MAX_FDS];	/* fd[i] is ours to close */
+	char		 num[SPAWN_MAX_FDS][16];
+	int		 n;
+};
+
 /* Lookup for spawn-time substitution: wid, env.*, sockets.*, options. */
 struct spawn_subst_ctx {
-	struct watcher	*watcher;
-	char		 wid[16];
-	char		*tmp;
+	struct watcher		*watcher;
+	char			 wid[16];
+	char			*tmp;
+	const struct spawn_socks *socks;
 };
 
 /* Resolve one $(circus.KEY) at spawn time. */
@@ -51,6 +65,7 @@ spawn_subst_lookup(void *arg, const char *key)
 	const char *k;
 	json_t *v;
 	char *cause = NULL;
+	int i;
 
 	if (strcmp(key, "wid") == 0)
 		return sc->wid;
@@ -63,7 +78,10 @@ spawn_subst_lookup(void *arg, const char *key)
 	}
 	if (strncmp(key, "sockets.", 8) == 0) {
 		s = csocket_find(w->arbiter, key + 8);
-		return s != NULL && s->fd != -1 ? s->fdstr : NULL;
+		for (i = 0; s != NULL && i < sc->socks->n; i++)
+			if (sc->socks->sock[i] == s)
+				return sc->socks->num[i];
+		return NULL;
 	}
 	if (strcmp(key, "use_fds") == 0)
 		return w->cfg->use_sockets ? "True" : "False";
@@ -157,19 +175,57 @@ spawn_build_argv(struct watcher *w, struct spawn_subst_ctx *sc, char ***argvp,
 	return 0;
 }
 
-/* Build "K=V" strings from the watcher env (NULL env = empty). */
+/* The variables of socket activation, set by circusd alone. */
+static bool
+spawn_is_listen_var(const char *k)
+{
+	return strcmp(k, "LISTEN_FDS") == 0 || strcmp(k, "LISTEN_PID") == 0 ||
+	    strcmp(k, "LISTEN_FDNAMES") == 0;
+}
+
+#define LISTEN_PID_VAR		"LISTEN_PID="
+#define LISTEN_PID_DIGITS	24
+
+/* Build "K=V" strings from the watcher env (NULL env = empty); with
+ * sockets, LISTEN_FDS, LISTEN_FDNAMES and a LISTEN_PID whose value the
+ * child writes into plan->pid_slot (doc/design.md §3). */
 static char **
-spawn_build_envp(const json_t *env)
+spawn_build_envp(const json_t *env, const struct spawn_socks *socks,
+    struct spawn_plan *plan)
 {
 	const char *k;
 	json_t *v;
-	char **envp;
-	size_t n = 0;
+	char **envp, *names, *p;
+	size_t n = 0, len;
+	int i;
 
-	envp = xcalloc(json_object_size(env) + 1, sizeof *envp);
+	envp = xcalloc(json_object_size(env) + 4, sizeof *envp);
 	json_object_foreach((json_t *)env, k, v) {
+		if (socks != NULL && spawn_is_listen_var(k))
+			continue;
 		if (json_is_string(v))
 			envp[n++] = xprintf("%s=%s", k, json_string_value(v));
+	}
+	if (socks != NULL && socks->n > 0) {
+		envp[n++] = xprintf("LISTEN_FDS=%d", socks->n);
+		for (len = 0, i = 0; i < socks->n; i++)
+			len += strlen(socks->sock[i]->cfg->name) + 1;
+		names = p = xmalloc(sizeof "LISTEN_FDNAMES=" + len);
+		p += strlcpy(p, "LISTEN_FDNAMES=", sizeof "LISTEN_FDNAMES=");
+		for (i = 0; i < socks->n; i++) {
+			if (i > 0)
+				*p++ = ':';
+			len = strlen(socks->sock[i]->cfg->name);
+			memcpy(p, socks->sock[i]->cfg->name, len);
+			p += len;
+		}
+		*p = '\0';
+		envp[n++] = names;
+		envp[n] = xcalloc(1, sizeof LISTEN_PID_VAR + LISTEN_PID_DIGITS);
+		memcpy(envp[n], LISTEN_PID_VAR, sizeof LISTEN_PID_VAR - 1);
+		plan->pid_slot = envp[n] + sizeof LISTEN_PID_VAR - 1;
+		plan->pid_slot_len = LISTEN_PID_DIGITS;
+		n++;
 	}
 	envp[n] = NULL;
 	return envp;
@@ -447,6 +503,74 @@ process_spawn_cause(const struct spawn_error *se, const char *path,
 	    strerror(se->err));
 }
 
+/* The bound sockets in the arbiter's order; an so_reuseport socket (whose
+ * master stays unbound) gets a fresh per-process copy when cmd names it,
+ * and only then: a copy in a process that never accepts on it would take
+ * its share of the port's connections and leave them waiting. The numbers $(circus.sockets.NAME)
+ * gives: the daemon's fd, unless a use_sockets process cannot keep it
+ * (it lies among 3 .. 2 + n, where LISTEN_FDS puts the sockets): then
+ * 3 + i (doc/design.md §3). */
+static int
+spawn_socks_build(struct watcher *w, struct spawn_socks *ss, char **cause)
+{
+	struct watcher_cfg *cfg = w->cfg;
+	struct csocket *s;
+	char ref[300];
+	int i, fd;
+
+	TAILQ_FOREACH(s, &w->arbiter->sockets, entry) {
+		if (ss->n == SPAWN_MAX_FDS)
+			break;
+		fd = s->fd;
+		snprintf(ref, sizeof ref, "circus.sockets.%s", s->cfg->name);
+		if (s->cfg->so_reuseport && cfg->cmd != NULL &&
+		    strstr(cfg->cmd, ref) != NULL) {
+			if ((fd = csocket_bind_reuseport(s, cause)) == -1)
+				return -1;
+			ss->copy[ss->n] = true;
+		}
+		if (fd == -1)
+			continue;
+		ss->sock[ss->n] = s;
+		ss->fd[ss->n++] = fd;
+	}
+	for (i = 0; i < ss->n; i++)
+		snprintf(ss->num[i], sizeof ss->num[i], "%d", cfg->use_sockets &&
+		    ss->fd[i] < 3 + ss->n ? 3 + i : ss->fd[i]);
+	return 0;
+}
+
+/* A use_sockets process: the sockets at 3, 4, ... (LISTEN_FDS), and at
+ * the daemon's numbers above those, as Circus hands them over. */
+static void
+spawn_socks_plan(struct arbiter *a, const struct spawn_socks *ss,
+    struct spawn_plan *plan)
+{
+	struct csocket *s;
+	int i;
+
+	for (i = 0; i < ss->n; i++)
+		plan->listen[plan->nlisten++] = ss->fd[i];
+	TAILQ_FOREACH(s, &a->sockets, entry)
+		if (s->fd >= 3 + ss->n && plan->nkeep < SPAWN_MAX_FDS)
+			plan->keep[plan->nkeep++] = s->fd;
+	for (i = 0; i < ss->n; i++)
+		if (ss->copy[i] && ss->fd[i] >= 3 + ss->n &&
+		    plan->nkeep < SPAWN_MAX_FDS)
+			plan->keep[plan->nkeep++] = ss->fd[i];
+}
+
+static void
+spawn_socks_close(struct spawn_socks *ss)
+{
+	int i;
+
+	for (i = 0; i < ss->n; i++)
+		if (ss->copy[i])
+			close(ss->fd[i]);
+	ss->n = 0;
+}
+
 /* Spawn one process. */
 struct process *
 process_spawn(struct watcher *w, int wid, process_exit_cb on_exit,
@@ -460,35 +584,26 @@ process_spawn(struct watcher *w, int wid, process_exit_cb on_exit,
 	struct csocket *s;
 	char **argv = NULL, **envp = NULL, *path = NULL;
 	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
-	int devnull = -1, reuse_fds[SPAWN_MAX_FDS], nreuse = 0, i;
+	struct spawn_socks socks;
+	int devnull = -1, i;
 	struct spawn_error se;
 	pid_t pid;
 	double started;
 	const char *what = "spawn";
 
 	spawn_plan_init(&plan);
+	memset(&socks, 0, sizeof socks);
 	memset(&sc, 0, sizeof sc);
 	sc.watcher = w;
 	snprintf(sc.wid, sizeof sc.wid, "%d", wid);
 
-	/* so_reuseport sockets named in cmd get a fresh per-process copy. */
-	TAILQ_FOREACH(s, &a->sockets, entry) {
-		char ref[300];
-
-		if (!s->cfg->so_reuseport || cfg->cmd == NULL)
-			continue;
-		snprintf(ref, sizeof ref, "circus.sockets.%s", s->cfg->name);
-		if (strstr(cfg->cmd, ref) == NULL || nreuse == SPAWN_MAX_FDS)
-			continue;
-		reuse_fds[nreuse] = csocket_bind_reuseport(s, cause);
-		if (reuse_fds[nreuse] == -1)
-			goto fail;
-		snprintf(s->fdstr, sizeof s->fdstr, "%d", reuse_fds[nreuse]);
-		nreuse++;
-	}
+	if (spawn_socks_build(w, &socks, cause) == -1)
+		goto fail;
+	sc.socks = &socks;
 	if (spawn_build_argv(w, &sc, &argv, cause) == -1)
 		goto fail;
-	envp = spawn_build_envp(cfg->env);
+	envp = spawn_build_envp(cfg->env, cfg->use_sockets ? &socks : NULL,
+	    &plan);
 	if (spawn_env_readiness(w, &envp, cause) == -1)
 		goto fail;
 	if (cfg->executable != NULL && cfg->executable[0] != '\0')
@@ -531,13 +646,8 @@ process_spawn(struct watcher *w, int wid, process_exit_cb on_exit,
 			goto fail_errno;
 		plan.fd2 = errp[1];
 	}
-	if (cfg->use_sockets) {
-		TAILQ_FOREACH(s, &a->sockets, entry)
-			if (s->fd != -1 && plan.nkeep < SPAWN_MAX_FDS)
-				plan.keep[plan.nkeep++] = s->fd;
-		for (i = 0; i < nreuse && plan.nkeep < SPAWN_MAX_FDS; i++)
-			plan.keep[plan.nkeep++] = reuse_fds[i];
-	}
+	if (cfg->use_sockets)
+		spawn_socks_plan(a, &socks, &plan);
 	plan.path = path;
 	plan.argv = argv;
 	plan.envp = envp;
@@ -571,8 +681,7 @@ process_spawn(struct watcher *w, int wid, process_exit_cb on_exit,
 		close(errp[1]);
 		p->err = outpipe_new(a->loop, errp[0], w->stderr_stream, pid);
 	}
-	for (i = 0; i < nreuse; i++)
-		close(reuse_fds[i]);
+	spawn_socks_close(&socks);
 	if (devnull != -1)
 		close(devnull);
 	free(sc.tmp);
@@ -591,8 +700,7 @@ fail:
 		if (errp[i] != -1)
 			close(errp[i]);
 	}
-	for (i = 0; i < nreuse; i++)
-		close(reuse_fds[i]);
+	spawn_socks_close(&socks);
 	if (devnull != -1)
 		close(devnull);
 	free(sc.tmp);

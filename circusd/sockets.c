@@ -179,7 +179,6 @@ csocket_bind(struct csocket *s, char **cause)
 	s->fd = csocket_open(s, false, cause);
 	if (s->fd == -1)
 		return -1;
-	snprintf(s->fdstr, sizeof s->fdstr, "%d", s->fd);
 	free(s->bound_host);
 	s->bound_host = NULL;
 	if (s->cfg->path == NULL &&
@@ -219,7 +218,6 @@ csocket_adopt(struct csocket *s, struct csocket *old)
 	ev_io_stop(EV_DEFAULT, &old->ondemand_w);
 	s->fd = old->fd;
 	old->fd = -1;
-	memcpy(s->fdstr, old->fdstr, sizeof s->fdstr);
 	free(s->bound_host);
 	s->bound_host = old->bound_host;
 	old->bound_host = NULL;

@@ -36,6 +36,26 @@ spawn_step_name(enum spawn_step step)
 	return spawn_step_names[step];
 }
 
+int
+spawn_format_pid(char *buf, size_t len, long pid)
+{
+	char digits[24];
+	size_t n = 0, i;
+
+	if (pid < 0)
+		return -1;
+	do {
+		digits[n++] = (char)('0' + pid % 10);
+		pid /= 10;
+	} while (pid > 0);
+	if (n + 1 > len)
+		return -1;
+	for (i = 0; i < n; i++)
+		buf[i] = digits[n - 1 - i];
+	buf[n] = '\0';
+	return 0;
+}
+
 /* Report a failed step to the parent and exit. */
 static void NORETURN
 spawn_child_fail(int errfd, enum spawn_step step)
@@ -97,19 +117,68 @@ spawn_child_fds(const struct spawn_plan *plan)
 	}
 	for (i = 0; i < plan->nkeep; i++)
 		(void)fcntl(plan->keep[i], F_SETFD, 0);
+	for (i = 0; i < plan->nlisten; i++)
+		(void)fcntl(3 + i, F_SETFD, 0);
+}
+
+/* Socket activation, first half: copy the listening fds (and the error
+ * pipe) above 3 + nlisten, so that placing them at 3, 4, ... can clobber
+ * none of them, whatever numbers they had (doc/design.md §3). The copies
+ * close on exec. */
+static void
+spawn_child_listen_lift(const struct spawn_plan *plan, int *errfd,
+    int *tmp)
+{
+	int i, low = 3 + plan->nlisten;
+
+	if (plan->nlisten == 0)
+		return;
+	if (*errfd < low) {
+		i = fcntl(*errfd, F_DUPFD_CLOEXEC, low);
+		if (i == -1)
+			spawn_child_fail(*errfd, SPAWN_DUP);
+		*errfd = i;
+	}
+	for (i = 0; i < plan->nlisten; i++)
+		if ((tmp[i] = fcntl(plan->listen[i], F_DUPFD_CLOEXEC,
+		    low)) == -1)
+			spawn_child_fail(*errfd, SPAWN_DUP);
+}
+
+/* Second half: the copies go to 3, 4, ...; LISTEN_PID is this pid. */
+static void
+spawn_child_listen_place(const struct spawn_plan *plan, int errfd,
+    const int *tmp)
+{
+	int i;
+
+	for (i = 0; i < plan->nlisten; i++) {
+		if (dup2(tmp[i], 3 + i) == -1)
+			spawn_child_fail(errfd, SPAWN_DUP);
+		(void)close(tmp[i]);
+	}
+	if (plan->pid_slot != NULL && spawn_format_pid(plan->pid_slot,
+	    plan->pid_slot_len, (long)getpid()) == -1) {
+		errno = ERANGE;
+		spawn_child_fail(errfd, SPAWN_DUP);
+	}
 }
 
 /* The child, between vfork and exec: async-signal-safe calls only. */
 static void NORETURN __attribute__((noinline))
 spawn_child(const struct spawn_plan *plan, int errfd)
 {
+	int tmp[SPAWN_MAX_FDS];
+
 	spawn_child_signals();
+	spawn_child_listen_lift(plan, &errfd, tmp);
 	if (plan->fd0 != -1 && dup2(plan->fd0, 0) == -1)
 		spawn_child_fail(errfd, SPAWN_DUP);
 	if (plan->fd1 != -1 && dup2(plan->fd1, 1) == -1)
 		spawn_child_fail(errfd, SPAWN_DUP);
 	if (plan->fd2 != -1 && dup2(plan->fd2, 2) == -1)
 		spawn_child_fail(errfd, SPAWN_DUP);
+	spawn_child_listen_place(plan, errfd, tmp);
 	if (plan->cwd != NULL && chdir(plan->cwd) == -1)
 		spawn_child_fail(errfd, SPAWN_CHDIR);
 	if (setsid() == -1)

@@ -42,6 +42,14 @@ struct spawn_plan {
 	uid_t		 uid;
 	gid_t		 groups[SPAWN_MAX_GROUPS];
 	int		 ngroups;
+	/* socket activation (doc/design.md §3): listen[i] is moved to fd
+	 * 3 + i (and kept open); pid_slot, when set, is the value of an
+	 * envp entry "LISTEN_PID=" with pid_slot_len bytes reserved, which
+	 * the child fills with its own pid */
+	int		 listen[SPAWN_MAX_FDS];
+	int		 nlisten;
+	char		*pid_slot;
+	size_t		 pid_slot_len;
 };
 
 /* Why a spawn failed: the step and its errno. */
@@ -56,6 +64,10 @@ void		 spawn_plan_init(struct spawn_plan *);
  * failed before exec has exited with 127 and is left to the caller's
  * reaper (libev's SIGCHLD handler reaps every child). */
 pid_t		 spawn_run(const struct spawn_plan *, struct spawn_error *e);
+/* pid in decimal, NUL-terminated, into buf of len bytes (no leading
+ * zeros, "0" for 0): 0, or -1 when it does not fit or pid < 0. Safe in
+ * the vfork child (no locale, no stdio). */
+int		 spawn_format_pid(char *buf, size_t len, long pid);
 /* The call a step names ("vfork", "chdir", "exec", ...). */
 const char	*spawn_step_name(enum spawn_step);
 

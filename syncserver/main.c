@@ -3,17 +3,22 @@
  * main.c — syncserver: the Firefox Sync 1.5 storage node and tokenserver,
  * one worker process of many sharing a listening socket and a database.
  *
- *   syncserver --config sync.ini [--fd N | --listen HOST:PORT] [--threads N]
+ *   syncserver --config sync.ini [--fd N | --socket NAME |
+ *       --listen HOST:PORT] [--threads N]
  *
- * The socket: --fd N (circusd's $(circus.sockets.NAME)), else LISTEN_FDS /
- * LISTEN_PID (fd 3), else --listen. READY=1 goes to NOTIFY_SOCKET once the
- * database is open and the socket served. SIGTERM/SIGINT: stop accepting,
- * finish in-flight requests (bounded), exit 0.
+ * The socket: --fd N (circusd's $(circus.sockets.NAME)), else socket
+ * activation (LISTEN_FDS from fd 3, the one named NAME in LISTEN_FDNAMES or
+ * the first; ignored when LISTEN_PID names another process), else --listen.
+ * sd_notify datagrams to NOTIFY_SOCKET (doc/workers.md): READY=1 once the
+ * database is open and the socket served, WATCHDOG=1 from the main loop
+ * every WATCHDOG_USEC / 2, STOPPING=1 on the stop signal. SIGTERM/SIGINT:
+ * stop accepting, finish in-flight requests (bounded), exit 0.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +30,7 @@
 
 #include "log.h"
 #include "server.h"
+#include "util.h"
 #include "xmalloc.h"
 
 #define DRAIN_MS	10000
@@ -33,8 +39,8 @@
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: syncserver --config FILE [--fd N | --listen "
-	    "HOST:PORT] [--threads N]\n");
+	fprintf(stderr, "usage: syncserver --config FILE [--fd N | --socket "
+	    "NAME | --listen HOST:PORT] [--threads N]\n");
 	exit(2);
 }
 
@@ -76,22 +82,75 @@ listen_on(const char *spec)
 	return fd;
 }
 
-/* The socket from LISTEN_FDS/LISTEN_PID (socket activation), or -1. */
+/* Environment variable name as an integer in [min, max]: 1 and *out, 0
+ * when unset or empty, -1 with err naming the variable. */
 static int
-listen_fds(void)
+env_int(const char *name, long long min, long long max, long long *out,
+    char *err, size_t errlen)
 {
-	const char *n = getenv("LISTEN_FDS"), *pid = getenv("LISTEN_PID");
+	const char *v = getenv(name);
 
-	if (n == NULL || atoi(n) < 1)
+	if (v == NULL || v[0] == '\0')
+		return 0;
+	if (util_parse_int(v, out) == -1 || *out < min || *out > max) {
+		snprintf(err, errlen, "%s: not an integer in [%lld, %lld]: '%s'",
+		    name, min, max, v);
 		return -1;
-	if (pid != NULL && atol(pid) != (long)getpid())
-		return -1;
-	return 3;
+	}
+	return 1;
 }
 
-/* READY=1 to $NOTIFY_SOCKET (sd_notify's datagram), when set. */
+/* The socket from socket activation (LISTEN_FDS from fd 3): the one named
+ * name in LISTEN_FDNAMES, or the first when name is NULL. -1 when there is
+ * none for this process (LISTEN_FDS unset or 0, or LISTEN_PID another
+ * pid; unset LISTEN_PID is Circus's fd passing: taken); -2 with err. */
+static int
+listen_fds(const char *name, char *err, size_t errlen)
+{
+	const char *names = getenv("LISTEN_FDNAMES"), *p;
+	long long n, pid;
+	size_t len;
+	int i, r;
+
+	if ((r = env_int("LISTEN_PID", 1, INT32_MAX, &pid, err, errlen)) == -1)
+		return -2;
+	if (r == 1 && pid != (long long)getpid()) {
+		log_info("LISTEN_PID %lld is not this process: LISTEN_FDS "
+		    "ignored", pid);
+		return -1;
+	}
+	if ((r = env_int("LISTEN_FDS", 0, 4096, &n, err, errlen)) == -1)
+		return -2;
+	if (r == 0 || n == 0) {
+		if (name != NULL)
+			snprintf(err, errlen, "--socket %s: no LISTEN_FDS",
+			    name);
+		return name != NULL ? -2 : -1;
+	}
+	if (name == NULL)
+		return 3;
+	if (names == NULL) {
+		snprintf(err, errlen, "--socket %s: no LISTEN_FDNAMES", name);
+		return -2;
+	}
+	len = strlen(name);
+	for (p = names, i = 0; i < n; i++) {
+		if (strncmp(p, name, len) == 0 && (p[len] == ':' ||
+		    p[len] == '\0'))
+			return 3 + i;
+		if ((p = strchr(p, ':')) == NULL)
+			break;
+		p++;
+	}
+	snprintf(err, errlen, "--socket %s: not among the %lld socket(s) of "
+	    "LISTEN_FDNAMES '%s'", name, n, names);
+	return -2;
+}
+
+/* One sd_notify datagram to $NOTIFY_SOCKET (abstract "@..." or a path),
+ * when set. */
 static void
-notify_ready(void)
+notify(const char *msg)
 {
 	const char *path = getenv("NOTIFY_SOCKET");
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -107,39 +166,85 @@ notify_ready(void)
 	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
 	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
 		return;
-	if (sendto(fd, "READY=1", 7, 0, (struct sockaddr *)&sa, len) == -1)
-		log_warn("NOTIFY_SOCKET %s", path);
+	if (sendto(fd, msg, strlen(msg), 0, (struct sockaddr *)&sa,
+	    len) == -1)
+		log_warn("NOTIFY_SOCKET %s: %s", path, msg);
 	close(fd);
 }
 
-/* Wait for a stop signal; purge expired data every purge_interval. */
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The main loop: wait for a stop signal; purge expired data every
+ * purge_interval; WATCHDOG=1 every watchdog_ms (0 = off) from here, so
+ * that a wedged loop stops the pings. */
 static void
 serve_until_signal(const struct sync_config *cfg, struct store *st,
-    const sigset_t *set)
+    const sigset_t *set, long long watchdog_ms)
 {
-	struct timespec tmo = { .tv_sec = cfg->purge_interval };
+	long long now = now_ms(), next_purge, next_ping, wait;
+	struct timespec tmo;
+	int sig;
 
+	next_purge = now + (long long)cfg->purge_interval * 1000;
+	next_ping = now;
 	for (;;) {
-		int sig = sigtimedwait(set, NULL, &tmo);
-
-		if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) {
-			log_info("signal %d: draining", sig);
-			return;
+		now = now_ms();
+		if (watchdog_ms > 0 && now >= next_ping) {
+			notify("WATCHDOG=1");
+			next_ping = now + watchdog_ms;
 		}
-		if (sig == -1 && errno == EAGAIN) {
+		if (now >= next_purge) {
 			int n = store_purge(st, PURGE_CHUNK);
 
 			if (n > 0)
 				log_info("purged %d expired rows", n);
+			next_purge = now_ms() + (long long)cfg->purge_interval *
+			    1000;
+		}
+		wait = next_purge;
+		if (watchdog_ms > 0 && next_ping < wait)
+			wait = next_ping;
+		wait -= now_ms();
+		if (wait < 0)
+			wait = 0;
+		tmo.tv_sec = (time_t)(wait / 1000);
+		tmo.tv_nsec = (long)(wait % 1000) * 1000000;
+		sig = sigtimedwait(set, NULL, &tmo);
+
+		if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) {
+			log_info("signal %d: draining", sig);
+			notify("STOPPING=1");
+			return;
 		}
 	}
 }
 
 struct opts {
-	const char	*config, *listen;
+	const char	*config, *listen, *socket;
 	int		 fd;
 	unsigned	 threads;
 };
+
+/* A numeric option in [min, max], or usage with the option named. */
+static long long
+opt_int(const char *opt, const char *v, long long min, long long max)
+{
+	long long n;
+
+	if (util_parse_int(v, &n) == -1 || n < min || n > max) {
+		fprintf(stderr, "syncserver: %s: not an integer in [%lld, "
+		    "%lld]: '%s'\n", opt, min, max, v);
+		usage();
+	}
+	return n;
+}
 
 static void
 parse_args(int argc, char **argv, struct opts *o)
@@ -148,28 +253,31 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "config", required_argument, NULL, 'c' },
 		{ "fd", required_argument, NULL, 'f' },
 		{ "listen", required_argument, NULL, 'l' },
+		{ "socket", required_argument, NULL, 's' },
 		{ "threads", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
 
 	*o = (struct opts){ .fd = -1, .threads = 4 };
-	while ((ch = getopt_long(argc, argv, "c:f:l:t:", longopts,
+	while ((ch = getopt_long(argc, argv, "c:f:l:s:t:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			o->config = optarg;
 			break;
 		case 'f':
-			o->fd = atoi(optarg);
+			o->fd = (int)opt_int("--fd", optarg, 0, INT32_MAX);
 			break;
 		case 'l':
 			o->listen = optarg;
 			break;
+		case 's':
+			o->socket = optarg;
+			break;
 		case 't':
-			o->threads = (unsigned)atoi(optarg);
-			if (o->threads < 1 || o->threads > 64)
-				usage();
+			o->threads = (unsigned)opt_int("--threads", optarg, 1,
+			    64);
 			break;
 		default:
 			usage();
@@ -177,6 +285,30 @@ parse_args(int argc, char **argv, struct opts *o)
 	}
 	if (o->config == NULL || optind != argc)
 		usage();
+}
+
+/* The listening socket: --fd, else socket activation, else --listen;
+ * -1 with err. */
+static int
+open_socket(const struct opts *o, char *err, size_t errlen)
+{
+	int fd;
+
+	if (o->fd >= 0)
+		return o->fd;
+	if ((fd = listen_fds(o->socket, err, errlen)) >= 0)
+		return fd;
+	if (fd == -2)
+		return -1;	/* err names the variable */
+	if (o->listen == NULL) {
+		snprintf(err, errlen, "no socket: give --fd, LISTEN_FDS or "
+		    "--listen");
+		return -1;
+	}
+	if ((fd = listen_on(o->listen)) == -1)
+		snprintf(err, errlen, "cannot listen on %s: %s", o->listen,
+		    strerror(errno));
+	return fd;
 }
 
 int
@@ -190,6 +322,7 @@ main(int argc, char **argv)
 	struct http_server *hs = NULL;
 	char err[1024] = "";
 	sigset_t set;
+	long long watchdog_us = 0;
 	int fd, rc = 1;
 
 	parse_args(argc, argv, &o);
@@ -207,14 +340,10 @@ main(int argc, char **argv)
 		sync_config_free(&cfg);
 		return 2;
 	}
-	fd = o.fd >= 0 ? o.fd : listen_fds();
-	if (fd < 0 && o.listen != NULL && (fd = listen_on(o.listen)) == -1)
-		snprintf(err, sizeof(err), "cannot listen on %s: %s", o.listen,
-		    strerror(errno));
-	else if (fd < 0)
-		snprintf(err, sizeof(err), "no socket: give --fd, LISTEN_FDS "
-		    "or --listen");
-	else if ((st = store_open(&cfg, err, sizeof(err))) != NULL &&
+	fd = open_socket(&o, err, sizeof(err));
+	if (fd != -1 && env_int("WATCHDOG_USEC", 1, INT64_MAX / 1000,
+	    &watchdog_us, err, sizeof(err)) != -1 &&
+	    (st = store_open(&cfg, err, sizeof(err))) != NULL &&
 	    (auth = auth_open(&cfg, err, sizeof(err))) != NULL &&
 	    (ts = tokenserver_open(&cfg, err, sizeof(err))) != NULL &&
 	    (hs = http_start(&cfg, st, auth, ts, fd, o.threads, err,
@@ -223,8 +352,9 @@ main(int argc, char **argv)
 		    cfg.node, cfg.db_path);
 		log_info("Firefox: identity.sync.tokenserver.uri = "
 		    "%s/1.0/sync/1.5", cfg.node);
-		notify_ready();
-		serve_until_signal(&cfg, st, &set);
+		notify("READY=1");
+		serve_until_signal(&cfg, st, &set, watchdog_us > 0 ?
+		    (watchdog_us / 2000 > 0 ? watchdog_us / 2000 : 1) : 0);
 		http_stop(hs, DRAIN_MS);
 		rc = 0;
 	}

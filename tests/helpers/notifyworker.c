@@ -43,7 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_LISTEN	16
+#define MAX_LISTEN	64
 #define MAX_CONN	64
 #define REQ_MAX		4096
 

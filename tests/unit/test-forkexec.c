@@ -239,6 +239,129 @@ test_signals_reset_and_setsid(void **state)
 	assert_int_equal(WTERMSIG(status), SIGTERM);
 }
 
+/* The child's pid in decimal: no leading zeros, NUL-terminated, refused
+ * when the buffer is too small. */
+static void
+test_format_pid(void **state)
+{
+	char buf[24];
+
+	(void)state;
+	assert_int_equal(spawn_format_pid(buf, sizeof buf, 0), 0);
+	assert_string_equal(buf, "0");
+	assert_int_equal(spawn_format_pid(buf, sizeof buf, 7), 0);
+	assert_string_equal(buf, "7");
+	assert_int_equal(spawn_format_pid(buf, sizeof buf, 40960), 0);
+	assert_string_equal(buf, "40960");
+	assert_int_equal(spawn_format_pid(buf, sizeof buf, 2147483647L), 0);
+	assert_string_equal(buf, "2147483647");
+	assert_int_equal(spawn_format_pid(buf, 6, 12345), 0);	/* fits */
+	assert_string_equal(buf, "12345");
+	memcpy(buf, "keep", 5);
+	assert_int_equal(spawn_format_pid(buf, 5, 12345), -1);
+	assert_string_equal(buf, "keep");			/* untouched */
+	assert_int_equal(spawn_format_pid(buf, sizeof buf, -1), -1);
+}
+
+/* A close-on-exec copy of fd at >= 30, fd closed. */
+static int
+lift(int fd)
+{
+	int copy = fcntl(fd, F_DUPFD_CLOEXEC, 30);
+
+	assert_true(copy >= 30);
+	close(fd);
+	return copy;
+}
+
+/* Socket activation: the listen fds land at 3, 4, ... in plan order even
+ * when they already sit there swapped, and LISTEN_PID is the child's own
+ * pid, written by the child into the reserved slot. */
+static void
+test_listen_fds_swapped(void **state)
+{
+	struct spawn_plan plan;
+	struct spawn_error e;
+	static char pidvar[] = "LISTEN_PID=\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
+	static char *envp[] = { sh_path, pidvar, NULL };
+	static char *argv[4];
+	char buf[128], want[128];
+	int a[2], b[2];
+	pid_t pid;
+
+	(void)state;
+	/* fds 3 and 4 free, then a's write end at 4 and b's at 3 */
+	assert_int_equal(fcntl(3, F_GETFD), -1);
+	assert_int_equal(fcntl(4, F_GETFD), -1);
+	assert_int_equal(pipe(a), 0);
+	assert_int_equal(pipe(b), 0);
+	a[0] = lift(a[0]);
+	a[1] = lift(a[1]);
+	b[0] = lift(b[0]);
+	b[1] = lift(b[1]);
+	assert_int_equal(dup3(a[1], 4, O_CLOEXEC), 4);
+	assert_int_equal(dup3(b[1], 3, O_CLOEXEC), 3);
+	close(a[1]);
+	close(b[1]);
+
+	spawn_plan_init(&plan);
+	plan.listen[plan.nlisten++] = 4;	/* a: to fd 3 */
+	plan.listen[plan.nlisten++] = 3;	/* b: to fd 4 */
+	plan.pid_slot = pidvar + strlen("LISTEN_PID=");
+	plan.pid_slot_len = sizeof pidvar - strlen("LISTEN_PID=");
+	argv[0] = sh_name;
+	argv[1] = sh_c;
+	argv[2] = (char *)"echo a $LISTEN_PID $$ >&3; echo b >&4";
+	argv[3] = NULL;
+	plan.path = "/bin/sh";
+	plan.argv = argv;
+	plan.envp = envp;
+	pid = spawn_run(&plan, &e);
+	assert_true(pid > 0);
+	close(3);
+	close(4);
+	assert_int_equal(exit_code(pid), 0);
+	read_all(a[0], buf, sizeof buf);
+	snprintf(want, sizeof want, "a %ld %ld\n", (long)pid, (long)pid);
+	assert_string_equal(buf, want);
+	read_all(b[0], buf, sizeof buf);
+	assert_string_equal(buf, "b\n");
+	close(a[0]);
+	close(b[0]);
+}
+
+/* The exec-status pipe that would sit among the target fds is moved out of
+ * their way: a failure after the fds are placed is still reported. */
+static void
+test_listen_fds_error_pipe_moved(void **state)
+{
+	struct spawn_plan plan;
+	struct spawn_error e = { 0, 0 };
+	char nope[] = "nope", *argv[] = { nope, NULL };
+	int p[2], status;
+
+	(void)state;
+	assert_int_equal(fcntl(3, F_GETFD), -1);
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	p[0] = lift(p[0]);
+	p[1] = lift(p[1]);
+	/* 3, 4 and up are free: spawn_run's pipe takes them */
+	spawn_plan_init(&plan);
+	plan.listen[plan.nlisten++] = p[1];
+	plan.listen[plan.nlisten++] = p[1];
+	plan.listen[plan.nlisten++] = p[0];
+	plan.path = "/nonexistent/circus-spawn-test";
+	plan.argv = argv;
+	plan.envp = sh_envp;
+	assert_int_equal(spawn_run(&plan, &e), -1);
+	assert_int_equal(e.step, SPAWN_EXEC);
+	assert_int_equal(e.err, ENOENT);
+	assert_true(wait(&status) > 0);
+	assert_int_equal(WEXITSTATUS(status), 127);
+	close(p[0]);
+	close(p[1]);
+}
+
 /* Every step has a name; out of range is "spawn". */
 static void
 test_step_names(void **state)
@@ -263,6 +386,9 @@ main(void)
 		cmocka_unit_test(test_rlimits),
 		cmocka_unit_test(test_signals_reset_and_setsid),
 		cmocka_unit_test(test_step_names),
+		cmocka_unit_test(test_format_pid),
+		cmocka_unit_test(test_listen_fds_swapped),
+		cmocka_unit_test(test_listen_fds_error_pipe_moved),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
