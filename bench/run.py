@@ -50,6 +50,9 @@ import xmlrpc.client
 
 import zmq
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bounce  # noqa: E402  (scenario 9, in its own file)
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SUPERVISORD = "/usr/bin/supervisord"
 SLEEP_CMD = "sleep 3600"
@@ -94,6 +97,9 @@ PROFILES = {
         "scale_cap_s": 90.0,
         "statsd_n": [100, 1000],
         "statsd_seconds": 20.0,
+        "bounce_window": 5,
+        "bounce_conns": 16,
+        "bounce_repeats": 3,
     },
     "quick": {
         "spawn_n": [10, 100],
@@ -125,11 +131,14 @@ PROFILES = {
         "scale_repeats": 0,
         "statsd_n": [100],
         "statsd_seconds": 5.0,
+        "bounce_window": 3,
+        "bounce_conns": 16,
+        "bounce_repeats": 1,
     },
 }
 
 SCENARIOS = ["spawn", "rtt", "footprint", "restart", "respawn", "graceful",
-             "scale", "statsd"]
+             "scale", "statsd", "bounce"]
 
 
 def log(msg):
@@ -2432,6 +2441,11 @@ class Report:
                     "CPU per tick", "ticks received", "circusd CPU meanwhile",
                     "circusd-stats RSS"], rows)
 
+    def bounce(self):
+        d = self.sc.get("bounce")
+        if d:
+            bounce.render(self, d)
+
     def render(self):
         m = self.res["meta"]
         hdr = []
@@ -2468,7 +2482,8 @@ class Report:
                    "every loop is bounded in count and time.")
         hdr.append("")
         for sec in (self.spawn, self.rtt, self.footprint, self.restart,
-                    self.respawn, self.graceful, self.scale, self.statsd):
+                    self.respawn, self.graceful, self.scale, self.statsd,
+                    self.bounce):
             try:
                 sec()
             except Exception as e:
@@ -2593,6 +2608,17 @@ MISS_NOTES = {
         "left; if in the first, handling the reap and the spawn in the same "
         "loop iteration. The figure is noisy on this machine (see the "
         "min–max): several runs give different verdicts.",
+    "bounce":
+        "see the bounce section's tables for which action missed which "
+        "part of the goal. Without readiness every action replaces all 4 "
+        "workers at once: `restart` stops them before starting new ones "
+        "(the listening socket is circusd's, so connections wait in its "
+        "backlog: a latency spike, not refusals), and wrk's keep-alive "
+        "connections held by a draining worker end with a read error when "
+        "a request crosses the close. A bad release leaves no worker. "
+        "Readiness with rolling batches (issue 11) is what would keep "
+        "old workers serving until new ones said READY=1, and roll a bad "
+        "release back.",
     "graceful":
         "the `incr` was not accepted, or its process did not appear, while "
         "another watcher was in its graceful stop.",
@@ -2652,7 +2678,7 @@ def preflight_circusd(B):
 RUNNERS = {"spawn": sc_spawn, "rtt": sc_rtt, "footprint": sc_footprint,
            "restart": sc_restart, "respawn": sc_respawn,
            "graceful": sc_graceful, "scale": sc_scale,
-           "statsd": sc_statsd}
+           "statsd": sc_statsd, "bounce": bounce.scenario}
 
 
 def parse_args(argv):
