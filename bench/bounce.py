@@ -47,6 +47,7 @@ WRK_TIMEOUT_S = 1       # a request older than this at wrk's 2-second
                         # checks counts as an error (a timeout)
 SETTLE_S = 60.0         # deadline for the watcher to settle between windows
 GOAL_RATIO = 1.5        # p99 in a bounce window / the steady window's
+STALL_S = 1.0           # no acknowledged write for longer: an outage
 
 VARIANTS = (
     ("none", {}),
@@ -411,9 +412,19 @@ def steady_p99(v):
     return sum(w["p99_us"] for w in ws) / len(ws)
 
 
-def met(w, steady_p99):
-    return (w["conn_errors"] == 0 and w["non2xx"] == 0 and w["lost"] == 0
-            and w["p99_us"] <= GOAL_RATIO * steady_p99)
+# the goal, one line per part: name, whether window w met it
+GOAL = (
+    ("errors", lambda w, steady: w["conn_errors"] == 0),
+    ("non-2xx", lambda w, steady: w["non2xx"] == 0),
+    ("lost", lambda w, steady: w["lost"] == 0),
+    ("outage", lambda w, steady: w["stall_s"] <= STALL_S),
+    ("p99", lambda w, steady: w["p99_us"] <= GOAL_RATIO * steady),
+)
+
+
+def missed(w, steady):
+    """The parts of the goal window w missed."""
+    return [name for name, ok in GOAL if not ok(w, steady)]
 
 
 def outcome(w):
@@ -440,16 +451,16 @@ def render(rep, d):
     rep.w()
     rep.w("%d sync workers (one circusd watcher, shared loopback socket); "
           "each window is one wrk run of %d s, %d connections, %d threads, "
-          "on `GET %s` (it asks the database), `--timeout %ds` (wrk counts a "
-          "request older than that at its 2-second checks as a timeout; a "
-          "window whose request count falls far below the steady ones' "
-          "had an outage); the action is sent %.1f s into its window. Meanwhile `tests/e2e/sync_writer.py` writes records "
+          "on `GET %s` (it asks the database), `--timeout %ds`; the action is sent %.1f s into its window. Meanwhile `tests/e2e/sync_writer.py` writes records "
           "(Hawk-signed PUT/POST, its own keep-alive connection) and logs "
           "each acknowledged one; at the end every acknowledged record is "
           "read back (*lost* = acknowledged but not stored as written). "
           "Goal per action: 0 connection errors, 0 non-2xx (wrk counts "
-          "HTTP ≥ 400), 0 lost writes, p99 ≤ %.1f× the steady window's p99 "
-          "of the same run (the mean of its two steady windows, the first "
+          "HTTP ≥ 400), 0 lost writes, no outage (no time over %.0f s "
+          "without an acknowledged write: wrk does not count a request "
+          "still unanswered when its run ends, so an outage shows only as "
+          "a drop in *requests* and as the *longest write stall*), p99 ≤ "
+          "%.1f× the steady window's p99 of the same run (the mean of its two steady windows, the first "
           "and the last, after a 1 s warm-up run). Percentiles are per "
           "window of a closed-loop "
           "client: a stall delays one request per connection, so a short "
@@ -457,10 +468,12 @@ def render(rep, d):
           "longest time without an acknowledged write; the writer writes "
           "back to back, about one write per 10 ms here) more than in p99."
           % (d["workers"], d["window"], d["conns"], WRK_THREADS, PATH,
-             WRK_TIMEOUT_S, 0.5, GOAL_RATIO))
+             WRK_TIMEOUT_S, 0.5, STALL_S, GOAL_RATIO))
     rep.w()
     rep.w("Figures: medians over %d repetition(s) with min–max; errors, "
-          "acknowledged and lost writes are totals over them." % len(runs))
+          "acknowledged and lost writes are totals over them; an action "
+          "meets the goal when every repetition does, and the goal column "
+          "names the parts missed (see the notes)." % len(runs))
     rep.w()
     for name, options in d["variants"].items():
         title = "readiness = %s" % name
@@ -491,7 +504,10 @@ def render(rep, d):
             steady = [steady_p99(g) for g in got]
             ratios = [w["p99_us"] / s if s else None
                       for w, s in zip(ws, steady)]
-            ok = all(met(w, s) for w, s in zip(ws, steady))
+            miss = sorted({m for w, s in zip(ws, steady)
+                           for m in missed(w, s)},
+                          key=[g[0] for g in GOAL].index)
+            ok = not miss
             label = ws[0]["label"]
             act = ws[0]["action"] is not None
             if act:
@@ -510,7 +526,8 @@ def render(rep, d):
                                              sum(w["writer_errors"]
                                                  for w in ws)),
                          sum(w["lost"] for w in ws),
-                         ("met" if ok else "**missed**") if act else ""])
+                         ("met" if ok else "**missed**: " +
+                          ", ".join(miss)) if act else ""])
         rep.table(["window", "action's outcome (last rep)", "requests",
                    "conn errors", "non-2xx", "p50", "p99", "p99 / steady",
                    "max", "longest write stall", "writes acked (writer errors)", "lost", "goal"],
@@ -521,7 +538,7 @@ def render(rep, d):
               % (sum(g["acked"] for g in got), lost,
                  sum(g["writer_errors"] for g in got)))
         rep.w()
-        rep.target("bounce, %s: each action 0 errors, 0 lost, p99 ≤ %.1f× "
-                   "steady" % (title, GOAL_RATIO),
+        rep.target("bounce, %s: each action 0 errors, 0 lost, no outage, "
+                   "p99 ≤ %.1f× steady" % (title, GOAL_RATIO),
                    "%d of %d actions" % (good, total),
                    good == total and lost == 0, "bounce")

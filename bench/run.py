@@ -14,13 +14,15 @@ Subjects, each started by this script in a private temporary directory:
                driven over XML-RPC on a unix socket;
 * floors       build/bench/floor_spawn (fork / vfork + exec of N `sleep`,
                reap), build/bench/zmq_echo (raw ROUTER echo) measured by the
-               same C client (build/bench/zmq_rtt) as circusd.
+               same C client (build/bench/zmq_rtt) as circusd;
+* bounce       the sync server under a circusd watcher, bounced under
+               load (scenario 9, bench/bounce.py).
 
 Every figure is a median over repeated runs with min-max; every comparison
 is a ratio computed inside one repetition, with the subjects interleaved
 (the order rotates each repetition) because the machine is noisy. Every
 load loop is bounded in count and in time; only ipc:// and unix sockets
-are used. Raw results go to bench/results/<stamp>.json.
+are used (scenario 9: also 127.0.0.1 TCP, which wrk needs). Raw results go to bench/results/<stamp>.json.
 """
 
 import argparse
@@ -2478,8 +2480,8 @@ class Report:
                    "runs with min–max in parentheses; every ratio is taken "
                    "inside one repetition, subjects interleaved in an order "
                    "that rotates each repetition, and then summarised the "
-                   "same way. Endpoints are ipc:// and unix sockets only; "
-                   "every loop is bounded in count and time.")
+                   "same way. Endpoints are ipc:// and unix sockets only "
+                   "(section 9: also 127.0.0.1 TCP); every loop is bounded in count and time.")
         hdr.append("")
         for sec in (self.spawn, self.rtt, self.footprint, self.restart,
                     self.respawn, self.graceful, self.scale, self.statsd,
@@ -2609,16 +2611,24 @@ MISS_NOTES = {
         "loop iteration. The figure is noisy on this machine (see the "
         "min–max): several runs give different verdicts.",
     "bounce":
-        "see the bounce section's tables for which action missed which "
-        "part of the goal. Without readiness every action replaces all 4 "
-        "workers at once: `restart` stops them before starting new ones "
-        "(the listening socket is circusd's, so connections wait in its "
-        "backlog: a latency spike, not refusals), and wrk's keep-alive "
-        "connections held by a draining worker end with a read error when "
-        "a request crosses the close. A bad release leaves no worker. "
-        "Readiness with rolling batches (issue 11) is what would keep "
-        "old workers serving until new ones said READY=1, and roll a bad "
-        "release back.",
+        "the goal column names the parts each action missed. *errors*: "
+        "every bounce, with or without readiness, ends wrk's keep-alive "
+        "connections to the old workers with read errors, because the "
+        "worker's drain (syncserver/http.c, http_stop) waits only until no "
+        "request is in flight and then closes every connection, while a "
+        "keep-alive client's next request is already on its way (the "
+        "answers given during the drain say `Connection: close`, but the "
+        "drain is over before most connections got one). What it would "
+        "take: a drain that waits, bounded by its grace time, until each "
+        "connection has been answered with `Connection: close` and closed "
+        "by the client, or is idle. *outage* and *p99*: without readiness "
+        "`restart` stops all 4 workers before starting new ones (the "
+        "listening socket is circusd's, so connections wait in its "
+        "backlog: a latency spike, not refusals), and a bad release "
+        "leaves no worker until the good one is put back; readiness with "
+        "rolling batches (issue 11) keeps old workers serving until new "
+        "ones said READY=1 and rolls a bad release back. *p99* is also "
+        "noisy on this shared machine: compare the two steady rows.",
     "graceful":
         "the `incr` was not accepted, or its process did not appear, while "
         "another watcher was in its graceful stop.",
