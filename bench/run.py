@@ -2481,7 +2481,7 @@ class Report:
                    "inside one repetition, subjects interleaved in an order "
                    "that rotates each repetition, and then summarised the "
                    "same way. Endpoints are ipc:// and unix sockets only "
-                   "(section 9: also 127.0.0.1 TCP); every loop is bounded in count and time.")
+                   "(scenario 9: also 127.0.0.1 TCP); every loop is bounded in count and time.")
         hdr.append("")
         for sec in (self.spawn, self.rtt, self.footprint, self.restart,
                     self.respawn, self.graceful, self.scale, self.statsd,
