@@ -2612,8 +2612,9 @@ MISS_NOTES = {
         "min–max): several runs give different verdicts.",
     "bounce":
         "the goal column names the parts each action missed. *errors*: "
-        "every bounce, with or without readiness, ends wrk's keep-alive "
-        "connections to the old workers with read errors, because the "
+        "every bounce measured so far ends wrk's keep-alive connections to "
+        "the old workers with read errors (with readiness the old workers "
+        "would still drain the same way). What the code shows: the "
         "worker's drain (syncserver/http.c, http_stop) waits only until no "
         "request is in flight and then closes every connection, while a "
         "keep-alive client's next request is already on its way (the "
