@@ -289,7 +289,7 @@ class Variant:
             self.cluster = self.ss.SyncCluster(
                 self.dir, workers=WORKERS, watcher_options=self.options,
                 hawk__nonce_cache=True)
-        except BaseException as e:
+        except Exception as e:      # a daemon that refuses the options
             if not self.options:
                 raise
             return {"available": False,
