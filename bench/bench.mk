@@ -1,7 +1,8 @@
 # Benchmark harness (included by the top-level Makefile).
-#   make bench        full run, about 10 minutes on 2 cores; writes BENCHMARKS.md
-#   make bench-quick  about 1 minute; writes bench/results/BENCHMARKS-quick.md
+#   make bench        full run, about 15 minutes on 2 cores; writes BENCHMARKS.md
+#   make bench-quick  about 2 minutes; writes bench/results/BENCHMARKS-quick.md
 #   make bench BENCH_ARGS="--only spawn,rtt --repeats 3"   a subset
+#   make bench BENCH_ARGS="--only bounce"   the sync server's bounces (issue 11)
 # Baseline programs go to $(BUILD)/bench/; raw JSON to bench/results/
 # (gitignored). `bench/run.py --help` lists the options.
 

@@ -14,13 +14,15 @@ Subjects, each started by this script in a private temporary directory:
                driven over XML-RPC on a unix socket;
 * floors       build/bench/floor_spawn (fork / vfork + exec of N `sleep`,
                reap), build/bench/zmq_echo (raw ROUTER echo) measured by the
-               same C client (build/bench/zmq_rtt) as circusd.
+               same C client (build/bench/zmq_rtt) as circusd;
+* bounce       the sync server under a circusd watcher, bounced under
+               load (scenario 9, bench/bounce.py).
 
 Every figure is a median over repeated runs with min-max; every comparison
 is a ratio computed inside one repetition, with the subjects interleaved
 (the order rotates each repetition) because the machine is noisy. Every
 load loop is bounded in count and in time; only ipc:// and unix sockets
-are used. Raw results go to bench/results/<stamp>.json.
+are used (scenario 9: also 127.0.0.1 TCP, which wrk needs). Raw results go to bench/results/<stamp>.json.
 """
 
 import argparse
@@ -49,6 +51,9 @@ import uuid
 import xmlrpc.client
 
 import zmq
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bounce  # noqa: E402  (scenario 9, in its own file)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SUPERVISORD = "/usr/bin/supervisord"
@@ -94,6 +99,9 @@ PROFILES = {
         "scale_cap_s": 90.0,
         "statsd_n": [100, 1000],
         "statsd_seconds": 20.0,
+        "bounce_window": 5,
+        "bounce_conns": 16,
+        "bounce_repeats": 3,
     },
     "quick": {
         "spawn_n": [10, 100],
@@ -125,11 +133,14 @@ PROFILES = {
         "scale_repeats": 0,
         "statsd_n": [100],
         "statsd_seconds": 5.0,
+        "bounce_window": 3,
+        "bounce_conns": 16,
+        "bounce_repeats": 1,
     },
 }
 
 SCENARIOS = ["spawn", "rtt", "footprint", "restart", "respawn", "graceful",
-             "scale", "statsd"]
+             "scale", "statsd", "bounce"]
 
 
 def log(msg):
@@ -2432,6 +2443,11 @@ class Report:
                     "CPU per tick", "ticks received", "circusd CPU meanwhile",
                     "circusd-stats RSS"], rows)
 
+    def bounce(self):
+        d = self.sc.get("bounce")
+        if d:
+            bounce.render(self, d)
+
     def render(self):
         m = self.res["meta"]
         hdr = []
@@ -2464,11 +2480,12 @@ class Report:
                    "runs with min–max in parentheses; every ratio is taken "
                    "inside one repetition, subjects interleaved in an order "
                    "that rotates each repetition, and then summarised the "
-                   "same way. Endpoints are ipc:// and unix sockets only; "
-                   "every loop is bounded in count and time.")
+                   "same way. Endpoints are ipc:// and unix sockets only "
+                   "(scenario 9: also 127.0.0.1 TCP); every loop is bounded in count and time.")
         hdr.append("")
         for sec in (self.spawn, self.rtt, self.footprint, self.restart,
-                    self.respawn, self.graceful, self.scale, self.statsd):
+                    self.respawn, self.graceful, self.scale, self.statsd,
+                    self.bounce):
             try:
                 sec()
             except Exception as e:
@@ -2593,6 +2610,26 @@ MISS_NOTES = {
         "left; if in the first, handling the reap and the spawn in the same "
         "loop iteration. The figure is noisy on this machine (see the "
         "min–max): several runs give different verdicts.",
+    "bounce":
+        "the goal column names the parts each action missed. *errors*: "
+        "every bounce measured so far ends wrk's keep-alive connections to "
+        "the old workers with read errors (with readiness the old workers "
+        "would still drain the same way). What the code shows: the "
+        "worker's drain (syncserver/http.c, http_stop) waits only until no "
+        "request is in flight and then closes every connection, while a "
+        "keep-alive client's next request is already on its way (the "
+        "answers given during the drain say `Connection: close`, but the "
+        "drain is over before most connections got one). What it would "
+        "take: a drain that waits, bounded by its grace time, until each "
+        "connection has been answered with `Connection: close` and closed "
+        "by the client, or is idle. *outage* and *p99*: without readiness "
+        "`restart` stops all 4 workers before starting new ones (the "
+        "listening socket is circusd's, so connections wait in its "
+        "backlog: a latency spike, not refusals), and a bad release "
+        "leaves no worker until the good one is put back; readiness with "
+        "rolling batches (issue 11) keeps old workers serving until new "
+        "ones said READY=1 and rolls a bad release back. *p99* is also "
+        "noisy on this shared machine: compare the two steady rows.",
     "graceful":
         "the `incr` was not accepted, or its process did not appear, while "
         "another watcher was in its graceful stop.",
@@ -2652,7 +2689,7 @@ def preflight_circusd(B):
 RUNNERS = {"spawn": sc_spawn, "rtt": sc_rtt, "footprint": sc_footprint,
            "restart": sc_restart, "respawn": sc_respawn,
            "graceful": sc_graceful, "scale": sc_scale,
-           "statsd": sc_statsd}
+           "statsd": sc_statsd, "bounce": bounce.scenario}
 
 
 def parse_args(argv):

@@ -164,35 +164,22 @@ class SyncServer(_Base):
 
 class SyncCluster(_Base):
     """N workers as the circusd watcher `syncserver` on the shared socket
-    `syncserver`, as watchers.d/syncserver.ini declares them."""
+    `syncserver`, as watchers.d/syncserver.ini declares them.
 
-    def __init__(self, tmpdir, workers=2, **overrides):
+    `watcher_options` adds lines to the watcher's section (e.g. readiness);
+    `configure(cmd=..., watcher_options=...)` rewrites circus.ini for a
+    later `reloadconfig` (cmd: the whole command line, "{syncserver}",
+    "{ini}" and "{fd}" standing for the binary, sync.ini and the socket)."""
+
+    CMD = "{syncserver} --config {ini} --fd {fd}"
+
+    def __init__(self, tmpdir, workers=2, watcher_options=None, **overrides):
         self._configure(tmpdir, overrides)
         self.workers = workers
         self.endpoint = "ipc://%s/ctl.sock" % self.tmpdir
         self.logpath = self.tmpdir / "syncserver.log"
         self.circus_ini = self.tmpdir / "circus.ini"
-        self.circus_ini.write_text("\n".join([
-            "[circus]",
-            "endpoint = %s" % self.endpoint,
-            "pubsub_endpoint = ipc://%s/pub.sock" % self.tmpdir,
-            "check_delay = 5",
-            "",
-            "[socket:syncserver]",
-            "host = 127.0.0.1",
-            "port = %d" % self.port,
-            "",
-            "[watcher:syncserver]",
-            "cmd = %s --config %s --fd $(circus.sockets.syncserver)"
-            % (SYNCSERVER, self.ini),
-            "numprocesses = %d" % workers,
-            "use_sockets = true",
-            "graceful_timeout = 20",
-            "stdout_stream.class = FileStream",
-            "stdout_stream.filename = %s" % self.logpath,
-            "stderr_stream.class = FileStream",
-            "stderr_stream.filename = %s" % self.logpath,
-            ""]))
+        self.configure(self.CMD, watcher_options)
         self._dlog = open(self.tmpdir / "circusd.log", "ab")
         self.proc = subprocess.Popen([str(CIRCUSD), str(self.circus_ini)],
                                      stdout=self._dlog,
@@ -207,6 +194,31 @@ class SyncCluster(_Base):
         except BaseException:
             self.stop()
             raise
+
+    def configure(self, cmd=None, watcher_options=None):
+        """Write circus.ini: `cmd` (default CMD) and extra watcher lines."""
+        cmd = (cmd or self.CMD).format(syncserver=SYNCSERVER, ini=self.ini,
+                                       fd="$(circus.sockets.syncserver)")
+        extra = ["%s = %s" % kv for kv in (watcher_options or {}).items()]
+        self.circus_ini.write_text("\n".join([
+            "[circus]",
+            "endpoint = %s" % self.endpoint,
+            "pubsub_endpoint = ipc://%s/pub.sock" % self.tmpdir,
+            "check_delay = 5",
+            "",
+            "[socket:syncserver]",
+            "host = 127.0.0.1",
+            "port = %d" % self.port,
+            "",
+            "[watcher:syncserver]",
+            "cmd = %s" % cmd,
+            "numprocesses = %d" % self.workers,
+            "use_sockets = true",
+            "graceful_timeout = 20",
+            "stdout_stream.class = FileStream",
+            "stdout_stream.filename = %s" % self.logpath,
+            "stderr_stream.class = FileStream",
+            "stderr_stream.filename = %s" % self.logpath] + extra + [""]))
 
     def ctl(self, *args):
         out = subprocess.run([str(BUILD / "circusctl"), "--endpoint",

@@ -211,6 +211,26 @@ def test_report_renders_from_raw_results(runpy):
     rtt_rep = {"echo": {"p50_us": 50.0, "p99_us": 90.0},
                "circusd status": {"p50_us": 55.0, "p99_us": 99.0},
                "circusd stats <name>": {"p50_us": 500.0, "p99_us": 900.0}}
+    def window(label, action, **kw):
+        w = {"label": label, "action": action, "requests": 1000,
+             "conn_errors": 0, "non2xx": 0, "p50_us": 100, "p99_us": 1000,
+             "max_us": 2000, "stall_s": 0.05, "acked": 10,
+             "writer_errors": 0, "lost": 0, "workers_end": 4,
+             "old_kept": 0}
+        w.update(kw)
+        return w
+    bounce = {"available": True, "acked": 40, "lost": 0, "writer_errors": 1,
+              "windows": [window("steady", None),
+                          window("restart", "restart", conn_errors=3,
+                                 reply={"status": "ok"}, reply_s=0.1,
+                                 done_s=0.2),
+                          window("reload", "reload", p99_us=1400,
+                                 reply={"status": "ok"}, reply_s=0.1,
+                                 done_s=0.1),
+                          window("bad release", "bad release", stall_s=4.0,
+                                 reply={"status": "ok"}, reply_s=0.1,
+                                 workers_end=0),
+                          window("steady (after)", None)]}
     res = {"mode": "quick", "command": "bench/run.py --quick",
            "make_target": "make bench-quick", "elapsed_s": 1.0,
            "raw_path": "bench/results/x.json",
@@ -230,7 +250,12 @@ def test_report_renders_from_raw_results(runpy):
                "statsd": {"100": {"n": 100, "seconds": 5.0, "ticks": 5,
                                   "cpu_pct": 0.25, "cpu_ms_per_tick": 2.5,
                                   "circusd_cpu_pct": 0.001,
-                                  "rss_kib": 9216}}},
+                                  "rss_kib": 9216}},
+               "bounce": {"runs": [{"none": bounce, "notify": {
+                   "available": False, "why": "no NOTIFY_SOCKET"}}],
+                   "window": 5, "conns": 16, "workers": 4,
+                   "variants": {"none": {}, "notify": {
+                       "readiness": "notify", "rolling": "1"}}}},
            "notes": [{"scenario": "scale", "text": "skipped"}],
            "errors": [{"scenario": "rtt", "what": "x", "error": "boom"}]}
     text = runpy.Report(res).render()
@@ -252,6 +277,16 @@ def test_report_renders_from_raw_results(runpy):
     assert "boom" in text
     assert "| 100 | 0.25 % | 2.50 ms | 5 in 5 s | 0.001 % | 9.00 MiB |" \
         in text                                  # circusd-stats sampling
+    # the bounces: one row per window, the parts of the goal missed
+    assert "| restart | ok; replaced in 0.20 s | 1000 | 3 | 0 |" in text
+    assert "| 1.00× | 2.0 ms | 50.0 ms | 10 (0 errors) | 0 | " \
+        "**missed**: errors |" in text
+    assert "| 1.40× | 2.0 ms | 50.0 ms | 10 (0 errors) | 0 | met |" in text
+    assert "ok; 0 of 4 workers at the end, 0 old" in text
+    assert "4000.0 ms | 10 (0 errors) | 0 | **missed**: outage |" in text
+    assert "| bounce, readiness = none: each action 0 errors, 0 lost, no " \
+        "outage, p99 ≤ 1.5× steady | 1 of 3 actions | **missed** |" in text
+    assert "**Not available**: no NOTIFY_SOCKET." in text
     assert "section" not in text                 # no section failed
 
 
