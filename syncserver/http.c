@@ -41,7 +41,12 @@ struct http_server {
 	const char			*prefix;
 	atomic_bool			 draining;
 	atomic_int			 in_flight;   /* requests begun, not done */
+	atomic_int			 open_conns;  /* connections not closed */
 };
+
+/* A drain closes connections that stayed idle this long: a client that
+ * is talking gets `Connection: close` on its next answer instead. */
+#define DRAIN_IDLE_MS	500
 
 /* One request; made by the URI log callback, freed when it completes. */
 struct req {
@@ -651,6 +656,20 @@ uri_log_cb(void *cls, const char *uri, struct MHD_Connection *c)
 }
 
 static void
+connection_cb(void *cls, struct MHD_Connection *c, void **socket_ctx,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	struct http_server *hs = cls;
+
+	(void)c;
+	(void)socket_ctx;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+		atomic_fetch_add(&hs->open_conns, 1);
+	else if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
+		atomic_fetch_sub(&hs->open_conns, 1);
+}
+
+static void
 completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
     enum MHD_RequestTerminationCode toe)
 {
@@ -770,6 +789,7 @@ http_start(const struct sync_config *cfg, struct store *st,
 	hs->prefix_len = path != NULL ? strlen(path) : 0;
 	atomic_init(&hs->draining, false);
 	atomic_init(&hs->in_flight, 0);
+	atomic_init(&hs->open_conns, 0);
 	hs->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
 	    MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL, access_cb, hs,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log_cb, hs,
@@ -777,6 +797,7 @@ http_start(const struct sync_config *cfg, struct store *st,
 	    MHD_OPTION_THREAD_POOL_SIZE, threads,
 	    MHD_OPTION_URI_LOG_CALLBACK, uri_log_cb, hs,
 	    MHD_OPTION_NOTIFY_COMPLETED, completed_cb, hs,
+	    MHD_OPTION_NOTIFY_CONNECTION, connection_cb, hs,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
 	    MHD_OPTION_END);
@@ -801,10 +822,23 @@ http_stop(struct http_server *hs, int grace_ms)
 	fd = MHD_quiesce_daemon(hs->d);
 	if (fd != -1)
 		close(fd);
-	/* idle keep-alive connections do not count: stopping closes them */
-	for (int waited = 0; waited < grace_ms &&
-	    atomic_load(&hs->in_flight) > 0; waited += 20)
+	/*
+	 * No new connection comes to us (the listening socket is shared:
+	 * others accept). Every answer from now on says `Connection: close`,
+	 * so a keep-alive client that sends another request gets it answered
+	 * and then reconnects elsewhere: closing its connection under it
+	 * instead would fail the request already on the wire. Wait until
+	 * every connection is closed, bounded by grace_ms, and close those
+	 * that stayed idle for DRAIN_IDLE_MS (nobody is talking on them).
+	 */
+	for (int waited = 0, idle = 0; waited < grace_ms &&
+	    atomic_load(&hs->open_conns) > 0; waited += 20) {
+		if (atomic_load(&hs->in_flight) > 0)
+			idle = 0;
+		else if ((idle += 20) >= DRAIN_IDLE_MS)
+			break;
 		nanosleep(&tick, NULL);
+	}
 	MHD_stop_daemon(hs->d);
 	free(hs);
 }

@@ -172,6 +172,56 @@ def test_sigterm_finishes_the_request_in_flight(wd):
     db.close()
 
 
+def _http11(conn, path):
+    """One keep-alive HTTP/1.1 GET on conn: (status line, headers, body)."""
+    conn.sendall(("GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path).encode())
+    got = b""
+    while b"\r\n\r\n" not in got:
+        chunk = conn.recv(4096)
+        assert chunk, got
+        got += chunk
+    head, _, body = got.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    hdrs = {k.strip().lower(): v.strip() for k, v in
+            (line.split(":", 1) for line in lines[1:])}
+    n = int(hdrs.get("content-length", "0"))
+    while len(body) < n:
+        chunk = conn.recv(4096)
+        assert chunk, body
+        body += chunk
+    return lines[0], hdrs, body
+
+
+def test_drain_answers_a_keepalive_request_sent_after_sigterm(wd):
+    """A keep-alive client's next request, sent once the worker drains,
+    is answered (with Connection: close), not cut off."""
+    s = SyncServer(wd.path)
+    try:
+        conn = socket.create_connection(("127.0.0.1", s.port), timeout=30)
+        status, hdrs, _ = _http11(conn, "/__lbheartbeat__")
+        assert status.startswith("HTTP/1.1 200"), status
+        assert hdrs.get("connection", "").lower() != "close"
+        s.proc.send_signal(15)
+
+        def refused():
+            try:
+                socket.create_connection(("127.0.0.1", s.port),
+                                         timeout=2).close()
+                return False
+            except OSError:
+                return True
+        wait_until(refused, timeout=20)
+        # draining now: the request already on its way is answered
+        status, hdrs, _ = _http11(conn, "/__lbheartbeat__")
+        assert status.startswith("HTTP/1.1 200"), status
+        assert hdrs.get("connection", "").lower() == "close", hdrs
+        assert conn.recv(4096) == b""      # then it closes
+        conn.close()
+        assert s.proc.wait(30) == 0
+    finally:
+        s.stop()
+
+
 def _signed(c, sign_base, send_base, method, path, body=None):
     """A request signed for the node's public URL, sent to another worker
     (the Hawk host and port are public_url's, not the socket's)."""
