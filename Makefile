@@ -54,7 +54,7 @@ HELPER_BIN = $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/helpers/%)
 # the objects of every .c file in folder $(1)
 dir_obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(1)/*.c))
 
-# Bundled plugins (plugins.md): plugins/<name>.c + the shared runtime
+# Bundled plugins (doc/design.md §11, §17.7): plugins/<name>.c + the shared runtime
 # plugins/plugin.c -> $(BUILD)/circus-plugin-<name>, next to circusd.
 PLUGINS     = flapping statsd fullstats watchdog command_reloader \
               resource_watcher http_observer redis_observer

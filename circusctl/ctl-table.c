@@ -2,7 +2,7 @@
 /*
  * The circusctl command table: one grammar line per command, parsed once,
  * that builds requests, shows synopses and feeds completion. Also the
- * client-side value conversions of `set` (commands.md "circusctl
+ * client-side value conversions of `set` (doc/design.md §17.6: Circus's "circusctl
  * conversion"). No I/O here.
  *
  * Grammar tokens after the command name:
@@ -433,7 +433,7 @@ const char *const ctl_set_keys[] = {
 	NULL
 };
 
-/* Hook names (commands.md `hooks`). */
+/* Hook names (doc/design.md §17.5). */
 const char *const ctl_hook_names[] = {
 	"before_start", "after_start", "before_stop", "after_stop",
 	"before_spawn", "after_spawn", "before_signal", "after_signal",

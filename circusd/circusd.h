@@ -67,7 +67,7 @@ struct process {
 	/* cpu sampling for stats */
 	uint64_t		 last_cpu_ticks;
 	double			 last_cpu_time;
-	/* hooks in flight (lifecycle.md §16): exit handling waits for them */
+	/* hooks in flight (doc/design.md §9): exit handling waits for them */
 	int			 holds;
 	bool			 exit_deferred;
 	int			 sig_signum;	/* signal being sent */
@@ -175,7 +175,7 @@ struct watcher {
 	ev_timer		 spawn_timer;	/* warmup_delay / back-off */
 	ev_tstamp		 last_spawn;
 	int			 spawn_failures;	/* consecutive, vs max_retry */
-	/* crash back-off (DECISIONS 3) */
+	/* crash back-off (doc/design.md §5) */
 	double			 backoff_s;	/* current delay, 0 = none */
 	int			 crashes;	/* consecutive quick deaths */
 	char			*backoff_reason;
@@ -517,7 +517,7 @@ enum cmd_status cmd_queue(struct cmd_ctx *, struct watcher *,
 
 /* ---- stats.c ---- */
 
-/* Process info object (protocol.md §4.2) for pid; the string
+/* Process info object (doc/design.md §17.2) for pid; the string
  * "No such process (stopped?)" if gone. Caller owns. */
 json_t *stats_process_info(pid_t pid, bool with_children,
     uint64_t *last_ticks, double *last_time);

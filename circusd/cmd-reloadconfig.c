@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * reloadconfig: re-read the file and apply the real diff (DECISIONS 7):
+ * reloadconfig: re-read the file and apply the real diff (doc/design.md §12):
  * sockets added/removed/rebound, watchers using a changed socket
  * restarted, watchers removed/added/replaced (a running one whose config
  * changed is replaced in place, gracefully: new processes first),
@@ -148,7 +148,7 @@ reload_set_str(char **dst, const char *src)
 	*dst = src != NULL ? xstrdup(src) : NULL;
 }
 
-/* Apply the [circus] options that can change live (DECISIONS 7); the
+/* Apply the [circus] options that can change live (doc/design.md §12); the
  * endpoints, sockets and pidfile only change with a full restart. */
 static void
 reload_apply_live(struct arbiter *a, const struct circus_cfg *n)
@@ -282,7 +282,7 @@ cmd_reloadconfig_exec(struct cmd_ctx *ctx)
 	json_t *invalid = NULL;
 	size_t i, nstarts = 0;
 
-	/* One bad section does not take the others down (DECISIONS 8). */
+	/* One bad section does not take the others down (doc/design.md §13). */
 	ncfg = config_load_lenient(a->config_path, &errors);
 	if (ncfg == NULL) {
 		/* Nothing changes. Every form of the command answers errno 6

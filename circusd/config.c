@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Loading Circus ini files into the plain structs of config.h: the load
- * pipeline of config.md §3 over the reader of config-ini.c (includes,
+ * pipeline of Circus (doc/design.md §17.5) over the reader of config-ini.c (includes,
  * [circus], sockets, plugins, watchers), constructors, and the comparisons
  * reloadconfig needs. Errors carry file:line. Nothing here spawns or binds.
  */
@@ -642,7 +642,7 @@ load_metrics_check(struct load *l, const char *v)
 	free(r);
 }
 
-/* Read the [circus] section (config.md §4). */
+/* Read the [circus] section (doc/design.md §17.5). */
 static void
 load_circus(struct load *l)
 {
@@ -995,7 +995,7 @@ config_plugin_dir(void)
 }
 
 /*
- * The program a plugin's `use` names (DECISIONS 6): a bundled plugin's
+ * The program a plugin's `use` names (doc/design.md §11): a bundled plugin's
  * class name, or the path of an executable. NULL + *cause otherwise.
  */
 char *
@@ -1035,7 +1035,7 @@ config_plugin_program(const char *use, char **cause)
 }
 
 /* The --config string Circus gives a plugin: every key but `use`, sorted,
- * "key:value" joined with ":::" (plugins.md §2). Caller frees. */
+ * "key:value" joined with ":::" (doc/design.md §11). Caller frees. */
 static char *
 plugin_config_string(const struct plugin_cfg *p)
 {
@@ -1070,7 +1070,7 @@ plugin_config_string(const struct plugin_cfg *p)
 }
 
 /* The plugin's command line, each word quoted: shell-splitting it gives
- * back exactly the argv (plugins.md §2, flags as Circus builds them). */
+ * back exactly the argv (doc/design.md §11, flags as Circus builds them). */
 static char *
 plugin_cmd(const struct circus_cfg *c, const struct plugin_cfg *p)
 {
@@ -1125,7 +1125,7 @@ sect_add(struct ini_sect *s, const char *name, const char *value,
 }
 
 /*
- * A plugin runs as the watcher `plugin:NAME` (plugins.md §2): append the
+ * A plugin runs as the watcher `plugin:NAME` (doc/design.md §11): append the
  * section [watcher:plugin:NAME] that Circus's arbiter builds — its
  * command line, priority 1, singleton, copy_env/copy_path, streams closed
  * unless debug — followed by every key of the plugin section, which the
@@ -1693,7 +1693,7 @@ config_load_mode(const char *path, bool lenient, char **errors)
 	}
 	load_includes(&l);
 	/*
-	 * Parse errors refuse the file in both modes (DECISIONS 8), but the
+	 * Parse errors refuse the file in both modes (doc/design.md §13), but the
 	 * sections that could be parsed are still converted so that every
 	 * error is listed at once. Nothing is dropped leniently then: the
 	 * whole file is refused anyway.

@@ -41,7 +41,7 @@ struct circus_cfg {
 	char	*httpd_host;
 	int	 httpd_port;
 	char	*fqdn_prefix;
-	/* Crash back-off (ours, DECISIONS 3): first delay, factor, cap, and the
+	/* Crash back-off (ours, doc/design.md §5): first delay, factor, cap, and the
 	 * uptime after which a process counts as healthy and resets it. */
 	double	 backoff_min_s;		/* 0.1 */
 	double	 backoff_factor;	/* 2.0 */
@@ -155,7 +155,7 @@ struct config {
  */
 struct config *config_load(const char *path, char **errors);
 /*
- * Same for reloadconfig (DECISIONS 8): an error inside one [watcher:*],
+ * Same for reloadconfig (doc/design.md §13): an error inside one [watcher:*],
  * [socket:*] or [plugin:*] section only drops that section (listed in
  * config->invalid and config->warnings); parse errors, missing files and
  * [circus] errors still refuse the whole file.

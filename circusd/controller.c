@@ -818,7 +818,7 @@ controller_close(struct arbiter *a)
 	}
 	if (a->pub != NULL) {
 		s = a->pub;
-		/* final stop events reach subscribers (DECISIONS 13) */
+		/* final stop events reach subscribers (doc/design.md §15) */
 		zsock_set_linger(s, 1000);
 		zsock_destroy(&s);
 		a->pub = NULL;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Stream sinks for worker output (config.md §11) and the per-process pipe
+ * Stream sinks for worker output (doc/design.md §14) and the per-process pipe
  * readers feeding them. Nothing here may block the loop or stall a worker:
  * files are O_NONBLOCK|O_APPEND, what a sink cannot take at once is dropped
  * and counted (never buffered), and pipes are always drained.

@@ -22,7 +22,7 @@ struct stream;
 struct outpipe;
 
 /* Create a sink from a stream conf (object with "class" or "filename" and
- * string options, as in config.md §11). NULL + *cause (allocated, naming
+ * string options, as in doc/design.md §17.5). NULL + *cause (allocated, naming
  * the watcher and file) on error. */
 struct stream *stream_new(const char *watcher, const json_t *conf, char **cause);
 /* Write one complete chunk of output of process pid (the pipe reader hands

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The ini file loaded exactly (config.md): long lines, continuation
+"""The ini file loaded exactly (doc/design.md §17.5): long lines, continuation
 lines, `;` inside values, includes with globs, [env:a,b] sections,
 substitutions; checked through `options`/`get` and through what the
 workers really receive (/proc/<pid>/cmdline and environ, files they
@@ -498,7 +498,7 @@ def test_reloadconfig_bad_section_reported_rest_applies(circusd, wd):
 
 
 # --------------------------------------------------------------------------
-# reloadconfig (config.md §12, DECISIONS 7)
+# reloadconfig (doc/design.md §12)
 
 RELOAD_BASE = """
 [socket:web]

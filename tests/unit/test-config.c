@@ -485,7 +485,7 @@ test_bad_values(void **state)
 }
 
 /*
- * Parse errors and typed conversion errors together (DECISIONS 8): the
+ * Parse errors and typed conversion errors together (doc/design.md §13): the
  * parsed lines are still converted, and every error is listed in line
  * order per file (files in read order); lenient loading refuses too.
  */
@@ -984,7 +984,7 @@ test_reuseport(void **state)
 }
 
 /* Plugins: sorted, priority default 1, every key kept; each one is also
- * the watcher plugin:NAME Circus builds (plugins.md §2). */
+ * the watcher plugin:NAME Circus builds (doc/design.md §11). */
 static void
 test_plugins(void **state)
 {
@@ -1042,7 +1042,7 @@ test_plugins(void **state)
 }
 
 /* A `use` that names no bundled plugin and no executable refuses the
- * file with file:line (DECISIONS 6); lenient loading drops only those. */
+ * file with file:line (doc/design.md §11); lenient loading drops only those. */
 static void
 test_plugin_unknown(void **state)
 {
@@ -1597,7 +1597,7 @@ test_changed(void **state)
 	assert_false(watcher_cfg_changed(watcher(a, "test2"), watcher(b, "test2"),
 	    &only));
 
-	/* Adding max_age = 0 (the default) counts (DECISIONS 7). */
+	/* Adding max_age = 0 (the default) counts (doc/design.md §12). */
 	w = watcher(c, "test1");
 	assert_string_equal(w->name, "test1");
 	assert_true(watcher_cfg_changed(watcher(a, "test1"), w, &only));
