@@ -57,7 +57,7 @@ arbiter_watcher_stopped(struct watcher *w)
 /* Create the arbiter: sockets and watchers from the config (cfg is owned). */
 struct arbiter *
 arbiter_new(struct ev_loop *loop, struct config *cfg, const char *path,
-    char **cause)
+    const struct arbiter_commands *commands, char **cause)
 {
 	struct arbiter *a;
 	struct watcher *w;
@@ -69,6 +69,7 @@ arbiter_new(struct ev_loop *loop, struct config *cfg, const char *path,
 	a->loop = loop;
 	a->watcher_stopped = arbiter_watcher_stopped;
 	a->watcher_freed = arbiter_forget_watcher;
+	a->commands = commands;
 	a->cfg = cfg;
 	a->config_path = xstrdup(path);
 	a->mcast_fd = -1;
@@ -485,13 +486,14 @@ arbiter_signal_cb(UNUSED struct ev_loop *loop, ev_signal *sw,
 	log_info("Got signal SIG_%s", name != NULL ? name : "?");
 	switch (sw->signum) {
 	case SIGHUP:
-		cmd_run_internal(a, "reload", json_pack("{s:b}", "graceful", 1));
+		a->commands->run_internal(a, "reload",
+		    json_pack("{s:b}", "graceful", 1));
 		break;
 	case SIGUSR1:
 		arbiter_reopen(a);
 		break;
 	default:
-		cmd_run_internal(a, "quit", json_object());
+		a->commands->run_internal(a, "quit", json_object());
 		break;
 	}
 }
@@ -641,7 +643,8 @@ arbiter_successor(struct arbiter *old, char **cause)
 		return NULL;
 	}
 	arbiter_log_warnings(cfg);
-	next = arbiter_new(old->loop, cfg, old->config_path, cause);
+	next = arbiter_new(old->loop, cfg, old->config_path, old->commands,
+	    cause);
 	if (controller_bind(next, old, cause) == -1)
 		goto fail;
 	TAILQ_FOREACH(s, &next->sockets, entry) {

@@ -26,6 +26,7 @@ struct watcher;
 struct process;
 struct pidset;
 struct cmd_ctx;
+struct arbiter_commands;
 struct hook_job;
 
 /* ---- process.c ---- */
@@ -310,6 +311,8 @@ struct arbiter {
 	 * it entered STOPPED; it is about to be freed */
 	void			(*watcher_stopped)(struct watcher *);
 	void			(*watcher_freed)(struct watcher *);
+	/* the commands above it (given to arbiter_new, doc/design.md §10) */
+	const struct arbiter_commands *commands;
 	struct config		*cfg;		/* the loaded file (owned) */
 	char			*config_path;
 	TAILQ_HEAD(, watcher)	 watchers;	/* load order */
@@ -352,7 +355,8 @@ struct arbiter {
 };
 
 struct arbiter *arbiter_new(struct ev_loop *, struct config *,
-    const char *config_path, char **cause);
+    const char *config_path, const struct arbiter_commands *,
+    char **cause);
 /* Bind everything and schedule start of all watchers. */
 int arbiter_start(struct arbiter *, char **cause);
 void arbiter_free(struct arbiter *);
@@ -464,8 +468,6 @@ enum cmd_status cmd_error5(struct cmd_ctx *, const char *fmt, ...)
     PRINTFLIKE(2, 3);
 /* Park ctx until cmd_finish. */
 enum cmd_status cmd_park(struct cmd_ctx *);
-/* Run a command internally (signals): no reply. */
-void cmd_run_internal(struct arbiter *, const char *command, json_t *props);
 struct cmd_ctx *cmd_ctx_new(struct arbiter *);
 void cmd_ctx_free(struct cmd_ctx *);
 /* Fail every parked reply (shutdown). */
@@ -486,6 +488,19 @@ struct cmd_entry {
 	enum cmd_status		(*validate)(struct cmd_ctx *);
 	enum cmd_status		(*exec)(struct cmd_ctx *);
 };
+
+/*
+ * What the arbiter and its controller call above them (doc/design.md §10):
+ * run a client's request (parsed into ctx; the status to reply with, or
+ * CMD_WAIT once parked) and run a command with no reply path (signals).
+ */
+struct arbiter_commands {
+	enum cmd_status	(*dispatch)(struct cmd_ctx *);
+	void		(*run_internal)(struct arbiter *, const char *command,
+			    json_t *props);
+};
+/* The commands of cmd_table, for arbiter_new. */
+extern const struct arbiter_commands cmd_commands;
 
 extern const struct cmd_entry *const cmd_table[];
 extern const size_t cmd_table_len;

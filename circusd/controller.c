@@ -325,52 +325,6 @@ controller_fail_parked(struct arbiter *a)
 	}
 }
 
-/* Run a parsed request through the pipeline. */
-static void
-controller_dispatch(struct cmd_ctx *ctx)
-{
-	const struct cmd_entry *ce;
-	const char *const *req;
-	enum cmd_status st;
-	char *repr;
-
-	ce = cmd_find(ctx->command);
-	if (ce == NULL) {
-		repr = pyjson_str_repr(ctx->command);
-		cmd_error(ctx, 2, "unknown command: %s", repr);
-		free(repr);
-		controller_reply(ctx, CMD_ERROR);
-		return;
-	}
-	ctx->command = ce->name;
-	if (ctx->readonly && !(ce->flags & CMD_READONLY)) {
-		cmd_error(ctx, 3, "command %s refused: this client's key is "
-		    "read-only (curve_readonly_clients)", ce->name);
-		controller_reply(ctx, CMD_ERROR);
-		return;
-	}
-	for (req = ce->required; req != NULL && *req != NULL; req++) {
-		if (json_object_get(ctx->props, *req) == NULL) {
-			cmd_error(ctx, 3, "message invalid '%s' is missing",
-			    *req);
-			controller_reply(ctx, CMD_ERROR);
-			return;
-		}
-	}
-	if (ce->validate != NULL && ce->validate(ctx) == CMD_ERROR) {
-		controller_reply(ctx, CMD_ERROR);
-		return;
-	}
-	if ((ce->flags & CMD_WATCHER) && !cmd_watcher_opt(ctx, &ctx->watcher)) {
-		controller_reply(ctx, CMD_ERROR);
-		return;
-	}
-	ctx->waiting = cmd_prop_bool(ctx, "waiting", false);
-	st = ce->exec(ctx);
-	if (st != CMD_WAIT)
-		controller_reply(ctx, st);
-}
-
 /* Handle one request body from the client with this ROUTER identity: the
  * whole pipeline (also the entry point of tests/fuzz/fuzz-request.c). */
 void
@@ -389,6 +343,7 @@ controller_handle_request_as(struct arbiter *a, const char *identity,
 	json_error_t jerr;
 	json_t *req, *cmd, *mt;
 	const char *b = body;
+	enum cmd_status st;
 
 	ctx = cmd_ctx_new(a);
 	ctx->readonly = readonly;
@@ -443,7 +398,9 @@ controller_handle_request_as(struct arbiter *a, const char *identity,
 	ctx->command_buf = xstrdup(json_string_value(cmd));
 	ctx->command = ctx->command_buf;
 	json_decref(req);
-	controller_dispatch(ctx);
+	st = a->commands->dispatch(ctx);
+	if (st != CMD_WAIT)
+		controller_reply(ctx, st);
 }
 
 /* Did a client with a read-only CURVE key send m? (auth.c's User-Id) */

@@ -354,7 +354,8 @@ main(int argc, char **argv)
 		log_info("Starting master on pid %d", (int)getpid());
 		stats_tree_start();
 		if (a == NULL)
-			a = arbiter_new(loop, cfg, path, &cause);
+			a = arbiter_new(loop, cfg, path, &cmd_commands,
+			    &cause);
 		if (arbiter_start(a, &cause) == -1) {
 			log_msg(LOG_LEVEL_CRITICAL, "%s", cause);
 			fprintf(errout, "circusd: %s\n", cause);

@@ -5,7 +5,11 @@ built in $CIRCUS_BUILD/obj) and checks who may call whom: process.c calls
 nothing in watcher.c, arbiter.c, controller.c or the commands (exits go
 through the callback its watcher registers); watcher.c calls nothing in
 arbiter.c, controller.c or the commands (what it reports goes through the
-callbacks its arbiter registers).
+callbacks its arbiter registers); and no module of the core (arbiter,
+watcher, process, controller, events, the commands) is on a cycle of the
+whole call graph of circusd/: the arbiter reaches the commands only
+through the struct arbiter_commands main() gives it, the controller
+likewise.
 """
 import shutil
 import subprocess
@@ -63,3 +67,52 @@ def test_watcher_calls_no_owner():
     graph = calls()
     assert "process" in graph["watcher"]      # it does drive processes
     assert graph["watcher"] & {"arbiter", "controller", "cmd"} == set()
+
+
+CORE = {"arbiter", "watcher", "process", "controller", "events", "cmd"}
+
+
+def cycles(graph):
+    """The strongly connected components of more than one module
+    (Tarjan's algorithm), each as a sorted list."""
+    index, low, stack, on, out = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_cycles_finds_a_cycle():
+    # the check itself: a -> b -> c -> a is one component, d is on none
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a", "d"}, "d": set()}) \
+        == [["a", "b", "c"]]
+
+
+def test_core_is_on_no_cycle():
+    graph = calls()
+    assert graph["cmd"] >= {"arbiter", "controller", "watcher"}
+    assert "controller" in graph["arbiter"]
+    bad = [c for c in cycles(graph) if CORE & set(c)]
+    assert bad == [], bad
