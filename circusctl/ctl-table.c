@@ -2,8 +2,8 @@
 /*
  * The circusctl command table: one grammar line per command, parsed once,
  * that builds requests, shows synopses and feeds completion. Also the
- * client-side value conversions of `set` (doc/design.md §17.6: Circus's "circusctl
- * conversion"). No I/O here.
+ * client-side value conversions of `set` (doc/design.md §17.6: Circus's
+ * "circusctl conversion"). No I/O here.
  *
  * Grammar tokens after the command name:
  *   <p> [<p>]      positional filling property p; ":int" converts with int()

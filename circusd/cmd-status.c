@@ -52,7 +52,8 @@ cmd_status_exec(struct cmd_ctx *ctx)
 		ctx->result = json_object();
 		json_object_set_new(ctx->result, "status",
 		    json_string(watcher_state_name(w->state)));
-		/* ours (doc/design.md §5): why and for how long it is backing off */
+		/* ours (doc/design.md §5): why and for how long it is backing
+		 * off */
 		if ((backoff = watcher_backoff_json(w)) != NULL)
 			json_object_set_new(ctx->result, "backoff", backoff);
 		/* ours (doc/design.md §14): output a slow sink had to drop */

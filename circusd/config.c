@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Loading Circus ini files into the plain structs of config.h: the load
- * pipeline of Circus (doc/design.md §17.5) over the reader of config-ini.c (includes,
- * [circus], sockets, plugins, watchers), constructors, and the comparisons
- * reloadconfig needs. Errors carry file:line. Nothing here spawns or binds.
+ * pipeline of Circus (doc/design.md §17.5) over the reader of config-ini.c
+ * (includes, [circus], sockets, plugins, watchers), constructors, and the
+ * comparisons reloadconfig needs. Errors carry file:line. Nothing here spawns or binds.
  */
 
 #include <sys/types.h>
@@ -1693,8 +1693,8 @@ config_load_mode(const char *path, bool lenient, char **errors)
 	}
 	load_includes(&l);
 	/*
-	 * Parse errors refuse the file in both modes (doc/design.md §13), but the
-	 * sections that could be parsed are still converted so that every
+	 * Parse errors refuse the file in both modes (doc/design.md §13), but
+	 * the sections that could be parsed are still converted so that every
 	 * error is listed at once. Nothing is dropped leniently then: the
 	 * whole file is refused anyway.
 	 */

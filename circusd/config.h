@@ -41,8 +41,9 @@ struct circus_cfg {
 	char	*httpd_host;
 	int	 httpd_port;
 	char	*fqdn_prefix;
-	/* Crash back-off (ours, doc/design.md §5): first delay, factor, cap, and the
-	 * uptime after which a process counts as healthy and resets it. */
+	/* Crash back-off (ours, doc/design.md §5): first delay, factor, cap,
+	 * and the uptime after which a process counts as healthy and resets
+	 * it. */
 	double	 backoff_min_s;		/* 0.1 */
 	double	 backoff_factor;	/* 2.0 */
 	double	 backoff_max_s;		/* 30.0 */
