@@ -671,6 +671,9 @@ arbiter_handover(struct arbiter *old, struct arbiter *next)
 
 	controller_handover(old, next);
 	discovery_handover(old, next);
+	/* still the same circusd process: dstats measures since old's */
+	next->dstats_ticks = old->dstats_ticks;
+	next->dstats_time = old->dstats_time;
 	TAILQ_FOREACH(s, &next->sockets, entry) {
 		if (s->fd != -1 || s->cfg->so_reuseport)
 			continue;

@@ -169,7 +169,6 @@ struct watcher {
 	TAILQ_HEAD(, watcher_op) ops;		/* FIFO; head is running */
 	bool			 op_running;
 	bool			 removed;	/* rm: free when idle */
-	bool			 is_plugin;
 	bool			 is_stats;
 	int			 order;		/* load order for ties */
 	/* spawning */
@@ -352,6 +351,14 @@ struct arbiter {
 	/* full restart: the arbiter of the re-read file, bound where its
 	 * endpoints differ; main() hands the rest over and starts it */
 	struct arbiter		*successor;
+	/* controller.c: request bytes read since the last malloc_trim(); a
+	 * reply was sent since a drain last reached EAGAIN (the send may
+	 * have consumed the ZMQ_FD edge of a request that came meanwhile) */
+	size_t			 ctl_untrimmed;
+	bool			 ctl_sent;
+	/* dstats: circusd's previous CPU sample (0: none yet) */
+	uint64_t		 dstats_ticks;
+	double			 dstats_time;
 };
 
 struct arbiter *arbiter_new(struct ev_loop *, struct config *,

@@ -34,12 +34,6 @@
 
 static void controller_drain(struct arbiter *);
 
-/* Request bytes read since the last malloc_trim(). */
-static size_t controller_untrimmed;
-/* A reply was sent since a drain last reached EAGAIN: the send may have
- * consumed the ZMQ_FD edge of a request that came meanwhile. */
-static bool controller_sent = true;
-
 /* New request context. */
 struct cmd_ctx *
 cmd_ctx_new(struct arbiter *a)
@@ -175,7 +169,7 @@ controller_send(struct arbiter *a, const char *identity, size_t idlen,
 
 	if (a->router_raw == NULL)
 		return;
-	controller_sent = true;
+	a->ctl_sent = true;
 	if (controller_batching) {
 		id = &controller_batch[controller_nbatch].id;
 		m = &controller_batch[controller_nbatch].body;
@@ -456,18 +450,18 @@ controller_drain(struct arbiter *a)
 		if (n == 0) {
 			controller_batching = false;
 			controller_flush(a);
-			controller_sent = false;
+			a->ctl_sent = false;
 			/* A burst (or one huge request) is over: give the
 			 * memory its parsing freed back, RSS returns to its
 			 * level instead of staying at the burst's peak. */
-			if (controller_untrimmed >= CONTROLLER_TRIM_AT) {
+			if (a->ctl_untrimmed >= CONTROLLER_TRIM_AT) {
 				malloc_trim(0);
-				controller_untrimmed = 0;
+				a->ctl_untrimmed = 0;
 			}
 			return;
 		}
 		for (i = 0; i < n && i < 3; i++)
-			controller_untrimmed += zmq_msg_size(&parts[i]);
+			a->ctl_untrimmed += zmq_msg_size(&parts[i]);
 		if (n == 2)
 			controller_handle_request_as(a,
 			    zmq_msg_data(&parts[0]), zmq_msg_size(&parts[0]),
@@ -503,7 +497,7 @@ controller_prepare_cb(UNUSED struct ev_loop *loop, ev_prepare *pw,
 {
 	struct arbiter *a = pw->data;
 
-	if (controller_sent)
+	if (a->ctl_sent)
 		controller_drain(a);
 	fdreserve_report();
 }
@@ -712,6 +706,7 @@ controller_handover(struct arbiter *old, struct arbiter *next)
 {
 	controller_flush(old);
 	auth_handover(old, next);
+	next->ctl_untrimmed = old->ctl_untrimmed;
 	if (next->pub == NULL && old->pub != NULL) {
 		next->pub = old->pub;
 		next->pub_raw = old->pub_raw;
@@ -746,7 +741,7 @@ controller_open(struct arbiter *a, char **cause)
 	ev_io_init(&a->router_w, controller_io_cb, fd, EV_READ);
 	a->router_w.data = a;
 	ev_io_start(a->loop, &a->router_w);
-	controller_sent = true;	/* a first look before the first sleep */
+	a->ctl_sent = true;	/* a first look before the first sleep */
 	ev_prepare_init(&a->router_prepare, controller_prepare_cb);
 	a->router_prepare.data = a;
 	ev_prepare_start(a->loop, &a->router_prepare);

@@ -9,7 +9,9 @@ callbacks its arbiter registers); and no module of the core (arbiter,
 watcher, process, controller, events, the commands) is on a cycle of the
 whole call graph of circusd/: the arbiter reaches the commands only
 through the struct arbiter_commands main() gives it, the controller
-likewise.
+likewise. The same modules keep their state in the objects they are
+given (the arbiter, a watcher, a process, a stream): no writable global
+data but a scratch buffer.
 """
 import shutil
 import subprocess
@@ -116,3 +118,40 @@ def test_core_is_on_no_cycle():
     assert "controller" in graph["arbiter"]
     bad = [c for c in cycles(graph) if CORE & set(c)]
     assert bad == [], bad
+
+
+# Writable data the core may hold: scratch of one drain of the ROUTER (its
+# batch of replies, empty again when the drain ends) and of one pipe read.
+SCRATCH = {"controller_batch", "controller_nbatch", "controller_batching",
+           "outpipe_scratch"}
+
+
+def writable(path):
+    """Names of the data objects of one object file in a writable section
+    (.data, .bss and their thread-local forms); compiler-made names out."""
+    out = subprocess.run(["objdump", "-t", str(path)], capture_output=True,
+                         text=True, check=True, timeout=60).stdout
+    names = set()
+    for line in out.splitlines():
+        parts = line.split()
+        if " O " not in line or len(parts) < 5:
+            continue
+        section, name = parts[-3], parts[-1]
+        if section.split(".")[1:2] in (["data"], ["bss"], ["tdata"],
+                                       ["tbss"]) \
+                and not section.startswith(".data.rel.ro") \
+                and not name.startswith("_"):
+            names.add(name)
+    return names
+
+
+def test_core_holds_no_writable_globals():
+    if shutil.which("objdump") is None or not list(OBJ.glob("*.o")):
+        pytest.skip("needs objdump and the objects of a build")
+    found = {}
+    for o in sorted(OBJ.glob("*.o")):
+        if module(o) in CORE or o.stem == "stream":
+            extra = writable(o) - SCRATCH
+            if extra:
+                found[o.stem] = sorted(extra)
+    assert found == {}, found
