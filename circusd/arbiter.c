@@ -475,6 +475,106 @@ arbiter_tick_cb(UNUSED struct ev_loop *loop, ev_timer *t, UNUSED int revents)
 			watcher_manage(w);
 }
 
+/* ---- [circus] options at reloadconfig (doc/design.md §12) ---- */
+
+/* What applying a live option does besides storing it; -1 if it could
+ * not be applied (the running value stays). */
+static int
+arbiter_live_check_delay(struct arbiter *a, const struct circus_cfg *n)
+{
+	ev_timer_stop(a->loop, &a->tick);
+	if (n->check_delay > 0) {
+		ev_timer_set(&a->tick, n->check_delay, n->check_delay);
+		ev_timer_start(a->loop, &a->tick);
+	}
+	return 0;
+}
+
+static int
+arbiter_live_umask(UNUSED struct arbiter *a, const struct circus_cfg *n)
+{
+	if (n->umask >= 0)
+		umask((mode_t)n->umask);
+	return 0;
+}
+
+static int
+arbiter_live_loglevel(UNUSED struct arbiter *a, const struct circus_cfg *n)
+{
+	log_level_current = log_level_parse(n->loglevel);
+	return 0;
+}
+
+static int
+arbiter_live_logoutput(UNUSED struct arbiter *a, const struct circus_cfg *n)
+{
+	char *cause = NULL;
+
+	if (log_open("circus", n->logoutput, &cause) == -1) {
+		log_errorx("reloadconfig: %s", cause);
+		free(cause);
+		return -1;
+	}
+	return 0;
+}
+
+/* The live options that do more than change a value the daemon reads
+ * when it needs it (options-circus.c says which options are live). */
+static const struct {
+	const char	*name;
+	int		(*apply)(struct arbiter *, const struct circus_cfg *);
+} arbiter_live[] = {
+	{ "check_delay", arbiter_live_check_delay },
+	{ "loglevel", arbiter_live_loglevel },
+	{ "logoutput", arbiter_live_logoutput },
+	{ "umask", arbiter_live_umask },
+};
+
+/* Apply the [circus] options of n that can change live; the others wait
+ * for a full restart, and the log says so. */
+void
+arbiter_apply_circus(struct arbiter *a, const struct circus_cfg *n)
+{
+	struct circus_cfg *o = &a->cfg->circus;
+	json_t *restart, *live, *v;
+	const char *name;
+	char *all, *changed, *t;
+	size_t i, j;
+	int rc;
+
+	restart = circus_cfg_diff(o, n, false);
+	if (json_array_size(restart) > 0) {
+		changed = xstrdup("");
+		json_array_foreach(restart, i, v) {
+			t = xprintf("%s%s%s", changed, i > 0 ? ", " : "",
+			    json_string_value(v));
+			free(changed);
+			changed = t;
+		}
+		all = circus_cfg_restart_names();
+		log_warnx("reloadconfig: [circus] %s changed: %s changes apply "
+		    "at the next full restart", changed, all);
+		free(all);
+		free(changed);
+	}
+	live = circus_cfg_diff(o, n, true);
+	json_array_foreach(live, i, v) {
+		name = json_string_value(v);
+		rc = 0;
+		for (j = 0; j < nitems(arbiter_live); j++)
+			if (strcmp(arbiter_live[j].name, name) == 0)
+				rc = arbiter_live[j].apply(a, n);
+		if (rc == 0)
+			circus_cfg_take(o, n, name);
+	}
+	if (json_array_size(restart) == 0) {
+		json_decref(o->raw);
+		o->raw = json_deep_copy(n->raw);
+	}
+	json_decref(live);
+	json_decref(restart);
+}
+
 /* Signals become internal commands (never lost: they queue). */
 static void
 arbiter_signal_cb(UNUSED struct ev_loop *loop, ev_signal *sw,

@@ -375,6 +375,9 @@ struct arbiter *arbiter_successor(struct arbiter *old, char **cause);
 /* Move old's sockets that next shares to next (old is freed next). */
 void arbiter_handover(struct arbiter *old, struct arbiter *next);
 struct watcher *arbiter_find_watcher(struct arbiter *, const char *name);
+/* reloadconfig: apply the [circus] options of n that can change live
+ * (options-circus.c); log those only a full restart applies. */
+void arbiter_apply_circus(struct arbiter *, const struct circus_cfg *n);
 /* The arbiter's socket of that name (any case), or NULL. */
 struct csocket *csocket_find(struct arbiter *, const char *name);
 /* Add a watcher (already created) in order. */

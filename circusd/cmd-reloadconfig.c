@@ -138,80 +138,6 @@ reload_invalid_text(const json_t *invalid)
 	return text;
 }
 
-/* Replace *dst by a copy of src (NULL allowed). */
-static void
-reload_set_str(char **dst, const char *src)
-{
-	if (cfg_streq(*dst, src))
-		return;
-	free(*dst);
-	*dst = src != NULL ? xstrdup(src) : NULL;
-}
-
-/* Apply the [circus] options that can change live (doc/design.md §12); the
- * endpoints, sockets and pidfile only change with a full restart. */
-static void
-reload_apply_live(struct arbiter *a, const struct circus_cfg *n)
-{
-	struct circus_cfg *o = &a->cfg->circus;
-	char *cause = NULL;
-	bool fixed;
-
-	fixed = strcmp(o->endpoint, n->endpoint) != 0 ||
-	    strcmp(o->pubsub_endpoint, n->pubsub_endpoint) != 0 ||
-	    strcmp(o->multicast_endpoint, n->multicast_endpoint) != 0 ||
-	    strcmp(o->stats_endpoint, n->stats_endpoint) != 0 ||
-	    o->statsd != n->statsd || o->httpd != n->httpd ||
-	    (o->endpoint_owner == NULL) != (n->endpoint_owner == NULL) ||
-	    (o->pidfile == NULL) != (n->pidfile == NULL) ||
-	    !cfg_streq(o->curve_server_cert, n->curve_server_cert) ||
-	    o->plaintext_tcp != n->plaintext_tcp;
-	if (fixed)
-		log_warnx("reloadconfig: endpoints, statsd, httpd, pidfile, "
-		    "curve_server_cert and plaintext_tcp changes apply at the "
-		    "next full restart");
-	/* the key directories are read at every handshake (auth.c) */
-	reload_set_str(&o->curve_clients, n->curve_clients);
-	reload_set_str(&o->curve_readonly_clients, n->curve_readonly_clients);
-	if (o->check_delay != n->check_delay) {
-		o->check_delay = n->check_delay;
-		ev_timer_stop(a->loop, &a->tick);
-		if (o->check_delay > 0) {
-			ev_timer_set(&a->tick, o->check_delay, o->check_delay);
-			ev_timer_start(a->loop, &a->tick);
-		}
-	}
-	o->warmup_delay = n->warmup_delay;
-	o->backoff_min_s = n->backoff_min_s;
-	o->backoff_factor = n->backoff_factor;
-	o->backoff_max_s = n->backoff_max_s;
-	o->backoff_reset_s = n->backoff_reset_s;
-	if (n->umask >= 0 && n->umask != o->umask)
-		umask((mode_t)n->umask);
-	o->umask = n->umask;
-	if ((o->loglevel == NULL) != (n->loglevel == NULL) ||
-	    (o->loglevel != NULL && strcmp(o->loglevel, n->loglevel) != 0)) {
-		free(o->loglevel);
-		o->loglevel = n->loglevel != NULL ? xstrdup(n->loglevel) : NULL;
-		log_level_current = log_level_parse(o->loglevel);
-	}
-	if ((o->logoutput == NULL) != (n->logoutput == NULL) ||
-	    (o->logoutput != NULL && strcmp(o->logoutput, n->logoutput) != 0)) {
-		if (log_open("circus", n->logoutput, &cause) == -1) {
-			log_errorx("reloadconfig: %s", cause);
-			free(cause);
-		} else {
-			free(o->logoutput);
-			o->logoutput = n->logoutput != NULL ?
-			    xstrdup(n->logoutput) : NULL;
-		}
-	}
-	if (!fixed) {
-		json_decref(o->raw);
-		o->raw = json_deep_copy(n->raw);
-	}
-}
-
 /* Can a changed watcher take its new config in place, its processes
  * replaced gracefully (new ones first)? Only a running one that stays
  * running under the same name; a changed socket needs the old
@@ -402,7 +328,7 @@ cmd_reloadconfig_exec(struct cmd_ctx *ctx)
 		struct watcher **list;
 		size_t n;
 
-		reload_apply_live(a, &ncfg->circus);
+		arbiter_apply_circus(a, &ncfg->circus);
 		log_warnx("[circus] options changed: restarting every watcher");
 		list = arbiter_sorted(a, false, &n);
 		rs->pending++;

@@ -1834,36 +1834,3 @@ plugin_cfg_changed(const struct plugin_cfg *a, const struct plugin_cfg *b)
 	return (!cfg_streq(a->name, b->name) || !cfg_streq(a->use, b->use) ||
 	    a->priority != b->priority || !json_equal(a->raw, b->raw));
 }
-
-/* True when two [circus] sections differ. */
-bool
-circus_cfg_changed(const struct circus_cfg *a, const struct circus_cfg *b)
-{
-	return (!cfg_streq(a->endpoint, b->endpoint) ||
-	    !cfg_streq(a->endpoint_owner, b->endpoint_owner) ||
-	    !cfg_streq(a->pubsub_endpoint, b->pubsub_endpoint) ||
-	    !cfg_streq(a->multicast_endpoint, b->multicast_endpoint) ||
-	    !cfg_streq(a->curve_server_cert, b->curve_server_cert) ||
-	    !cfg_streq(a->curve_clients, b->curve_clients) ||
-	    !cfg_streq(a->curve_readonly_clients,
-	    b->curve_readonly_clients) ||
-	    a->plaintext_tcp != b->plaintext_tcp ||
-	    a->statsd != b->statsd ||
-	    !cfg_streq(a->stats_endpoint, b->stats_endpoint) ||
-	    !cfg_streq(a->metrics_endpoint, b->metrics_endpoint) ||
-	    a->check_delay != b->check_delay ||
-	    a->warmup_delay != b->warmup_delay || a->umask != b->umask ||
-	    !cfg_streq(a->pidfile, b->pidfile) ||
-	    !cfg_streq(a->loglevel, b->loglevel) ||
-	    !cfg_streq(a->logoutput, b->logoutput) ||
-	    !cfg_streq(a->loggerconfig, b->loggerconfig) ||
-	    a->debug != b->debug || a->httpd != b->httpd ||
-	    !cfg_streq(a->httpd_host, b->httpd_host) ||
-	    a->httpd_port != b->httpd_port ||
-	    !cfg_streq(a->fqdn_prefix, b->fqdn_prefix) ||
-	    a->backoff_min_s != b->backoff_min_s ||
-	    a->backoff_factor != b->backoff_factor ||
-	    a->backoff_max_s != b->backoff_max_s ||
-	    a->backoff_reset_s != b->backoff_reset_s ||
-	    (a->raw != NULL && b->raw != NULL && !json_equal(a->raw, b->raw)));
-}

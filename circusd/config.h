@@ -192,7 +192,23 @@ bool plugin_cfg_changed(const struct plugin_cfg *, const struct plugin_cfg *);
  * $CIRCUS_PLUGIN_DIR, else next to the running executable) or the path of
  * an executable. NULL + *cause (allocated) when it names neither. */
 char *config_plugin_program(const char *use, char **cause);
+
+/* ---- the [circus] option table (options-circus.c) ---- */
+
+/* True when two [circus] sections differ (an option or a key as read). */
 bool circus_cfg_changed(const struct circus_cfg *, const struct circus_cfg *);
+/* Names of the options that differ from o to n: the ones reloadconfig
+ * applies live (live), or the ones only a full restart applies. New
+ * array. */
+json_t *circus_cfg_diff(const struct circus_cfg *o, const struct circus_cfg *n,
+    bool live);
+/* "a, b and c": every option only a full restart applies. New string. */
+char *circus_cfg_restart_names(void);
+/* Copy one option from n into o; -1 if there is no such option. */
+int circus_cfg_take(struct circus_cfg *o, const struct circus_cfg *n,
+    const char *name);
+/* `globaloptions` object (5 keys in Circus order). Caller owns. */
+json_t *circus_cfg_globaloptions(const struct circus_cfg *);
 
 /* ---- the option table (options-table.c) ---- */
 
@@ -223,9 +239,6 @@ int watcher_opt_validate(const char *key, const json_t *value, char **cause);
  */
 int watcher_cfg_set(struct watcher_cfg *, const char *key, const json_t *value,
     enum opt_action *action, char **cause);
-/* `globaloptions` object (5 keys in Circus order). Caller owns. */
-json_t *circus_cfg_globaloptions(const struct circus_cfg *);
-
 /*
  * Apply the `options` object of an `add` request to a watcher made by
  * watcher_cfg_new_add, as Circus's constructor does (rlimit_* into

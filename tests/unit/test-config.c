@@ -24,6 +24,7 @@
 #include "config.h"
 #include "config-int.h"
 #include "pyjson.h"
+#include "xmalloc.h"
 
 #define FIX "tests/config/"
 
@@ -1566,6 +1567,75 @@ test_globaloptions(void **state)
 	config_free(cfg);
 }
 
+/* The [circus] table (options-circus.c): which options differ, live or
+ * for a full restart, copying one over, the names the warning lists. */
+static void
+test_circus_table(void **state)
+{
+	struct config	*a, *b;
+	json_t		*live, *restart;
+	char		*s, *names;
+
+	(void)state;
+	a = load_ok(FIX "values.ini");
+	b = load_ok(FIX "values.ini");
+	live = circus_cfg_diff(&a->circus, &b->circus, true);
+	restart = circus_cfg_diff(&a->circus, &b->circus, false);
+	assert_int_equal(json_array_size(live), 0);
+	assert_int_equal(json_array_size(restart), 0);
+	json_decref(live);
+	json_decref(restart);
+	assert_false(circus_cfg_changed(&a->circus, &b->circus));
+
+	b->circus.check_delay = 1.5;
+	free(b->circus.loglevel);
+	b->circus.loglevel = xstrdup("debug");
+	free(b->circus.fqdn_prefix);
+	b->circus.fqdn_prefix = xstrdup("web");
+	b->circus.plaintext_tcp = !a->circus.plaintext_tcp;
+	assert_true(circus_cfg_changed(&a->circus, &b->circus));
+	live = circus_cfg_diff(&a->circus, &b->circus, true);
+	s = pyjson_dumps(live);
+	assert_string_equal(s, "[\"check_delay\", \"loglevel\"]");
+	free(s);
+	json_decref(live);
+	restart = circus_cfg_diff(&a->circus, &b->circus, false);
+	s = pyjson_dumps(restart);
+	assert_string_equal(s, "[\"fqdn_prefix\", \"plaintext_tcp\"]");
+	free(s);
+	json_decref(restart);
+
+	assert_int_equal(circus_cfg_take(&a->circus, &b->circus, "check_delay"),
+	    0);
+	assert_true(a->circus.check_delay == 1.5);
+	assert_int_equal(circus_cfg_take(&a->circus, &b->circus, "loglevel"), 0);
+	assert_string_equal(a->circus.loglevel, "debug");
+	assert_ptr_not_equal(a->circus.loglevel, b->circus.loglevel);
+	assert_int_equal(circus_cfg_take(&a->circus, &b->circus, "nope"), -1);
+	live = circus_cfg_diff(&a->circus, &b->circus, true);
+	assert_int_equal(json_array_size(live), 0);
+	json_decref(live);
+	assert_int_equal(circus_cfg_take(&a->circus, &b->circus, "fqdn_prefix"),
+	    0);
+	assert_int_equal(circus_cfg_take(&a->circus, &b->circus,
+	    "plaintext_tcp"), 0);
+	assert_false(circus_cfg_changed(&a->circus, &b->circus));
+	/* a key written with its default value still counts */
+	json_object_set_new(b->circus.raw, "debug", json_string("false"));
+	assert_true(circus_cfg_changed(&a->circus, &b->circus));
+
+	names = circus_cfg_restart_names();
+	assert_non_null(strstr(names, "endpoint, stats_endpoint, "));
+	assert_null(strstr(names, "check_delay"));
+	assert_null(strstr(names, "backoff"));
+	assert_int_equal(strcmp(names + strlen(names) -
+	    strlen("curve_server_cert and plaintext_tcp"),
+	    "curve_server_cert and plaintext_tcp"), 0);
+	free(names);
+	config_free(a);
+	config_free(b);
+}
+
 /* Copies compare equal; changes are detected the way reload needs. */
 static void
 test_changed(void **state)
@@ -1730,6 +1800,7 @@ main(void)
 		cmocka_unit_test(test_set),
 		cmocka_unit_test(test_get),
 		cmocka_unit_test(test_globaloptions),
+		cmocka_unit_test(test_circus_table),
 		cmocka_unit_test(test_changed),
 		cmocka_unit_test(test_helpers),
 		cmocka_unit_test(test_problems),
