@@ -783,12 +783,10 @@ static struct socket_cfg *
 load_socket(struct load *l, const struct ini_sect *s)
 {
 	struct socket_cfg	*sc;
-	struct protoent		*pe;
 	json_t			*vals;
 	const char		*name, *v, *bad = NULL;
 	char			*r;
-	long long		 n;
-	bool			 b;
+	bool			 fatal;
 	size_t			 i;
 
 	name = s->name;
@@ -809,106 +807,26 @@ load_socket(struct load *l, const struct ini_sect *s)
 	sc->umask = 8;
 	sc->raw = vals;
 
-	/* Booleans converted by the loader: fatal. */
-	if ((v = json_string_value(json_object_get(vals, "so_reuseport"))) &&
-	    util_parse_bool(v, &sc->so_reuseport) == -1)
-		bad = "so_reuseport";
-	if ((v = json_string_value(json_object_get(vals, "replace"))) &&
-	    util_parse_bool(v, &sc->replace) == -1)
-		bad = "replace";
-	if (bad != NULL) {
-		r = pyjson_str_repr(json_string_value(json_object_get(vals,
-		    bad)));
-		load_error(l, s->file, sect_line(s, bad), "socket '%s': %s = "
-		    "%s is not a boolean", sc->name, bad, r);
+	/* options-socket.c: the booleans Circus converts while loading
+	 * refuse the file; the rest is checked when the socket is created,
+	 * so a bad value there skips the socket. */
+	if (socket_cfg_read(sc, vals, &bad, &fatal) == -1) {
+		v = json_string_value(json_object_get(vals, bad));
+		r = pyjson_str_repr(v);
+		if (fatal)
+			load_error(l, s->file, sect_line(s, bad), "socket "
+			    "'%s': %s = %s is not a boolean", sc->name, bad, r);
+		else
+			load_skip(l, s->file, sect_line(s, bad), "Failed to "
+			    "create socket '%s': invalid %s %s; socket skipped",
+			    sc->name, bad, r);
 		free(r);
 		socket_cfg_free(sc);
 		return (NULL);
 	}
-
-	/* The rest is checked when the socket is created: skip. */
-	if ((v = json_string_value(json_object_get(vals, "host"))) != NULL) {
-		free(sc->host);
-		sc->host = xstrdup(v);
-	}
-	if ((v = json_string_value(json_object_get(vals, "path"))) != NULL)
-		sc->path = xstrdup(v);
-	if ((v = json_string_value(json_object_get(vals, "interface"))))
-		sc->interface = xstrdup(v);
-	if ((v = json_string_value(json_object_get(vals, "port"))) != NULL) {
-		if (config_parse_int(v, &n) == -1 || n < 0 || n > 65535) {
-			bad = "port";
-			goto skip;
-		}
-		sc->port = (int)n;
-	}
-	if ((v = json_string_value(json_object_get(vals, "backlog")))) {
-		if (config_parse_int(v, &n) == -1 || n < 0 || n > 1 << 30) {
-			bad = "backlog";
-			goto skip;
-		}
-		sc->backlog = (int)n;
-	}
-	if ((v = json_string_value(json_object_get(vals, "umask"))) != NULL) {
-		/* Decimal, like Circus: "022" is 22. */
-		if (config_parse_int(v, &n) == -1 || n < 0 || n > 07777) {
-			bad = "umask";
-			goto skip;
-		}
-		sc->umask = (int)n;
-	}
-	if ((v = json_string_value(json_object_get(vals, "blocking"))) &&
-	    util_parse_bool(v, &b) == -1) {
-		bad = "blocking";
-		goto skip;
-	} else if (v != NULL)
-		sc->blocking = b;
-	if ((v = json_string_value(json_object_get(vals, "family"))) != NULL) {
-		if (strcasecmp(v, "AF_INET") == 0)
-			sc->family = AF_INET;
-		else if (strcasecmp(v, "AF_INET6") == 0)
-			sc->family = AF_INET6;
-		else if (strcasecmp(v, "AF_UNIX") == 0)
-			sc->family = AF_UNIX;
-		else {
-			bad = "family";
-			goto skip;
-		}
-	}
-	if ((v = json_string_value(json_object_get(vals, "type"))) != NULL) {
-		if (strcasecmp(v, "SOCK_STREAM") == 0)
-			sc->type = SOCK_STREAM;
-		else if (strcasecmp(v, "SOCK_DGRAM") == 0)
-			sc->type = SOCK_DGRAM;
-		else if (strcasecmp(v, "SOCK_RAW") == 0)
-			sc->type = SOCK_RAW;
-		else if (strcasecmp(v, "SOCK_RDM") == 0)
-			sc->type = SOCK_RDM;
-		else if (strcasecmp(v, "SOCK_SEQPACKET") == 0)
-			sc->type = SOCK_SEQPACKET;
-		else {
-			bad = "type";
-			goto skip;
-		}
-	}
-	if ((v = json_string_value(json_object_get(vals, "proto"))) != NULL) {
-		if ((pe = getprotobyname(v)) == NULL) {
-			bad = "proto";
-			goto skip;
-		}
-		sc->proto = pe->p_proto;
-	}
 	if (sc->path != NULL)
 		sc->family = AF_UNIX;
 	return (sc);
-
-skip:
-	r = pyjson_str_repr(v);
-	load_skip(l, s->file, sect_line(s, bad), "Failed to create socket "
-	    "'%s': invalid %s %s; socket skipped", sc->name, bad, r);
-	free(r);
-	socket_cfg_free(sc);
-	return (NULL);
 }
 
 /* Read one [plugin:NAME]; NULL on error. */
@@ -1812,19 +1730,6 @@ cfg_streq(const char *a, const char *b)
 	if (a == NULL || b == NULL)
 		return (a == b);
 	return (strcmp(a, b) == 0);
-}
-
-/* True when two socket configs differ. */
-bool
-socket_cfg_changed(const struct socket_cfg *a, const struct socket_cfg *b)
-{
-	return (!cfg_streq(a->name, b->name) || !cfg_streq(a->host, b->host) ||
-	    a->port != b->port || !cfg_streq(a->path, b->path) ||
-	    a->family != b->family || a->type != b->type ||
-	    a->proto != b->proto || a->backlog != b->backlog ||
-	    !cfg_streq(a->interface, b->interface) || a->umask != b->umask ||
-	    a->replace != b->replace || a->so_reuseport != b->so_reuseport ||
-	    a->blocking != b->blocking || !json_equal(a->raw, b->raw));
 }
 
 /* True when two plugin configs differ (any key of the section). */

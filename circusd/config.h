@@ -184,7 +184,6 @@ void socket_cfg_free(struct socket_cfg *);
 /* True when two configs differ the way reloadconfig cares about. */
 bool watcher_cfg_changed(const struct watcher_cfg *, const struct watcher_cfg *,
     bool *only_numprocesses);
-bool socket_cfg_changed(const struct socket_cfg *, const struct socket_cfg *);
 struct plugin_cfg *plugin_cfg_dup(const struct plugin_cfg *);
 void plugin_cfg_free(struct plugin_cfg *);
 bool plugin_cfg_changed(const struct plugin_cfg *, const struct plugin_cfg *);
@@ -192,6 +191,16 @@ bool plugin_cfg_changed(const struct plugin_cfg *, const struct plugin_cfg *);
  * $CIRCUS_PLUGIN_DIR, else next to the running executable) or the path of
  * an executable. NULL + *cause (allocated) when it names neither. */
 char *config_plugin_program(const char *use, char **cause);
+
+/* ---- the [socket:*] option table (options-socket.c) ---- */
+
+/* Fill a socket config's options from its section's values (object of
+ * strings): 0, or -1 with *bad naming the invalid option and *fatal
+ * saying whether that refuses the file or only skips the socket. */
+int socket_cfg_read(struct socket_cfg *, const json_t *values,
+    const char **bad, bool *fatal);
+/* True when reloadconfig must bind the second in place of the first. */
+bool socket_cfg_changed(const struct socket_cfg *, const struct socket_cfg *);
 
 /* ---- the [circus] option table (options-circus.c) ---- */
 

@@ -1636,6 +1636,60 @@ test_circus_table(void **state)
 	config_free(b);
 }
 
+/* The [socket:*] table (options-socket.c): conversions, ranges, which bad
+ * value refuses the file and which skips the socket, the comparison. */
+static void
+test_socket_table(void **state)
+{
+	struct socket_cfg	*sc, *d;
+	json_t			*vals;
+	const char		*bad;
+	bool			 fatal;
+
+	(void)state;
+	sc = xcalloc(1, sizeof *sc);
+	sc->name = xstrdup("web");
+	sc->host = xstrdup("localhost");
+	vals = json_pack("{s:s s:s s:s s:s s:s s:s s:s}", "host", "::1",
+	    "port", "9000", "family", "af_inet6", "type", "SOCK_DGRAM",
+	    "proto", "udp", "umask", "022", "blocking", "yes");
+	assert_int_equal(socket_cfg_read(sc, vals, &bad, &fatal), 0);
+	assert_string_equal(sc->host, "::1");
+	assert_int_equal(sc->port, 9000);
+	assert_int_equal(sc->family, AF_INET6);
+	assert_int_equal(sc->type, SOCK_DGRAM);
+	assert_int_equal(sc->proto, 17);
+	assert_int_equal(sc->umask, 22);	/* decimal, as Circus */
+	assert_true(sc->blocking);
+	sc->raw = vals;
+
+	d = socket_cfg_dup(sc);
+	assert_false(socket_cfg_changed(sc, d));
+	d->backlog = 5;
+	assert_true(socket_cfg_changed(sc, d));
+	socket_cfg_free(d);
+
+	/* the first bad value skips the socket */
+	vals = json_pack("{s:s s:s}", "port", "65536", "family", "AF_NOPE");
+	assert_int_equal(socket_cfg_read(sc, vals, &bad, &fatal), -1);
+	assert_string_equal(bad, "port");
+	assert_false(fatal);
+	json_decref(vals);
+	vals = json_pack("{s:s}", "family", "AF_NOPE");
+	assert_int_equal(socket_cfg_read(sc, vals, &bad, &fatal), -1);
+	assert_string_equal(bad, "family");
+	assert_false(fatal);
+	json_decref(vals);
+	/* a bad boolean Circus converts at load refuses the file */
+	vals = json_pack("{s:s s:s s:s}", "so_reuseport", "nah", "replace",
+	    "maybe", "port", "x");
+	assert_int_equal(socket_cfg_read(sc, vals, &bad, &fatal), -1);
+	assert_string_equal(bad, "replace");
+	assert_true(fatal);
+	json_decref(vals);
+	socket_cfg_free(sc);
+}
+
 /* Copies compare equal; changes are detected the way reload needs. */
 static void
 test_changed(void **state)
@@ -1801,6 +1855,7 @@ main(void)
 		cmocka_unit_test(test_get),
 		cmocka_unit_test(test_globaloptions),
 		cmocka_unit_test(test_circus_table),
+		cmocka_unit_test(test_socket_table),
 		cmocka_unit_test(test_changed),
 		cmocka_unit_test(test_helpers),
 		cmocka_unit_test(test_problems),
