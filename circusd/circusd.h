@@ -402,6 +402,49 @@ void arbiter_quit(struct arbiter *, arbiter_done_cb, void *ctx);
 /* Reopen logs and stream files (SIGUSR1). */
 void arbiter_reopen(struct arbiter *);
 
+/* ---- reload.c ---- */
+
+/* What reloadconfig does to one running watcher (doc/design.md §12). */
+enum reload_action {
+	RELOAD_KEEP,		/* unchanged, or its section is invalid now */
+	RELOAD_STOP,		/* gone from the file: stopped and freed */
+	RELOAD_RESTART,		/* stopped, freed, created again */
+	RELOAD_REPLACE,		/* new config in place, processes replaced */
+	RELOAD_ADJUST,		/* only numprocesses changed */
+};
+
+struct reload_step {
+	struct watcher		*watcher;
+	enum reload_action	 action;
+};
+
+struct reload_names {
+	const char		**v;	/* borrowed */
+	size_t			  n;
+};
+
+/* The diff between the running arbiter and its file read again. */
+struct reload_plan {
+	struct config		*cfg;		/* the file read again (owned) */
+	bool			 circus_changed; /* restart every watcher */
+	struct reload_step	*steps;		/* every watcher, in order */
+	size_t			 nsteps;
+	struct reload_names	 starts;	/* the file's, not running */
+	struct reload_names	 sockets_add;
+	struct reload_names	 sockets_remove;
+	struct reload_names	 sockets_rebind;
+};
+
+/* The plan from a's running config to ncfg (which the plan then owns). */
+struct reload_plan *arbiter_reload_plan(struct arbiter *, struct config *ncfg);
+/* Apply a plan (freed); done(a, ctx, error) once all it started is over,
+ * possibly before this returns. */
+void arbiter_reload_apply(struct arbiter *, struct reload_plan *,
+    arbiter_done_cb, void *ctx);
+/* The plan as `reloadconfig` with dry_run answers it. */
+json_t *reload_plan_json(const struct reload_plan *);
+void reload_plan_free(struct reload_plan *);
+
 /* ---- discovery.c ---- */
 
 void discovery_open(struct arbiter *);

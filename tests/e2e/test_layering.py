@@ -71,7 +71,8 @@ def test_watcher_calls_no_owner():
     assert graph["watcher"] & {"arbiter", "controller", "cmd"} == set()
 
 
-CORE = {"arbiter", "watcher", "process", "controller", "events", "cmd"}
+CORE = {"arbiter", "watcher", "process", "controller", "events", "cmd",
+        "reload"}
 
 
 def cycles(graph):
