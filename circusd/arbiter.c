@@ -44,6 +44,7 @@ struct group_op {
 static void arbiter_start_next(struct group_op *);
 
 static void arbiter_ondemand_arm(struct arbiter *);
+static void arbiter_tick_cb(struct ev_loop *, ev_timer *, int);
 static void arbiter_forget_watcher(struct watcher *);
 
 /* A watcher entered STOPPED: an on_demand one waits for its sockets. */
@@ -70,6 +71,10 @@ arbiter_new(struct ev_loop *loop, struct config *cfg, const char *path,
 	a->watcher_stopped = arbiter_watcher_stopped;
 	a->watcher_freed = arbiter_forget_watcher;
 	a->commands = commands;
+	/* the safety tick runs from arbiter_start if check_delay > 0, and
+	 * reloadconfig may start or stop it later */
+	ev_timer_init(&a->tick, arbiter_tick_cb, 0., 0.);
+	a->tick.data = a;
 	a->cfg = cfg;
 	a->config_path = xstrdup(path);
 	a->mcast_fd = -1;
@@ -639,9 +644,8 @@ arbiter_start(struct arbiter *a, char **cause)
 	}
 	a->nsig = (int)nitems(sigs);
 	if (a->cfg->circus.check_delay > 0) {
-		ev_timer_init(&a->tick, arbiter_tick_cb,
-		    a->cfg->circus.check_delay, a->cfg->circus.check_delay);
-		a->tick.data = a;
+		ev_timer_set(&a->tick, a->cfg->circus.check_delay,
+		    a->cfg->circus.check_delay);
 		ev_timer_start(a->loop, &a->tick);
 	}
 	discovery_open(a);

@@ -596,6 +596,28 @@ def test_reloadconfig_added_optional_key_is_a_change(rd, wd):
     assert rd.pids("gone") == gone
 
 
+def test_reloadconfig_starts_the_safety_tick(circusd, wd):
+    """check_delay = 0 turns the safety tick off; reloadconfig to a positive
+    check_delay turns it on, and the daemon lives through its expiries (the
+    tick used to be started without its callback: a crash at the first)."""
+    d = circusd("""
+    [watcher:late]
+    cmd = /bin/sh -c 'sleep 1; touch %s/$$; exec sleep 3600'
+    """ % wd.path, check_delay=0)
+    old = d.wait_pids("late", 1)
+    d.write_ini(check_delay=0.1)
+    assert d.call("reloadconfig", waiting=True)["status"] == "ok"
+    # the [circus] change restarted the watcher: the new process marks
+    # its pid about ten ticks later
+    new = wait_until(lambda: [p for p in d.pids("late") if p not in old],
+                     timeout=20, msg="the restarted process")
+    wait_until((wd.path / str(new[0])).exists, timeout=20,
+               msg="the new process's marker")
+    assert d.alive()
+    assert d.call("globaloptions", option="check_delay")["options"] == \
+        {"check_delay": 0.1}
+
+
 def test_reloadconfig_applies_live_circus_options(rd, wd):
     rd.write_ini(check_delay=7)
     r = rd.call("reloadconfig", waiting=True, timeout=60)
