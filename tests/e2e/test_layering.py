@@ -11,14 +11,15 @@ whole call graph of circusd/: the arbiter reaches the commands only
 through the struct arbiter_commands main() gives it, the controller
 likewise. The same modules keep their state in the objects they are
 given (the arbiter, a watcher, a process, a stream): no writable global
-data but a scratch buffer.
+data but a scratch buffer. The headers of circusd/ and lib/ include each
+other without a cycle, and lib/ never includes circusd/'s.
 """
 import shutil
 import subprocess
 
 import pytest
 
-from conftest import BUILD
+from conftest import BUILD, REPO
 
 OBJ = BUILD / "obj" / "circusd"
 
@@ -156,3 +157,29 @@ def test_core_holds_no_writable_globals():
             if extra:
                 found[o.stem] = sorted(extra)
     assert found == {}, found
+
+
+def includes():
+    """{header: {header it includes}} over circusd/ and lib/ ("..." only),
+    each named by its folder and file."""
+    found = {}
+    for d in ("circusd", "lib"):
+        for h in sorted((REPO / d).glob("*.h")):
+            deps = set()
+            for line in h.read_text().splitlines():
+                parts = line.split('"')
+                if line.startswith("#include") and len(parts) == 3:
+                    name = parts[1]
+                    where = d if (REPO / d / name).exists() else "lib"
+                    deps.add(where + "/" + name)
+            found[d + "/" + h.name] = deps
+    return found
+
+
+def test_headers_include_no_cycle():
+    graph = includes()
+    assert "circusd/config.h" in graph["circusd/circusd.h"]
+    assert cycles(graph) == []
+    for h, deps in graph.items():
+        if h.startswith("lib/"):
+            assert not any(x.startswith("circusd/") for x in deps), h
