@@ -626,7 +626,9 @@ arbiter_start(struct arbiter *a, char **cause)
 	(void)prctl(PR_SET_CHILD_SUBREAPER, 1);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGWINCH, SIG_IGN);
-	if (controller_open(a, cause) == -1)
+	/* CURVE first, then the endpoints: PUB, then ROUTER */
+	if (auth_open(a, cause) == -1 || events_bind(a, NULL, cause) == -1 ||
+	    controller_open(a, cause) == -1)
 		return -1;
 	n = 0;
 	TAILQ_FOREACH(s, &a->sockets, entry) {
@@ -749,7 +751,8 @@ arbiter_successor(struct arbiter *old, char **cause)
 	arbiter_log_warnings(cfg);
 	next = arbiter_new(old->loop, cfg, old->config_path, old->commands,
 	    cause);
-	if (controller_bind(next, old, cause) == -1)
+	if (events_bind(next, old, cause) == -1 ||
+	    controller_bind(next, old, cause) == -1)
 		goto fail;
 	TAILQ_FOREACH(s, &next->sockets, entry) {
 		o = csocket_find(old, s->cfg->name);
@@ -774,6 +777,8 @@ arbiter_handover(struct arbiter *old, struct arbiter *next)
 	struct csocket *s, *o;
 
 	controller_handover(old, next);
+	auth_handover(old, next);
+	events_handover(old, next);
 	discovery_handover(old, next);
 	/* still the same circusd process: dstats measures since old's */
 	next->dstats_ticks = old->dstats_ticks;
@@ -834,6 +839,8 @@ arbiter_free(struct arbiter *a)
 	TAILQ_FOREACH(s, &a->sockets, entry)
 		ev_io_stop(a->loop, &s->ondemand_w);
 	controller_close(a);
+	events_close(a);
+	auth_close(a);
 	while ((w = TAILQ_FIRST(&a->watchers)) != NULL) {
 		TAILQ_REMOVE(&a->watchers, w, entry);
 		watcher_free(w);

@@ -291,7 +291,29 @@ void csocket_adopt(struct csocket *s, struct csocket *old);
 void csocket_free(struct csocket *);
 json_t *csocket_json(const struct csocket *);
 
+/* ---- endpoint.c ---- */
+
+/* Bind sock to endpoint, the value of [circus] option field: its ipc
+ * directory made, CURVE on tcp:// when on (old's certificate during a
+ * full restart), an ipc socket file owner-only. -1 + *cause. */
+int endpoint_bind(struct arbiter *, const struct arbiter *old, void *sock,
+    const char *field, const char *endpoint, char **cause);
+/* The inode of an ipc:// endpoint's socket file (0: none). */
+ino_t endpoint_ipc_ino(const char *endpoint);
+/* Remove the socket file of an ipc:// endpoint we closed, unless another
+ * daemon has bound that path since. */
+void endpoint_ipc_unlink(const char *endpoint, ino_t ino);
+/* chown an ipc socket file to endpoint_owner (name or number). */
+int endpoint_chown(const char *path, const char *owner, char **cause);
+
 /* ---- events.c ---- */
+
+/* Bind the PUB socket on the pubsub endpoint unless a shares it with old
+ * (NULL: bind it if not bound yet); -1 + *cause. */
+int events_bind(struct arbiter *, const struct arbiter *old, char **cause);
+/* Move old's PUB to next where next did not bind its own. */
+void events_handover(struct arbiter *old, struct arbiter *next);
+void events_close(struct arbiter *);
 
 /* Publish watcher.<topic>.<event> with body (stolen). */
 void events_publish(struct arbiter *, struct watcher *, const char *event,

@@ -183,3 +183,16 @@ def test_headers_include_no_cycle():
     for h, deps in graph.items():
         if h.startswith("lib/"):
             assert not any(x.startswith("circusd/") for x in deps), h
+
+
+def test_events_owns_the_pub_socket():
+    """events.c binds, hands over and closes the PUB socket (its HWM is
+    set there alone); the controller has only the ROUTER; both bind
+    through endpoint.c."""
+    graph = calls()
+    _, ev = symbols(OBJ / "events.o")
+    _, ctl = symbols(OBJ / "controller.o")
+    assert "zsock_set_sndhwm" in ev
+    assert "zsock_set_sndhwm" not in ctl
+    assert "endpoint" in graph["events"] and "endpoint" in graph["controller"]
+    assert "events" in graph["arbiter"]
