@@ -54,8 +54,8 @@ HELPER_BIN = $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/helpers/%)
 # the objects of every .c file in folder $(1)
 dir_obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(1)/*.c))
 
-# Bundled plugins (plugins.md): plugins/<name>.c + the shared runtime
-# plugins/plugin.c -> $(BUILD)/circus-plugin-<name>, next to circusd.
+# Bundled plugins (doc/design.md §11, §17.7): plugins/<name>.c + the shared
+# runtime plugins/plugin.c -> $(BUILD)/circus-plugin-<name>, next to circusd.
 PLUGINS     = flapping statsd fullstats watchdog command_reloader \
               resource_watcher http_observer redis_observer
 PLUGIN_RT   = $(BUILD)/obj/plugins/plugin.o
@@ -139,7 +139,7 @@ DEBS = build-essential pkg-config libzmq3-dev libczmq-dev libev-dev \
        python3-pytest python3-zmq tmux clang libclang-rt-14-dev \
        libmicrohttpd-dev libncurses-dev prometheus libsqlite3-dev \
        libssl-dev libinih-dev libcurl4-openssl-dev python3-requests iproute2 \
-       libhiredis-dev redis-server
+       libhiredis-dev redis-server clang-format
 deps:
 	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -151,6 +151,15 @@ deps:
 
 clean:
 	rm -rf build build-san build-fuzz
+
+# `make format`: clang-format with the style of .clang-format (tabs, the
+# tmux/OpenBSD layout) rewrites FORMAT_FILES in place, by default every C
+# file of the project; `make format FORMAT_FILES=circusd/events.c` for some.
+FORMAT_DIRS  = lib circusd circusctl circusd-stats circus-top plugins \
+               syncserver tests/unit tests/helpers tests/fuzz
+FORMAT_FILES = $(foreach d,$(FORMAT_DIRS),$(wildcard $(d)/*.c $(d)/*.h))
+format:
+	clang-format -i --style=file:$(CURDIR)/.clang-format $(FORMAT_FILES)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 

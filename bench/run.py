@@ -1522,7 +1522,7 @@ def sc_respawn(B):
     holder = B.guarded("respawn", "floor respawner", B.floors.hold, 1, 900,
                        respawn=10000)
     # backoff_reset = 0: every death counts as that of a healthy process
-    # (DECISIONS 3 would otherwise delay the 2nd quick death by 0.1 s, ...)
+    # (doc/design.md §5 would otherwise delay the 2nd quick death by 0.1 s, ...)
     circ = B.guarded("respawn", "start circusd", B.circusd,
                      [{"name": "r", "n": 1}],
                      circus_opts={"backoff_reset": 0})
@@ -2027,7 +2027,7 @@ class Report:
                 "after all %s processes were spawned (%s), where Circus "
                 "answers at once; a `status` sent meanwhile on another "
                 "connection waited %s. The loop does not serve the control "
-                "socket during a batch spawn (DECISIONS.md 1 says read-only "
+                "socket during a batch spawn (doc/design.md §1 says read-only "
                 "commands always answer at once)."
                 % (big, fmt_time(rep_), fmt_time(probe)))
         r = sm(ratio_list(series(runs, "circusd", "spawn"),

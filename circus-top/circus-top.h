@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * circus-top: a read-only, top-like curses view of the stats stream
- * (cli.md §4). model.c keeps the last figures of each group and pid from
- * the stat.* messages; screen.c draws them; main.c runs the loop.
+ * (doc/design.md §17.4). model.c keeps the last figures of each group and pid
+ * from the stat.* messages; screen.c draws them; main.c runs the loop.
  */
 #ifndef CIRCUS_TOP_H
 #define CIRCUS_TOP_H

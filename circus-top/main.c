@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * circus-top [--endpoint E] [--ssh S] [--process-timeout N] [--version]
- * (cli.md §4): SUB to the stats endpoint, repaint every second, keys
+ * (doc/design.md §17.4): SUB to the stats endpoint, repaint every second, keys
  * c/m/a/p choose the sort, q (or Ctrl-C) quits with status 0.
  */
 #include <curses.h>

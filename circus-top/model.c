@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What circus-top knows: the last stat.* figures of every group and pid
- * (protocol.md §8.3). A topic is "stat.<group>" or "stat.<group>.<id>",
+ * (doc/design.md §17.4). A topic is "stat.<group>" or "stat.<group>.<id>",
  * where <id> is the numeric last field (group names may hold dots).
  */
 #include <ctype.h>

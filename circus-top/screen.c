@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The circus-top screen (cli.md §4): a title, a dashed line, then one
+ * The circus-top screen (doc/design.md §17.4): a title, a dashed line, then one
  * block per group in name order — pid rows (at most 10) and the
  * aggregate row for process groups, address and hits for sockets — and a
  * closing dashed line. Every line is padded to the right edge.

@@ -18,7 +18,7 @@
 #include "client.h"
 #include "compat.h"
 
-/* Exit status (cli.md §1.4; documented in --help and circusctl.1). */
+/* Exit status (doc/design.md §17.6; documented in --help and circusctl.1). */
 #define CTL_EXIT_OK		0	/* success */
 #define CTL_EXIT_FAILURE	1	/* bad command arguments, timeout,
 					   unreachable daemon, interrupted */
@@ -93,7 +93,7 @@ struct ctl_entry {
 	int		 flags;
 };
 
-/* Global options (cli.md §1.2). */
+/* Global options (doc/design.md §17.6). */
 struct ctl_globals {
 	char		*endpoint;	/* NULL: env or default */
 	int		 timeout_s;

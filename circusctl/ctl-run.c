@@ -772,8 +772,8 @@ ctl_print_command_help(const struct ctl_entry *e, FILE *f)
 }
 
 /*
- * Bash completion hook (cli.md §1.8, extended past the first word): read
- * COMP_WORDS and COMP_CWORD, print the candidates separated by spaces.
+ * Bash completion hook (doc/design.md §17.6, extended past the first word):
+ * read COMP_WORDS and COMP_CWORD, print the candidates separated by spaces.
  * The caller exits 1 afterwards, as Circus does.
  */
 int

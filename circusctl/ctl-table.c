@@ -2,8 +2,8 @@
 /*
  * The circusctl command table: one grammar line per command, parsed once,
  * that builds requests, shows synopses and feeds completion. Also the
- * client-side value conversions of `set` (commands.md "circusctl
- * conversion"). No I/O here.
+ * client-side value conversions of `set` (doc/design.md §17.6: Circus's
+ * "circusctl conversion"). No I/O here.
  *
  * Grammar tokens after the command name:
  *   <p> [<p>]      positional filling property p; ":int" converts with int()
@@ -435,7 +435,7 @@ const char *const ctl_set_keys[] = {
 	"working_dir", NULL
 };
 
-/* Hook names (commands.md `hooks`). */
+/* Hook names (doc/design.md §17.5). */
 const char *const ctl_hook_names[] = {
 	"before_start", "after_start", "before_stop", "after_stop",
 	"before_spawn", "after_spawn", "before_signal", "after_signal",

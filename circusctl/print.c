@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Plain-text rendering of replies, identical to Circus's circusctl
- * (commands.md §0 and each command's "circusctl:" paragraph), and of
+ * (doc/design.md §17.6), and of
  * events for `listen`. Every printer returns an allocated string without
  * the final newline; it never writes to a stream itself.
  */

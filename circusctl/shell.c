@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The interactive shell (cli.md §1.7): readline with a persistent history
- * file and grammar-driven completion when stdin is a terminal, plain line
- * reads otherwise. Lines follow Python's cmd module: first word is the
- * command, the rest is split shell-style and run like a one-shot command;
- * an empty line repeats the previous one. Errors never end the shell.
+ * The interactive shell (doc/design.md §17.6): readline with a persistent
+ * history file and grammar-driven completion when stdin is a terminal,
+ * plain line reads otherwise. Lines follow Python's cmd module: first word
+ * is the command, the rest is split shell-style and run like a one-shot
+ * command; an empty line repeats the previous one. Errors never end the shell.
  */
 #include <sys/stat.h>
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * circusd-stats: the stats aggregator of protocol.md §8. It learns pids
+ * circusd-stats: the stats aggregator of doc/design.md §17.4. It learns pids
  * from circusd's event stream (one bootstrap over the control channel),
  * samples each pid once a second with one /proc read (lib/procinfo.h),
  * publishes the stat.* topics on its PUB socket and, when asked, serves

@@ -2,7 +2,7 @@
 /*
  * circusd-stats [--endpoint E] [--pubsub P] [--statspoint S] [--metrics
  * HOST:PORT] [--log-level L] [--log-output O] [--ssh S] [--version]
- * (cli.md §3). One thread, one zmq_poll loop: circusd's events, the
+ * (doc/design.md §17.4). One thread, one zmq_poll loop: circusd's events, the
  * /metrics server, a 1 s sampling tick and, with sockets, a 10 ms socket
  * poll. SIGHUP, SIGQUIT, SIGINT, SIGTERM and SIGWINCH end it (exit 0).
  */
@@ -66,7 +66,7 @@ usage(FILE *f, int status)
 	exit(status);
 }
 
-/* Circus's flags (cli.md §3) and ours (--metrics). */
+/* Circus's flags (doc/design.md §17.4) and ours (--metrics). */
 static void
 parse_args(int argc, char **argv, struct args *a)
 {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * One tick of the stats stream (protocol.md §8.3): per watcher with pids,
+ * One tick of the stats stream (doc/design.md §17.4): per watcher with pids,
  * each pid's info object then the aggregate; then the `circus` group
  * (circusd and ourselves) and the `sockets` group. Socket "reads" are the
  * number of 10 ms polls that found the socket readable in the last second.

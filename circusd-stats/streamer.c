@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The pid set of each watcher (protocol.md §8.2): one bootstrap over the
+ * The pid set of each watcher (doc/design.md §17.4): one bootstrap over the
  * control channel, then only events — spawn adds a pid, reap and kill
  * remove it, stop clears the watcher, remove (rm) forgets it. A reap of a pid that circusd did not
  * kill first is a crash; the next spawn of that watcher is its restart.

@@ -44,6 +44,7 @@ struct group_op {
 static void arbiter_start_next(struct group_op *);
 
 static void arbiter_ondemand_arm(struct arbiter *);
+static void arbiter_tick_cb(struct ev_loop *, ev_timer *, int);
 static void arbiter_forget_watcher(struct watcher *);
 
 /* A watcher entered STOPPED: an on_demand one waits for its sockets. */
@@ -57,7 +58,7 @@ arbiter_watcher_stopped(struct watcher *w)
 /* Create the arbiter: sockets and watchers from the config (cfg is owned). */
 struct arbiter *
 arbiter_new(struct ev_loop *loop, struct config *cfg, const char *path,
-    char **cause)
+    const struct arbiter_commands *commands, char **cause)
 {
 	struct arbiter *a;
 	struct watcher *w;
@@ -69,6 +70,11 @@ arbiter_new(struct ev_loop *loop, struct config *cfg, const char *path,
 	a->loop = loop;
 	a->watcher_stopped = arbiter_watcher_stopped;
 	a->watcher_freed = arbiter_forget_watcher;
+	a->commands = commands;
+	/* the safety tick runs from arbiter_start if check_delay > 0, and
+	 * reloadconfig may start or stop it later */
+	ev_timer_init(&a->tick, arbiter_tick_cb, 0., 0.);
+	a->tick.data = a;
 	a->cfg = cfg;
 	a->config_path = xstrdup(path);
 	a->mcast_fd = -1;
@@ -490,6 +496,106 @@ arbiter_tick_cb(UNUSED struct ev_loop *loop, ev_timer *t, UNUSED int revents)
 			watcher_manage(w);
 }
 
+/* ---- [circus] options at reloadconfig (doc/design.md §12) ---- */
+
+/* What applying a live option does besides storing it; -1 if it could
+ * not be applied (the running value stays). */
+static int
+arbiter_live_check_delay(struct arbiter *a, const struct circus_cfg *n)
+{
+	ev_timer_stop(a->loop, &a->tick);
+	if (n->check_delay > 0) {
+		ev_timer_set(&a->tick, n->check_delay, n->check_delay);
+		ev_timer_start(a->loop, &a->tick);
+	}
+	return 0;
+}
+
+static int
+arbiter_live_umask(UNUSED struct arbiter *a, const struct circus_cfg *n)
+{
+	if (n->umask >= 0)
+		umask((mode_t)n->umask);
+	return 0;
+}
+
+static int
+arbiter_live_loglevel(UNUSED struct arbiter *a, const struct circus_cfg *n)
+{
+	log_level_current = log_level_parse(n->loglevel);
+	return 0;
+}
+
+static int
+arbiter_live_logoutput(UNUSED struct arbiter *a, const struct circus_cfg *n)
+{
+	char *cause = NULL;
+
+	if (log_open("circus", n->logoutput, &cause) == -1) {
+		log_errorx("reloadconfig: %s", cause);
+		free(cause);
+		return -1;
+	}
+	return 0;
+}
+
+/* The live options that do more than change a value the daemon reads
+ * when it needs it (options-circus.c says which options are live). */
+static const struct {
+	const char	*name;
+	int		(*apply)(struct arbiter *, const struct circus_cfg *);
+} arbiter_live[] = {
+	{ "check_delay", arbiter_live_check_delay },
+	{ "loglevel", arbiter_live_loglevel },
+	{ "logoutput", arbiter_live_logoutput },
+	{ "umask", arbiter_live_umask },
+};
+
+/* Apply the [circus] options of n that can change live; the others wait
+ * for a full restart, and the log says so. */
+void
+arbiter_apply_circus(struct arbiter *a, const struct circus_cfg *n)
+{
+	struct circus_cfg *o = &a->cfg->circus;
+	json_t *restart, *live, *v;
+	const char *name;
+	char *all, *changed, *t;
+	size_t i, j;
+	int rc;
+
+	restart = circus_cfg_diff(o, n, false);
+	if (json_array_size(restart) > 0) {
+		changed = xstrdup("");
+		json_array_foreach(restart, i, v) {
+			t = xprintf("%s%s%s", changed, i > 0 ? ", " : "",
+			    json_string_value(v));
+			free(changed);
+			changed = t;
+		}
+		all = circus_cfg_restart_names();
+		log_warnx("reloadconfig: [circus] %s changed: %s changes apply "
+		    "at the next full restart", changed, all);
+		free(all);
+		free(changed);
+	}
+	live = circus_cfg_diff(o, n, true);
+	json_array_foreach(live, i, v) {
+		name = json_string_value(v);
+		rc = 0;
+		for (j = 0; j < nitems(arbiter_live); j++)
+			if (strcmp(arbiter_live[j].name, name) == 0)
+				rc = arbiter_live[j].apply(a, n);
+		if (rc == 0)
+			circus_cfg_take(o, n, name);
+	}
+	if (json_array_size(restart) == 0) {
+		json_decref(o->raw);
+		o->raw = json_deep_copy(n->raw);
+	}
+	json_decref(live);
+	json_decref(restart);
+}
+
 /* Signals become internal commands (never lost: they queue). */
 static void
 arbiter_signal_cb(UNUSED struct ev_loop *loop, ev_signal *sw,
@@ -501,13 +607,14 @@ arbiter_signal_cb(UNUSED struct ev_loop *loop, ev_signal *sw,
 	log_info("Got signal SIG_%s", name != NULL ? name : "?");
 	switch (sw->signum) {
 	case SIGHUP:
-		cmd_run_internal(a, "reload", json_pack("{s:b}", "graceful", 1));
+		a->commands->run_internal(a, "reload",
+		    json_pack("{s:b}", "graceful", 1));
 		break;
 	case SIGUSR1:
 		arbiter_reopen(a);
 		break;
 	default:
-		cmd_run_internal(a, "quit", json_object());
+		a->commands->run_internal(a, "quit", json_object());
 		break;
 	}
 }
@@ -535,7 +642,9 @@ arbiter_start(struct arbiter *a, char **cause)
 	(void)prctl(PR_SET_CHILD_SUBREAPER, 1);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGWINCH, SIG_IGN);
-	if (controller_open(a, cause) == -1)
+	/* CURVE first, then the endpoints: PUB, then ROUTER */
+	if (auth_open(a, cause) == -1 || events_bind(a, NULL, cause) == -1 ||
+	    controller_open(a, cause) == -1)
 		return -1;
 	n = 0;
 	TAILQ_FOREACH(s, &a->sockets, entry) {
@@ -553,9 +662,8 @@ arbiter_start(struct arbiter *a, char **cause)
 	}
 	a->nsig = (int)nitems(sigs);
 	if (a->cfg->circus.check_delay > 0) {
-		ev_timer_init(&a->tick, arbiter_tick_cb,
-		    a->cfg->circus.check_delay, a->cfg->circus.check_delay);
-		a->tick.data = a;
+		ev_timer_set(&a->tick, a->cfg->circus.check_delay,
+		    a->cfg->circus.check_delay);
 		ev_timer_start(a->loop, &a->tick);
 	}
 	discovery_open(a);
@@ -657,8 +765,10 @@ arbiter_successor(struct arbiter *old, char **cause)
 		return NULL;
 	}
 	arbiter_log_warnings(cfg);
-	next = arbiter_new(old->loop, cfg, old->config_path, cause);
-	if (controller_bind(next, old, cause) == -1)
+	next = arbiter_new(old->loop, cfg, old->config_path, old->commands,
+	    cause);
+	if (events_bind(next, old, cause) == -1 ||
+	    controller_bind(next, old, cause) == -1)
 		goto fail;
 	TAILQ_FOREACH(s, &next->sockets, entry) {
 		o = csocket_find(old, s->cfg->name);
@@ -683,7 +793,12 @@ arbiter_handover(struct arbiter *old, struct arbiter *next)
 	struct csocket *s, *o;
 
 	controller_handover(old, next);
+	auth_handover(old, next);
+	events_handover(old, next);
 	discovery_handover(old, next);
+	/* still the same circusd process: dstats measures since old's */
+	next->dstats_ticks = old->dstats_ticks;
+	next->dstats_time = old->dstats_time;
 	TAILQ_FOREACH(s, &next->sockets, entry) {
 		if (s->fd != -1 || s->cfg->so_reuseport)
 			continue;
@@ -740,6 +855,8 @@ arbiter_free(struct arbiter *a)
 	TAILQ_FOREACH(s, &a->sockets, entry)
 		ev_io_stop(a->loop, &s->ondemand_w);
 	controller_close(a);
+	events_close(a);
+	auth_close(a);
 	while ((w = TAILQ_FIRST(&a->watchers)) != NULL) {
 		TAILQ_REMOVE(&a->watchers, w, entry);
 		watcher_free(w);

@@ -207,8 +207,8 @@ auth_watch(struct arbiter *a)
 
 /*
  * When curve_server_cert is set, load the server certificate and start
- * the ZAP handler. Before controller_open binds. (Plaintext TCP off
- * loopback is refused by the config loader, config.c.)
+ * the ZAP handler, before arbiter_start binds the endpoints. (Plaintext
+ * TCP off loopback is refused by the config loader, config.c.)
  */
 int
 auth_open(struct arbiter *a, char **cause)

@@ -26,6 +26,7 @@ struct watcher;
 struct process;
 struct pidset;
 struct cmd_ctx;
+struct arbiter_commands;
 struct hook_job;
 
 /* ---- process.c ---- */
@@ -67,7 +68,7 @@ struct process {
 	/* cpu sampling for stats */
 	uint64_t		 last_cpu_ticks;
 	double			 last_cpu_time;
-	/* hooks in flight (lifecycle.md §16): exit handling waits for them */
+	/* hooks in flight (doc/design.md §9): exit handling waits for them */
 	int			 holds;
 	bool			 exit_deferred;
 	int			 sig_signum;	/* signal being sent */
@@ -185,14 +186,13 @@ struct watcher {
 	TAILQ_HEAD(, watcher_op) ops;		/* FIFO; head is running */
 	bool			 op_running;
 	bool			 removed;	/* rm: free when idle */
-	bool			 is_plugin;
 	bool			 is_stats;
 	int			 order;		/* load order for ties */
 	/* spawning */
 	ev_timer		 spawn_timer;	/* warmup_delay / back-off */
 	ev_tstamp		 last_spawn;
 	int			 spawn_failures;	/* consecutive, vs max_retry */
-	/* crash back-off (DECISIONS 3) */
+	/* crash back-off (doc/design.md §5) */
 	double			 backoff_s;	/* current delay, 0 = none */
 	int			 crashes;	/* consecutive quick deaths */
 	char			*backoff_reason;
@@ -333,8 +333,29 @@ struct notify_msg {
  * NULL + *cause if it cannot be opened. */
 const char *notify_address(struct arbiter *, char **cause);
 void notify_close(struct arbiter *);
+/* ---- endpoint.c ---- */
+
+/* Bind sock to endpoint, the value of [circus] option field: its ipc
+ * directory made, CURVE on tcp:// when on (old's certificate during a
+ * full restart), an ipc socket file owner-only. -1 + *cause. */
+int endpoint_bind(struct arbiter *, const struct arbiter *old, void *sock,
+    const char *field, const char *endpoint, char **cause);
+/* The inode of an ipc:// endpoint's socket file (0: none). */
+ino_t endpoint_ipc_ino(const char *endpoint);
+/* Remove the socket file of an ipc:// endpoint we closed, unless another
+ * daemon has bound that path since. */
+void endpoint_ipc_unlink(const char *endpoint, ino_t ino);
+/* chown an ipc socket file to endpoint_owner (name or number). */
+int endpoint_chown(const char *path, const char *owner, char **cause);
 
 /* ---- events.c ---- */
+
+/* Bind the PUB socket on the pubsub endpoint unless a shares it with old
+ * (NULL: bind it if not bound yet); -1 + *cause. */
+int events_bind(struct arbiter *, const struct arbiter *old, char **cause);
+/* Move old's PUB to next where next did not bind its own. */
+void events_handover(struct arbiter *old, struct arbiter *next);
+void events_close(struct arbiter *);
 
 /* Publish watcher.<topic>.<event> with body (stolen). */
 void events_publish(struct arbiter *, struct watcher *, const char *event,
@@ -353,6 +374,8 @@ struct arbiter {
 	 * it entered STOPPED; it is about to be freed */
 	void			(*watcher_stopped)(struct watcher *);
 	void			(*watcher_freed)(struct watcher *);
+	/* the commands above it (given to arbiter_new, doc/design.md §10) */
+	const struct arbiter_commands *commands;
 	struct config		*cfg;		/* the loaded file (owned) */
 	char			*config_path;
 	TAILQ_HEAD(, watcher)	 watchers;	/* load order */
@@ -393,10 +416,19 @@ struct arbiter {
 	 * endpoints differ; main() hands the rest over and starts it */
 	struct arbiter		*successor;
 	struct notify		*notify;	/* NOTIFY_SOCKET, or NULL */
+	/* controller.c: request bytes read since the last malloc_trim(); a
+	 * reply was sent since a drain last reached EAGAIN (the send may
+	 * have consumed the ZMQ_FD edge of a request that came meanwhile) */
+	size_t			 ctl_untrimmed;
+	bool			 ctl_sent;
+	/* dstats: circusd's previous CPU sample (0: none yet) */
+	uint64_t		 dstats_ticks;
+	double			 dstats_time;
 };
 
 struct arbiter *arbiter_new(struct ev_loop *, struct config *,
-    const char *config_path, char **cause);
+    const char *config_path, const struct arbiter_commands *,
+    char **cause);
 /* Bind everything and schedule start of all watchers. */
 int arbiter_start(struct arbiter *, char **cause);
 void arbiter_free(struct arbiter *);
@@ -410,6 +442,9 @@ void arbiter_handover(struct arbiter *old, struct arbiter *next);
 struct watcher *arbiter_find_watcher(struct arbiter *, const char *name);
 /* The process of that pid in any watcher, or NULL. */
 struct process *arbiter_find_process(struct arbiter *, pid_t);
+/* reloadconfig: apply the [circus] options of n that can change live
+ * (options-circus.c); log those only a full restart applies. */
+void arbiter_apply_circus(struct arbiter *, const struct circus_cfg *n);
 /* The arbiter's socket of that name (any case), or NULL. */
 struct csocket *csocket_find(struct arbiter *, const char *name);
 /* Add a watcher (already created) in order. */
@@ -433,6 +468,49 @@ void arbiter_reload_all(struct arbiter *, bool graceful, bool sequential,
 void arbiter_quit(struct arbiter *, arbiter_done_cb, void *ctx);
 /* Reopen logs and stream files (SIGUSR1). */
 void arbiter_reopen(struct arbiter *);
+
+/* ---- reload.c ---- */
+
+/* What reloadconfig does to one running watcher (doc/design.md §12). */
+enum reload_action {
+	RELOAD_KEEP,		/* unchanged, or its section is invalid now */
+	RELOAD_STOP,		/* gone from the file: stopped and freed */
+	RELOAD_RESTART,		/* stopped, freed, created again */
+	RELOAD_REPLACE,		/* new config in place, processes replaced */
+	RELOAD_ADJUST,		/* only numprocesses changed */
+};
+
+struct reload_step {
+	struct watcher		*watcher;
+	enum reload_action	 action;
+};
+
+struct reload_names {
+	const char		**v;	/* borrowed */
+	size_t			  n;
+};
+
+/* The diff between the running arbiter and its file read again. */
+struct reload_plan {
+	struct config		*cfg;		/* the file read again (owned) */
+	bool			 circus_changed; /* restart every watcher */
+	struct reload_step	*steps;		/* every watcher, in order */
+	size_t			 nsteps;
+	struct reload_names	 starts;	/* the file's, not running */
+	struct reload_names	 sockets_add;
+	struct reload_names	 sockets_remove;
+	struct reload_names	 sockets_rebind;
+};
+
+/* The plan from a's running config to ncfg (which the plan then owns). */
+struct reload_plan *arbiter_reload_plan(struct arbiter *, struct config *ncfg);
+/* Apply a plan (freed); done(a, ctx, error) once all it started is over,
+ * possibly before this returns. */
+void arbiter_reload_apply(struct arbiter *, struct reload_plan *,
+    arbiter_done_cb, void *ctx);
+/* The plan as `reloadconfig` with dry_run answers it. */
+json_t *reload_plan_json(const struct reload_plan *);
+void reload_plan_free(struct reload_plan *);
 
 /* ---- discovery.c ---- */
 
@@ -510,8 +588,6 @@ enum cmd_status cmd_error5(struct cmd_ctx *, const char *fmt, ...)
     PRINTFLIKE(2, 3);
 /* Park ctx until cmd_finish. */
 enum cmd_status cmd_park(struct cmd_ctx *);
-/* Run a command internally (signals): no reply. */
-void cmd_run_internal(struct arbiter *, const char *command, json_t *props);
 struct cmd_ctx *cmd_ctx_new(struct arbiter *);
 void cmd_ctx_free(struct cmd_ctx *);
 /* Fail every parked reply (shutdown). */
@@ -532,6 +608,19 @@ struct cmd_entry {
 	enum cmd_status		(*validate)(struct cmd_ctx *);
 	enum cmd_status		(*exec)(struct cmd_ctx *);
 };
+
+/*
+ * What the arbiter and its controller call above them (doc/design.md §10):
+ * run a client's request (parsed into ctx; the status to reply with, or
+ * CMD_WAIT once parked) and run a command with no reply path (signals).
+ */
+struct arbiter_commands {
+	enum cmd_status	(*dispatch)(struct cmd_ctx *);
+	void		(*run_internal)(struct arbiter *, const char *command,
+			    json_t *props);
+};
+/* The commands of cmd_table, for arbiter_new. */
+extern const struct arbiter_commands cmd_commands;
 
 extern const struct cmd_entry *const cmd_table[];
 extern const size_t cmd_table_len;
@@ -563,7 +652,7 @@ enum cmd_status cmd_queue(struct cmd_ctx *, struct watcher *,
 
 /* ---- stats.c ---- */
 
-/* Process info object (protocol.md §4.2) for pid; the string
+/* Process info object (doc/design.md §17.2) for pid; the string
  * "No such process (stopped?)" if gone. Caller owns. */
 json_t *stats_process_info(pid_t pid, bool with_children,
     uint64_t *last_ticks, double *last_time);

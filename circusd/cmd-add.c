@@ -9,7 +9,8 @@
 #include "xmalloc.h"
 
 /* add --start --waiting is over: a watcher that could not spawn
- * anything answers with why (commands.md's start stays "ok"). */
+ * anything answers with why (Circus's start stays "ok", doc/design.md §17.1).
+  * */
 static void
 cmd_add_started(struct watcher *w, void *arg, json_t *result, int error)
 {

@@ -9,22 +9,21 @@
 #include "circusd.h"
 #include "stats.h"
 
-/* The previous sample; one circusd process, so one sample. */
-static uint64_t cmd_dstats_ticks;
-static double cmd_dstats_time;
-
 /* Info object of circusd itself, children always empty. */
 static enum cmd_status
 cmd_dstats_exec(struct cmd_ctx *ctx)
 {
+	struct arbiter *a = ctx->arbiter;
 	pid_t pid = getpid();
 
-	if (cmd_dstats_time == 0)
-		procinfo_seed_from_start(pid, &cmd_dstats_ticks, &cmd_dstats_time);
+	/* the previous sample is the arbiter's (a->dstats_*) */
+	if (a->dstats_time == 0)
+		procinfo_seed_from_start(pid, &a->dstats_ticks,
+		    &a->dstats_time);
 	ctx->result = json_object();
 	json_object_set_new(ctx->result, "info",
-	    stats_process_info(pid, false, &cmd_dstats_ticks,
-	        &cmd_dstats_time));
+	    stats_process_info(pid, false, &a->dstats_ticks,
+	    &a->dstats_time));
 	/* ours: how `stats` finds children ("events" or "scan") */
 	json_object_set_new(ctx->result, "process_tree",
 	    json_string(procinfo_tree_mode()));

@@ -22,7 +22,7 @@ cmd_kill_exec(struct cmd_ctx *ctx)
 	double timeout;
 
 	w = name != NULL ? arbiter_find_watcher(ctx->arbiter, name) : NULL;
-	if (w == NULL)	/* Circus answers ok here (commands.md kill quirk) */
+	if (w == NULL)	/* Circus answers ok here (doc/design.md §17.1) */
 		return ctx->waiting ? (ctx->failed = 1, cmd_error(ctx, 6,
 		    "server error")) : CMD_OK;
 	if (pidj != NULL && !json_is_null(pidj)) {

@@ -165,7 +165,7 @@ cmd_stats_ext_done(struct watcher *w, void *arg, bool result,
 }
 
 /* stats <name> with extended: run the extended_stats hook per process
- * (lifecycle.md §16.2: {pid, stats} on stdin, JSON object on stdout). */
+ * (doc/design.md §9: {pid, stats} on stdin, JSON object on stdout). */
 static enum cmd_status
 cmd_stats_extended(struct cmd_ctx *ctx, struct watcher *w, json_t *infos)
 {

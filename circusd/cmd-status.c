@@ -52,10 +52,11 @@ cmd_status_exec(struct cmd_ctx *ctx)
 		ctx->result = json_object();
 		json_object_set_new(ctx->result, "status",
 		    json_string(watcher_state_name(w->state)));
-		/* ours (DECISIONS 3): why and for how long it is backing off */
+		/* ours (doc/design.md §5): why and for how long it is backing
+		 * off */
 		if ((backoff = watcher_backoff_json(w)) != NULL)
 			json_object_set_new(ctx->result, "backoff", backoff);
-		/* ours (DECISIONS 11): output a slow sink had to drop */
+		/* ours (doc/design.md §14): output a slow sink had to drop */
 		if ((backoff = cmd_status_dropped(w)) != NULL)
 			json_object_set_new(ctx->result, "dropped", backoff);
 		/* ours: why it stopped by itself (gave up, hook veto) */

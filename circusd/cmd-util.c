@@ -55,7 +55,7 @@ cmd_prop_str(struct cmd_ctx *ctx, const char *key)
 }
 
 /* Signal from an integer, a float (truncated like int()), a numeric
- * string or a name (config.md §10.2); -1 if none of those. */
+ * string or a name (doc/design.md §17.5); -1 if none of those. */
 int
 cmd_prop_signal(const json_t *v)
 {

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The command table (sorted by name, one entry per cmd-<name>.c), lookup,
- * watcher selection for start/stop/restart, and internal commands run for
- * signals.
+ * the pipeline of a request, watcher selection for start/stop/restart, and
+ * internal commands run for signals. The arbiter and the controller reach
+ * the pipeline and the internal commands only through cmd_commands, which
+ * main() gives to arbiter_new (doc/design.md §10).
  */
 #include <ctype.h>
 #include <fnmatch.h>
@@ -129,8 +131,41 @@ cmd_select(struct cmd_ctx *ctx, size_t *n)
 	return list;
 }
 
+/* Run a parsed request through the pipeline: the status to reply with,
+ * or CMD_WAIT once the command has parked ctx. */
+static enum cmd_status
+cmd_dispatch(struct cmd_ctx *ctx)
+{
+	const struct cmd_entry *ce;
+	const char *const *req;
+	char *repr;
+
+	ce = cmd_find(ctx->command);
+	if (ce == NULL) {
+		repr = pyjson_str_repr(ctx->command);
+		cmd_error(ctx, 2, "unknown command: %s", repr);
+		free(repr);
+		return CMD_ERROR;
+	}
+	ctx->command = ce->name;
+	if (ctx->readonly && !(ce->flags & CMD_READONLY))
+		return cmd_error(ctx, 3, "command %s refused: this client's "
+		    "key is read-only (curve_readonly_clients)", ce->name);
+	for (req = ce->required; req != NULL && *req != NULL; req++) {
+		if (json_object_get(ctx->props, *req) == NULL)
+			return cmd_error(ctx, 3,
+			    "message invalid '%s' is missing", *req);
+	}
+	if (ce->validate != NULL && ce->validate(ctx) == CMD_ERROR)
+		return CMD_ERROR;
+	if ((ce->flags & CMD_WATCHER) && !cmd_watcher_opt(ctx, &ctx->watcher))
+		return CMD_ERROR;
+	ctx->waiting = cmd_prop_bool(ctx, "waiting", false);
+	return ce->exec(ctx);
+}
+
 /* Run a command with no reply path (signals); it queues like any other. */
-void
+static void
 cmd_run_internal(struct arbiter *a, const char *command, json_t *props)
 {
 	const struct cmd_entry *ce = cmd_find(command);
@@ -151,3 +186,8 @@ cmd_run_internal(struct arbiter *a, const char *command, json_t *props)
 	if (st != CMD_WAIT)
 		cmd_ctx_free(ctx);
 }
+
+const struct arbiter_commands cmd_commands = {
+	.dispatch = cmd_dispatch,
+	.run_internal = cmd_run_internal,
+};

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Environments at load time (config.md §8, §9.2): circusd's own
+ * Environments at load time (doc/design.md §17.5): circusd's own
  * environment, $(circus.env.*) substitution, [env:PATTERNS] sections, the
  * $NAME expansion quirk and virtualenv paths. Nothing is exported to the
  * process environment here.
@@ -149,7 +149,7 @@ config_env_dollar(const char *v, json_t *os_env)
 	return (tmp);
 }
 
-/* Build the final process environment (config.md §8.3 steps 3). */
+/* Build the final process environment (doc/design.md §17.5). */
 void
 config_env_finish(struct watcher_cfg *w, json_t *os_env)
 {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The Circus ini line reader (config.md §1): sections in order of first
+ * The Circus ini line reader (doc/design.md §17.5): sections in order of first
  * appearance, first definition wins, continuation lines, the ';' inline
  * comment rule, no line length limit. Also Python int()/float() of values.
  * Knows nothing about what the sections mean.

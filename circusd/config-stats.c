@@ -3,7 +3,7 @@
  * The watcher circusd creates by itself for `[circus] statsd = true` (or a
  * stats_endpoint or metrics_endpoint): `circusd-stats`, the program of that
  * name next to circusd's own binary, with Circus's command line
- * (protocol.md §8.1, lifecycle.md §18).
+ * (doc/design.md §16).
  */
 #include <limits.h>
 #include <stdlib.h>

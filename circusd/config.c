@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Loading Circus ini files into the plain structs of config.h: the load
- * pipeline of config.md §3 over the reader of config-ini.c (includes,
- * [circus], sockets, plugins, watchers), constructors, and the comparisons
- * reloadconfig needs. Errors carry file:line. Nothing here spawns or binds.
+ * pipeline of Circus (doc/design.md §17.5) over the reader of config-ini.c
+ * (includes, [circus], sockets, plugins, watchers), constructors, and the
+ * comparisons reloadconfig needs. Errors carry file:line. Nothing here spawns or binds.
  */
 
 #include <sys/types.h>
@@ -646,7 +646,7 @@ load_metrics_check(struct load *l, const char *v)
 	free(r);
 }
 
-/* Read the [circus] section (config.md §4). */
+/* Read the [circus] section (doc/design.md §17.5). */
 static void
 load_circus(struct load *l)
 {
@@ -787,12 +787,10 @@ static struct socket_cfg *
 load_socket(struct load *l, const struct ini_sect *s)
 {
 	struct socket_cfg	*sc;
-	struct protoent		*pe;
 	json_t			*vals;
 	const char		*name, *v, *bad = NULL;
 	char			*r;
-	long long		 n;
-	bool			 b;
+	bool			 fatal;
 	size_t			 i;
 
 	name = s->name;
@@ -813,106 +811,26 @@ load_socket(struct load *l, const struct ini_sect *s)
 	sc->umask = 8;
 	sc->raw = vals;
 
-	/* Booleans converted by the loader: fatal. */
-	if ((v = json_string_value(json_object_get(vals, "so_reuseport"))) &&
-	    util_parse_bool(v, &sc->so_reuseport) == -1)
-		bad = "so_reuseport";
-	if ((v = json_string_value(json_object_get(vals, "replace"))) &&
-	    util_parse_bool(v, &sc->replace) == -1)
-		bad = "replace";
-	if (bad != NULL) {
-		r = pyjson_str_repr(json_string_value(json_object_get(vals,
-		    bad)));
-		load_error(l, s->file, sect_line(s, bad), "socket '%s': %s = "
-		    "%s is not a boolean", sc->name, bad, r);
+	/* options-socket.c: the booleans Circus converts while loading
+	 * refuse the file; the rest is checked when the socket is created,
+	 * so a bad value there skips the socket. */
+	if (socket_cfg_read(sc, vals, &bad, &fatal) == -1) {
+		v = json_string_value(json_object_get(vals, bad));
+		r = pyjson_str_repr(v);
+		if (fatal)
+			load_error(l, s->file, sect_line(s, bad), "socket "
+			    "'%s': %s = %s is not a boolean", sc->name, bad, r);
+		else
+			load_skip(l, s->file, sect_line(s, bad), "Failed to "
+			    "create socket '%s': invalid %s %s; socket skipped",
+			    sc->name, bad, r);
 		free(r);
 		socket_cfg_free(sc);
 		return (NULL);
 	}
-
-	/* The rest is checked when the socket is created: skip. */
-	if ((v = json_string_value(json_object_get(vals, "host"))) != NULL) {
-		free(sc->host);
-		sc->host = xstrdup(v);
-	}
-	if ((v = json_string_value(json_object_get(vals, "path"))) != NULL)
-		sc->path = xstrdup(v);
-	if ((v = json_string_value(json_object_get(vals, "interface"))))
-		sc->interface = xstrdup(v);
-	if ((v = json_string_value(json_object_get(vals, "port"))) != NULL) {
-		if (config_parse_int(v, &n) == -1 || n < 0 || n > 65535) {
-			bad = "port";
-			goto skip;
-		}
-		sc->port = (int)n;
-	}
-	if ((v = json_string_value(json_object_get(vals, "backlog")))) {
-		if (config_parse_int(v, &n) == -1 || n < 0 || n > 1 << 30) {
-			bad = "backlog";
-			goto skip;
-		}
-		sc->backlog = (int)n;
-	}
-	if ((v = json_string_value(json_object_get(vals, "umask"))) != NULL) {
-		/* Decimal, like Circus: "022" is 22. */
-		if (config_parse_int(v, &n) == -1 || n < 0 || n > 07777) {
-			bad = "umask";
-			goto skip;
-		}
-		sc->umask = (int)n;
-	}
-	if ((v = json_string_value(json_object_get(vals, "blocking"))) &&
-	    util_parse_bool(v, &b) == -1) {
-		bad = "blocking";
-		goto skip;
-	} else if (v != NULL)
-		sc->blocking = b;
-	if ((v = json_string_value(json_object_get(vals, "family"))) != NULL) {
-		if (strcasecmp(v, "AF_INET") == 0)
-			sc->family = AF_INET;
-		else if (strcasecmp(v, "AF_INET6") == 0)
-			sc->family = AF_INET6;
-		else if (strcasecmp(v, "AF_UNIX") == 0)
-			sc->family = AF_UNIX;
-		else {
-			bad = "family";
-			goto skip;
-		}
-	}
-	if ((v = json_string_value(json_object_get(vals, "type"))) != NULL) {
-		if (strcasecmp(v, "SOCK_STREAM") == 0)
-			sc->type = SOCK_STREAM;
-		else if (strcasecmp(v, "SOCK_DGRAM") == 0)
-			sc->type = SOCK_DGRAM;
-		else if (strcasecmp(v, "SOCK_RAW") == 0)
-			sc->type = SOCK_RAW;
-		else if (strcasecmp(v, "SOCK_RDM") == 0)
-			sc->type = SOCK_RDM;
-		else if (strcasecmp(v, "SOCK_SEQPACKET") == 0)
-			sc->type = SOCK_SEQPACKET;
-		else {
-			bad = "type";
-			goto skip;
-		}
-	}
-	if ((v = json_string_value(json_object_get(vals, "proto"))) != NULL) {
-		if ((pe = getprotobyname(v)) == NULL) {
-			bad = "proto";
-			goto skip;
-		}
-		sc->proto = pe->p_proto;
-	}
 	if (sc->path != NULL)
 		sc->family = AF_UNIX;
 	return (sc);
-
-skip:
-	r = pyjson_str_repr(v);
-	load_skip(l, s->file, sect_line(s, bad), "Failed to create socket "
-	    "'%s': invalid %s %s; socket skipped", sc->name, bad, r);
-	free(r);
-	socket_cfg_free(sc);
-	return (NULL);
 }
 
 /* Read one [plugin:NAME]; NULL on error. */
@@ -999,7 +917,7 @@ config_plugin_dir(void)
 }
 
 /*
- * The program a plugin's `use` names (DECISIONS 6): a bundled plugin's
+ * The program a plugin's `use` names (doc/design.md §11): a bundled plugin's
  * class name, or the path of an executable. NULL + *cause otherwise.
  */
 char *
@@ -1039,7 +957,7 @@ config_plugin_program(const char *use, char **cause)
 }
 
 /* The --config string Circus gives a plugin: every key but `use`, sorted,
- * "key:value" joined with ":::" (plugins.md §2). Caller frees. */
+ * "key:value" joined with ":::" (doc/design.md §11). Caller frees. */
 static char *
 plugin_config_string(const struct plugin_cfg *p)
 {
@@ -1074,7 +992,7 @@ plugin_config_string(const struct plugin_cfg *p)
 }
 
 /* The plugin's command line, each word quoted: shell-splitting it gives
- * back exactly the argv (plugins.md §2, flags as Circus builds them). */
+ * back exactly the argv (doc/design.md §11, flags as Circus builds them). */
 static char *
 plugin_cmd(const struct circus_cfg *c, const struct plugin_cfg *p)
 {
@@ -1129,7 +1047,7 @@ sect_add(struct ini_sect *s, const char *name, const char *value,
 }
 
 /*
- * A plugin runs as the watcher `plugin:NAME` (plugins.md §2): append the
+ * A plugin runs as the watcher `plugin:NAME` (doc/design.md §11): append the
  * section [watcher:plugin:NAME] that Circus's arbiter builds — its
  * command line, priority 1, singleton, copy_env/copy_path, streams closed
  * unless debug — followed by every key of the plugin section, which the
@@ -1697,8 +1615,8 @@ config_load_mode(const char *path, bool lenient, char **errors)
 	}
 	load_includes(&l);
 	/*
-	 * Parse errors refuse the file in both modes (DECISIONS 8), but the
-	 * sections that could be parsed are still converted so that every
+	 * Parse errors refuse the file in both modes (doc/design.md §13), but
+	 * the sections that could be parsed are still converted so that every
 	 * error is listed at once. Nothing is dropped leniently then: the
 	 * whole file is refused anyway.
 	 */
@@ -1818,56 +1736,10 @@ cfg_streq(const char *a, const char *b)
 	return (strcmp(a, b) == 0);
 }
 
-/* True when two socket configs differ. */
-bool
-socket_cfg_changed(const struct socket_cfg *a, const struct socket_cfg *b)
-{
-	return (!cfg_streq(a->name, b->name) || !cfg_streq(a->host, b->host) ||
-	    a->port != b->port || !cfg_streq(a->path, b->path) ||
-	    a->family != b->family || a->type != b->type ||
-	    a->proto != b->proto || a->backlog != b->backlog ||
-	    !cfg_streq(a->interface, b->interface) || a->umask != b->umask ||
-	    a->replace != b->replace || a->so_reuseport != b->so_reuseport ||
-	    a->blocking != b->blocking || !json_equal(a->raw, b->raw));
-}
-
 /* True when two plugin configs differ (any key of the section). */
 bool
 plugin_cfg_changed(const struct plugin_cfg *a, const struct plugin_cfg *b)
 {
 	return (!cfg_streq(a->name, b->name) || !cfg_streq(a->use, b->use) ||
 	    a->priority != b->priority || !json_equal(a->raw, b->raw));
-}
-
-/* True when two [circus] sections differ. */
-bool
-circus_cfg_changed(const struct circus_cfg *a, const struct circus_cfg *b)
-{
-	return (!cfg_streq(a->endpoint, b->endpoint) ||
-	    !cfg_streq(a->endpoint_owner, b->endpoint_owner) ||
-	    !cfg_streq(a->pubsub_endpoint, b->pubsub_endpoint) ||
-	    !cfg_streq(a->multicast_endpoint, b->multicast_endpoint) ||
-	    !cfg_streq(a->curve_server_cert, b->curve_server_cert) ||
-	    !cfg_streq(a->curve_clients, b->curve_clients) ||
-	    !cfg_streq(a->curve_readonly_clients,
-	    b->curve_readonly_clients) ||
-	    a->plaintext_tcp != b->plaintext_tcp ||
-	    a->statsd != b->statsd ||
-	    !cfg_streq(a->stats_endpoint, b->stats_endpoint) ||
-	    !cfg_streq(a->metrics_endpoint, b->metrics_endpoint) ||
-	    a->check_delay != b->check_delay ||
-	    a->warmup_delay != b->warmup_delay || a->umask != b->umask ||
-	    !cfg_streq(a->pidfile, b->pidfile) ||
-	    !cfg_streq(a->loglevel, b->loglevel) ||
-	    !cfg_streq(a->logoutput, b->logoutput) ||
-	    !cfg_streq(a->loggerconfig, b->loggerconfig) ||
-	    a->debug != b->debug || a->httpd != b->httpd ||
-	    !cfg_streq(a->httpd_host, b->httpd_host) ||
-	    a->httpd_port != b->httpd_port ||
-	    !cfg_streq(a->fqdn_prefix, b->fqdn_prefix) ||
-	    a->backoff_min_s != b->backoff_min_s ||
-	    a->backoff_factor != b->backoff_factor ||
-	    a->backoff_max_s != b->backoff_max_s ||
-	    a->backoff_reset_s != b->backoff_reset_s ||
-	    (a->raw != NULL && b->raw != NULL && !json_equal(a->raw, b->raw)));
 }

@@ -41,8 +41,9 @@ struct circus_cfg {
 	char	*httpd_host;
 	int	 httpd_port;
 	char	*fqdn_prefix;
-	/* Crash back-off (ours, DECISIONS 3): first delay, factor, cap, and the
-	 * uptime after which a process counts as healthy and resets it. */
+	/* Crash back-off (ours, doc/design.md §5): first delay, factor, cap,
+	 * and the uptime after which a process counts as healthy and resets
+	 * it. */
 	double	 backoff_min_s;		/* 0.1 */
 	double	 backoff_factor;	/* 2.0 */
 	double	 backoff_max_s;		/* 30.0 */
@@ -166,7 +167,7 @@ struct config {
  */
 struct config *config_load(const char *path, char **errors);
 /*
- * Same for reloadconfig (DECISIONS 8): an error inside one [watcher:*],
+ * Same for reloadconfig (doc/design.md §13): an error inside one [watcher:*],
  * [socket:*] or [plugin:*] section only drops that section (listed in
  * config->invalid and config->warnings); parse errors, missing files and
  * [circus] errors still refuse the whole file.
@@ -194,7 +195,6 @@ void socket_cfg_free(struct socket_cfg *);
 /* True when two configs differ the way reloadconfig cares about. */
 bool watcher_cfg_changed(const struct watcher_cfg *, const struct watcher_cfg *,
     bool *only_numprocesses);
-bool socket_cfg_changed(const struct socket_cfg *, const struct socket_cfg *);
 struct plugin_cfg *plugin_cfg_dup(const struct plugin_cfg *);
 void plugin_cfg_free(struct plugin_cfg *);
 bool plugin_cfg_changed(const struct plugin_cfg *, const struct plugin_cfg *);
@@ -202,7 +202,33 @@ bool plugin_cfg_changed(const struct plugin_cfg *, const struct plugin_cfg *);
  * $CIRCUS_PLUGIN_DIR, else next to the running executable) or the path of
  * an executable. NULL + *cause (allocated) when it names neither. */
 char *config_plugin_program(const char *use, char **cause);
+
+/* ---- the [socket:*] option table (options-socket.c) ---- */
+
+/* Fill a socket config's options from its section's values (object of
+ * strings): 0, or -1 with *bad naming the invalid option and *fatal
+ * saying whether that refuses the file or only skips the socket. */
+int socket_cfg_read(struct socket_cfg *, const json_t *values,
+    const char **bad, bool *fatal);
+/* True when reloadconfig must bind the second in place of the first. */
+bool socket_cfg_changed(const struct socket_cfg *, const struct socket_cfg *);
+
+/* ---- the [circus] option table (options-circus.c) ---- */
+
+/* True when two [circus] sections differ (an option or a key as read). */
 bool circus_cfg_changed(const struct circus_cfg *, const struct circus_cfg *);
+/* Names of the options that differ from o to n: the ones reloadconfig
+ * applies live (live), or the ones only a full restart applies. New
+ * array. */
+json_t *circus_cfg_diff(const struct circus_cfg *o, const struct circus_cfg *n,
+    bool live);
+/* "a, b and c": every option only a full restart applies. New string. */
+char *circus_cfg_restart_names(void);
+/* Copy one option from n into o; -1 if there is no such option. */
+int circus_cfg_take(struct circus_cfg *o, const struct circus_cfg *n,
+    const char *name);
+/* `globaloptions` object (5 keys in Circus order). Caller owns. */
+json_t *circus_cfg_globaloptions(const struct circus_cfg *);
 
 /* ---- the option table (options-table.c) ---- */
 
@@ -233,9 +259,6 @@ int watcher_opt_validate(const char *key, const json_t *value, char **cause);
  */
 int watcher_cfg_set(struct watcher_cfg *, const char *key, const json_t *value,
     enum opt_action *action, char **cause);
-/* `globaloptions` object (5 keys in Circus order). Caller owns. */
-json_t *circus_cfg_globaloptions(const struct circus_cfg *);
-
 /*
  * Apply the `options` object of an `add` request to a watcher made by
  * watcher_cfg_new_add, as Circus's constructor does (rlimit_* into

@@ -6,11 +6,9 @@
  * properties -> watcher lookup -> exec -> reply envelope), and parked
  * replies for commands that complete later.
  */
-#include <sys/stat.h>
 
 #include <ctype.h>
 #include <malloc.h>
-#include <pwd.h>
 #include <unistd.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -30,15 +28,8 @@
 
 #define CONTROLLER_MAX_MSG	(16 * 1024 * 1024)
 #define CONTROLLER_TRIM_AT	(1024 * 1024)
-#define CONTROLLER_PUB_HWM	100000
 
 static void controller_drain(struct arbiter *);
-
-/* Request bytes read since the last malloc_trim(). */
-static size_t controller_untrimmed;
-/* A reply was sent since a drain last reached EAGAIN: the send may have
- * consumed the ZMQ_FD edge of a request that came meanwhile. */
-static bool controller_sent = true;
 
 /* New request context. */
 struct cmd_ctx *
@@ -175,7 +166,7 @@ controller_send(struct arbiter *a, const char *identity, size_t idlen,
 
 	if (a->router_raw == NULL)
 		return;
-	controller_sent = true;
+	a->ctl_sent = true;
 	if (controller_batching) {
 		id = &controller_batch[controller_nbatch].id;
 		m = &controller_batch[controller_nbatch].body;
@@ -325,52 +316,6 @@ controller_fail_parked(struct arbiter *a)
 	}
 }
 
-/* Run a parsed request through the pipeline. */
-static void
-controller_dispatch(struct cmd_ctx *ctx)
-{
-	const struct cmd_entry *ce;
-	const char *const *req;
-	enum cmd_status st;
-	char *repr;
-
-	ce = cmd_find(ctx->command);
-	if (ce == NULL) {
-		repr = pyjson_str_repr(ctx->command);
-		cmd_error(ctx, 2, "unknown command: %s", repr);
-		free(repr);
-		controller_reply(ctx, CMD_ERROR);
-		return;
-	}
-	ctx->command = ce->name;
-	if (ctx->readonly && !(ce->flags & CMD_READONLY)) {
-		cmd_error(ctx, 3, "command %s refused: this client's key is "
-		    "read-only (curve_readonly_clients)", ce->name);
-		controller_reply(ctx, CMD_ERROR);
-		return;
-	}
-	for (req = ce->required; req != NULL && *req != NULL; req++) {
-		if (json_object_get(ctx->props, *req) == NULL) {
-			cmd_error(ctx, 3, "message invalid '%s' is missing",
-			    *req);
-			controller_reply(ctx, CMD_ERROR);
-			return;
-		}
-	}
-	if (ce->validate != NULL && ce->validate(ctx) == CMD_ERROR) {
-		controller_reply(ctx, CMD_ERROR);
-		return;
-	}
-	if ((ce->flags & CMD_WATCHER) && !cmd_watcher_opt(ctx, &ctx->watcher)) {
-		controller_reply(ctx, CMD_ERROR);
-		return;
-	}
-	ctx->waiting = cmd_prop_bool(ctx, "waiting", false);
-	st = ce->exec(ctx);
-	if (st != CMD_WAIT)
-		controller_reply(ctx, st);
-}
-
 /* Handle one request body from the client with this ROUTER identity: the
  * whole pipeline (also the entry point of tests/fuzz/fuzz-request.c). */
 void
@@ -389,6 +334,7 @@ controller_handle_request_as(struct arbiter *a, const char *identity,
 	json_error_t jerr;
 	json_t *req, *cmd, *mt;
 	const char *b = body;
+	enum cmd_status st;
 
 	ctx = cmd_ctx_new(a);
 	ctx->readonly = readonly;
@@ -443,7 +389,9 @@ controller_handle_request_as(struct arbiter *a, const char *identity,
 	ctx->command_buf = xstrdup(json_string_value(cmd));
 	ctx->command = ctx->command_buf;
 	json_decref(req);
-	controller_dispatch(ctx);
+	st = a->commands->dispatch(ctx);
+	if (st != CMD_WAIT)
+		controller_reply(ctx, st);
 }
 
 /* Did a client with a read-only CURVE key send m? (auth.c's User-Id) */
@@ -499,18 +447,18 @@ controller_drain(struct arbiter *a)
 		if (n == 0) {
 			controller_batching = false;
 			controller_flush(a);
-			controller_sent = false;
+			a->ctl_sent = false;
 			/* A burst (or one huge request) is over: give the
 			 * memory its parsing freed back, RSS returns to its
 			 * level instead of staying at the burst's peak. */
-			if (controller_untrimmed >= CONTROLLER_TRIM_AT) {
+			if (a->ctl_untrimmed >= CONTROLLER_TRIM_AT) {
 				malloc_trim(0);
-				controller_untrimmed = 0;
+				a->ctl_untrimmed = 0;
 			}
 			return;
 		}
 		for (i = 0; i < n && i < 3; i++)
-			controller_untrimmed += zmq_msg_size(&parts[i]);
+			a->ctl_untrimmed += zmq_msg_size(&parts[i]);
 		if (n == 2)
 			controller_handle_request_as(a,
 			    zmq_msg_data(&parts[0]), zmq_msg_size(&parts[0]),
@@ -546,153 +494,9 @@ controller_prepare_cb(UNUSED struct ev_loop *loop, ev_prepare *pw,
 {
 	struct arbiter *a = pw->data;
 
-	if (controller_sent)
+	if (a->ctl_sent)
 		controller_drain(a);
 	fdreserve_report();
-}
-
-/* chown the ipc socket file to endpoint_owner (name or number). */
-static int
-controller_chown(const char *path, const char *owner, char **cause)
-{
-	struct passwd *pw;
-	char *end;
-	long uid;
-
-	uid = strtol(owner, &end, 10);
-	if (*owner == '\0' || *end != '\0') {
-		if ((pw = getpwnam(owner)) == NULL) {
-			*cause = xprintf("endpoint_owner: unknown user '%s'",
-			    owner);
-			return -1;
-		}
-		uid = pw->pw_uid;
-	}
-	if (chown(path, (uid_t)uid, (gid_t)-1) == -1) {
-		*cause = xprintf("endpoint_owner: chown %s: %s", path,
-		    strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-/* An ipc:// endpoint's directory is created if missing (each missing
- * component owner-only, 0700), as `mkdir -p` would. */
-static int
-controller_ipc_dir(const char *endpoint, char **cause)
-{
-	char *path, *p;
-	bool last;
-
-	if (strncmp(endpoint, "ipc://", 6) != 0 || endpoint[6] == '@')
-		return 0;
-	path = xstrdup(endpoint + 6);
-	if ((p = strrchr(path, '/')) == NULL || p == path) {
-		free(path);
-		return 0;
-	}
-	*p = '\0';
-	for (p = path + 1; ; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		last = *p == '\0';
-		*p = '\0';
-		if (mkdir(path, 0700) == -1 && errno != EEXIST) {
-			*cause = xprintf("cannot create the directory %s of "
-			    "endpoint %s: %s", path, endpoint, strerror(errno));
-			free(path);
-			return -1;
-		}
-		if (last)
-			break;
-		*p = '/';
-	}
-	free(path);
-	return 0;
-}
-
-/* The inode of an ipc:// endpoint's socket file (0: none). */
-static ino_t
-controller_ipc_ino(const char *endpoint)
-{
-	struct stat st;
-
-	if (strncmp(endpoint, "ipc://", 6) != 0 || endpoint[6] == '@' ||
-	    stat(endpoint + 6, &st) == -1 || !S_ISSOCK(st.st_mode))
-		return 0;
-	return st.st_ino;
-}
-
-/* Remove the socket file of an ipc:// endpoint we closed, unless another
- * daemon has bound that path since. */
-static void
-controller_ipc_unlink(const char *endpoint, ino_t ino)
-{
-	if (ino != 0 && controller_ipc_ino(endpoint) == ino)
-		(void)unlink(endpoint + 6);
-}
-
-/*
- * Bind sock to the endpoint of the [circus] option field: its ipc
- * directory made (0700), a CURVE server on tcp:// when CURVE is on (with
- * the certificate of old during a full restart, which hands it over only
- * once the new arbiter is bound), an ipc socket file owner-only (0600).
- */
-static int
-controller_bind_one(struct arbiter *a, const struct arbiter *old,
-    zsock_t *sock, const char *field, const char *endpoint, char **cause)
-{
-	mode_t	mask;
-	int	rc;
-
-	if (controller_ipc_dir(endpoint, cause) == -1)
-		return -1;
-	auth_apply(old != NULL && a->server_cert == NULL ? old : a, sock,
-	    endpoint);
-	mask = umask(0177);
-	rc = zsock_bind(sock, "%s", endpoint);
-	umask(mask);
-	if (rc == -1) {
-		*cause = xprintf("cannot bind %s %s: %s", field, endpoint,
-		    zmq_strerror(errno));
-		return -1;
-	}
-	if (strncmp(endpoint, "ipc://", 6) == 0 && endpoint[6] != '@' &&
-	    chmod(endpoint + 6, 0600) == -1) {
-		*cause = xprintf("%s: chmod 0600 %s: %s", field, endpoint + 6,
-		    strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-/* Bind the PUB socket on the pubsub endpoint. */
-static int
-controller_bind_pub(struct arbiter *a, const struct arbiter *old,
-    char **cause)
-{
-	const char *ep = a->cfg->circus.pubsub_endpoint;
-	zsock_t *pub;
-
-	pub = zsock_new(ZMQ_PUB);
-	if (pub == NULL) {
-		*cause = xstrdup("cannot create the pub/sub socket");
-		return -1;
-	}
-	zsock_set_linger(pub, 0);
-	/* A subscriber descheduled for a second must not lose events of a
-	 * busy daemon (1000, ZeroMQ's default, is half a second of churn);
-	 * still bounded: one that stops reading costs at most this many. */
-	zsock_set_sndhwm(pub, CONTROLLER_PUB_HWM);
-	if (controller_bind_one(a, old, pub, "pubsub_endpoint", ep,
-	    cause) == -1) {
-		zsock_destroy(&pub);
-		return -1;
-	}
-	a->pub = pub;
-	a->pub_raw = zsock_resolve(pub);
-	a->pub_ino = controller_ipc_ino(ep);
-	return 0;
 }
 
 /* Bind the ROUTER socket on the control endpoint. */
@@ -715,32 +519,28 @@ controller_bind_router(struct arbiter *a, const struct arbiter *old,
 	    sizeof maxmsg);
 	zmq_setsockopt(zsock_resolve(router), ZMQ_ROUTER_MANDATORY, &zero,
 	    sizeof zero);
-	if (controller_bind_one(a, old, router, "endpoint", c->endpoint,
+	if (endpoint_bind(a, old, router, "endpoint", c->endpoint,
 	    cause) == -1) {
 		zsock_destroy(&router);
 		return -1;
 	}
 	a->router = router;
 	a->router_raw = zsock_resolve(router);
-	a->router_ino = controller_ipc_ino(c->endpoint);
+	a->router_ino = endpoint_ipc_ino(c->endpoint);
 	if (c->endpoint_owner != NULL && strncmp(c->endpoint, "ipc://", 6) == 0 &&
-	    controller_chown(c->endpoint + 6, c->endpoint_owner, cause) == -1)
+	    endpoint_chown(c->endpoint + 6, c->endpoint_owner, cause) == -1)
 		return -1;
 	return 0;
 }
 
-/* Bind the endpoints a does not share with old (a full restart keeps
- * those: same sockets, subscribers stay connected); old NULL: every
- * endpoint not bound yet. */
+/* Bind the control endpoint unless a shares it with old (a full restart
+ * keeps it: same socket, clients stay connected); old NULL: bind it if
+ * not bound yet. */
 int
 controller_bind(struct arbiter *a, const struct arbiter *old, char **cause)
 {
 	const struct circus_cfg *c = &a->cfg->circus;
 
-	if (a->pub == NULL && (old == NULL || old->pub == NULL ||
-	    strcmp(c->pubsub_endpoint, old->cfg->circus.pubsub_endpoint) != 0) &&
-	    controller_bind_pub(a, old, cause) == -1)
-		return -1;
 	if (a->router == NULL && (old == NULL || old->router == NULL ||
 	    strcmp(c->endpoint, old->cfg->circus.endpoint) != 0) &&
 	    controller_bind_router(a, old, cause) == -1)
@@ -748,19 +548,12 @@ controller_bind(struct arbiter *a, const struct arbiter *old, char **cause)
 	return 0;
 }
 
-/* Take over old's sockets on the endpoints next did not bind itself,
- * and its ZAP handler. */
+/* Take over old's ROUTER if next did not bind its own endpoint. */
 void
 controller_handover(struct arbiter *old, struct arbiter *next)
 {
 	controller_flush(old);
-	auth_handover(old, next);
-	if (next->pub == NULL && old->pub != NULL) {
-		next->pub = old->pub;
-		next->pub_raw = old->pub_raw;
-		next->pub_ino = old->pub_ino;
-		old->pub = old->pub_raw = NULL;
-	}
+	next->ctl_untrimmed = old->ctl_untrimmed;
 	if (next->router == NULL && old->router != NULL) {
 		ev_io_stop(old->loop, &old->router_w);
 		ev_prepare_stop(old->loop, &old->router_prepare);
@@ -783,20 +576,20 @@ controller_open(struct arbiter *a, char **cause)
 	 * them to 10/20 MB and keep that much freed memory in the heap. */
 	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
-	if (auth_open(a, cause) == -1 || controller_bind(a, NULL, cause) == -1)
+	if (controller_bind(a, NULL, cause) == -1)
 		return -1;
 	zmq_getsockopt(a->router_raw, ZMQ_FD, &fd, &sz);
 	ev_io_init(&a->router_w, controller_io_cb, fd, EV_READ);
 	a->router_w.data = a;
 	ev_io_start(a->loop, &a->router_w);
-	controller_sent = true;	/* a first look before the first sleep */
+	a->ctl_sent = true;	/* a first look before the first sleep */
 	ev_prepare_init(&a->router_prepare, controller_prepare_cb);
 	a->router_prepare.data = a;
 	ev_prepare_start(a->loop, &a->router_prepare);
 	return 0;
 }
 
-/* Close both sockets. */
+/* Close the ROUTER (the replies it holds leave first). */
 void
 controller_close(struct arbiter *a)
 {
@@ -814,17 +607,6 @@ controller_close(struct arbiter *a)
 		zsock_destroy(&s);
 		a->router = NULL;
 		a->router_raw = NULL;
-		controller_ipc_unlink(a->cfg->circus.endpoint, a->router_ino);
+		endpoint_ipc_unlink(a->cfg->circus.endpoint, a->router_ino);
 	}
-	if (a->pub != NULL) {
-		s = a->pub;
-		/* final stop events reach subscribers (DECISIONS 13) */
-		zsock_set_linger(s, 1000);
-		zsock_destroy(&s);
-		a->pub = NULL;
-		a->pub_raw = NULL;
-		controller_ipc_unlink(a->cfg->circus.pubsub_endpoint,
-		    a->pub_ino);
-	}
-	auth_close(a);
 }

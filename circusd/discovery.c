@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Multicast discovery (protocol.md §9): answer any datagram on the
+ * Multicast discovery (doc/design.md §17.8): answer any datagram on the
  * multicast port with {"endpoint": "<control endpoint>"}, plus (ours, for
  * `circusctl --discover`) "pubsub_endpoint" and, when CURVE is on, the
  * server's "curve_public_key". Any error only disables discovery, with

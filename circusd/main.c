@@ -2,7 +2,7 @@
 /*
  * circusd: command line, daemonization, pidfile, logging, and the main
  * loop (re-created in place for a full `restart`). Exits 0 after quit,
- * 1 when it cannot start (DECISIONS 13).
+ * 1 when it cannot start (doc/design.md §15).
  */
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -75,7 +75,7 @@ daemon_wait(int rfd)
 	_exit(ready ? 0 : 1);
 }
 
-/* Fork twice, detach, point stdio at /dev/null (lifecycle.md §12); startup
+/* Fork twice, detach, point stdio at /dev/null (doc/design.md §15); startup
  * errors go to the started process through a pipe (daemon_ready). */
 static void
 daemonize(void)
@@ -354,7 +354,8 @@ main(int argc, char **argv)
 		log_info("Starting master on pid %d", (int)getpid());
 		stats_tree_start();
 		if (a == NULL)
-			a = arbiter_new(loop, cfg, path, &cause);
+			a = arbiter_new(loop, cfg, path, &cmd_commands,
+			    &cause);
 		if (arbiter_start(a, &cause) == -1) {
 			log_msg(LOG_LEVEL_CRITICAL, "%s", cause);
 			fprintf(errout, "circusd: %s\n", cause);

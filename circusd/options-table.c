@@ -2,8 +2,8 @@
 /*
  * The watcher option table: one line per option, driving the ini loader's
  * typed conversion, `options`, `get`, `set`/`add` validation and `set`
- * itself, plus `globaloptions`. Works on struct watcher_cfg only: the
- * caller runs the follow-up action (manage or reload).
+ * itself. Works on struct watcher_cfg only: the caller runs the follow-up
+ * action (manage or reload). [circus] has its table in options-circus.c.
  */
 
 #include <sys/types.h>
@@ -1034,19 +1034,4 @@ watcher_cfg_add_options(struct watcher_cfg *cfg, const json_t *options,
 		return (-1);
 	}
 	return (0);
-}
-
-/* `globaloptions` object (5 keys in Circus order). */
-json_t *
-circus_cfg_globaloptions(const struct circus_cfg *c)
-{
-	return (json_pack("{s:s s:s s:s s:f s:s}",
-	    "endpoint", c->endpoint != NULL ? c->endpoint : "",
-	    "stats_endpoint", c->stats_endpoint != NULL ?
-	    c->stats_endpoint : "",
-	    "pubsub_endpoint", c->pubsub_endpoint != NULL ?
-	    c->pubsub_endpoint : "",
-	    "check_delay", c->check_delay,
-	    "multicast_endpoint", c->multicast_endpoint != NULL ?
-	    c->multicast_endpoint : ""));
 }

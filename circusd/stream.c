@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Stream sinks for worker output (config.md §11) and the per-process pipe
+ * Stream sinks for worker output (doc/design.md §14) and the per-process pipe
  * readers feeding them. Nothing here may block the loop or stall a worker:
  * files are O_NONBLOCK|O_APPEND, what a sink cannot take at once is dropped
  * and counted (never buffered), and pipes are always drained.
@@ -72,6 +72,7 @@ struct stream {
 	char		*watcher;
 	char		*path;		/* file classes; NULL for stdout/queue */
 	char		*time_format;	/* NULL = no prefix */
+	double		(*clock)(void);	/* wall-clock seconds */
 
 	int		 fd;		/* -1 = closed */
 	bool		 fd_socket;	/* stdout is a socket: sendmsg() */
@@ -129,10 +130,8 @@ struct outpipe {
 	/* the last bytes read, for a failure report (outpipe_tail) */
 	char		 tail[OUTPIPE_TAIL_MAX];
 	size_t		 tail_len;
+	double		 flush_s;	/* a partial line waits this long */
 };
-
-double (*stream_clock)(void) = stream_clock_real;
-double outpipe_flush_s = 1.0;
 
 /* One read buffer for every pipe: the loop is single-threaded. */
 static char outpipe_scratch[OUTPIPE_LINE_MAX];
@@ -295,7 +294,7 @@ stream_try_open(struct stream *s)
 		errno = EBADF;
 		return -1;
 	}
-	now = stream_clock();
+	now = s->clock();
 	if (s->open_retry_at != 0 && now < s->open_retry_at &&
 	    s->open_retry_at - now <= STREAM_OPEN_RETRY_S) {
 		errno = s->open_errno;
@@ -507,6 +506,14 @@ stream_configure(struct stream *s, const json_t *conf)
 struct stream *
 stream_new(const char *watcher, const json_t *conf, char **cause)
 {
+	return stream_new_clocked(watcher, conf, stream_clock_real, cause);
+}
+
+/* The same with the clock it reads (see stream.h). */
+struct stream *
+stream_new_clocked(const char *watcher, const json_t *conf,
+    double (*clock)(void), char **cause)
+{
 	struct stream *s;
 	char buf[64], *msg;
 	const char *class, *filename;
@@ -543,6 +550,7 @@ stream_new(const char *watcher, const json_t *conf, char **cause)
 
 	tzset();
 	s = xcalloc(1, sizeof *s);
+	s->clock = clock;
 	s->class = c;
 	s->watcher = xstrdup(watcher);
 	s->fd = -1;
@@ -581,7 +589,7 @@ stream_new(const char *watcher, const json_t *conf, char **cause)
 	}
 	if (c == STREAM_TIMED) {
 		s->rollover_at = stream_timed_next(s,
-		    existed ? st.st_mtime : (time_t)stream_clock());
+		    existed ? st.st_mtime : (time_t)s->clock());
 	}
 	return s;
 }
@@ -731,7 +739,7 @@ stream_drop(struct stream *s, const char *data, size_t len, int err)
 	s->pending_lines += lines;
 	if (!first)
 		return;
-	now = stream_clock();
+	now = s->clock();
 	if (s->last_error_log != 0 && now >= s->last_error_log &&
 	    now - s->last_error_log < STREAM_ERROR_LOG_S)
 		return;
@@ -903,7 +911,7 @@ stream_prefix(const struct stream *s, pid_t pid, char *buf, size_t size)
 	char tbuf[256];
 	int n;
 
-	stream_strftime(s->time_format, stream_clock(), false, tbuf,
+	stream_strftime(s->time_format, s->clock(), false, tbuf,
 	    sizeof tbuf);
 	n = snprintf(buf, size, "%s [%ld] | ", tbuf, (long)pid);
 	if (n < 0)
@@ -1177,7 +1185,7 @@ stream_write(struct stream *s, pid_t pid, const char *buf, size_t len)
 		stream_watch_check(s);
 		break;
 	case STREAM_TIMED:
-		now = stream_clock();
+		now = s->clock();
 		if ((time_t)now >= s->rollover_at)
 			stream_timed_rollover(s, (time_t)now);
 		break;
@@ -1392,7 +1400,7 @@ outpipe_arm(struct outpipe *op)
 	if (op->len == 0 || op->fd == -1)
 		ev_timer_stop(op->loop, &op->flush_timer);
 	else if (!ev_is_active(&op->flush_timer)) {
-		ev_timer_set(&op->flush_timer, outpipe_flush_s, 0.);
+		ev_timer_set(&op->flush_timer, op->flush_s, 0.);
 		ev_timer_start(op->loop, &op->flush_timer);
 	}
 }
@@ -1421,6 +1429,13 @@ outpipe_flush_cb(UNUSED struct ev_loop *loop, ev_timer *w,
 	outpipe_flush(op, utf8_complete(op->buf, op->len));
 }
 
+/* How long a partial line waits before it is handed over (see stream.h). */
+void
+outpipe_set_flush(struct outpipe *op, double seconds)
+{
+	op->flush_s = seconds;
+}
+
 /* Start reading a child's pipe into sink (see stream.h). */
 struct outpipe *
 outpipe_new(struct ev_loop *loop, int fd, struct stream *sink, pid_t pid)
@@ -1437,8 +1452,9 @@ outpipe_new(struct ev_loop *loop, int fd, struct stream *sink, pid_t pid)
 	op->fd = fd;
 	op->sink = sink;
 	op->pid = pid;
+	op->flush_s = OUTPIPE_FLUSH_S;
 	ev_io_init(&op->io, outpipe_read_cb, fd, EV_READ);
-	ev_timer_init(&op->flush_timer, outpipe_flush_cb, outpipe_flush_s, 0.);
+	ev_timer_init(&op->flush_timer, outpipe_flush_cb, op->flush_s, 0.);
 	ev_io_start(loop, &op->io);
 	return op;
 }

@@ -25,9 +25,14 @@ struct outpipe;
 #define OUTPIPE_TAIL_MAX	512
 
 /* Create a sink from a stream conf (object with "class" or "filename" and
- * string options, as in config.md §11). NULL + *cause (allocated, naming
+ * string options, as in doc/design.md §17.5). NULL + *cause (allocated, naming
  * the watcher and file) on error. */
 struct stream *stream_new(const char *watcher, const json_t *conf, char **cause);
+/* The same, reading the wall clock through clock (stream_clock_real for
+ * stream_new; tests give a fake one): time_format prefixes, timed
+ * rotation, rate limits of its error log. */
+struct stream *stream_new_clocked(const char *watcher, const json_t *conf,
+    double (*clock)(void), char **cause);
 /* Write one complete chunk of output of process pid (the pipe reader hands
  * over whole lines where it can). */
 void stream_write(struct stream *, pid_t pid, const char *buf, size_t len);
@@ -86,12 +91,11 @@ const struct stream *outpipe_sink(const struct outpipe *);
 /* Bytes of partial line currently buffered (<= OUTPIPE_LINE_MAX). */
 size_t outpipe_buffered(const struct outpipe *);
 
-/* Test hooks. stream_clock gives wall-clock seconds (time_format prefixes,
- * timed rotation, log rate limiting); it defaults to stream_clock_real.
- * outpipe_flush_s is how long a partial line may wait for its end before
- * it is handed over anyway (default 1 s). */
-extern double (*stream_clock)(void);
+/* Wall-clock seconds, the clock of stream_new's sinks. */
 double stream_clock_real(void);
-extern double outpipe_flush_s;
+/* How long a partial line may wait for its end before it is handed over
+ * anyway: OUTPIPE_FLUSH_S unless set (tests shorten it). */
+#define OUTPIPE_FLUSH_S	1.0
+void outpipe_set_flush(struct outpipe *, double seconds);
 
 #endif

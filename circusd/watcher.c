@@ -72,8 +72,8 @@ static void watcher_free_retired(struct watcher *, bool all);
 static void watcher_process_exited(struct watcher *, struct process *);
 static void watcher_process_unhealthy(struct watcher *, struct process *);
 
-static const char *watcher_state_names[] = { "stopped", "starting", "active",
-	"stopping" };
+static const char *const watcher_state_names[] = { "stopped", "starting",
+	"active", "stopping" };
 
 /* Name of a state as the protocol spells it. */
 const char *

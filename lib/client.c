@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Control-channel client over a ZeroMQ DEALER (protocol.md §2, §11): one
+ * Control-channel client over a ZeroMQ DEALER (doc/design.md §17.1): one
  * frame per request, replies matched by id until a deadline. A request is
  * sent once a socket monitor has seen the connection's ZMTP handshake
  * complete (with CURVE: the daemon accepted our key), so "unreachable",
  * "key refused" and "no answer" can be told apart; ZMQ_IMMEDIATE is not used: when the
  * daemon closes right after its reply (quit), it drops the reply that
  * arrived but was not read yet.
- * Also spawns the optional ssh tunnel (protocol.md §10). Never logs.
+ * Also spawns the optional ssh tunnel (doc/design.md §17.6). Never logs.
  */
 #include <sys/socket.h>
 #include <sys/types.h>

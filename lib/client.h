@@ -2,7 +2,7 @@
 /*
  * Control-channel client: a DEALER socket with a random 32-hex identity,
  * linger 0, that sends one-frame JSON requests and matches replies by id
- * (protocol.md §2). Used by circusctl, plugins and tools.
+ * (doc/design.md §17.1). Used by circusctl, plugins and tools.
  */
 #ifndef CIRCUS_CLIENT_H
 #define CIRCUS_CLIENT_H

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The process info object of protocol.md §4.2, read straight from /proc:
+ * The process info object of doc/design.md §17.2, read straight from /proc:
  * one read of /proc/<pid>/stat and one of cmdline per process (or only
  * the stat for a pid sampled again, procinfo_batch_sample). Children
  * come from a ppid table kept between calls and refreshed with one readdir
@@ -747,7 +747,7 @@ procinfo_object(struct procinfo_batch *b, pid_t pid,
 	return info;
 }
 
-/* Info object of protocol.md §4.2 for pid. */
+/* Info object of doc/design.md §17.2 for pid. */
 json_t *
 procinfo_batch_pid(struct procinfo_batch *b, pid_t pid, bool with_children,
     uint64_t *last_ticks, double *last_time)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The one /proc reader: the process info object of protocol.md §4.2 for
+ * The one /proc reader: the process info object of doc/design.md §17.2 for
  * any pid, in batches that share one clock reading and at most one /proc
  * scan for children, plus the pure formatting helpers (exposed for tests).
  * Used by circusd (stats, dstats) and circusd-stats.

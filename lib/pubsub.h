@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Reading the two-frame (topic, JSON body) messages of the event and
- * stats channels (protocol.md §7.1, §8.3) from a ZeroMQ SUB socket. */
+ * stats channels (doc/design.md §17.3, §17.4) from a ZeroMQ SUB socket. */
 #ifndef CIRCUS_PUBSUB_H
 #define CIRCUS_PUBSUB_H
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * CommandReloader (plugins.md §6): restarts a watcher when its executable
+ * CommandReloader (doc/design.md §17.7): restarts a watcher when its executable
  * changes on disk. Every loop_rate seconds (and 0.2 s after inotify
  * reports a change in the directory of a watched executable) each
  * watcher's program is resolved and stat'ed; a new modification time or a

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Flapping (plugins.md §3), done right: only exits circusd did not ask for
- * count (a `reap` whose pid had no `kill` event before it: stop, decr,
+ * Flapping (doc/design.md §17.7), done right: only exits circusd did not ask
+ * for count (a `reap` whose pid had no `kill` event before it: stop, decr,
  * restart, reload, max_age and the kill command all publish `kill`
  * first). Only processes whose `spawn` the plugin saw count: events come
  * in order on one connection, so for those it cannot have missed the
@@ -73,7 +73,7 @@ struct flapping {
 	TAILQ_HEAD(, flap_watcher) watchers;
 };
 
-/* The plugin section's options (defaults of plugins.md §3.2). */
+/* The plugin section's options (Circus's defaults, doc/design.md §17.7). */
 static void
 flap_defaults(struct plugin *p, struct flap_opts *o)
 {

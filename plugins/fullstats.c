@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * FullStats (plugins.md §5.3): every loop_rate seconds, `stats` of all
+ * FullStats (doc/design.md §17.7): every loop_rate seconds, `stats` of all
  * watchers as statsd gauges per watcher (plugin watchers left out):
  * _stats.<W>.watchers_num (its processes), cpu_max/cpu_sum,
  * mem_pct_max/mem_pct_sum and mem_max/mem_sum in bytes; an error reply

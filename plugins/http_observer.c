@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * HttpObserver (plugins.md §8): every loop_rate seconds an HTTP/1.1 GET of
- * check_url within timeout seconds. 2xx: statsd timer
+ * HttpObserver (doc/design.md §17.7): every loop_rate seconds an HTTP/1.1 GET
+ * of check_url within timeout seconds. 2xx: statsd timer
  * http_stats.request_time (ms); otherwise counters http_stats.error and
  * http_stats.error.<status> (599 for a network error or the timeout) and,
  * with restart_on_error, a restart of that watcher. Plain http:// only.

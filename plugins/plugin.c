@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The shared runtime of the bundled plugins (plugins.md §1-2): Circus's
+ * The shared runtime of the bundled plugins (doc/design.md §11): Circus's
  * plugin command line, the --config string, the SUB socket read from the
  * libev loop (ZMQ_FD is edge-triggered: drained until ZMQ_EVENTS clears,
  * and again before each loop iteration), calls and casts through
@@ -461,7 +461,7 @@ plugin_usage(const char *prog)
 	    "[plugin]\n", prog);
 }
 
-/* Parse Circus's plugin command line (cli.md §5). 1 = exit 0 now. */
+/* Parse Circus's plugin command line (doc/design.md §11). 1 = exit 0 now. */
 static int
 plugin_args(struct plugin *p, int argc, char **argv, const char **level,
     const char **output)

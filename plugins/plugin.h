@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The runtime every bundled plugin program shares (plugins.md §1): Circus's
+ * The runtime every bundled plugin program shares (doc/design.md §11): Circus's
  * plugin command line and --config string, a SUB socket on the events
  * endpoint (prefix "watcher."), a DEALER for calls and casts with timeouts
  * (lib/client.c), one libev loop and a clean stop on SIGTERM/SIGINT.
@@ -89,7 +89,7 @@ bool plugin_reply_ok(const json_t *reply);
 int plugin_cast(struct plugin *, const char *command, json_t *props);
 
 /*
- * Statsd (plugins.md §5.1): a UDP socket to host:port (options host,
+ * Statsd (doc/design.md §17.7): a UDP socket to host:port (options host,
  * port, sample_rate, application_name; default_app when unset); buckets
  * are prefixed "circus.<application_name>.watcher.". 0 or -1 (logged).
  */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * RedisObserver (plugins.md §9): every loop_rate seconds Redis's INFO at
+ * RedisObserver (doc/design.md §17.7): every loop_rate seconds Redis's INFO at
  * redis_url (redis://[:password@]host[:port][/db], hiredis) within
  * timeout seconds; each known key becomes the statsd gauge
  * redis_stats.<key> (keys this Redis does not report are skipped). A

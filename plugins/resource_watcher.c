@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * ResourceWatcher (plugins.md §7): every loop_rate seconds the `stats` of
+ * ResourceWatcher (doc/design.md §17.7): every loop_rate seconds the `stats` of
  * one watcher; its processes' max/min cpu and mem (%) and RSS are compared
  * with max_cpu, min_cpu, max_mem/min_mem (a percentage, or a size such as
  * 250M in bytes of RSS) and health_threshold; each violation is a statsd

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * StatsdEmitter (plugins.md §5.2): every event received increments the
+ * StatsdEmitter (doc/design.md §17.7): every event received increments the
  * statsd counter "<watcher>.<action>" under circus.<app>.watcher.
  */
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * WatchDog (plugins.md §4): workers send UDP heartbeats ("<pid>;<time>" by
- * default, parsed with msg_regex and its named group pid); every loop_rate
+ * WatchDog (doc/design.md §17.7): workers send UDP heartbeats ("<pid>;<time>"
+ * by default, parsed with msg_regex and its named group pid); every loop_rate
  * seconds a monitored process silent for loop_rate * max_count seconds is
  * killed (`kill` cast; the watcher respawns it). Processes are monitored
  * from their `spawn` event (watchers matching watchers_regex, anchored at

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""circus-top (cli.md §4) driven in a real terminal (tmux): it shows each
+"""circus-top (doc/design.md §17.4) driven in a real terminal (tmux): it shows each
 watcher's processes with a live CPU figure, sorts on a key, drops a group
 whose figures stop, waits for data politely, and quits cleanly on q."""
 

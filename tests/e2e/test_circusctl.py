@@ -741,7 +741,7 @@ def test_listen_default_endpoint_ignores_environment(tmp_path):
 
 
 # ---------------------------------------------------------------------------
-# bash completion hook (cli.md §1.8, extended)
+# bash completion hook (doc/design.md §17.6, extended)
 
 
 def complete(words, cword, fake=None):

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Every command of commands.md: valid use, replies (keys, order, types),
+"""Every command of Circus (doc/design.md §17.1): valid use, replies (keys, order, types),
 `waiting` true and false, and each documented error."""
 
 import os
@@ -495,7 +495,7 @@ def test_stop_start_waiting(d):
 
 def test_stop_of_stopped_watcher_waiting_reply(d):
     """A no-op, but the reply of `stop <one watcher>` with waiting is still
-    {"info": null} (commands.md §stop)."""
+    {"info": null} (as Circus answers)."""
     assert d.call("stop", name="lazy")["status"] == "ok"
     r = d.call("stop", name="lazy", waiting=True)
     assert_ok(r, ["info"])

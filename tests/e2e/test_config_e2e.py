@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The ini file loaded exactly (config.md): long lines, continuation
+"""The ini file loaded exactly (doc/design.md §17.5): long lines, continuation
 lines, `;` inside values, includes with globs, [env:a,b] sections,
 substitutions; checked through `options`/`get` and through what the
 workers really receive (/proc/<pid>/cmdline and environ, files they
@@ -498,7 +498,7 @@ def test_reloadconfig_bad_section_reported_rest_applies(circusd, wd):
 
 
 # --------------------------------------------------------------------------
-# reloadconfig (config.md §12, DECISIONS 7)
+# reloadconfig (doc/design.md §12)
 
 RELOAD_BASE = """
 [socket:web]
@@ -594,6 +594,28 @@ def test_reloadconfig_added_optional_key_is_a_change(rd, wd):
     assert not set(new) & set(plain), "adding max_age did not replace 'plain'"
     assert rd.call("get", name="plain", keys=["max_age"])["options"] == {"max_age": 1000}
     assert rd.pids("gone") == gone
+
+
+def test_reloadconfig_starts_the_safety_tick(circusd, wd):
+    """check_delay = 0 turns the safety tick off; reloadconfig to a positive
+    check_delay turns it on, and the daemon lives through its expiries (the
+    tick used to be started without its callback: a crash at the first)."""
+    d = circusd("""
+    [watcher:late]
+    cmd = /bin/sh -c 'sleep 1; touch %s/$$; exec sleep 3600'
+    """ % wd.path, check_delay=0)
+    old = d.wait_pids("late", 1)
+    d.write_ini(check_delay=0.1)
+    assert d.call("reloadconfig", waiting=True)["status"] == "ok"
+    # the [circus] change restarted the watcher: the new process marks
+    # its pid about ten ticks later
+    new = wait_until(lambda: [p for p in d.pids("late") if p not in old],
+                     timeout=20, msg="the restarted process")
+    wait_until((wd.path / str(new[0])).exists, timeout=20,
+               msg="the new process's marker")
+    assert d.alive()
+    assert d.call("globaloptions", option="check_delay")["options"] == \
+        {"check_delay": 0.1}
 
 
 def test_reloadconfig_applies_live_circus_options(rd, wd):

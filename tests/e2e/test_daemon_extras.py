@@ -9,7 +9,7 @@ from conftest import wait_until
 
 
 def test_on_demand_starts_on_socket_activity(circusd):
-    """lifecycle.md §10, intended behaviour: an on_demand watcher stays
+    """Circus's intended on_demand behaviour: an on_demand watcher stays
     stopped at boot and starts when one of the sockets becomes readable,
     even behind a higher-priority watcher (Circus's bug)."""
     d = circusd("""
@@ -65,7 +65,7 @@ def test_bad_multicast_endpoint_only_disables_discovery(circusd):
 
 
 def test_daemon_flag_detaches_and_writes_pidfile(circusd, wd):
-    """cli.md §2: --daemon forks twice and detaches; the caller gets 0 at
+    """doc/design.md §15: --daemon forks twice and detaches; the caller gets 0 at
     once; --pidfile holds the daemon's pid until it exits."""
     from conftest import Client, pid_alive, run_circusd
     d = circusd("""

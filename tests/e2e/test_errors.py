@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Failures: spawn failures (DECISIONS 4), ports in use, refused configs
-(DECISIONS 8, 13). Each must give a clear error naming the watcher or
+"""Failures: spawn failures (doc/design.md §4), ports in use, refused configs
+(doc/design.md §13, §15). Each must give a clear error naming the watcher or
 socket; the daemon keeps running (or, at start-up, exits non-zero)."""
 
 import socket
@@ -48,7 +48,7 @@ def test_spawn_failure_reported_daemon_keeps_running(circusd, kind, option, need
     good = d.pids("good")
     m = d.events.mark()
     r = d.call("start", name="broken", waiting=True, timeout=90)
-    assert r["status"] == "ok", r  # still ok (commands.md §start)
+    assert r["status"] == "ok", r  # still ok (as in Circus)
     d.wait_status("broken", "stopped", timeout=60)
     assert d.pids("broken") == []
     d.sync_events()
@@ -193,7 +193,7 @@ def test_socket_port_in_use_at_reloadconfig(circusd, wd):
 
 
 # --------------------------------------------------------------------------
-# refused configurations (DECISIONS 8, 13)
+# refused configurations (doc/design.md §13, §15)
 
 
 @pytest.mark.parametrize("bad_lines", [
@@ -202,8 +202,8 @@ def test_socket_port_in_use_at_reloadconfig(circusd, wd):
     ["numprocesses = many", "this line has no delimiter", "graceful_timeout = soon"],
 ], ids=["parse-errors", "type-errors", "mixed"])
 def test_invalid_config_every_error_listed(circusd, wd, bad_lines):
-    """DECISIONS 8: at first start an invalid file is refused whole with
-    every error listed (file:line each); exit non-zero (DECISIONS 13)."""
+    """doc/design.md §13: at first start an invalid file is refused whole with
+    every error listed (file:line each); exit non-zero (doc/design.md §15)."""
     d = circusd(ini("""
     [watcher:a]
     cmd = /bin/sleep 3600

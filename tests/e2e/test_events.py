@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """The event channel: framing, bodies and every sequence of
-protocol.md §7.4 (with DECISIONS.md 2: a process that dies on its own is
+Circus (doc/design.md §17.3; with §5: a process that dies on its own is
 reaped and replaced at once, not at the next check_delay)."""
 
 import os
@@ -315,7 +315,7 @@ def test_quit_final_events_reach_subscribers(d):
 
 
 # --------------------------------------------------------------------------
-# hooks (DECISIONS.md 5: hooks are programs)
+# hooks (doc/design.md §9: hooks are programs)
 
 HOOK = r'''#!/usr/bin/python3
 import json, os, sys, time

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Hooks as programs (DECISIONS.md 5, lifecycle.md §16): vetoes at every
+"""Hooks as programs (doc/design.md §9): vetoes at every
 point, failures and the ignore list, signal/reap hooks, and the loop
 serving other commands while a hook runs."""
 

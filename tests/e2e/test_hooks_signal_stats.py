@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Hooks of the signal and stats commands (lifecycle.md §16): `signal`
+"""Hooks of the signal and stats commands (doc/design.md §9): `signal`
 runs before_signal/after_signal around each process it signals (a veto
 holds back every signal but SIGKILL, after_signal runs anyway, no kill
 event); `stats <name>` with `extended` runs extended_stats per process and

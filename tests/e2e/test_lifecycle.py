@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """Daemon and process lifecycle, including where we deliberately do better
-than Circus (DECISIONS.md): no global lock, instant reaping, crash
+than Circus (doc/design.md): no global lock, instant reaping, crash
 back-off, whole-tree stops, signals never lost."""
 
 import json
@@ -22,7 +22,7 @@ def read_pid_file(path):
 
 
 # --------------------------------------------------------------------------
-# DECISIONS 1: no global lock
+# doc/design.md §1: no global lock
 
 
 @pytest.mark.slow
@@ -127,7 +127,7 @@ def test_sigterm_during_long_stop_is_not_lost(circusd, wd):
 
 
 # --------------------------------------------------------------------------
-# DECISIONS 2: instant reaping
+# doc/design.md §5: instant reaping
 
 
 def test_dead_process_reaped_and_replaced_at_once(circusd):
@@ -177,7 +177,7 @@ def test_process_exiting_on_its_own_is_replaced_at_once(circusd, wd):
 
 
 # --------------------------------------------------------------------------
-# DECISIONS 3: crash loops never spin
+# doc/design.md §5: crash loops never spin
 
 
 def crash_loop_daemon(circusd, cmd="/bin/false"):
@@ -372,7 +372,7 @@ def test_pidfile_directory_missing(circusd, wd):
 
 
 # --------------------------------------------------------------------------
-# the child's world (lifecycle.md §5.3) and whole-tree stops (DECISIONS 10)
+# the child's world (doc/design.md §3) and whole-tree stops (§8)
 
 
 def test_child_process_contract(circusd, wd):
@@ -418,7 +418,7 @@ def _tree_daemon(circusd, wd, stop_children):
 
 @pytest.mark.parametrize("stop_children", [False, True])
 def test_whole_tree_stops(circusd, wd, stop_children):
-    """DECISIONS 10: the SIGKILL escalation signals the whole process group
+    """doc/design.md §8: the SIGKILL escalation signals the whole process group
     and a watcher is stopped only when its group is empty (the
     grandchildren ignore SIGTERM; their parent exits on it)."""
     d = _tree_daemon(circusd, wd, stop_children)

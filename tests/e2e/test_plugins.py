@@ -1,5 +1,5 @@
-"""[plugin:*] sections run as watchers (plugins.md §2) and the bundled C
-Flapping plugin (plugins.md §3, issue 10): the crash-loop schedule, exits
+"""[plugin:*] sections run as watchers (doc/design.md §11) and the bundled C
+Flapping plugin (doc/design.md §17.7, issue 10): the crash-loop schedule, exits
 circusd asked for never counted, per-watcher flapping.* options, and the
 reason visible in status/stats and circusd's log."""
 import os

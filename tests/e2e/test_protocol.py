@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """Control-channel framing, envelope, JSON layout and garbage handling
-(protocol.md §2-§3)."""
+(doc/design.md §17.1)."""
 
 import json
 import time
@@ -211,7 +211,7 @@ def test_empty_body_no_reply(d):
                                   b'{"command": 7, "id": "ni"}',
                                   b'{"command": null, "id": "nn"}'])
 def test_non_object_or_commandless_json_errno_2(d, body):
-    """protocol.md §2.3 step 3 (recommended) and §11: every non-cast request
+    """doc/design.md §17.1: every non-cast request
     gets exactly one reply, so a plugin never hangs; errno 2."""
     d.client.raw_send([body])
     m = d.client.recv_frames(15)

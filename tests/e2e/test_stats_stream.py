@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The stats channel (protocol.md §8, issue 13): `statsd = true` makes
+"""The stats channel (doc/design.md §17.4, issue 13): `statsd = true` makes
 circusd start the `circusd-stats` watcher, which learns pids from the
 event stream and publishes stat.<watcher>.<pid>, stat.<watcher>,
 stat.circus.<pid>, stat.circus, stat.sockets.<fd> and stat.sockets once
@@ -219,7 +219,7 @@ def test_killing_circusd_stats_restarts_it(circusd, wd):
 
 
 def test_term_stops_circusd_stats_cleanly(circusd, wd):
-    """cli.md §3: TERM ends it with status 0 (then it is respawned)."""
+    """doc/design.md §17.4: TERM ends it with status 0 (then it is respawned)."""
     d, stats_ep = stats_daemon(circusd, wd, "")
     old = d.pids("circusd-stats")[0]
     ev = d.events.mark()
@@ -341,7 +341,7 @@ def test_real_prometheus_scrapes_a_watcher_series(circusd, wd):
 
 
 def test_reloadconfig_leaves_circusd_stats_alone(circusd, wd):
-    """lifecycle.md §18: reloadconfig ignores circusd-stats; a changed
+    """doc/design.md §12: reloadconfig ignores circusd-stats; a changed
     watcher is applied around it."""
     d, stats_ep = stats_daemon(circusd, wd, """
     [watcher:sleeper]
@@ -398,7 +398,7 @@ def run_statsd(wd, *args):
 
 
 def test_circusd_stats_by_hand_fails_clearly(wd):
-    """cli.md §3: without a circusd answering `list` it fails (exit 1),
+    """doc/design.md §17.4: without a circusd answering `list` it fails (exit 1),
     naming the endpoint; a bad --metrics is named before that."""
     ep = "ipc://%s/nobody.sock" % wd.path
     p = run_statsd(wd, "--endpoint", ep, "--pubsub", ep + "2")
@@ -414,7 +414,7 @@ def test_circusd_stats_by_hand_fails_clearly(wd):
 
 
 def test_socket_reads_count_a_pending_connection(circusd, wd):
-    """protocol.md §8.3 quirk: a socket found readable by the 10 ms polls
+    """Circus's quirk (doc/design.md §17.4): a socket found readable by the 10 ms polls
     counts; one pending connection nobody accepts keeps it readable."""
     d, stats_ep = stats_daemon(circusd, wd, """
     [socket:web]

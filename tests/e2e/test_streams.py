@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Worker output streams (config.md §11, lifecycle.md §13, DECISIONS 11):
+"""Worker output streams (doc/design.md §14):
 rotation by size and by time without losing or duplicating a line,
 WatchedFileStream, SIGUSR1 reopening, a slow or failing sink that never
 stalls the worker (drops counted), output drained at stop/quit, unopenable
@@ -476,7 +476,7 @@ def test_sigusr1_reopens_stream_files(circusd, wd):
 
 
 # --------------------------------------------------------------------------
-# a sink that cannot keep up never stalls the worker (DECISIONS 11)
+# a sink that cannot keep up never stalls the worker (doc/design.md §14)
 
 FLOOD_BYTES = 100 * 1024 * 1024
 
@@ -583,7 +583,7 @@ def test_slow_sink_unread_fifo_drops_with_marker_never_stalls(circusd, wd):
 
 
 # --------------------------------------------------------------------------
-# output is drained at stop and quit (DECISIONS 11)
+# output is drained at stop and quit (doc/design.md §14)
 
 
 def check_last_words(wd, pid):

@@ -180,7 +180,7 @@ def test_status_verbose_shows_backoff_and_give_up(circusd, wd):
     assert_error(r, 3)
     assert r["reason"].startswith("could not spawn a process after 2 "
                                   "attempts (error in 'ghost2': "), r
-    # a plain start keeps commands.md's "ok" (the reason is in status)
+    # a plain start keeps Circus's "ok" (the reason is in status)
     assert_ok(d.call("start", name="ghost", waiting=True))
     d.wait_status("ghost", "stopped", timeout=30)
     # the circusctl shell shows the same text

@@ -183,7 +183,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fprintf(stderr, "fuzz-request: config refused: %s\n", errors);
 		abort();
 	}
-	a = arbiter_new(loop, cfg, cfgpath, &cause);
+	a = arbiter_new(loop, cfg, cfgpath, &cmd_commands, &cause);
 	/* arbiter_start without the sockets, signals and control channel */
 	list = arbiter_sorted(a, false, &n);
 	arbiter_start_watchers(a, list, n, NULL, NULL);

@@ -24,6 +24,7 @@
 #include "config.h"
 #include "config-int.h"
 #include "pyjson.h"
+#include "xmalloc.h"
 
 #define FIX "tests/config/"
 
@@ -485,7 +486,7 @@ test_bad_values(void **state)
 }
 
 /*
- * Parse errors and typed conversion errors together (DECISIONS 8): the
+ * Parse errors and typed conversion errors together (doc/design.md §13): the
  * parsed lines are still converted, and every error is listed in line
  * order per file (files in read order); lenient loading refuses too.
  */
@@ -984,7 +985,7 @@ test_reuseport(void **state)
 }
 
 /* Plugins: sorted, priority default 1, every key kept; each one is also
- * the watcher plugin:NAME Circus builds (plugins.md §2). */
+ * the watcher plugin:NAME Circus builds (doc/design.md §11). */
 static void
 test_plugins(void **state)
 {
@@ -1042,7 +1043,7 @@ test_plugins(void **state)
 }
 
 /* A `use` that names no bundled plugin and no executable refuses the
- * file with file:line (DECISIONS 6); lenient loading drops only those. */
+ * file with file:line (doc/design.md §11); lenient loading drops only those. */
 static void
 test_plugin_unknown(void **state)
 {
@@ -1566,6 +1567,129 @@ test_globaloptions(void **state)
 	config_free(cfg);
 }
 
+/* The [circus] table (options-circus.c): which options differ, live or
+ * for a full restart, copying one over, the names the warning lists. */
+static void
+test_circus_table(void **state)
+{
+	struct config	*a, *b;
+	json_t		*live, *restart;
+	char		*s, *names;
+
+	(void)state;
+	a = load_ok(FIX "values.ini");
+	b = load_ok(FIX "values.ini");
+	live = circus_cfg_diff(&a->circus, &b->circus, true);
+	restart = circus_cfg_diff(&a->circus, &b->circus, false);
+	assert_int_equal(json_array_size(live), 0);
+	assert_int_equal(json_array_size(restart), 0);
+	json_decref(live);
+	json_decref(restart);
+	assert_false(circus_cfg_changed(&a->circus, &b->circus));
+
+	b->circus.check_delay = 1.5;
+	free(b->circus.loglevel);
+	b->circus.loglevel = xstrdup("debug");
+	free(b->circus.fqdn_prefix);
+	b->circus.fqdn_prefix = xstrdup("web");
+	b->circus.plaintext_tcp = !a->circus.plaintext_tcp;
+	assert_true(circus_cfg_changed(&a->circus, &b->circus));
+	live = circus_cfg_diff(&a->circus, &b->circus, true);
+	s = pyjson_dumps(live);
+	assert_string_equal(s, "[\"check_delay\", \"loglevel\"]");
+	free(s);
+	json_decref(live);
+	restart = circus_cfg_diff(&a->circus, &b->circus, false);
+	s = pyjson_dumps(restart);
+	assert_string_equal(s, "[\"fqdn_prefix\", \"plaintext_tcp\"]");
+	free(s);
+	json_decref(restart);
+
+	assert_int_equal(circus_cfg_take(&a->circus, &b->circus, "check_delay"),
+	    0);
+	assert_true(a->circus.check_delay == 1.5);
+	assert_int_equal(circus_cfg_take(&a->circus, &b->circus, "loglevel"), 0);
+	assert_string_equal(a->circus.loglevel, "debug");
+	assert_ptr_not_equal(a->circus.loglevel, b->circus.loglevel);
+	assert_int_equal(circus_cfg_take(&a->circus, &b->circus, "nope"), -1);
+	live = circus_cfg_diff(&a->circus, &b->circus, true);
+	assert_int_equal(json_array_size(live), 0);
+	json_decref(live);
+	assert_int_equal(circus_cfg_take(&a->circus, &b->circus, "fqdn_prefix"),
+	    0);
+	assert_int_equal(circus_cfg_take(&a->circus, &b->circus,
+	    "plaintext_tcp"), 0);
+	assert_false(circus_cfg_changed(&a->circus, &b->circus));
+	/* a key written with its default value still counts */
+	json_object_set_new(b->circus.raw, "debug", json_string("false"));
+	assert_true(circus_cfg_changed(&a->circus, &b->circus));
+
+	names = circus_cfg_restart_names();
+	assert_non_null(strstr(names, "endpoint, stats_endpoint, "));
+	assert_null(strstr(names, "check_delay"));
+	assert_null(strstr(names, "backoff"));
+	assert_int_equal(strcmp(names + strlen(names) -
+	    strlen("curve_server_cert and plaintext_tcp"),
+	    "curve_server_cert and plaintext_tcp"), 0);
+	free(names);
+	config_free(a);
+	config_free(b);
+}
+
+/* The [socket:*] table (options-socket.c): conversions, ranges, which bad
+ * value refuses the file and which skips the socket, the comparison. */
+static void
+test_socket_table(void **state)
+{
+	struct socket_cfg	*sc, *d;
+	json_t			*vals;
+	const char		*bad;
+	bool			 fatal;
+
+	(void)state;
+	sc = xcalloc(1, sizeof *sc);
+	sc->name = xstrdup("web");
+	sc->host = xstrdup("localhost");
+	vals = json_pack("{s:s s:s s:s s:s s:s s:s s:s}", "host", "::1",
+	    "port", "9000", "family", "af_inet6", "type", "SOCK_DGRAM",
+	    "proto", "udp", "umask", "022", "blocking", "yes");
+	assert_int_equal(socket_cfg_read(sc, vals, &bad, &fatal), 0);
+	assert_string_equal(sc->host, "::1");
+	assert_int_equal(sc->port, 9000);
+	assert_int_equal(sc->family, AF_INET6);
+	assert_int_equal(sc->type, SOCK_DGRAM);
+	assert_int_equal(sc->proto, 17);
+	assert_int_equal(sc->umask, 22);	/* decimal, as Circus */
+	assert_true(sc->blocking);
+	sc->raw = vals;
+
+	d = socket_cfg_dup(sc);
+	assert_false(socket_cfg_changed(sc, d));
+	d->backlog = 5;
+	assert_true(socket_cfg_changed(sc, d));
+	socket_cfg_free(d);
+
+	/* the first bad value skips the socket */
+	vals = json_pack("{s:s s:s}", "port", "65536", "family", "AF_NOPE");
+	assert_int_equal(socket_cfg_read(sc, vals, &bad, &fatal), -1);
+	assert_string_equal(bad, "port");
+	assert_false(fatal);
+	json_decref(vals);
+	vals = json_pack("{s:s}", "family", "AF_NOPE");
+	assert_int_equal(socket_cfg_read(sc, vals, &bad, &fatal), -1);
+	assert_string_equal(bad, "family");
+	assert_false(fatal);
+	json_decref(vals);
+	/* a bad boolean Circus converts at load refuses the file */
+	vals = json_pack("{s:s s:s s:s}", "so_reuseport", "nah", "replace",
+	    "maybe", "port", "x");
+	assert_int_equal(socket_cfg_read(sc, vals, &bad, &fatal), -1);
+	assert_string_equal(bad, "replace");
+	assert_true(fatal);
+	json_decref(vals);
+	socket_cfg_free(sc);
+}
+
 /* Copies compare equal; changes are detected the way reload needs. */
 static void
 test_changed(void **state)
@@ -1597,7 +1721,7 @@ test_changed(void **state)
 	assert_false(watcher_cfg_changed(watcher(a, "test2"), watcher(b, "test2"),
 	    &only));
 
-	/* Adding max_age = 0 (the default) counts (DECISIONS 7). */
+	/* Adding max_age = 0 (the default) counts (doc/design.md §12). */
 	w = watcher(c, "test1");
 	assert_string_equal(w->name, "test1");
 	assert_true(watcher_cfg_changed(watcher(a, "test1"), w, &only));
@@ -1730,6 +1854,8 @@ main(void)
 		cmocka_unit_test(test_set),
 		cmocka_unit_test(test_get),
 		cmocka_unit_test(test_globaloptions),
+		cmocka_unit_test(test_circus_table),
+		cmocka_unit_test(test_socket_table),
 		cmocka_unit_test(test_changed),
 		cmocka_unit_test(test_helpers),
 		cmocka_unit_test(test_problems),

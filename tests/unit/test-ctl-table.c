@@ -152,7 +152,7 @@ test_grammar_parse(void **state)
 	free(cause);
 }
 
-/* Requests as Circus's circusctl builds them (commands.md). */
+/* Requests as Circus's circusctl builds them (doc/design.md §17.6). */
 static void
 test_requests(void **state)
 {
@@ -416,7 +416,7 @@ check_convert(const char *key, const char *value, const char *want)
 	json_decref(v);
 }
 
-/* set's client-side conversions (commands.md "circusctl conversion"). */
+/* set's client-side conversions (doc/design.md §17.6). */
 static void
 test_convert_option(void **state)
 {

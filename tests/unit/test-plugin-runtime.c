@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The plugin runtime's parsers: Circus's --config string, option values
- * and size syntax (plugins.md §2, §5.3, §7). */
+ * and size syntax (doc/design.md §11, §17.7). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

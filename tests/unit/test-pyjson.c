@@ -477,7 +477,7 @@ test_dumps_nul(void **state)
 	free(out);
 }
 
-/* repr(str) as protocol.md section 4.3 describes. */
+/* repr(str) as doc/design.md §17.2 says. */
 static void
 test_str_repr(void **state)
 {

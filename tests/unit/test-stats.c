@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Unit tests for circusd/stats.c: the formatting helpers of protocol.md
+/* Unit tests for circusd/stats.c: the formatting helpers of doc/design.md §17.2
  * §4.2 (values checked against CPython) and the /proc readers on ourself. */
 #include <sys/types.h>
 #include <sys/wait.h>

@@ -70,8 +70,6 @@ setup(void **state)
 	setenv("TZ", "UTC", 1);
 	tzset();
 	fake_now = T0;
-	stream_clock = fake_clock;
-	outpipe_flush_s = 1.0;
 	*state = f;
 	return 0;
 }
@@ -98,8 +96,6 @@ teardown(void **state)
 	}
 	chmod(f->dir, 0700);
 	rmdir(f->dir);
-	stream_clock = stream_clock_real;
-	outpipe_flush_s = 1.0;
 	free(f);
 	return 0;
 }
@@ -170,7 +166,7 @@ new_stream(json_t *conf)
 	struct stream *s;
 	char *cause = NULL;
 
-	s = stream_new("web", conf, &cause);
+	s = stream_new_clocked("web", conf, fake_clock, &cause);
 	if (s == NULL)
 		fail_msg("stream_new: %s", cause);
 	json_decref(conf);
@@ -184,7 +180,7 @@ new_stream_error(json_t *conf)
 	struct stream *s;
 	char *cause = NULL;
 
-	s = stream_new("web", conf, &cause);
+	s = stream_new_clocked("web", conf, fake_clock, &cause);
 	json_decref(conf);
 	assert_null(s);
 	assert_non_null(cause);
@@ -846,7 +842,7 @@ new_stdout_stream(int fd, json_t *conf)
 	saved = dup(STDOUT_FILENO);
 	assert_true(saved >= 0);
 	assert_int_equal(dup2(fd, STDOUT_FILENO), STDOUT_FILENO);
-	s = stream_new("web", conf, &cause);
+	s = stream_new_clocked("web", conf, fake_clock, &cause);
 	dup2(saved, STDOUT_FILENO);
 	close(saved);
 	json_decref(conf);
@@ -1191,7 +1187,8 @@ test_outpipe_close_drains(void **state)
 	free(e);
 }
 
-/* A partial line (a prompt) is handed over after outpipe_flush_s. */
+/* A partial line (a prompt) is handed over after the outpipe's flush
+ * delay (outpipe_set_flush). */
 static void
 test_outpipe_flush_timer(void **state)
 {
@@ -1202,10 +1199,10 @@ test_outpipe_flush_timer(void **state)
 	struct outpipe *op;
 	int fds[2];
 
-	outpipe_flush_s = 0.02;
 	s = new_stream(json_pack("{s:s}", "filename", p));
 	make_pipe(fds);
 	op = outpipe_new(loop, fds[0], s, 8);
+	outpipe_set_flush(op, 0.02);
 	feed_pipe(loop, fds[1], op, "prompt> ", 8);
 	pump_until(loop, file_has_size, &sw);
 	assert_file(p, "prompt> ");
