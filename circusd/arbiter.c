@@ -55,6 +55,22 @@ arbiter_watcher_stopped(struct watcher *w)
 		arbiter_ondemand_arm(w->arbiter);
 }
 
+/* A NOTIFY_SOCKET datagram: to the process that sent it, if it is one of
+ * ours (doc/design.md §18); anything else is dropped. */
+static void
+arbiter_notify_cb(void *ctx, pid_t sender, const struct notify_msg *m)
+{
+	struct arbiter *a = ctx;
+	struct process *p;
+
+	if ((p = arbiter_find_process(a, sender)) == NULL) {
+		log_debug("notify: dropped a message from pid %d, not one of "
+		    "ours", (int)sender);
+		return;
+	}
+	watcher_process_notify(p->watcher, p, m);
+}
+
 /* Create the arbiter: sockets and watchers from the config (cfg is owned). */
 struct arbiter *
 arbiter_new(struct ev_loop *loop, struct config *cfg, const char *path,
@@ -100,6 +116,11 @@ arbiter_new(struct ev_loop *loop, struct config *cfg, const char *path,
 		}
 		arbiter_add_watcher(a, w);
 	}
+	/* the readiness channel (doc/design.md §18): one datagram socket */
+	if ((a->notify = notify_open(loop, arbiter_notify_cb, a,
+	    &a->notify_error)) == NULL)
+		log_warnx("%s: readiness = notify cannot work",
+		    a->notify_error);
 	not_run = config_not_run(cfg);
 	for (i = 0; i < json_array_size(not_run); i++)
 		log_warnx("%s", json_string_value(json_array_get(not_run, i)));
@@ -863,7 +884,8 @@ arbiter_free(struct arbiter *a)
 	}
 	while ((w = TAILQ_FIRST(&a->removed)) != NULL)
 		watcher_free(w);	/* unlinks itself */
-	notify_close(a);
+	notify_free(a->loop, a->notify);
+	free(a->notify_error);
 	while ((s = TAILQ_FIRST(&a->sockets)) != NULL) {
 		TAILQ_REMOVE(&a->sockets, s, entry);
 		csocket_free(s);

@@ -329,10 +329,15 @@ struct notify_msg {
 	bool		 watchdog_trigger; /* WATCHDOG=trigger */
 	const char	*status;	/* STATUS=..., or NULL */
 };
-/* The NOTIFY_SOCKET value ("@..."), opening the socket the first time;
- * NULL + *cause if it cannot be opened. */
-const char *notify_address(struct arbiter *, char **cause);
-void notify_close(struct arbiter *);
+struct notify;
+typedef void (*notify_cb)(void *ctx, pid_t sender, const struct notify_msg *);
+/* Open the socket; each datagram goes to cb with the sender's pid. NULL +
+ * *cause if it cannot be opened. */
+struct notify *notify_open(struct ev_loop *, notify_cb, void *ctx,
+    char **cause);
+/* The NOTIFY_SOCKET value ("@..."). */
+const char *notify_address(const struct notify *);
+void notify_free(struct ev_loop *, struct notify *);
 /* ---- endpoint.c ---- */
 
 /* Bind sock to endpoint, the value of [circus] option field: its ipc
@@ -416,6 +421,7 @@ struct arbiter {
 	 * endpoints differ; main() hands the rest over and starts it */
 	struct arbiter		*successor;
 	struct notify		*notify;	/* NOTIFY_SOCKET, or NULL */
+	char			*notify_error;	/* why it could not be opened */
 	/* controller.c: request bytes read since the last malloc_trim(); a
 	 * reply was sent since a drain last reached EAGAIN (the send may
 	 * have consumed the ZMQ_FD edge of a request that came meanwhile) */

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The readiness channel (doc/design.md §18): one AF_UNIX datagram socket
- * per daemon, opened the first time a watcher needs it, given to workers
+ * per daemon, opened with the arbiter, given to workers
  * as NOTIFY_SOCKET the way systemd does (sd_notify(3)). The address is
  * abstract ("@circusd-<pid>-<random>"), so nothing is left on disk. The
  * sender is identified by the kernel (SCM_CREDENTIALS), never by what the
- * message says: a datagram from a pid that is not one of our processes
- * is dropped, so no other local process can mark a worker ready.
+ * message says: the arbiter's callback drops a datagram from a pid that
+ * is not one of our processes, so no other local process can mark a
+ * worker ready. A leaf: it knows nothing of processes or watchers.
  *
  * Lines understood: READY=1, STOPPING=1, STATUS=..., WATCHDOG=1,
  * WATCHDOG=trigger. Others (MAINPID=, FDSTORE=, ...) are ignored, and
@@ -35,14 +36,16 @@
 #define NOTIFY_MSG_MAX	4096
 
 struct notify {
-	int	 fd;
-	ev_io	 io;
-	char	 addr[64];	/* as given in NOTIFY_SOCKET, "@..." */
+	int		 fd;
+	ev_io		 io;
+	char		 addr[64];	/* as given in NOTIFY_SOCKET, "@..." */
+	notify_cb	 cb;
+	void		*ctx;
 };
 
-/* Apply one datagram's lines to the process that sent it. */
+/* Parse one datagram's lines and hand them to the callback. */
 static void
-notify_apply(struct process *p, char *msg)
+notify_apply(struct notify *n, pid_t sender, char *msg)
 {
 	struct notify_msg m;
 	char *line, *next;
@@ -62,7 +65,7 @@ notify_apply(struct process *p, char *msg)
 		else if (strncmp(line, "STATUS=", 7) == 0)
 			m.status = line + 7;
 	}
-	watcher_process_notify(p->watcher, p, &m);
+	n->cb(n->ctx, sender, &m);
 }
 
 /* Close every fd a datagram carried (FDSTORE=1 is not supported). */
@@ -94,7 +97,7 @@ notify_close_fds(struct msghdr *mh, pid_t *sender)
 static void
 notify_read_cb(UNUSED struct ev_loop *loop, ev_io *io, UNUSED int revents)
 {
-	struct arbiter *a = io->data;
+	struct notify *nt = io->data;
 	char buf[NOTIFY_MSG_MAX + 1];
 	union {
 		struct cmsghdr align;
@@ -103,7 +106,6 @@ notify_read_cb(UNUSED struct ev_loop *loop, ev_io *io, UNUSED int revents)
 	} control;
 	struct msghdr mh;
 	struct iovec iov;
-	struct process *p;
 	ssize_t n;
 	pid_t sender;
 	int i;
@@ -116,7 +118,7 @@ notify_read_cb(UNUSED struct ev_loop *loop, ev_io *io, UNUSED int revents)
 		mh.msg_iovlen = 1;
 		mh.msg_control = &control;
 		mh.msg_controllen = sizeof control;
-		n = recvmsg(a->notify->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		n = recvmsg(nt->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 		if (n == -1) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK &&
 			    errno != EINTR)
@@ -126,27 +128,24 @@ notify_read_cb(UNUSED struct ev_loop *loop, ev_io *io, UNUSED int revents)
 		sender = 0;
 		notify_close_fds(&mh, &sender);
 		buf[n] = '\0';
-		if (sender <= 0 || (p = arbiter_find_process(a, sender)) ==
-		    NULL) {
-			log_debug("notify: dropped a message from pid %d, not "
-			    "one of ours", (int)sender);
+		if (sender <= 0) {
+			log_debug("notify: dropped a message without "
+			    "credentials");
 			continue;
 		}
-		notify_apply(p, buf);
+		notify_apply(nt, sender, buf);
 	}
 }
 
-/* The NOTIFY_SOCKET value, opening the socket the first time. */
-const char *
-notify_address(struct arbiter *a, char **cause)
+/* Open the socket; messages go to cb(ctx, sender pid, message). */
+struct notify *
+notify_open(struct ev_loop *loop, notify_cb cb, void *ctx, char **cause)
 {
 	struct sockaddr_un sun;
 	struct notify *n;
 	socklen_t len;
 	int fd, on = 1;
 
-	if (a->notify != NULL)
-		return a->notify->addr;
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd == -1) {
 		*cause = xprintf("notify socket: %s", strerror(errno));
@@ -175,22 +174,29 @@ notify_address(struct arbiter *a, char **cause)
 		return NULL;
 	}
 	n->fd = fd;
+	n->cb = cb;
+	n->ctx = ctx;
 	ev_io_init(&n->io, notify_read_cb, fd, EV_READ);
-	n->io.data = a;
-	ev_io_start(a->loop, &n->io);
-	a->notify = n;
+	n->io.data = n;
+	ev_io_start(loop, &n->io);
 	log_debug("notify socket at %s", n->addr);
+	return n;
+}
+
+/* The NOTIFY_SOCKET value. */
+const char *
+notify_address(const struct notify *n)
+{
 	return n->addr;
 }
 
-/* Close the socket (arbiter teardown). */
+/* Close the socket and free. */
 void
-notify_close(struct arbiter *a)
+notify_free(struct ev_loop *loop, struct notify *n)
 {
-	if (a->notify == NULL)
+	if (n == NULL)
 		return;
-	ev_io_stop(a->loop, &a->notify->io);
-	close(a->notify->fd);
-	free(a->notify);
-	a->notify = NULL;
+	ev_io_stop(loop, &n->io);
+	close(n->fd);
+	free(n);
 }

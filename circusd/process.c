@@ -260,8 +260,13 @@ spawn_env_readiness(struct watcher *w, char ***envp, char **cause)
 
 	if (w->cfg->readiness != READINESS_NOTIFY && w->cfg->watchdog <= 0)
 		return 0;
-	if ((addr = notify_address(w->arbiter, cause)) == NULL)
+	if (w->arbiter->notify == NULL) {
+		*cause = xprintf("no notify socket (%s)",
+		    w->arbiter->notify_error != NULL ?
+		    w->arbiter->notify_error : "not opened");
 		return -1;
+	}
+	addr = notify_address(w->arbiter->notify);
 	*envp = spawn_env_set(*envp, "NOTIFY_SOCKET", addr);
 	if (w->cfg->watchdog > 0) {
 		snprintf(usec, sizeof usec, "%llu",
