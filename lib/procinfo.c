@@ -63,6 +63,10 @@ struct procinfo_batch {
 	bool scanned;
 	struct procinfo_link *by_ppid; /* sorted by (ppid, pid) */
 	size_t nby_ppid;
+	/* a /proc scan in steps (procinfo_batch_index) */
+	bool scan_listed;
+	struct procinfo_link *scan_cur; /* listed, sorted by pid */
+	size_t scan_n, scan_i, scan_k;  /* listed, looked at, kept */
 };
 
 static struct procinfo_machine machine;
@@ -82,7 +86,8 @@ static int procinfo_link_pid_cmp(const void *, const void *);
 static int procinfo_link_ppid_cmp(const void *, const void *);
 static int procinfo_pid_cmp(const void *, const void *);
 static void procinfo_scan(struct procinfo_batch *);
-static void procinfo_scan_proc(struct procinfo_batch *);
+static void procinfo_scan_list(struct procinfo_batch *);
+static bool procinfo_scan_resolve(struct procinfo_batch *, size_t);
 static void procinfo_tree_reload(void);
 static size_t procinfo_children(struct procinfo_batch *, pid_t, pid_t **);
 static json_t *procinfo_jstring(const char *);
@@ -395,25 +400,24 @@ procinfo_pid_cmp(const void *a, const void *b)
 }
 
 /*
- * Refresh the ppid table: list /proc, keep what is known for a (pid, inode)
- * seen last time, read stat for new ones and for those whose parent has
- * gone since (they were reparented), then index by ppid.
+ * List /proc (one readdir, no file read): the pids, with the ppid known
+ * for a (pid, inode) seen by the last scan unless its parent has gone
+ * since (it was reparented). What stays unknown is read by
+ * procinfo_scan_resolve, a budget at a time.
  */
 static void
-procinfo_scan_proc(struct procinfo_batch *b)
+procinfo_scan_list(struct procinfo_batch *b)
 {
 	DIR *dir;
 	struct dirent *de;
 	struct procinfo_link *cur = NULL, *old = scan_cache;
 	pid_t *died = NULL;
-	size_t n = 0, cap = 0, ndied = 0, i, j, k;
-	struct procinfo_stat st;
-	char path[64], buf[1024], *end;
+	size_t n = 0, cap = 0, ndied = 0, i, j;
+	char *end;
 	unsigned long v;
-	ssize_t len;
 	bool sorted = true;
 
-	b->scanned = true;
+	b->scan_listed = true;
 	if ((dir = opendir("/proc")) == NULL)
 		return;
 	while ((de = readdir(dir)) != NULL) {
@@ -434,6 +438,7 @@ procinfo_scan_proc(struct procinfo_batch *b)
 			sorted = false;
 		n++;
 	}
+	closedir(dir);
 	if (!sorted)
 		qsort(cur, n, sizeof *cur, procinfo_link_pid_cmp);
 
@@ -452,35 +457,60 @@ procinfo_scan_proc(struct procinfo_batch *b)
 	}
 	while (j < scan_ncache)
 		died[ndied++] = old[j++].pid;
-
-	/* Read what is unknown; drop what vanished meanwhile. */
-	for (i = 0, k = 0; i < n; i++) {
+	for (i = 0; i < n; i++) {
 		if (cur[i].ppid != -1 && ndied > 0 &&
 		    bsearch(&cur[i].ppid, died, ndied, sizeof *died,
 		        procinfo_pid_cmp) != NULL)
 			cur[i].ppid = -1;
-		if (cur[i].ppid == -1) {
-			snprintf(path, sizeof path, "%d/stat", (int)cur[i].pid);
-			len = procinfo_read_at(dirfd(dir), path, buf, sizeof buf,
-			    NULL);
+	}
+	free(died);
+	b->scan_cur = cur;
+	b->scan_n = n;
+}
+
+/*
+ * Read the stat of listed pids whose ppid is unknown, at most budget of
+ * them; drop those that vanished meanwhile. True when every pid is done:
+ * the list becomes the ppid table of the next scan and the batch's index.
+ */
+static bool
+procinfo_scan_resolve(struct procinfo_batch *b, size_t budget)
+{
+	struct procinfo_link *cur = b->scan_cur;
+	struct procinfo_stat st;
+	char path[64], buf[1024];
+	ssize_t len;
+	size_t k;
+	int fd = procinfo_proc_fd(b);
+
+	for (; b->scan_i < b->scan_n; b->scan_i++) {
+		if (cur[b->scan_i].ppid == -1) {
+			if (budget == 0)
+				return false;
+			budget--;
+			snprintf(path, sizeof path, "%d/stat",
+			    (int)cur[b->scan_i].pid);
+			len = fd == -1 ? -1 : procinfo_read_at(fd, path, buf,
+			    sizeof buf, NULL);
 			if (len <= 0 ||
 			    procinfo_parse_stat(buf, (size_t)len, &st) != 0)
 				continue;
-			cur[i].ppid = st.ppid;
+			cur[b->scan_i].ppid = st.ppid;
 		}
-		cur[k++] = cur[i];
+		cur[b->scan_k++] = cur[b->scan_i];
 	}
-	closedir(dir);
-	free(died);
+	k = b->scan_k;
 	free(scan_cache);
 	scan_cache = cur;
 	scan_ncache = k;
+	b->scan_cur = NULL;
 
 	b->by_ppid = xreallocarray(NULL, k + 1, sizeof *b->by_ppid);
 	if (k > 0)
 		memcpy(b->by_ppid, cur, k * sizeof *cur);
 	b->nby_ppid = k;
 	qsort(b->by_ppid, k, sizeof *b->by_ppid, procinfo_link_ppid_cmp);
+	return true;
 }
 
 /* Reload the events table from the last /proc scan (after lost events). */
@@ -502,15 +532,18 @@ procinfo_tree_reload(void)
 /*
  * The ppid index of a batch: from the events table when it is ready (its
  * size is what circusd supervises), otherwise from a /proc scan (its size
- * is the machine), which also repairs a table that lost events.
+ * is the machine), which also repairs a table that lost events. The scan
+ * reads at most budget stat files per call; true when the index is ready.
  */
-static void
-procinfo_scan(struct procinfo_batch *b)
+bool
+procinfo_batch_index(struct procinfo_batch *b, size_t budget)
 {
 	const struct proctree_link *links;
 	size_t i, n;
 
-	if (tree != NULL) {
+	if (b->scanned)
+		return true;
+	if (tree != NULL && !b->scan_listed) {
 		proctree_drain(tree);
 		if (proctree_ready(tree)) {
 			b->scanned = true;
@@ -525,12 +558,24 @@ procinfo_scan(struct procinfo_batch *b)
 			b->nby_ppid = n;
 			qsort(b->by_ppid, n, sizeof *b->by_ppid,
 			    procinfo_link_ppid_cmp);
-			return;
+			return true;
 		}
 	}
-	procinfo_scan_proc(b);
+	if (!b->scan_listed)
+		procinfo_scan_list(b);
+	if (!procinfo_scan_resolve(b, budget))
+		return false;
+	b->scanned = true;
 	if (tree != NULL)
 		procinfo_tree_reload();
+	return true;
+}
+
+/* The whole index at once (a batch nobody prepared). */
+static void
+procinfo_scan(struct procinfo_batch *b)
+{
+	procinfo_batch_index(b, SIZE_MAX);
 }
 
 /* Use (or stop using, NULL) a descendants table kept from events. */
@@ -648,6 +693,7 @@ procinfo_batch_free(struct procinfo_batch *b)
 		free(b->uids[i].name);
 	free(b->uids);
 	free(b->by_ppid);
+	free(b->scan_cur);
 	free(b);
 }
 
