@@ -437,6 +437,9 @@ struct cmd_ctx {
 	int			 pending;	/* sub-operations outstanding */
 	int			 failed;
 	bool			 op_queued;	/* not waiting: op not done yet */
+	/* parked on work of its own (a stats job): dropped at shutdown */
+	void			(*abandon)(struct cmd_ctx *);
+	void			*work;
 };
 
 int controller_open(struct arbiter *, char **cause);
@@ -521,7 +524,6 @@ enum cmd_status cmd_queue(struct cmd_ctx *, struct watcher *,
  * "No such process (stopped?)" if gone. Caller owns. */
 json_t *stats_process_info(pid_t pid, bool with_children,
     uint64_t *last_ticks, double *last_time);
-json_t *stats_process(struct process *);
 
 /* ---- fdreserve.c ---- */
 

@@ -318,6 +318,8 @@ controller_fail_parked(struct arbiter *a)
 	struct cmd_ctx *ctx;
 
 	while ((ctx = TAILQ_FIRST(&a->parked)) != NULL) {
+		if (ctx->abandon != NULL)
+			ctx->abandon(ctx);
 		/* a second quit waited for this very exit: that is success */
 		ctx->failed = ctx->command == NULL ||
 		    strcmp(ctx->command, "quit") != 0 || !a->stopping;
