@@ -207,6 +207,7 @@ struct watcher {
 	bool			 vetoed;	/* a spawn hook said no */
 	/* during an operation's done callback: why it failed, or NULL */
 	const char		*op_error;
+	struct wcgroup		*cgroup;	/* cgroup.c; NULL: none yet */
 };
 
 struct watcher *watcher_new(struct arbiter *, struct watcher_cfg *cfg,
@@ -440,6 +441,11 @@ struct cmd_ctx {
 	/* parked on work of its own (a stats job): dropped at shutdown */
 	void			(*abandon)(struct cmd_ctx *);
 	void			*work;
+	/* a last result member already in JSON text (a big stats, written
+	 * a piece per loop turn: doc/design.md §11); owned */
+	char			*member_key;
+	char			*member_text;
+	size_t			 member_len;
 };
 
 int controller_open(struct arbiter *, char **cause);
@@ -524,6 +530,23 @@ enum cmd_status cmd_queue(struct cmd_ctx *, struct watcher *,
  * "No such process (stopped?)" if gone. Caller owns. */
 json_t *stats_process_info(pid_t pid, bool with_children,
     uint64_t *last_ticks, double *last_time);
+
+/* ---- cgroup.c ---- */
+
+/* A cgroup v2 subtree for the watchers when enabled and possible (logs
+ * which way a watcher's tree is known); removed at shutdown. */
+void cgroup_start(bool enabled);
+void cgroup_stop(void);
+/* "cgroup" or "process-group". */
+const char *cgroup_mode(void);
+/* The cgroup.procs a new process of the watcher joins, or -1. */
+int cgroup_procs_fd(struct watcher *);
+/* Members of the watcher's cgroup: false when it has none. */
+bool cgroup_members(struct watcher *, pid_t **out, size_t *n);
+/* The watcher stopped: leftovers get the stop signal, then cgroup.kill. */
+void cgroup_watcher_stopped(struct watcher *);
+/* The watcher is freed: kill what is left, remove its cgroup. */
+void cgroup_watcher_free(struct watcher *);
 
 /* ---- fdreserve.c ---- */
 

@@ -188,37 +188,62 @@ cmd_stats_extended(struct cmd_ctx *ctx, struct watcher *w, json_t *infos)
 	return CMD_WAIT;
 }
 
-/* The reply from a finished job: one watcher's, or every watcher's. */
+/* The reply from a finished job: one watcher's, or every watcher's. The
+ * info objects go out as the JSON text the job wrote (doc/design.md
+ * §11), but for extended_stats hooks, which get and extend objects. */
 static enum cmd_status
 cmd_stats_reply(struct cmd_ctx *ctx, struct stats_job *job)
 {
+	struct pyjson_buf b = { 0 };
 	struct watcher *w;
-	json_t *infos;
-	size_t i, n = stats_job_count(job);
+	const char *text;
+	const pid_t *pids;
+	json_t *tree;
+	size_t i, len;
 
 	ctx->result = json_object();
 	if (json_object_get(ctx->props, "name") == NULL) {
-		infos = json_object();
-		for (i = 0; i < n; i++)
-			json_object_set_new(infos, stats_job_name(job, i),
-			    stats_job_infos(job, i));
-		json_object_set_new(ctx->result, "infos", infos);
+		pyjson_buf_raw(&b, "{", 1);
+		for (i = 0; i < stats_job_count(job); i++) {
+			pyjson_buf_key(&b, stats_job_name(job, i));
+			text = stats_job_text(job, i, &len);
+			pyjson_buf_raw(&b, text, len);
+		}
+		pyjson_buf_raw(&b, "}", 1);
+		ctx->member_key = xstrdup("infos");
+		ctx->member_text = pyjson_buf_finish(&b, &ctx->member_len);
 		return CMD_OK;
 	}
 	json_object_set_new(ctx->result, "name",
 	    json_deep_copy(json_object_get(ctx->props, "name")));
-	json_object_set_new(ctx->result, "info", stats_job_infos(job, 0));
+	/* ours: the whole tree and how it is known (doc/design.md §12) */
+	tree = json_array();
+	pids = stats_job_tree(job, 0, &len);
+	for (i = 0; i < len; i++)
+		json_array_append_new(tree, json_integer(pids[i]));
+	json_object_set_new(ctx->result, "tree", json_pack("{s:s, s:o}",
+	    "mode", cgroup_mode(), "pids", tree));
 	/* the watcher may have been removed while the job ran */
-	if ((w = arbiter_find_watcher(ctx->arbiter, stats_job_name(job, 0))) ==
-	    NULL)
-		return CMD_OK;
-	/* ours: why a client (the flapping plugin) stopped it */
-	if (w->client_stop_reason != NULL)
-		json_object_set_new(ctx->result, "stop_reason",
-		    json_string(w->client_stop_reason));
-	if (cmd_prop_bool(ctx, "extended", false))
+	w = arbiter_find_watcher(ctx->arbiter, stats_job_name(job, 0));
+	if (w != NULL && cmd_prop_bool(ctx, "extended", false)) {
+		json_object_set_new(ctx->result, "info",
+		    stats_job_infos(job, 0));
+		if (w->client_stop_reason != NULL)
+			json_object_set_new(ctx->result, "stop_reason",
+			    json_string(w->client_stop_reason));
 		return cmd_stats_extended(ctx, w,
 		    json_object_get(ctx->result, "info"));
+	}
+	/* ours: why a client (the flapping plugin) stopped it */
+	if (w != NULL && w->client_stop_reason != NULL)
+		json_object_set_new(ctx->result, "stop_reason",
+		    json_string(w->client_stop_reason));
+	text = stats_job_text(job, 0, &len);
+	ctx->member_key = xstrdup("info");
+	ctx->member_text = xmalloc(len + 1);
+	memcpy(ctx->member_text, text, len);
+	ctx->member_text[len] = '\0';
+	ctx->member_len = len;
 	return CMD_OK;
 }
 

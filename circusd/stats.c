@@ -13,6 +13,7 @@
 #include "circusd.h"
 #include "log.h"
 #include "proctree.h"
+#include "pyjson.h"
 #include "stats.h"
 #include "xmalloc.h"
 
@@ -38,7 +39,9 @@ struct stats_group {
 	char			*name;
 	struct stats_item	*items;
 	size_t			 n;
-	json_t			*infos;		/* {"<pid>": info} */
+	struct pyjson_buf	 text;		/* {"<pid>": info} as JSON */
+	pid_t			*tree;		/* the whole tree, sorted */
+	size_t			 ntree;
 };
 
 struct stats_job {
@@ -137,7 +140,7 @@ stats_job_add(struct stats_job *job, struct watcher *w)
 	g->items = xreallocarray(NULL, n + 1, sizeof *g->items);
 	TAILQ_FOREACH(p, &w->processes, entry)
 		stats_item_set(&g->items[g->n++], p);
-	g->infos = json_object();
+	pyjson_buf_raw(&g->text, "{", 1);
 }
 
 /* Order snapshots by pid. */
@@ -176,6 +179,46 @@ stats_job_write_back(struct stats_job *job)
 	}
 }
 
+/* Order pids. */
+static int
+stats_pid_cmp(const void *a, const void *b)
+{
+	pid_t pa = *(const pid_t *)a, pb = *(const pid_t *)b;
+
+	return (pa > pb) - (pa < pb);
+}
+
+/*
+ * The watcher's whole tree (doc/design.md §12): its cgroup's members, or
+ * else its processes and their descendants in the children index (what
+ * left the tree by a double fork is not there).
+ */
+static void
+stats_group_tree(struct stats_job *job, struct stats_group *g)
+{
+	struct watcher *w;
+	pid_t *kids;
+	size_t i, j, k;
+
+	w = arbiter_find_watcher(job->arbiter, g->name);
+	if (w != NULL && cgroup_members(w, &g->tree, &g->ntree))
+		return;
+	for (i = 0; i < g->n; i++) {
+		if (g->items[i].exited)
+			continue;
+		k = procinfo_batch_descendants(job->batch, g->items[i].pid,
+		    &kids);
+		g->tree = xreallocarray(g->tree, g->ntree + k + 1,
+		    sizeof *g->tree);
+		g->tree[g->ntree++] = g->items[i].pid;
+		for (j = 0; j < k; j++)
+			g->tree[g->ntree++] = kids[j];
+		free(kids);
+	}
+	if (g->ntree > 1)
+		qsort(g->tree, g->ntree, sizeof *g->tree, stats_pid_cmp);
+}
+
 /*
  * One bounded step: at most STATS_STEP_READS stat files for the children
  * index, or at most STATS_STEP_PROCS processes and STATS_STEP_SECONDS of
@@ -186,6 +229,7 @@ stats_job_step(struct stats_job *job)
 {
 	struct stats_group *g;
 	struct stats_item *it;
+	json_t *info;
 	char key[32];
 	size_t count = 0;
 	ev_tstamp t0 = ev_time();
@@ -200,10 +244,16 @@ stats_job_step(struct stats_job *job)
 				return false;
 			it = &g->items[job->ii];
 			snprintf(key, sizeof key, "%d", (int)it->pid);
-			json_object_set_new(g->infos, key, stats_item_info(
-			    job->batch, it, job->arbiter->loop));
+			/* written now: no big encoding at the end */
+			info = stats_item_info(job->batch, it,
+			    job->arbiter->loop);
+			pyjson_buf_key(&g->text, key);
+			pyjson_buf_dumps(&g->text, info);
+			json_decref(info);
 			count++;
 		}
+		pyjson_buf_raw(&g->text, "}", 1);
+		stats_group_tree(job, g);
 	}
 	stats_job_write_back(job);
 	return true;
@@ -238,11 +288,30 @@ stats_job_start(struct stats_job *job, stats_job_cb done, void *arg)
 	return false;
 }
 
-/* The {"<pid>": info} object of the i-th watcher added (a reference). */
-json_t *
-stats_job_infos(struct stats_job *job, size_t i)
+/* The {"<pid>": info} object of the i-th watcher added, as JSON text
+ * (borrowed). */
+const char *
+stats_job_text(const struct stats_job *job, size_t i, size_t *len)
 {
-	return json_incref(job->groups[i].infos);
+	*len = job->groups[i].text.len;
+	return job->groups[i].text.data;
+}
+
+/* The same as an object (caller owns). */
+json_t *
+stats_job_infos(const struct stats_job *job, size_t i)
+{
+	const struct stats_group *g = &job->groups[i];
+
+	return pyjson_loadb(g->text.data, g->text.len, 0, NULL);
+}
+
+/* The whole tree of the i-th watcher added, sorted (borrowed). */
+const pid_t *
+stats_job_tree(const struct stats_job *job, size_t i, size_t *n)
+{
+	*n = job->groups[i].ntree;
+	return job->groups[i].tree;
 }
 
 /* The name of the i-th watcher added. */
@@ -271,7 +340,8 @@ stats_job_free(struct stats_job *job)
 	for (i = 0; i < job->ngroups; i++) {
 		free(job->groups[i].name);
 		free(job->groups[i].items);
-		json_decref(job->groups[i].infos);
+		free(job->groups[i].tree);
+		free(pyjson_buf_finish(&job->groups[i].text, NULL));
 	}
 	free(job->groups);
 	procinfo_batch_free(job->batch);

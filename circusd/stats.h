@@ -7,6 +7,8 @@
 #ifndef CIRCUSD_STATS_H
 #define CIRCUSD_STATS_H
 
+#include <sys/types.h>
+
 #include <stdbool.h>
 
 #include <jansson.h>
@@ -37,10 +39,15 @@ void stats_job_add(struct stats_job *, struct watcher *);
 /* True when the first step did it all (done is not called); otherwise
  * done is called from the loop once every process has its info. */
 bool stats_job_start(struct stats_job *, stats_job_cb done, void *arg);
-/* The {"<pid>": info} object of the i-th watcher added (a reference). */
-json_t *stats_job_infos(struct stats_job *, size_t i);
+/* The {"<pid>": info} object of the i-th watcher added: as JSON text
+ * (borrowed), or as an object (caller owns). */
+const char *stats_job_text(const struct stats_job *, size_t i, size_t *len);
+json_t *stats_job_infos(const struct stats_job *, size_t i);
 const char *stats_job_name(const struct stats_job *, size_t i);
 size_t stats_job_count(const struct stats_job *);
+/* The whole tree of the i-th watcher: its cgroup's members, or its
+ * processes and their descendants (sorted, borrowed). */
+const pid_t *stats_job_tree(const struct stats_job *, size_t i, size_t *n);
 /* Finished or not: the steps stop. */
 void stats_job_free(struct stats_job *);
 

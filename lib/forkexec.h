@@ -42,6 +42,9 @@ struct spawn_plan {
 	uid_t		 uid;
 	gid_t		 groups[SPAWN_MAX_GROUPS];
 	int		 ngroups;
+	int		 cgroup_fd;		/* -1; else a cgroup.procs the
+						 * child joins (doc/design.md
+						 * §12) */
 };
 
 /* Why a spawn failed: the step and its errno. */

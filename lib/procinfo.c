@@ -622,6 +622,29 @@ procinfo_children(struct procinfo_batch *b, pid_t pid, pid_t **out)
 	return n;
 }
 
+/* Every descendant of pid in the batch's index, breadth first. */
+size_t
+procinfo_batch_descendants(struct procinfo_batch *b, pid_t pid, pid_t **out)
+{
+	pid_t *all = NULL, *kids;
+	size_t n = 0, i = 0, k, j;
+
+	k = procinfo_children(b, pid, &kids);
+	for (;;) {
+		if (k > 0) {
+			all = xreallocarray(all, n + k, sizeof *all);
+			for (j = 0; j < k; j++)
+				all[n++] = kids[j];
+		}
+		free(kids);
+		if (i >= n)
+			break;
+		k = procinfo_children(b, all[i++], &kids);
+	}
+	*out = all;
+	return n;
+}
+
 /* A JSON string of s; bytes that are not UTF-8 become '?'. */
 static json_t *
 procinfo_jstring(const char *s)
