@@ -206,26 +206,35 @@ cgroup_watcher_stopped(struct watcher *w)
 	ev_timer_start(w->arbiter->loop, &wc->kill_w);
 }
 
-/* The watcher is freed: kill what is left, remove its cgroup. */
+/*
+ * The watcher is freed. Leftovers of its stop still waiting for their
+ * cgroup.kill get it now; processes it keeps running (`rm` with nostop)
+ * go back to circusd's own cgroup and stay. Then its cgroup goes.
+ */
 void
 cgroup_watcher_free(struct watcher *w)
 {
 	struct wcgroup *wc = w->cgroup;
+	bool killed = false;
 	pid_t *pids;
 	size_t n;
 
 	if (wc == NULL)
 		return;
 	w->cgroup = NULL;
-	ev_timer_stop(w->arbiter->loop, &wc->kill_w);
+	if (ev_is_active(&wc->kill_w)) {
+		ev_timer_stop(w->arbiter->loop, &wc->kill_w);
+		killed = cg2_kill(wc->cg) == 0;
+	}
 	if (wc->cg != NULL) {
+		if (!killed && cg2_release(cgroup_root, wc->cg) > 0)
+			log_warn("%s: processes left in %s", w->name,
+			    wc->cg->path);
 		n = cg2_members(wc->cg, &pids);
 		free(pids);
-		if (n > 0)
-			(void)cg2_kill(wc->cg);
-		/* a killed member leaves it when it has exited: then the
-		 * directory goes with circusd's subtree at shutdown */
 		if (n > 0) {
+			/* killed ones leave it when they have exited: the
+			 * directory goes at shutdown */
 			cgroup_dead = xreallocarray(cgroup_dead,
 			    cgroup_ndead + 1, sizeof *cgroup_dead);
 			cgroup_dead[cgroup_ndead++] = wc->cg;

@@ -441,8 +441,9 @@ struct cmd_ctx {
 	/* parked on work of its own (a stats job): dropped at shutdown */
 	void			(*abandon)(struct cmd_ctx *);
 	void			*work;
-	/* a last result member already in JSON text (a big stats, written
-	 * a piece per loop turn: doc/design.md §11); owned */
+	/* the result member of that name (a placeholder in result) is this
+	 * JSON text (a big stats, written a piece per loop turn:
+	 * doc/design.md §11); owned */
 	char			*member_key;
 	char			*member_text;
 	size_t			 member_len;

@@ -196,7 +196,7 @@ cmd_stats_reply(struct cmd_ctx *ctx, struct stats_job *job)
 {
 	struct pyjson_buf b = { 0 };
 	struct watcher *w;
-	const char *text;
+	const char *text, *mode;
 	const pid_t *pids;
 	json_t *tree;
 	size_t i, len;
@@ -210,34 +210,33 @@ cmd_stats_reply(struct cmd_ctx *ctx, struct stats_job *job)
 			pyjson_buf_raw(&b, text, len);
 		}
 		pyjson_buf_raw(&b, "}", 1);
+		json_object_set_new(ctx->result, "infos", json_null());
 		ctx->member_key = xstrdup("infos");
 		ctx->member_text = pyjson_buf_finish(&b, &ctx->member_len);
 		return CMD_OK;
 	}
 	json_object_set_new(ctx->result, "name",
 	    json_deep_copy(json_object_get(ctx->props, "name")));
-	/* ours: the whole tree and how it is known (doc/design.md §12) */
-	tree = json_array();
-	pids = stats_job_tree(job, 0, &len);
-	for (i = 0; i < len; i++)
-		json_array_append_new(tree, json_integer(pids[i]));
-	json_object_set_new(ctx->result, "tree", json_pack("{s:s, s:o}",
-	    "mode", cgroup_mode(), "pids", tree));
+	json_object_set_new(ctx->result, "info", json_null());
 	/* the watcher may have been removed while the job ran */
 	w = arbiter_find_watcher(ctx->arbiter, stats_job_name(job, 0));
-	if (w != NULL && cmd_prop_bool(ctx, "extended", false)) {
-		json_object_set_new(ctx->result, "info",
-		    stats_job_infos(job, 0));
-		if (w->client_stop_reason != NULL)
-			json_object_set_new(ctx->result, "stop_reason",
-			    json_string(w->client_stop_reason));
-		return cmd_stats_extended(ctx, w,
-		    json_object_get(ctx->result, "info"));
-	}
 	/* ours: why a client (the flapping plugin) stopped it */
 	if (w != NULL && w->client_stop_reason != NULL)
 		json_object_set_new(ctx->result, "stop_reason",
 		    json_string(w->client_stop_reason));
+	/* ours: the whole tree and how it is known (doc/design.md §12) */
+	tree = json_array();
+	pids = stats_job_tree(job, 0, &len, &mode);
+	for (i = 0; i < len; i++)
+		json_array_append_new(tree, json_integer(pids[i]));
+	json_object_set_new(ctx->result, "tree", json_pack("{s:s, s:o}",
+	    "mode", mode, "pids", tree));
+	if (w != NULL && cmd_prop_bool(ctx, "extended", false)) {
+		json_object_set_new(ctx->result, "info",
+		    stats_job_infos(job, 0));
+		return cmd_stats_extended(ctx, w,
+		    json_object_get(ctx->result, "info"));
+	}
 	text = stats_job_text(job, 0, &len);
 	ctx->member_key = xstrdup("info");
 	ctx->member_text = xmalloc(len + 1);

@@ -208,8 +208,9 @@ controller_member(struct pyjson_buf *b, const char *key, const json_t *v)
 /*
  * Write the reply envelope for ctx, Circus's dict in its order: error:
  * status, reason, tb, time, errno, id; ok: status, time, then the result's
- * members (a list result as "results"), the member already in JSON text
- * (member_key), then id. A result member named
+ * members (a list result as "results"; the member named member_key is
+ * written from member_text, JSON text made beforehand), then id. A
+ * result member named
  * status, time or id takes that member's place (as a dict update does);
  * id's value is always the request's. Written straight from the result,
  * without building the merged dict. Caller frees.
@@ -256,14 +257,17 @@ controller_envelope(struct cmd_ctx *ctx, enum cmd_status st, size_t *len)
 					v = (json_t *)(uintptr_t)id;
 					id_done = true;
 				}
+				if (ctx->member_key != NULL &&
+				    strcmp(k, ctx->member_key) == 0) {
+					pyjson_buf_key(&b, k);
+					pyjson_buf_raw(&b, ctx->member_text,
+					    ctx->member_len);
+					continue;
+				}
 				controller_member(&b, k, v);
 			}
 		} else if (json_is_array(ctx->result))
 			controller_member(&b, "results", ctx->result);
-		if (ctx->member_key != NULL) {
-			pyjson_buf_key(&b, ctx->member_key);
-			pyjson_buf_raw(&b, ctx->member_text, ctx->member_len);
-		}
 	}
 	if (!id_done)
 		controller_member(&b, "id", id);

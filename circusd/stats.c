@@ -42,6 +42,7 @@ struct stats_group {
 	struct pyjson_buf	 text;		/* {"<pid>": info} as JSON */
 	pid_t			*tree;		/* the whole tree, sorted */
 	size_t			 ntree;
+	bool			 tree_cgroup;	/* from its cgroup */
 };
 
 struct stats_job {
@@ -201,8 +202,10 @@ stats_group_tree(struct stats_job *job, struct stats_group *g)
 	size_t i, j, k;
 
 	w = arbiter_find_watcher(job->arbiter, g->name);
-	if (w != NULL && cgroup_members(w, &g->tree, &g->ntree))
+	if (w != NULL && cgroup_members(w, &g->tree, &g->ntree)) {
+		g->tree_cgroup = true;
 		return;
+	}
 	for (i = 0; i < g->n; i++) {
 		if (g->items[i].exited)
 			continue;
@@ -306,10 +309,13 @@ stats_job_infos(const struct stats_job *job, size_t i)
 	return pyjson_loadb(g->text.data, g->text.len, 0, NULL);
 }
 
-/* The whole tree of the i-th watcher added, sorted (borrowed). */
+/* The whole tree of the i-th watcher added, sorted (borrowed), and how
+ * it is known. */
 const pid_t *
-stats_job_tree(const struct stats_job *job, size_t i, size_t *n)
+stats_job_tree(const struct stats_job *job, size_t i, size_t *n,
+    const char **mode)
 {
+	*mode = job->groups[i].tree_cgroup ? "cgroup" : "process-group";
 	*n = job->groups[i].ntree;
 	return job->groups[i].tree;
 }

@@ -45,9 +45,11 @@ const char *stats_job_text(const struct stats_job *, size_t i, size_t *len);
 json_t *stats_job_infos(const struct stats_job *, size_t i);
 const char *stats_job_name(const struct stats_job *, size_t i);
 size_t stats_job_count(const struct stats_job *);
-/* The whole tree of the i-th watcher: its cgroup's members, or its
- * processes and their descendants (sorted, borrowed). */
-const pid_t *stats_job_tree(const struct stats_job *, size_t i, size_t *n);
+/* The whole tree of the i-th watcher: its cgroup's members ("cgroup"),
+ * or its processes and their descendants ("process-group"); sorted,
+ * borrowed. */
+const pid_t *stats_job_tree(const struct stats_job *, size_t i, size_t *n,
+    const char **mode);
 /* Finished or not: the steps stop. */
 void stats_job_free(struct stats_job *);
 

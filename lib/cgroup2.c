@@ -111,27 +111,39 @@ cg2_parse_self(const char *text, size_t len, char *out, size_t outlen)
 	return -1;
 }
 
-/* Read a small file (up to len - 1 bytes, NUL-terminated); -1 on error. */
+/* Read a whole file (NUL-terminated; caller frees *out); -1 on error. */
 static ssize_t
-cg2_read(int dirfd, const char *path, char *buf, size_t len)
+cg2_slurp(int dirfd, const char *path, char **out)
 {
+	char *buf = NULL;
+	size_t cap = 0, len = 0;
 	ssize_t n;
-	size_t off = 0;
 	int fd;
 
+	*out = NULL;
 	if ((fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC)) == -1)
 		return -1;
-	while (off + 1 < len) {
-		n = read(fd, buf + off, len - 1 - off);
+	for (;;) {
+		if (len + 4096 + 1 > cap) {
+			cap = cap == 0 ? 16384 : cap * 2;
+			buf = xrealloc(buf, cap);
+		}
+		n = read(fd, buf + len, cap - len - 1);
 		if (n == -1 && errno == EINTR)
 			continue;
-		if (n <= 0)
+		if (n == -1) {
+			close(fd);
+			free(buf);
+			return -1;
+		}
+		if (n == 0)
 			break;
-		off += (size_t)n;
+		len += (size_t)n;
 	}
 	close(fd);
-	buf[off] = '\0';
-	return (ssize_t)off;
+	buf[len] = '\0';
+	*out = buf;
+	return (ssize_t)len;
 }
 
 /* mkdir (an existing one is fine) and open it. */
@@ -156,6 +168,7 @@ cg2_make(int parentfd, const char *parent_path, const char *name,
 	cg = xcalloc(1, sizeof *cg);
 	cg->dirfd = fd;
 	cg->procs_fd = -1;
+	cg->home_fd = -1;
 	cg->path = xprintf("%s/%s", parent_path, name);
 	if (procs && (cg->procs_fd = openat(fd, "cgroup.procs",
 	    O_WRONLY | O_CLOEXEC)) == -1) {
@@ -171,21 +184,23 @@ cg2_make(int parentfd, const char *parent_path, const char *name,
 struct cg2 *
 cg2_open_root(const char *name, char **cause)
 {
-	static char buf[65536];
-	char mount[4096], self[4096], *parent;
+	char mount[4096], self[4096], *parent, *buf;
 	struct cg2 *cg;
 	ssize_t n;
-	int fd;
+	int fd, rc;
 
-	if ((n = cg2_read(AT_FDCWD, "/proc/self/mountinfo", buf,
-	    sizeof buf)) <= 0 ||
-	    cg2_parse_mountinfo(buf, (size_t)n, mount, sizeof mount) != 0) {
+	n = cg2_slurp(AT_FDCWD, "/proc/self/mountinfo", &buf);
+	rc = n <= 0 ? -1 : cg2_parse_mountinfo(buf, (size_t)n, mount,
+	    sizeof mount);
+	free(buf);
+	if (rc != 0) {
 		*cause = xstrdup("no cgroup2 mount in /proc/self/mountinfo");
 		return NULL;
 	}
-	if ((n = cg2_read(AT_FDCWD, "/proc/self/cgroup", buf,
-	    sizeof buf)) <= 0 ||
-	    cg2_parse_self(buf, (size_t)n, self, sizeof self) != 0) {
+	n = cg2_slurp(AT_FDCWD, "/proc/self/cgroup", &buf);
+	rc = n <= 0 ? -1 : cg2_parse_self(buf, (size_t)n, self, sizeof self);
+	free(buf);
+	if (rc != 0) {
 		*cause = xstrdup("no cgroup v2 line in /proc/self/cgroup");
 		return NULL;
 	}
@@ -196,6 +211,8 @@ cg2_open_root(const char *name, char **cause)
 		return NULL;
 	}
 	cg = cg2_make(fd, parent, name, false, cause);
+	if (cg != NULL)
+		cg->home_fd = openat(fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
 	close(fd);
 	free(parent);
 	return cg;
@@ -219,33 +236,14 @@ cg2_pid_cmp(const void *a, const void *b)
 size_t
 cg2_members(struct cg2 *cg, pid_t **out)
 {
-	char *buf = NULL, *p, *end;
-	size_t cap = 0, len = 0, n = 0;
+	char *buf, *p, *end;
+	size_t n = 0;
 	pid_t *pids = NULL;
-	ssize_t r;
 	long v;
-	int fd;
 
 	*out = NULL;
-	if ((fd = openat(cg->dirfd, "cgroup.procs", O_RDONLY |
-	    O_CLOEXEC)) == -1)
+	if (cg2_slurp(cg->dirfd, "cgroup.procs", &buf) < 0)
 		return 0;
-	for (;;) {
-		if (len + 4096 + 1 > cap) {
-			cap = cap == 0 ? 16384 : cap * 2;
-			buf = xrealloc(buf, cap);
-		}
-		r = read(fd, buf + len, cap - len - 1);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		len += (size_t)r;
-	}
-	close(fd);
-	if (buf == NULL)
-		return 0;
-	buf[len] = '\0';
 	for (p = buf; *p != '\0'; p = end) {
 		errno = 0;
 		v = strtol(p, &end, 10);
@@ -293,6 +291,25 @@ cg2_kill(struct cg2 *cg)
 	return n == 0 ? 0 : rc;
 }
 
+size_t
+cg2_release(struct cg2 *root, struct cg2 *cg)
+{
+	pid_t *pids;
+	size_t n, i, left = 0;
+	char buf[32];
+	int len;
+
+	n = cg2_members(cg, &pids);
+	for (i = 0; i < n; i++) {
+		len = snprintf(buf, sizeof buf, "%d", (int)pids[i]);
+		if (root->home_fd == -1 ||
+		    write(root->home_fd, buf, (size_t)len) != len)
+			left++;
+	}
+	free(pids);
+	return left;
+}
+
 int
 cg2_remove(struct cg2 *cg)
 {
@@ -314,6 +331,8 @@ cg2_free(struct cg2 *cg)
 		return;
 	if (cg->procs_fd != -1)
 		close(cg->procs_fd);
+	if (cg->home_fd != -1)
+		close(cg->home_fd);
 	close(cg->dirfd);
 	free(cg->path);
 	free(cg);

@@ -16,6 +16,7 @@
 struct cg2 {
 	int	 dirfd;
 	int	 procs_fd;	/* cgroup.procs, write-only; -1 for a root */
+	int	 home_fd;	/* a root: its parent's cgroup.procs, or -1 */
 	char	*path;
 };
 
@@ -39,6 +40,9 @@ size_t		 cg2_members(struct cg2 *, pid_t **out);
 int		 cg2_kill(struct cg2 *);
 /* True when the kernel offers cgroup.kill. */
 bool		 cg2_has_kill(struct cg2 *);
+/* Move every member of cg back to root's parent (the cgroup we came
+ * from): they stay, outside the subtree. The number left behind. */
+size_t		 cg2_release(struct cg2 *root, struct cg2 *cg);
 /* Remove the cgroup (rmdir; it must be empty) and free it; -1 (and it
  * is freed anyway) when the directory stays. */
 int		 cg2_remove(struct cg2 *);
