@@ -156,6 +156,16 @@ cgroup_members(struct watcher *w, pid_t **out, size_t *n)
 	return true;
 }
 
+/* A read of the members in steps (stats.c), or NULL when w has no
+ * cgroup. */
+struct cg2_reader *
+cgroup_reader(struct watcher *w)
+{
+	if (w->cgroup == NULL || w->cgroup->cg == NULL)
+		return NULL;
+	return cg2_reader_open(w->cgroup->cg);
+}
+
 /* graceful_timeout after the stop: leftovers are killed; the whole
  * cgroup if the watcher is still stopped, else only those signalled. */
 static void

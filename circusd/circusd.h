@@ -544,6 +544,9 @@ const char *cgroup_mode(void);
 int cgroup_procs_fd(struct watcher *);
 /* Members of the watcher's cgroup: false when it has none. */
 bool cgroup_members(struct watcher *, pid_t **out, size_t *n);
+/* The same read in steps (lib/cgroup2.h); NULL when it has none. */
+struct cg2_reader;
+struct cg2_reader *cgroup_reader(struct watcher *);
 /* The watcher stopped: leftovers get the stop signal, then cgroup.kill. */
 void cgroup_watcher_stopped(struct watcher *);
 /* The watcher is freed: kill what is left, remove its cgroup. */

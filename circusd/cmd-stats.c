@@ -237,12 +237,8 @@ cmd_stats_reply(struct cmd_ctx *ctx, struct stats_job *job)
 		return cmd_stats_extended(ctx, w,
 		    json_object_get(ctx->result, "info"));
 	}
-	text = stats_job_text(job, 0, &len);
 	ctx->member_key = xstrdup("info");
-	ctx->member_text = xmalloc(len + 1);
-	memcpy(ctx->member_text, text, len);
-	ctx->member_text[len] = '\0';
-	ctx->member_len = len;
+	ctx->member_text = stats_job_take_text(job, 0, &ctx->member_len);
 	return CMD_OK;
 }
 

@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "cgroup2.h"
 #include "circusd.h"
 #include "log.h"
 #include "proctree.h"
@@ -41,8 +42,10 @@ struct stats_group {
 	size_t			 n;
 	struct pyjson_buf	 text;		/* {"<pid>": info} as JSON */
 	pid_t			*tree;		/* the whole tree, sorted */
-	size_t			 ntree;
+	size_t			 ntree, tree_cap;
 	bool			 tree_cgroup;	/* from its cgroup */
+	struct cg2_reader	*reader;	/* its cgroup, being read */
+	bool			 started;
 };
 
 struct stats_job {
@@ -189,43 +192,43 @@ stats_pid_cmp(const void *a, const void *b)
 	return (pa > pb) - (pa < pb);
 }
 
-/*
- * The watcher's whole tree (doc/design.md §12): its cgroup's members, or
- * else its processes and their descendants in the children index (what
- * left the tree by a double fork is not there).
- */
+/* Without a cgroup, the tree is the processes and their descendants in
+ * the children index, gathered with each process. */
 static void
-stats_group_tree(struct stats_job *job, struct stats_group *g)
+stats_group_descendants(struct stats_job *job, struct stats_group *g,
+    const struct stats_item *it)
+{
+	pid_t *kids;
+	size_t j, k;
+
+	k = procinfo_batch_descendants(job->batch, it->pid, &kids);
+	if (g->ntree + k + 1 > g->tree_cap) {
+		g->tree_cap = (g->ntree + k + 1) * 2;
+		g->tree = xreallocarray(g->tree, g->tree_cap, sizeof *g->tree);
+	}
+	g->tree[g->ntree++] = it->pid;
+	for (j = 0; j < k; j++)
+		g->tree[g->ntree++] = kids[j];
+	free(kids);
+}
+
+/* Start the tree of a group: its cgroup's members when it has one
+ * (doc/design.md §12), read a bounded amount per step. */
+static void
+stats_group_start(struct stats_job *job, struct stats_group *g)
 {
 	struct watcher *w;
-	pid_t *kids;
-	size_t i, j, k;
 
 	w = arbiter_find_watcher(job->arbiter, g->name);
-	if (w != NULL && cgroup_members(w, &g->tree, &g->ntree)) {
+	if (w != NULL && (g->reader = cgroup_reader(w)) != NULL)
 		g->tree_cgroup = true;
-		return;
-	}
-	for (i = 0; i < g->n; i++) {
-		if (g->items[i].exited)
-			continue;
-		k = procinfo_batch_descendants(job->batch, g->items[i].pid,
-		    &kids);
-		g->tree = xreallocarray(g->tree, g->ntree + k + 1,
-		    sizeof *g->tree);
-		g->tree[g->ntree++] = g->items[i].pid;
-		for (j = 0; j < k; j++)
-			g->tree[g->ntree++] = kids[j];
-		free(kids);
-	}
-	if (g->ntree > 1)
-		qsort(g->tree, g->ntree, sizeof *g->tree, stats_pid_cmp);
 }
 
 /*
- * One bounded step: at most STATS_STEP_READS stat files for the children
- * index, or at most STATS_STEP_PROCS processes and STATS_STEP_SECONDS of
- * work (doc/design.md §11). True when every process has its info.
+ * One bounded step (doc/design.md §11): at most STATS_STEP_READS stat
+ * files for the children index; or at most STATS_STEP_PROCS processes,
+ * STATS_STEP_BYTES of a cgroup's members and STATS_STEP_SECONDS of work.
+ * True when every watcher has its info objects and its tree.
  */
 static bool
 stats_job_step(struct stats_job *job)
@@ -241,6 +244,10 @@ stats_job_step(struct stats_job *job)
 		return false;
 	for (; job->gi < job->ngroups; job->gi++, job->ii = 0) {
 		g = &job->groups[job->gi];
+		if (job->ii == 0 && !g->started) {
+			g->started = true;
+			stats_group_start(job, g);
+		}
 		for (; job->ii < g->n; job->ii++) {
 			if (count >= STATS_STEP_PROCS ||
 			    (count > 0 && ev_time() - t0 > STATS_STEP_SECONDS))
@@ -253,10 +260,22 @@ stats_job_step(struct stats_job *job)
 			pyjson_buf_key(&g->text, key);
 			pyjson_buf_dumps(&g->text, info);
 			json_decref(info);
+			if (!g->tree_cgroup && !it->exited)
+				stats_group_descendants(job, g, it);
 			count++;
 		}
+		if (g->reader != NULL) {
+			if (count > 0 || !cg2_reader_step(g->reader,
+			    STATS_STEP_BYTES))
+				return false;
+			g->ntree = cg2_reader_take(g->reader, &g->tree);
+			cg2_reader_free(g->reader);
+			g->reader = NULL;
+		}
+		if (g->ntree > 1 && !g->tree_cgroup)
+			qsort(g->tree, g->ntree, sizeof *g->tree,
+			    stats_pid_cmp);
 		pyjson_buf_raw(&g->text, "}", 1);
-		stats_group_tree(job, g);
 	}
 	stats_job_write_back(job);
 	return true;
@@ -298,6 +317,18 @@ stats_job_text(const struct stats_job *job, size_t i, size_t *len)
 {
 	*len = job->groups[i].text.len;
 	return job->groups[i].text.data;
+}
+
+/* The same, taken (caller frees; the job keeps an empty text). */
+char *
+stats_job_take_text(struct stats_job *job, size_t i, size_t *len)
+{
+	struct pyjson_buf *b = &job->groups[i].text;
+	char *text;
+
+	text = pyjson_buf_finish(b, len);
+	memset(b, 0, sizeof *b);
+	return text;
 }
 
 /* The same as an object (caller owns). */
@@ -347,6 +378,7 @@ stats_job_free(struct stats_job *job)
 		free(job->groups[i].name);
 		free(job->groups[i].items);
 		free(job->groups[i].tree);
+		cg2_reader_free(job->groups[i].reader);
 		free(pyjson_buf_finish(&job->groups[i].text, NULL));
 	}
 	free(job->groups);

@@ -27,6 +27,7 @@ json_t *stats_batch_process(struct procinfo_batch *, struct process *);
  */
 #define STATS_STEP_PROCS	256	/* processes per loop turn */
 #define STATS_STEP_READS	512	/* /proc stat files per loop turn */
+#define STATS_STEP_BYTES	16384	/* of a cgroup's members per turn */
 #define STATS_STEP_SECONDS	0.002	/* and no more time than this */
 
 struct arbiter;
@@ -43,6 +44,7 @@ bool stats_job_start(struct stats_job *, stats_job_cb done, void *arg);
  * (borrowed), or as an object (caller owns). */
 const char *stats_job_text(const struct stats_job *, size_t i, size_t *len);
 json_t *stats_job_infos(const struct stats_job *, size_t i);
+char *stats_job_take_text(struct stats_job *, size_t i, size_t *len);
 const char *stats_job_name(const struct stats_job *, size_t i);
 size_t stats_job_count(const struct stats_job *);
 /* The whole tree of the i-th watcher: its cgroup's members ("cgroup"),

@@ -233,31 +233,132 @@ cg2_pid_cmp(const void *a, const void *b)
 	return (pa > pb) - (pa < pb);
 }
 
+/* A read of cgroup.procs in steps: pids so far and a partial line. */
+struct cg2_reader {
+	int	 fd;		/* -1 once at the end */
+	char	 part[16];	/* digits of a line cut by a read */
+	size_t	 npart;
+	pid_t	*pids;
+	size_t	 n, cap;
+};
+
+/* Add the pid of a complete line. */
+static void
+cg2_reader_add(struct cg2_reader *r, const char *s, size_t len)
+{
+	long v = 0;
+	size_t i;
+
+	if (len == 0 || len > 10)
+		return;
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return;
+		v = v * 10 + (s[i] - '0');
+	}
+	if (v <= 0 || v > INT32_MAX)
+		return;
+	if (r->n == r->cap) {
+		r->cap = r->cap == 0 ? 64 : r->cap * 2;
+		r->pids = xreallocarray(r->pids, r->cap, sizeof *r->pids);
+	}
+	r->pids[r->n++] = (pid_t)v;
+}
+
+struct cg2_reader *
+cg2_reader_open(struct cg2 *cg)
+{
+	struct cg2_reader *r;
+
+	r = xcalloc(1, sizeof *r);
+	r->fd = openat(cg->dirfd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
+	return r;
+}
+
+/* Read about max_bytes more; true at the end (or on an error). */
+bool
+cg2_reader_step(struct cg2_reader *r, size_t max_bytes)
+{
+	char buf[4096];
+	size_t done = 0, i, start;
+	ssize_t n;
+
+	while (r->fd != -1 && done < max_bytes) {
+		n = read(r->fd, buf, sizeof buf);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (r->npart > 0)
+				cg2_reader_add(r, r->part, r->npart);
+			r->npart = 0;
+			close(r->fd);
+			r->fd = -1;
+			break;
+		}
+		done += (size_t)n;
+		for (i = start = 0; i < (size_t)n; i++) {
+			if (buf[i] != '\n')
+				continue;
+			if (r->npart > 0) {
+				if (r->npart + i - start <= sizeof r->part) {
+					memcpy(r->part + r->npart, buf + start,
+					    i - start);
+					cg2_reader_add(r, r->part,
+					    r->npart + i - start);
+				}
+				r->npart = 0;
+			} else
+				cg2_reader_add(r, buf + start, i - start);
+			start = i + 1;
+		}
+		if (start < (size_t)n) {
+			if (r->npart + (size_t)n - start <= sizeof r->part) {
+				memcpy(r->part + r->npart, buf + start,
+				    (size_t)n - start);
+				r->npart += (size_t)n - start;
+			} else
+				r->npart = sizeof r->part;	/* garbage */
+		}
+	}
+	return r->fd == -1;
+}
+
+/* The members read, sorted (caller frees *out). */
+size_t
+cg2_reader_take(struct cg2_reader *r, pid_t **out)
+{
+	size_t n = r->n;
+
+	if (n > 1)
+		qsort(r->pids, n, sizeof *r->pids, cg2_pid_cmp);
+	*out = r->pids;
+	r->pids = NULL;
+	r->n = r->cap = 0;
+	return n;
+}
+
+void
+cg2_reader_free(struct cg2_reader *r)
+{
+	if (r == NULL)
+		return;
+	if (r->fd != -1)
+		close(r->fd);
+	free(r->pids);
+	free(r);
+}
+
 size_t
 cg2_members(struct cg2 *cg, pid_t **out)
 {
-	char *buf, *p, *end;
-	size_t n = 0;
-	pid_t *pids = NULL;
-	long v;
+	struct cg2_reader *r;
+	size_t n;
 
-	*out = NULL;
-	if (cg2_slurp(cg->dirfd, "cgroup.procs", &buf) < 0)
-		return 0;
-	for (p = buf; *p != '\0'; p = end) {
-		errno = 0;
-		v = strtol(p, &end, 10);
-		if (end == p)
-			break;
-		if (errno == 0 && v > 0 && v <= INT32_MAX) {
-			pids = xreallocarray(pids, n + 1, sizeof *pids);
-			pids[n++] = (pid_t)v;
-		}
-	}
-	free(buf);
-	if (n > 1)
-		qsort(pids, n, sizeof *pids, cg2_pid_cmp);
-	*out = pids;
+	r = cg2_reader_open(cg);
+	while (!cg2_reader_step(r, SIZE_MAX))
+		;
+	n = cg2_reader_take(r, out);
+	cg2_reader_free(r);
 	return n;
 }
 

@@ -35,6 +35,13 @@ struct cg2	*cg2_open_root(const char *name, char **cause);
 struct cg2	*cg2_child(struct cg2 *parent, const char *name, char **cause);
 /* The members (cgroup.procs), sorted; caller frees *out. */
 size_t		 cg2_members(struct cg2 *, pid_t **out);
+/* The same a bounded read at a time (a big cgroup from an event loop):
+ * open, step until true, take the sorted members, free. */
+struct cg2_reader;
+struct cg2_reader *cg2_reader_open(struct cg2 *);
+bool		 cg2_reader_step(struct cg2_reader *, size_t max_bytes);
+size_t		 cg2_reader_take(struct cg2_reader *, pid_t **out);
+void		 cg2_reader_free(struct cg2_reader *);
 /* Kill every member: cgroup.kill when the kernel has it (5.14), else
  * SIGKILL to each member read. 0, or -1 when nothing could be done. */
 int		 cg2_kill(struct cg2 *);

@@ -64,6 +64,7 @@ struct procinfo_batch {
 	struct procinfo_link *by_ppid; /* sorted by (ppid, pid) */
 	size_t nby_ppid;
 	/* a /proc scan in steps (procinfo_batch_index) */
+	unsigned drain_calls;
 	bool scan_listed;
 	struct procinfo_link *scan_cur; /* listed, sorted by pid */
 	size_t scan_n, scan_i, scan_k;  /* listed, looked at, kept */
@@ -544,7 +545,11 @@ procinfo_batch_index(struct procinfo_batch *b, size_t budget)
 	if (b->scanned)
 		return true;
 	if (tree != NULL && !b->scan_listed) {
-		proctree_drain(tree);
+		/* the events since the last use, budget messages a call (a
+		 * busy machine keeps adding some: not past 64 calls) */
+		if (!proctree_drain_some(tree, budget) &&
+		    ++b->drain_calls < 64)
+			return false;
 		if (proctree_ready(tree)) {
 			b->scanned = true;
 			links = proctree_links(tree, &n);
@@ -627,15 +632,16 @@ size_t
 procinfo_batch_descendants(struct procinfo_batch *b, pid_t pid, pid_t **out)
 {
 	pid_t *all = NULL, *kids;
-	size_t n = 0, i = 0, k, j;
+	size_t n = 0, i = 0, k, j, cap = 0;
 
 	k = procinfo_children(b, pid, &kids);
 	for (;;) {
-		if (k > 0) {
-			all = xreallocarray(all, n + k, sizeof *all);
-			for (j = 0; j < k; j++)
-				all[n++] = kids[j];
+		if (n + k > cap) {
+			cap = (n + k) * 2;
+			all = xreallocarray(all, cap, sizeof *all);
 		}
+		for (j = 0; j < k; j++)
+			all[n++] = kids[j];
 		free(kids);
 		if (i >= n)
 			break;

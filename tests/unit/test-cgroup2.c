@@ -8,6 +8,7 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
+#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -72,6 +73,48 @@ test_self(void **state)
 	assert_int_equal(cg2_parse_self(s, strlen(s), out, sizeof out), -1);
 }
 
+/* The members read in steps: lines cut between reads are put together
+ * (a directory with a plain cgroup.procs stands in for a cgroup). */
+static void
+test_reader_steps(void **state)
+{
+	struct cg2 cg = { .procs_fd = -1, .home_fd = -1 };
+	struct cg2_reader *r;
+	char dir[] = "/tmp/circus-unit-cg-XXXXXX", path[64];
+	FILE *f;
+	pid_t *pids;
+	size_t n, i, steps = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/cgroup.procs", dir);
+	assert_non_null(f = fopen(path, "w"));
+	for (i = 5000; i >= 1; i--)	/* unsorted, 23 KiB */
+		fprintf(f, "%zu\n", i);
+	fprintf(f, "x1\n0\n99999999999\n");	/* ignored */
+	fclose(f);
+	cg.dirfd = open(dir, O_RDONLY | O_DIRECTORY);
+	assert_true(cg.dirfd != -1);
+	r = cg2_reader_open(&cg);
+	while (!cg2_reader_step(r, 1)) {
+		steps++;
+		assert_true(steps < 100);
+	}
+	assert_true(steps >= 5);
+	n = cg2_reader_take(r, &pids);
+	cg2_reader_free(r);
+	assert_int_equal(n, 5000);
+	for (i = 0; i < n; i++)
+		assert_int_equal(pids[i], (pid_t)(i + 1));
+	free(pids);
+	/* and at once */
+	assert_int_equal(cg2_members(&cg, &pids), 5000);
+	free(pids);
+	close(cg.dirfd);
+	unlink(path);
+	rmdir(dir);
+}
+
 /* A real subtree, when this machine lets us make one. */
 static void
 test_subtree(void **state)
@@ -123,6 +166,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_mountinfo),
 		cmocka_unit_test(test_self),
+		cmocka_unit_test(test_reader_steps),
 		cmocka_unit_test(test_subtree),
 	};
 
