@@ -66,8 +66,10 @@ struct procinfo_batch {
 	/* a /proc scan in steps (procinfo_batch_index) */
 	unsigned drain_calls;
 	bool scan_listed;
-	struct procinfo_link *scan_cur; /* listed, sorted by pid */
-	size_t scan_n, scan_i, scan_k;  /* listed, looked at, kept */
+	DIR *scan_dir;                  /* being listed */
+	struct procinfo_link *scan_cur; /* listed (then sorted by pid) */
+	size_t scan_n, scan_cap;
+	size_t scan_i, scan_k;          /* looked at, kept */
 };
 
 static struct procinfo_machine machine;
@@ -87,7 +89,7 @@ static int procinfo_link_pid_cmp(const void *, const void *);
 static int procinfo_link_ppid_cmp(const void *, const void *);
 static int procinfo_pid_cmp(const void *, const void *);
 static void procinfo_scan(struct procinfo_batch *);
-static void procinfo_scan_list(struct procinfo_batch *);
+static bool procinfo_scan_list(struct procinfo_batch *, size_t);
 static bool procinfo_scan_resolve(struct procinfo_batch *, size_t);
 static void procinfo_tree_reload(void);
 static size_t procinfo_children(struct procinfo_batch *, pid_t, pid_t **);
@@ -401,47 +403,51 @@ procinfo_pid_cmp(const void *a, const void *b)
 }
 
 /*
- * List /proc (one readdir, no file read): the pids, with the ppid known
- * for a (pid, inode) seen by the last scan unless its parent has gone
- * since (it was reparented). What stays unknown is read by
- * procinfo_scan_resolve, a budget at a time.
+ * List /proc (readdir, no file read), at most budget entries a call; true
+ * when the listing is complete: then the pids get the ppid known for a
+ * (pid, inode) seen by the last scan unless its parent has gone since (it
+ * was reparented). What stays unknown is read by procinfo_scan_resolve,
+ * a budget at a time.
  */
-static void
-procinfo_scan_list(struct procinfo_batch *b)
+static bool
+procinfo_scan_list(struct procinfo_batch *b, size_t budget)
 {
-	DIR *dir;
 	struct dirent *de;
-	struct procinfo_link *cur = NULL, *old = scan_cache;
+	struct procinfo_link *cur, *old = scan_cache;
 	pid_t *died = NULL;
-	size_t n = 0, cap = 0, ndied = 0, i, j;
+	size_t n, ndied = 0, i, j;
 	char *end;
 	unsigned long v;
-	bool sorted = true;
 
-	b->scan_listed = true;
-	if ((dir = opendir("/proc")) == NULL)
-		return;
-	while ((de = readdir(dir)) != NULL) {
+	if (b->scan_dir == NULL && (b->scan_dir = opendir("/proc")) == NULL) {
+		b->scan_listed = true;
+		return true;
+	}
+	while (budget-- > 0 && (de = readdir(b->scan_dir)) != NULL) {
 		if (!isdigit((unsigned char)de->d_name[0]))
 			continue;
 		errno = 0;
 		v = strtoul(de->d_name, &end, 10);
 		if (*end != '\0' || errno != 0 || v == 0 || v > INT32_MAX)
 			continue;
-		if (n == cap) {
-			cap = cap == 0 ? 256 : cap * 2;
-			cur = xreallocarray(cur, cap, sizeof *cur);
+		if (b->scan_n == b->scan_cap) {
+			b->scan_cap = b->scan_cap == 0 ? 256 : b->scan_cap * 2;
+			b->scan_cur = xreallocarray(b->scan_cur, b->scan_cap,
+			    sizeof *b->scan_cur);
 		}
-		cur[n].pid = (pid_t)v;
-		cur[n].ppid = -1;
-		cur[n].ino = de->d_ino;
-		if (n > 0 && cur[n - 1].pid > cur[n].pid)
-			sorted = false;
-		n++;
+		b->scan_cur[b->scan_n].pid = (pid_t)v;
+		b->scan_cur[b->scan_n].ppid = -1;
+		b->scan_cur[b->scan_n].ino = de->d_ino;
+		b->scan_n++;
 	}
-	closedir(dir);
-	if (!sorted)
-		qsort(cur, n, sizeof *cur, procinfo_link_pid_cmp);
+	if (budget == (size_t)-1)
+		return false;	/* stopped by the budget, not the end */
+	closedir(b->scan_dir);
+	b->scan_dir = NULL;
+	b->scan_listed = true;
+	cur = b->scan_cur;
+	n = b->scan_n;
+	qsort(cur, n, sizeof *cur, procinfo_link_pid_cmp);
 
 	/* Merge with the old table (both sorted by pid). */
 	died = xreallocarray(NULL, scan_ncache + 1, sizeof *died);
@@ -465,8 +471,7 @@ procinfo_scan_list(struct procinfo_batch *b)
 			cur[i].ppid = -1;
 	}
 	free(died);
-	b->scan_cur = cur;
-	b->scan_n = n;
+	return true;
 }
 
 /*
@@ -566,8 +571,8 @@ procinfo_batch_index(struct procinfo_batch *b, size_t budget)
 			return true;
 		}
 	}
-	if (!b->scan_listed)
-		procinfo_scan_list(b);
+	if (!b->scan_listed && !procinfo_scan_list(b, budget))
+		return false;
 	if (!procinfo_scan_resolve(b, budget))
 		return false;
 	b->scanned = true;
@@ -722,6 +727,8 @@ procinfo_batch_free(struct procinfo_batch *b)
 		free(b->uids[i].name);
 	free(b->uids);
 	free(b->by_ppid);
+	if (b->scan_dir != NULL)
+		closedir(b->scan_dir);
 	free(b->scan_cur);
 	free(b);
 }
