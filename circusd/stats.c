@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The process info object of a supervised process: lib/procinfo's object
- * with the age counted from the spawn, plus started and wid.
+ * with the age counted from the spawn, plus started and wid; and the
+ * stats job that builds them for many processes a bounded step per loop
+ * turn, with each watcher's whole tree (doc/design.md §11, §12).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,8 +42,8 @@ struct stats_group {
 	char			*name;
 	struct stats_item	*items;
 	size_t			 n;
-	struct pyjson_buf	 text;		/* {"<pid>": info} as JSON */
-	pid_t			*tree;		/* the whole tree, sorted */
+	struct pyjson_buf	 text;		/* {"<pid>": info} */
+	pid_t			*tree;		/* whole tree, sorted */
 	size_t			 ntree, tree_cap;
 	bool			 tree_cgroup;	/* from its cgroup */
 	struct cg2_reader	*reader;	/* its cgroup, being read */
