@@ -225,6 +225,11 @@ controller_envelope(struct cmd_ctx *ctx, enum cmd_status st, size_t *len)
 	const char *k;
 	json_t *v;
 
+	if (ctx->member_text != NULL) {
+		/* room for the big member at once: no copy as it grows */
+		b.size = ctx->member_len + 4096;
+		b.data = xmalloc(b.size);
+	}
 	pyjson_buf_raw(&b, "{", 1);
 	if (st == CMD_ERROR) {
 		pyjson_buf_key(&b, "status");

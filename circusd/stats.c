@@ -244,6 +244,8 @@ stats_job_step(struct stats_job *job)
 
 	if (!procinfo_batch_index(job->batch, STATS_STEP_READS))
 		return false;
+	if (ev_time() - t0 > STATS_STEP_SECONDS / 2)
+		return false;	/* the index took this turn's share */
 	for (; job->gi < job->ngroups; job->gi++, job->ii = 0) {
 		g = &job->groups[job->gi];
 		if (job->ii == 0 && !g->started) {
