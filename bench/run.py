@@ -1730,6 +1730,41 @@ def rate_by_thousand(samples):
     return out
 
 
+def stats_status_probe(c, name, repeats, timeout):
+    """`stats <name>` on one connection and, until its reply arrives,
+    `status` round trips on another, one after the other: does the daemon
+    answer others while it builds a big stats (doc/design.md §19)?
+    Bounded: `repeats` stats, each waited for at most `timeout` s."""
+    a, b = CircusClient(c.endpoint), CircusClient(c.endpoint)
+    out = {"stats_s": [], "status_rtts": [], "status_per_stats": []}
+    try:
+        for _ in range(repeats):
+            mid = uuid.uuid4().hex
+            t0 = now()
+            a.sock.send(json.dumps({"command": "stats",
+                                    "properties": {"name": name},
+                                    "id": mid}).encode())
+            count = 0
+            while not a.sock.poll(0):
+                if now() - t0 > timeout:
+                    raise BenchError("no stats reply within %.0f s"
+                                     % timeout)
+                t1 = now()
+                b.call("status", timeout=timeout)
+                out["status_rtts"].append(now() - t1)
+                count += 1
+            reply = json.loads(a.sock.recv())
+            if reply.get("id") != mid or reply.get("status") != "ok":
+                raise BenchError("stats: unexpected reply %r"
+                                 % (str(reply)[:200],))
+            out["stats_s"].append(now() - t0)
+            out["status_per_stats"].append(count)
+    finally:
+        a.sock.close(0)
+        b.sock.close(0)
+    return out
+
+
 def circ_scale_cycle(B, c, n):
     wait_children(c.pid, 0, 120, "empty")
     cap = B.P["scale_cap_s"]
@@ -1774,6 +1809,8 @@ def circ_scale_cycle(B, c, n):
         r = B.guarded("scale", "circusd %s at %d" % (label, n), B.floors.rtt,
                       c.endpoint, cmd, props, count, 1, 30.0, 1, 60000)
         out[label] = r["p50_us"] / 1e6 if r else None
+    out["stats_probe"] = B.guarded("scale", "circusd status during stats",
+                                   stats_status_probe, c, "w", 3, 120.0)
     t0 = now()
     c.call("stop", timeout=60, name="w")
     out["stop"] = poll_until(lambda: not c.children(), 120, 0.02,
@@ -2389,6 +2426,33 @@ class Report:
                                                  "status"))), ""],
              ["`stats w`", "", fmt_stat(sm(series(runs, "circusd",
                                                   "stats <name>"))), ""]])
+        probes = [p for p in series(runs, "circusd", "stats_probe") if p]
+        rtts = [x for p in probes for x in p["status_rtts"]]
+        if probes:
+            self.w("`status` while `stats w` is built: `stats w` sent on "
+                   "one connection and, until its reply arrives, `status` "
+                   "round trips one after the other on a second one "
+                   "(%d stats, %d status calls answered meanwhile)."
+                   % (sum(len(p["stats_s"]) for p in probes), len(rtts)))
+            self.w()
+            self.table(["metric", "circusd"],
+                       [["`stats w` reply",
+                         fmt_stat(sm([x for p in probes
+                                      for x in p["stats_s"]]))],
+                        ["`status` meanwhile, p50",
+                         fmt_time(pctl(rtts, 50)) if rtts else "n/a"],
+                        ["`status` meanwhile, max",
+                         fmt_time(max(rtts)) if rtts else "n/a"]])
+        if rtts:
+            self.target("`status` from another client within 10 ms while "
+                        "a %d-process `stats` is built" % n,
+                        "max %s over %d calls (p50 %s)" % (
+                            fmt_time(max(rtts)), len(rtts),
+                            fmt_time(pctl(rtts, 50))),
+                        max(rtts) <= 0.010, "scale")
+        else:
+            self.target("`status` from another client within 10 ms while "
+                        "a %d-process `stats` is built" % n, "n/a", None)
         sp = self.sc.get("spawn", {}).get("1000")
         ok = None
         measured = "n/a"

@@ -47,10 +47,12 @@ static void arbiter_ondemand_arm(struct arbiter *);
 static void arbiter_tick_cb(struct ev_loop *, ev_timer *, int);
 static void arbiter_forget_watcher(struct watcher *);
 
-/* A watcher entered STOPPED: an on_demand one waits for its sockets. */
+/* A watcher entered STOPPED: what left its process groups is killed
+ * (cgroup.c); an on_demand one waits for its sockets. */
 static void
 arbiter_watcher_stopped(struct watcher *w)
 {
+	cgroup_watcher_stopped(w);
 	if (w->cfg->on_demand)
 		arbiter_ondemand_arm(w->arbiter);
 }
@@ -238,6 +240,7 @@ arbiter_forget_watcher(struct watcher *w)
 	struct group_op *g;
 	size_t j, k;
 
+	cgroup_watcher_free(w);
 	TAILQ_FOREACH(g, &a->groups, entry) {
 		for (j = k = 0; j < g->n; j++) {
 			if (g->list[j] == w) {

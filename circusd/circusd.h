@@ -228,6 +228,7 @@ struct watcher {
 	unsigned		 generation;	/* bumped by each rolling replace */
 	struct watcher_op	*rolling_op;	/* the one running, or NULL */
 	char			*last_rollback;	/* why the last one rolled back */
+	struct wcgroup		*cgroup;	/* cgroup.c; NULL: none yet */
 };
 
 struct watcher *watcher_new(struct arbiter *, struct watcher_cfg *cfg,
@@ -567,6 +568,15 @@ struct cmd_ctx {
 	int			 pending;	/* sub-operations outstanding */
 	int			 failed;
 	bool			 op_queued;	/* not waiting: op not done yet */
+	/* parked on work of its own (a stats job): dropped at shutdown */
+	void			(*abandon)(struct cmd_ctx *);
+	void			*work;
+	/* the result member of that name (a placeholder in result) is this
+	 * JSON text (a big stats, written a piece per loop turn:
+	 * doc/design.md §19); owned */
+	char			*member_key;
+	char			*member_text;
+	size_t			 member_len;
 };
 
 int controller_open(struct arbiter *, char **cause);
@@ -662,7 +672,26 @@ enum cmd_status cmd_queue(struct cmd_ctx *, struct watcher *,
  * "No such process (stopped?)" if gone. Caller owns. */
 json_t *stats_process_info(pid_t pid, bool with_children,
     uint64_t *last_ticks, double *last_time);
-json_t *stats_process(struct process *);
+
+/* ---- cgroup.c ---- */
+
+/* A cgroup v2 subtree for the watchers when enabled and possible (logs
+ * which way a watcher's tree is known); removed at shutdown. */
+void cgroup_start(bool enabled);
+void cgroup_stop(void);
+/* "cgroup" or "process-group". */
+const char *cgroup_mode(void);
+/* The cgroup.procs a new process of the watcher joins, or -1. */
+int cgroup_procs_fd(struct watcher *);
+/* Members of the watcher's cgroup: false when it has none. */
+bool cgroup_members(struct watcher *, pid_t **out, size_t *n);
+/* The same read in steps (lib/cgroup2.h); NULL when it has none. */
+struct cg2_reader;
+struct cg2_reader *cgroup_reader(struct watcher *);
+/* The watcher stopped: leftovers get the stop signal, then cgroup.kill. */
+void cgroup_watcher_stopped(struct watcher *);
+/* The watcher is freed: kill what is left, remove its cgroup. */
+void cgroup_watcher_free(struct watcher *);
 
 /* ---- fdreserve.c ---- */
 

@@ -27,6 +27,10 @@ cmd_dstats_exec(struct cmd_ctx *ctx)
 	/* ours: how `stats` finds children ("events" or "scan") */
 	json_object_set_new(ctx->result, "process_tree",
 	    json_string(procinfo_tree_mode()));
+	/* ours: how a watcher's whole tree is known and killed ("cgroup"
+	 * or "process-group", doc/design.md §20) */
+	json_object_set_new(ctx->result, "watcher_tree",
+	    json_string(cgroup_mode()));
 	return CMD_OK;
 }
 

@@ -3,7 +3,8 @@
  * stats: process info objects of every watcher, of one watcher, or of one
  * of its processes. One stats batch per request, so children come from a
  * single ppid index whatever the number of processes (circusd's
- * descendants from process events, or one /proc scan: lib/procinfo.c).
+ * descendants from process events, or one /proc scan: lib/procinfo.c),
+ * built a bounded step per loop turn (stats.c, doc/design.md §19).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -48,21 +49,6 @@ cmd_stats_pyint(const char *s, long long *out)
 		return -1;
 	*out = neg ? -v : v;
 	return 0;
-}
-
-/* The {"<pid>": info} object of one watcher. */
-static json_t *
-cmd_stats_watcher(struct procinfo_batch *b, struct watcher *w)
-{
-	struct process *p;
-	json_t *infos = json_object();
-	char key[32];
-
-	TAILQ_FOREACH(p, &w->processes, entry) {
-		snprintf(key, sizeof key, "%d", (int)p->pid);
-		json_object_set_new(infos, key, stats_batch_process(b, p));
-	}
-	return infos;
 }
 
 /* One process of w, given as an int, a float, a bool or a string. */
@@ -186,7 +172,8 @@ cmd_stats_extended(struct cmd_ctx *ctx, struct watcher *w, json_t *infos)
 		free(ext);
 		return CMD_OK;
 	}
-	cmd_park(ctx);
+	if (!ctx->parked)
+		cmd_park(ctx);
 	/* configured hooks always call back later, from the loop */
 	json_object_foreach(infos, pid, info) {
 		if (!json_is_object(info))
@@ -201,52 +188,122 @@ cmd_stats_extended(struct cmd_ctx *ctx, struct watcher *w, json_t *infos)
 	return CMD_WAIT;
 }
 
-/* Info objects for all watchers, one watcher, or one process. */
+/* The reply from a finished job: one watcher's, or every watcher's. The
+ * info objects go out as the JSON text the job wrote (doc/design.md
+ * §19), but for extended_stats hooks, which get and extend objects. */
+static enum cmd_status
+cmd_stats_reply(struct cmd_ctx *ctx, struct stats_job *job)
+{
+	struct pyjson_buf b = { 0 };
+	struct watcher *w;
+	const char *text, *mode;
+	const pid_t *pids;
+	json_t *tree;
+	size_t i, len;
+
+	ctx->result = json_object();
+	if (json_object_get(ctx->props, "name") == NULL) {
+		pyjson_buf_raw(&b, "{", 1);
+		for (i = 0; i < stats_job_count(job); i++) {
+			pyjson_buf_key(&b, stats_job_name(job, i));
+			text = stats_job_text(job, i, &len);
+			pyjson_buf_raw(&b, text, len);
+		}
+		pyjson_buf_raw(&b, "}", 1);
+		json_object_set_new(ctx->result, "infos", json_null());
+		ctx->member_key = xstrdup("infos");
+		ctx->member_text = pyjson_buf_finish(&b, &ctx->member_len);
+		return CMD_OK;
+	}
+	json_object_set_new(ctx->result, "name",
+	    json_deep_copy(json_object_get(ctx->props, "name")));
+	json_object_set_new(ctx->result, "info", json_null());
+	/* the watcher may have been removed while the job ran */
+	w = arbiter_find_watcher(ctx->arbiter, stats_job_name(job, 0));
+	/* ours: why a client (the flapping plugin) stopped it */
+	if (w != NULL && w->client_stop_reason != NULL)
+		json_object_set_new(ctx->result, "stop_reason",
+		    json_string(w->client_stop_reason));
+	/* ours: the whole tree and how it is known (doc/design.md §20) */
+	tree = json_array();
+	pids = stats_job_tree(job, 0, &len, &mode);
+	for (i = 0; i < len; i++)
+		json_array_append_new(tree, json_integer(pids[i]));
+	json_object_set_new(ctx->result, "tree", json_pack("{s:s, s:o}",
+	    "mode", mode, "pids", tree));
+	if (w != NULL && cmd_prop_bool(ctx, "extended", false)) {
+		json_object_set_new(ctx->result, "info",
+		    stats_job_infos(job, 0));
+		return cmd_stats_extended(ctx, w,
+		    json_object_get(ctx->result, "info"));
+	}
+	ctx->member_key = xstrdup("info");
+	ctx->member_text = stats_job_take_text(job, 0, &ctx->member_len);
+	return CMD_OK;
+}
+
+/* Shutdown while the job runs: drop it (the reply fails). */
+static void
+cmd_stats_abandon(struct cmd_ctx *ctx)
+{
+	stats_job_free(ctx->work);
+	ctx->work = NULL;
+	ctx->abandon = NULL;
+}
+
+/* The job of a parked stats is done: reply. */
+static void
+cmd_stats_done(struct stats_job *job, void *arg)
+{
+	struct cmd_ctx *ctx = arg;
+	enum cmd_status st;
+
+	ctx->work = NULL;
+	ctx->abandon = NULL;
+	st = cmd_stats_reply(ctx, job);
+	stats_job_free(job);
+	if (st == CMD_OK)
+		cmd_finish(ctx);
+}
+
+/* Info objects for all watchers, one watcher, or one process. A watcher
+ * or all of them: a job of bounded steps (doc/design.md §19), parked
+ * when the first step did not finish it. */
 static enum cmd_status
 cmd_stats_exec(struct cmd_ctx *ctx)
 {
 	struct arbiter *a = ctx->arbiter;
 	struct watcher *w = NULL;
 	struct procinfo_batch *b;
-	json_t *name, *process, *infos;
+	struct stats_job *job;
+	json_t *process;
 	enum cmd_status st;
 
 	if (!cmd_watcher_opt(ctx, &w))
 		return CMD_ERROR;
-	if ((name = json_object_get(ctx->props, "name")) != NULL) {
-	}
-
-	b = procinfo_batch_new();
 	if (w != NULL &&
 	    (process = json_object_get(ctx->props, "process")) != NULL) {
-		st = cmd_stats_process(ctx, b, w, name, process);
+		b = procinfo_batch_new();
+		st = cmd_stats_process(ctx, b, w,
+		    json_object_get(ctx->props, "name"), process);
 		procinfo_batch_free(b);
 		return st;
 	}
-	ctx->result = json_object();
-	if (w != NULL) {
-		json_object_set_new(ctx->result, "name", json_deep_copy(name));
-		json_object_set_new(ctx->result, "info",
-		    cmd_stats_watcher(b, w));
-		/* ours: why a client (the flapping plugin) stopped it */
-		if (w->client_stop_reason != NULL)
-			json_object_set_new(ctx->result, "stop_reason",
-			    json_string(w->client_stop_reason));
-		if (cmd_prop_bool(ctx, "extended", false)) {
-			procinfo_batch_free(b);
-			return cmd_stats_extended(ctx, w,
-			    json_object_get(ctx->result, "info"));
-		}
-	} else {
-		infos = json_object();
-		TAILQ_FOREACH(w, &a->watchers, entry) {
-			json_object_set_new(infos, w->name,
-			    cmd_stats_watcher(b, w));
-		}
-		json_object_set_new(ctx->result, "infos", infos);
+	job = stats_job_new(a);
+	if (w != NULL)
+		stats_job_add(job, w);
+	else {
+		TAILQ_FOREACH(w, &a->watchers, entry)
+			stats_job_add(job, w);
 	}
-	procinfo_batch_free(b);
-	return CMD_OK;
+	if (stats_job_start(job, cmd_stats_done, ctx)) {
+		st = cmd_stats_reply(ctx, job);
+		stats_job_free(job);
+		return st;
+	}
+	ctx->work = job;
+	ctx->abandon = cmd_stats_abandon;
+	return cmd_park(ctx);
 }
 
 const struct cmd_entry cmd_stats_entry = {

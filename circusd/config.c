@@ -663,6 +663,7 @@ load_circus(struct load *l)
 	c->multicast_endpoint = xstrdup("udp://237.219.251.97:12027");
 	c->check_delay = 5.0;
 	c->umask = -1;
+	c->cgroups = true;
 	c->httpd_host = xstrdup("localhost");
 	c->httpd_port = 8080;
 	c->backoff_min_s = 0.1;
@@ -687,6 +688,7 @@ load_circus(struct load *l)
 	circus_str(l, "curve_readonly_clients", &c->curve_readonly_clients);
 	circus_bool(l, "plaintext_tcp", &c->plaintext_tcp);
 	circus_bool(l, "statsd", &c->statsd);
+	circus_bool(l, "cgroups", &c->cgroups);
 	if ((v = circus_get(l, "stats_endpoint", &o)) == NULL)
 		c->stats_endpoint = xstrdup("tcp://127.0.0.1:5557");
 	else {

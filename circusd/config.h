@@ -27,6 +27,7 @@ struct circus_cfg {
 	char	*curve_readonly_clients;
 	bool	 plaintext_tcp;		/* allow plaintext on non-loopback */
 	bool	 statsd;
+	bool	 cgroups;		/* ours: watchers in cgroups if possible */
 	char	*stats_endpoint;	/* tcp://127.0.0.1:5557 */
 	char	*metrics_endpoint;	/* HOST:PORT of /metrics; forces statsd */
 	double	 check_delay;		/* 5.0; <= 0 disables the safety tick */

@@ -54,6 +54,8 @@ cmd_ctx_free(struct cmd_ctx *ctx)
 	free(ctx->command_buf);
 	json_decref(ctx->result);
 	free(ctx->reason);
+	free(ctx->member_key);
+	free(ctx->member_text);
 	free(ctx);
 }
 
@@ -197,7 +199,9 @@ controller_member(struct pyjson_buf *b, const char *key, const json_t *v)
 /*
  * Write the reply envelope for ctx, Circus's dict in its order: error:
  * status, reason, tb, time, errno, id; ok: status, time, then the result's
- * members (a list result as "results"), then id. A result member named
+ * members (a list result as "results"; the member named member_key is
+ * written from member_text, JSON text made beforehand), then id. A
+ * result member named
  * status, time or id takes that member's place (as a dict update does);
  * id's value is always the request's. Written straight from the result,
  * without building the merged dict. Caller frees.
@@ -212,6 +216,11 @@ controller_envelope(struct cmd_ctx *ctx, enum cmd_status st, size_t *len)
 	const char *k;
 	json_t *v;
 
+	if (ctx->member_text != NULL) {
+		/* room for the big member at once: no copy as it grows */
+		b.size = ctx->member_len + 4096;
+		b.data = xmalloc(b.size);
+	}
 	pyjson_buf_raw(&b, "{", 1);
 	if (st == CMD_ERROR) {
 		pyjson_buf_key(&b, "status");
@@ -243,6 +252,13 @@ controller_envelope(struct cmd_ctx *ctx, enum cmd_status st, size_t *len)
 				if (strcmp(k, "id") == 0) {
 					v = (json_t *)(uintptr_t)id;
 					id_done = true;
+				}
+				if (ctx->member_key != NULL &&
+				    strcmp(k, ctx->member_key) == 0) {
+					pyjson_buf_key(&b, k);
+					pyjson_buf_raw(&b, ctx->member_text,
+					    ctx->member_len);
+					continue;
 				}
 				controller_member(&b, k, v);
 			}
@@ -309,6 +325,8 @@ controller_fail_parked(struct arbiter *a)
 	struct cmd_ctx *ctx;
 
 	while ((ctx = TAILQ_FIRST(&a->parked)) != NULL) {
+		if (ctx->abandon != NULL)
+			ctx->abandon(ctx);
 		/* a second quit waited for this very exit: that is success */
 		ctx->failed = ctx->command == NULL ||
 		    strcmp(ctx->command, "quit") != 0 || !a->stopping;

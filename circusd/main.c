@@ -353,6 +353,7 @@ main(int argc, char **argv)
 		}
 		log_info("Starting master on pid %d", (int)getpid());
 		stats_tree_start();
+		cgroup_start(cfg->circus.cgroups);
 		if (a == NULL)
 			a = arbiter_new(loop, cfg, path, &cmd_commands,
 			    &cause);
@@ -389,6 +390,7 @@ out:
 		pidfile_remove(pidfile);
 	free(pidfile_owned);
 	stats_tree_stop();
+	cgroup_stop();
 	procinfo_cache_free();
 	ev_loop_destroy(loop);
 	/* zmq_ctx_term gives up with EINTR when a signal arrives, and czmq

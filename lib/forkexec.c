@@ -26,6 +26,7 @@ spawn_plan_init(struct spawn_plan *plan)
 {
 	memset(plan, 0, sizeof *plan);
 	plan->fd0 = plan->fd1 = plan->fd2 = -1;
+	plan->cgroup_fd = -1;
 }
 
 const char *
@@ -171,6 +172,11 @@ spawn_child(const struct spawn_plan *plan, int errfd)
 	int tmp[SPAWN_MAX_FDS];
 
 	spawn_child_signals();
+	/* first, so that nothing the program forks escapes; "0" is the
+	 * writer itself. Best effort: without it the process group is the
+	 * tree (doc/design.md §20). */
+	if (plan->cgroup_fd != -1)
+		(void)!write(plan->cgroup_fd, "0", 1);
 	spawn_child_listen_lift(plan, &errfd, tmp);
 	if (plan->fd0 != -1 && dup2(plan->fd0, 0) == -1)
 		spawn_child_fail(errfd, SPAWN_DUP);

@@ -50,6 +50,9 @@ struct spawn_plan {
 	int		 nlisten;
 	char		*pid_slot;
 	size_t		 pid_slot_len;
+	int		 cgroup_fd;		/* -1; else a cgroup.procs the
+						 * child joins (doc/design.md
+						 * §20) */
 };
 
 /* Why a spawn failed: the step and its errno. */

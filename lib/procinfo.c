@@ -63,6 +63,13 @@ struct procinfo_batch {
 	bool scanned;
 	struct procinfo_link *by_ppid; /* sorted by (ppid, pid) */
 	size_t nby_ppid;
+	/* a /proc scan in steps (procinfo_batch_index) */
+	unsigned drain_calls;
+	bool scan_listed;
+	DIR *scan_dir;                  /* being listed */
+	struct procinfo_link *scan_cur; /* listed (then sorted by pid) */
+	size_t scan_n, scan_cap;
+	size_t scan_i, scan_k;          /* looked at, kept */
 };
 
 static struct procinfo_machine machine;
@@ -82,7 +89,8 @@ static int procinfo_link_pid_cmp(const void *, const void *);
 static int procinfo_link_ppid_cmp(const void *, const void *);
 static int procinfo_pid_cmp(const void *, const void *);
 static void procinfo_scan(struct procinfo_batch *);
-static void procinfo_scan_proc(struct procinfo_batch *);
+static bool procinfo_scan_list(struct procinfo_batch *, size_t);
+static bool procinfo_scan_resolve(struct procinfo_batch *, size_t);
 static void procinfo_tree_reload(void);
 static size_t procinfo_children(struct procinfo_batch *, pid_t, pid_t **);
 static json_t *procinfo_jstring(const char *);
@@ -395,47 +403,51 @@ procinfo_pid_cmp(const void *a, const void *b)
 }
 
 /*
- * Refresh the ppid table: list /proc, keep what is known for a (pid, inode)
- * seen last time, read stat for new ones and for those whose parent has
- * gone since (they were reparented), then index by ppid.
+ * List /proc (readdir, no file read), at most budget entries a call; true
+ * when the listing is complete: then the pids get the ppid known for a
+ * (pid, inode) seen by the last scan unless its parent has gone since (it
+ * was reparented). What stays unknown is read by procinfo_scan_resolve,
+ * a budget at a time.
  */
-static void
-procinfo_scan_proc(struct procinfo_batch *b)
+static bool
+procinfo_scan_list(struct procinfo_batch *b, size_t budget)
 {
-	DIR *dir;
 	struct dirent *de;
-	struct procinfo_link *cur = NULL, *old = scan_cache;
+	struct procinfo_link *cur, *old = scan_cache;
 	pid_t *died = NULL;
-	size_t n = 0, cap = 0, ndied = 0, i, j, k;
-	struct procinfo_stat st;
-	char path[64], buf[1024], *end;
+	size_t n, ndied = 0, i, j;
+	char *end;
 	unsigned long v;
-	ssize_t len;
-	bool sorted = true;
 
-	b->scanned = true;
-	if ((dir = opendir("/proc")) == NULL)
-		return;
-	while ((de = readdir(dir)) != NULL) {
+	if (b->scan_dir == NULL && (b->scan_dir = opendir("/proc")) == NULL) {
+		b->scan_listed = true;
+		return true;
+	}
+	while (budget-- > 0 && (de = readdir(b->scan_dir)) != NULL) {
 		if (!isdigit((unsigned char)de->d_name[0]))
 			continue;
 		errno = 0;
 		v = strtoul(de->d_name, &end, 10);
 		if (*end != '\0' || errno != 0 || v == 0 || v > INT32_MAX)
 			continue;
-		if (n == cap) {
-			cap = cap == 0 ? 256 : cap * 2;
-			cur = xreallocarray(cur, cap, sizeof *cur);
+		if (b->scan_n == b->scan_cap) {
+			b->scan_cap = b->scan_cap == 0 ? 256 : b->scan_cap * 2;
+			b->scan_cur = xreallocarray(b->scan_cur, b->scan_cap,
+			    sizeof *b->scan_cur);
 		}
-		cur[n].pid = (pid_t)v;
-		cur[n].ppid = -1;
-		cur[n].ino = de->d_ino;
-		if (n > 0 && cur[n - 1].pid > cur[n].pid)
-			sorted = false;
-		n++;
+		b->scan_cur[b->scan_n].pid = (pid_t)v;
+		b->scan_cur[b->scan_n].ppid = -1;
+		b->scan_cur[b->scan_n].ino = de->d_ino;
+		b->scan_n++;
 	}
-	if (!sorted)
-		qsort(cur, n, sizeof *cur, procinfo_link_pid_cmp);
+	if (budget == (size_t)-1)
+		return false;	/* stopped by the budget, not the end */
+	closedir(b->scan_dir);
+	b->scan_dir = NULL;
+	b->scan_listed = true;
+	cur = b->scan_cur;
+	n = b->scan_n;
+	qsort(cur, n, sizeof *cur, procinfo_link_pid_cmp);
 
 	/* Merge with the old table (both sorted by pid). */
 	died = xreallocarray(NULL, scan_ncache + 1, sizeof *died);
@@ -452,35 +464,59 @@ procinfo_scan_proc(struct procinfo_batch *b)
 	}
 	while (j < scan_ncache)
 		died[ndied++] = old[j++].pid;
-
-	/* Read what is unknown; drop what vanished meanwhile. */
-	for (i = 0, k = 0; i < n; i++) {
+	for (i = 0; i < n; i++) {
 		if (cur[i].ppid != -1 && ndied > 0 &&
 		    bsearch(&cur[i].ppid, died, ndied, sizeof *died,
 		        procinfo_pid_cmp) != NULL)
 			cur[i].ppid = -1;
-		if (cur[i].ppid == -1) {
-			snprintf(path, sizeof path, "%d/stat", (int)cur[i].pid);
-			len = procinfo_read_at(dirfd(dir), path, buf, sizeof buf,
-			    NULL);
+	}
+	free(died);
+	return true;
+}
+
+/*
+ * Read the stat of listed pids whose ppid is unknown, at most budget of
+ * them; drop those that vanished meanwhile. True when every pid is done:
+ * the list becomes the ppid table of the next scan and the batch's index.
+ */
+static bool
+procinfo_scan_resolve(struct procinfo_batch *b, size_t budget)
+{
+	struct procinfo_link *cur = b->scan_cur;
+	struct procinfo_stat st;
+	char path[64], buf[1024];
+	ssize_t len;
+	size_t k;
+	int fd = procinfo_proc_fd(b);
+
+	for (; b->scan_i < b->scan_n; b->scan_i++) {
+		if (cur[b->scan_i].ppid == -1) {
+			if (budget == 0)
+				return false;
+			budget--;
+			snprintf(path, sizeof path, "%d/stat",
+			    (int)cur[b->scan_i].pid);
+			len = fd == -1 ? -1 : procinfo_read_at(fd, path, buf,
+			    sizeof buf, NULL);
 			if (len <= 0 ||
 			    procinfo_parse_stat(buf, (size_t)len, &st) != 0)
 				continue;
-			cur[i].ppid = st.ppid;
+			cur[b->scan_i].ppid = st.ppid;
 		}
-		cur[k++] = cur[i];
+		cur[b->scan_k++] = cur[b->scan_i];
 	}
-	closedir(dir);
-	free(died);
+	k = b->scan_k;
 	free(scan_cache);
 	scan_cache = cur;
 	scan_ncache = k;
+	b->scan_cur = NULL;
 
 	b->by_ppid = xreallocarray(NULL, k + 1, sizeof *b->by_ppid);
 	if (k > 0)
 		memcpy(b->by_ppid, cur, k * sizeof *cur);
 	b->nby_ppid = k;
 	qsort(b->by_ppid, k, sizeof *b->by_ppid, procinfo_link_ppid_cmp);
+	return true;
 }
 
 /* Reload the events table from the last /proc scan (after lost events). */
@@ -502,16 +538,23 @@ procinfo_tree_reload(void)
 /*
  * The ppid index of a batch: from the events table when it is ready (its
  * size is what circusd supervises), otherwise from a /proc scan (its size
- * is the machine), which also repairs a table that lost events.
+ * is the machine), which also repairs a table that lost events. The scan
+ * reads at most budget stat files per call; true when the index is ready.
  */
-static void
-procinfo_scan(struct procinfo_batch *b)
+bool
+procinfo_batch_index(struct procinfo_batch *b, size_t budget)
 {
 	const struct proctree_link *links;
 	size_t i, n;
 
-	if (tree != NULL) {
-		proctree_drain(tree);
+	if (b->scanned)
+		return true;
+	if (tree != NULL && !b->scan_listed) {
+		/* the events since the last use, budget messages a call (a
+		 * busy machine keeps adding some: not past 64 calls) */
+		if (!proctree_drain_some(tree, budget) &&
+		    ++b->drain_calls < 64)
+			return false;
 		if (proctree_ready(tree)) {
 			b->scanned = true;
 			links = proctree_links(tree, &n);
@@ -525,12 +568,24 @@ procinfo_scan(struct procinfo_batch *b)
 			b->nby_ppid = n;
 			qsort(b->by_ppid, n, sizeof *b->by_ppid,
 			    procinfo_link_ppid_cmp);
-			return;
+			return true;
 		}
 	}
-	procinfo_scan_proc(b);
+	if (!b->scan_listed && !procinfo_scan_list(b, budget))
+		return false;
+	if (!procinfo_scan_resolve(b, budget))
+		return false;
+	b->scanned = true;
 	if (tree != NULL)
 		procinfo_tree_reload();
+	return true;
+}
+
+/* The whole index at once (a batch nobody prepared). */
+static void
+procinfo_scan(struct procinfo_batch *b)
+{
+	procinfo_batch_index(b, SIZE_MAX);
 }
 
 /* Use (or stop using, NULL) a descendants table kept from events. */
@@ -574,6 +629,30 @@ procinfo_children(struct procinfo_batch *b, pid_t pid, pid_t **out)
 	*out = xreallocarray(NULL, n, sizeof **out);
 	for (hi = 0; hi < n; hi++)
 		(*out)[hi] = b->by_ppid[lo + hi].pid;
+	return n;
+}
+
+/* Every descendant of pid in the batch's index, breadth first. */
+size_t
+procinfo_batch_descendants(struct procinfo_batch *b, pid_t pid, pid_t **out)
+{
+	pid_t *all = NULL, *kids;
+	size_t n = 0, i = 0, k, j, cap = 0;
+
+	k = procinfo_children(b, pid, &kids);
+	for (;;) {
+		if (n + k > cap) {
+			cap = (n + k) * 2;
+			all = xreallocarray(all, cap, sizeof *all);
+		}
+		for (j = 0; j < k; j++)
+			all[n++] = kids[j];
+		free(kids);
+		if (i >= n)
+			break;
+		k = procinfo_children(b, all[i++], &kids);
+	}
+	*out = all;
 	return n;
 }
 
@@ -648,6 +727,9 @@ procinfo_batch_free(struct procinfo_batch *b)
 		free(b->uids[i].name);
 	free(b->uids);
 	free(b->by_ppid);
+	if (b->scan_dir != NULL)
+		closedir(b->scan_dir);
+	free(b->scan_cur);
 	free(b);
 }
 

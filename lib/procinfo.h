@@ -51,6 +51,13 @@ struct procinfo_batch;
 
 struct procinfo_batch *procinfo_batch_new(void);
 void procinfo_batch_free(struct procinfo_batch *);
+/* Build the children index now, reading at most budget /proc stat files
+ * (a scan of a busy machine, in steps); true when it is ready. Without
+ * it, the first info with children builds the whole index at once. */
+bool procinfo_batch_index(struct procinfo_batch *, size_t budget);
+/* Every descendant of pid in the children index (caller frees *out). */
+size_t procinfo_batch_descendants(struct procinfo_batch *, pid_t,
+    pid_t **out);
 /* The batch's wall-clock reading (epoch seconds). */
 double procinfo_batch_wall(const struct procinfo_batch *);
 /* Info object (or the "No such process (stopped?)" string) for pid;

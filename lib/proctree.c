@@ -12,6 +12,7 @@
 #include <linux/netlink.h>
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -224,10 +225,20 @@ proctree_feed(struct proctree *t, const void *buf, size_t len)
 void
 proctree_drain(struct proctree *t)
 {
+	while (!proctree_drain_some(t, SIZE_MAX))
+		;
+}
+
+/* Read at most max messages: true when none is left. */
+bool
+proctree_drain_some(struct proctree *t, size_t max)
+{
 	char	 buf[16384] __attribute__((aligned(NLMSG_ALIGNTO)));
 	ssize_t	 n;
 
 	while (t->fd != -1) {
+		if (max-- == 0)
+			return false;
 		n = recv(t->fd, buf, sizeof buf, 0);
 		if (n > 0) {
 			proctree_feed(t, buf, (size_t)n);
@@ -239,8 +250,9 @@ proctree_drain(struct proctree *t)
 			proctree_lost(t);
 			continue;
 		}
-		return;
+		return true;
 	}
+	return true;
 }
 
 /* Events were lost: the table cannot be trusted until reloaded. */

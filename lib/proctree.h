@@ -31,6 +31,9 @@ struct proctree	*proctree_new(pid_t root);
 void		 proctree_free(struct proctree *);
 /* Read every pending event. */
 void		 proctree_drain(struct proctree *);
+/* Read at most max pending messages: true when none is left (from an
+ * event loop, a bounded amount at a time). */
+bool		 proctree_drain_some(struct proctree *, size_t max);
 /* Apply a buffer of netlink messages (what drain reads; for tests). */
 void		 proctree_feed(struct proctree *, const void *buf, size_t len);
 /* Mark that events were lost (drain does it on ENOBUFS). */

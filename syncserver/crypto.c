@@ -5,6 +5,7 @@
  */
 #include <pthread.h>
 #include <string.h>
+#include <stdlib.h>
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -16,18 +17,67 @@
 #include "crypto.h"
 #include "xmalloc.h"
 
-/* HMAC and HKDF are fetched once: a fetch per call costs more than the
- * MAC itself and takes a lock every thread contends on. */
+/* SHA-256, HMAC and HKDF are fetched once: a fetch per call (what
+ * EVP_sha256() and an HMAC "digest" parameter do) costs more than the
+ * hash itself and takes a lock every thread contends on. */
 static pthread_once_t	 crypto_once = PTHREAD_ONCE_INIT;
+static EVP_MD		*crypto_md;
 static EVP_MAC		*crypto_hmac;
 static EVP_KDF		*crypto_hkdf;
+/* Each thread reuses one digest and one HMAC context (made on first use,
+ * freed when the thread ends): no allocation per hash. */
+static pthread_key_t	 crypto_key;
+
+struct crypto_tls {
+	EVP_MD_CTX	*md;
+	EVP_MAC_CTX	*mac;
+};
+
+static void
+crypto_tls_free(void *arg)
+{
+	struct crypto_tls *t = arg;
+
+	EVP_MD_CTX_free(t->md);
+	EVP_MAC_CTX_free(t->mac);
+	free(t);
+}
 
 /* Fetch the algorithms (once per process). */
 static void
 crypto_fetch(void)
 {
+	crypto_md = EVP_MD_fetch(NULL, "SHA256", NULL);
 	crypto_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
 	crypto_hkdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+	if (pthread_key_create(&crypto_key, crypto_tls_free) != 0)
+		crypto_md = NULL;
+}
+
+/* This thread's contexts; NULL when OpenSSL cannot make them. */
+static struct crypto_tls *
+crypto_tls(void)
+{
+	struct crypto_tls *t;
+	OSSL_PARAM params[2];
+
+	pthread_once(&crypto_once, crypto_fetch);
+	if (crypto_md == NULL || crypto_hmac == NULL)
+		return NULL;
+	if ((t = pthread_getspecific(crypto_key)) != NULL)
+		return t;
+	t = xcalloc(1, sizeof *t);
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+	    (char *)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if ((t->md = EVP_MD_CTX_new()) == NULL ||
+	    (t->mac = EVP_MAC_CTX_new(crypto_hmac)) == NULL ||
+	    EVP_MAC_CTX_set_params(t->mac, params) != 1 ||
+	    pthread_setspecific(crypto_key, t) != 0) {
+		crypto_tls_free(t);
+		return NULL;
+	}
+	return t;
 }
 
 /* SHA-256 of data into out. */
@@ -35,9 +85,12 @@ void
 crypto_sha256(const void *data, size_t len,
     unsigned char out[CRYPTO_SHA256_LEN])
 {
+	struct crypto_tls *t = crypto_tls();
 	unsigned int n = 0;
 
-	if (EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) != 1)
+	if (t == NULL || EVP_DigestInit_ex2(t->md, crypto_md, NULL) != 1 ||
+	    EVP_DigestUpdate(t->md, data, len) != 1 ||
+	    EVP_DigestFinal_ex(t->md, out, &n) != 1)
 		memset(out, 0, CRYPTO_SHA256_LEN);
 }
 
@@ -46,26 +99,17 @@ int
 crypto_hmac_sha256(const void *key, size_t keylen, const void *data,
     size_t len, unsigned char out[CRYPTO_SHA256_LEN])
 {
-	EVP_MAC_CTX	*ctx = NULL;
-	OSSL_PARAM	 params[2];
-	size_t		 outlen = 0;
-	int		 rc = -1;
+	struct crypto_tls *t = crypto_tls();
+	size_t outlen = 0;
 	static const unsigned char nokey[1];
 
-	pthread_once(&crypto_once, crypto_fetch);
-	if (crypto_hmac == NULL)
+	if (t == NULL ||
+	    EVP_MAC_init(t->mac, keylen ? key : nokey, keylen, NULL) != 1 ||
+	    EVP_MAC_update(t->mac, len ? data : nokey, len) != 1 ||
+	    EVP_MAC_final(t->mac, out, &outlen, CRYPTO_SHA256_LEN) != 1 ||
+	    outlen != CRYPTO_SHA256_LEN)
 		return -1;
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-	    (char *)"SHA256", 0);
-	params[1] = OSSL_PARAM_construct_end();
-	if ((ctx = EVP_MAC_CTX_new(crypto_hmac)) != NULL &&
-	    EVP_MAC_init(ctx, keylen ? key : nokey, keylen, params) == 1 &&
-	    EVP_MAC_update(ctx, len ? data : nokey, len) == 1 &&
-	    EVP_MAC_final(ctx, out, &outlen, CRYPTO_SHA256_LEN) == 1 &&
-	    outlen == CRYPTO_SHA256_LEN)
-		rc = 0;
-	EVP_MAC_CTX_free(ctx);
-	return rc;
+	return 0;
 }
 
 /* HKDF-SHA256 extract-and-expand of RFC 5869. */

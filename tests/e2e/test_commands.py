@@ -366,8 +366,11 @@ def check_info(info, pid, supervised=True):
 
 def test_stats_name_and_process(ro):
     pids = ro.pids("sleeper")
-    r = assert_ok(ro.call("stats", name="SLEEPER"), ["name", "info"])
+    # ours (issue 13): the watcher's whole tree after Circus's keys
+    r = assert_ok(ro.call("stats", name="SLEEPER"), ["name", "info", "tree"])
     assert r["name"] == "SLEEPER"
+    assert r["tree"]["mode"] in ("cgroup", "process-group")
+    assert r["tree"]["pids"] == sorted(pids)
     assert list(r["info"]) == [str(p) for p in pids]
     for p in pids:
         check_info(r["info"][str(p)], p)
@@ -379,13 +382,16 @@ def test_stats_name_and_process(ro):
     check_info(r["info"], pids[0])
     r = ro.call("stats", name="sleeper", process=str(pids[1]))
     assert r["process"] == str(pids[1]) and r["info"]["pid"] == pids[1]
-    r = assert_ok(ro.call("stats", name="sleeper", extended=True), ["name", "info"])
+    r = assert_ok(ro.call("stats", name="sleeper", extended=True),
+                  ["name", "info", "tree"])
 
 
 def test_dstats(ro):
-    # ours (issue 13): how `stats` finds children, beside Circus's info
-    r = assert_ok(ro.call("dstats"), ["info", "process_tree"])
+    # ours (issue 13): how `stats` finds children and how a watcher's
+    # whole tree is known, beside Circus's info
+    r = assert_ok(ro.call("dstats"), ["info", "process_tree", "watcher_tree"])
     assert r["process_tree"] in ("events", "scan")
+    assert r["watcher_tree"] in ("cgroup", "process-group")
     check_info(r["info"], ro.pid, supervised=False)
     assert r["info"]["children"] == []
     assert r["info"]["cmdline"] == "circusd"

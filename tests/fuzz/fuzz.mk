@@ -80,6 +80,16 @@ $(FBUILD)/fuzz-sync-bso: tests/fuzz/fuzz-sync-bso.c $(FUZZ_SYNC_BSO_OBJ) \
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isyncserver $(FUZZ_LDFLAGS) -o $@ $^ \
 	    $(SYNC_LIBS) -lm
 
+# The cgroup v2 parsers (mountinfo, /proc/self/cgroup): lib/cgroup2.c
+# and lib's log and xmalloc.
+FUZZ_NAMES        += cgroup
+FUZZ_CGROUP_OBJ    = $(addprefix $(FBUILD)/obj/lib/, cgroup2.o log.o \
+                       xmalloc.o)
+
+$(FBUILD)/fuzz-cgroup: tests/fuzz/fuzz-cgroup.c $(FUZZ_CGROUP_OBJ) \
+    $(FUZZ_SHIM_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
 fuzz-build: $(FUZZ_BINS)
 
 # Each fuzzer runs FUZZ_SECONDS on a copy of its seeds plus what earlier

@@ -374,6 +374,31 @@ test_step_names(void **state)
 	assert_string_equal(spawn_step_name((enum spawn_step)99), "spawn");
 }
 
+/* With a cgroup_fd the child writes "0" there (joins that cgroup.procs)
+ * before exec: a pipe stands in for the file; none by default. */
+static void
+test_cgroup_fd(void **state)
+{
+	struct spawn_plan plan;
+	struct spawn_error e;
+	char buf[16];
+	int p[2];
+	pid_t pid;
+
+	(void)state;
+	spawn_plan_init(&plan);
+	assert_int_equal(plan.cgroup_fd, -1);
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	plan.cgroup_fd = p[1];
+	pid = run_sh(&plan, "exit 0", &e);
+	assert_true(pid > 0);
+	close(p[1]);
+	assert_int_equal(exit_code(pid), 0);
+	read_all(p[0], buf, sizeof buf);
+	close(p[0]);
+	assert_string_equal(buf, "0");
+}
+
 int
 main(void)
 {
@@ -389,6 +414,7 @@ main(void)
 		cmocka_unit_test(test_format_pid),
 		cmocka_unit_test(test_listen_fds_swapped),
 		cmocka_unit_test(test_listen_fds_error_pipe_moved),
+		cmocka_unit_test(test_cgroup_fd),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

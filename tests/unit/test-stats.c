@@ -246,6 +246,52 @@ test_children(void **state)
 	procinfo_cache_free();
 }
 
+/* The index of a /proc scan is built a budget of stat reads at a time:
+ * with a budget of 8 it takes several calls on any machine (this test's
+ * own processes are more than 8 pids with the cache emptied), and then
+ * finds the same child as a one-shot scan. */
+static void
+test_index_in_steps(void **state)
+{
+	struct procinfo_batch *b;
+	json_t *info, *kids;
+	pid_t pids[12];
+	int status, calls = 0, i;
+
+	(void)state;
+	for (i = 0; i < 12; i++) {
+		pids[i] = fork();
+		assert_true(pids[i] != -1);
+		if (pids[i] == 0) {
+			pause();
+			_exit(0);
+		}
+	}
+	procinfo_cache_free();
+	b = procinfo_batch_new();
+	while (!procinfo_batch_index(b, 8)) {
+		calls++;
+		assert_true(calls < 1000000);
+	}
+	assert_true(calls >= 1);
+	assert_true(procinfo_batch_index(b, 0));
+	info = procinfo_batch_pid(b, getpid(), true, NULL, NULL);
+	kids = json_object_get(info, "children");
+	assert_int_equal(json_array_size(kids), 12);
+	json_decref(info);
+	procinfo_batch_free(b);
+	/* A batch dropped half way frees its listing. */
+	procinfo_cache_free();
+	b = procinfo_batch_new();
+	assert_false(procinfo_batch_index(b, 1));
+	procinfo_batch_free(b);
+	for (i = 0; i < 12; i++) {
+		kill(pids[i], SIGKILL);
+		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+	}
+	procinfo_cache_free();
+}
+
 /* A pid that does not exist gives the "stopped?" string. */
 static void
 test_gone(void **state)
@@ -271,6 +317,7 @@ main(void)
 		cmocka_unit_test(test_parse_stat),
 		cmocka_unit_test(test_self_info),
 		cmocka_unit_test(test_children),
+		cmocka_unit_test(test_index_in_steps),
 		cmocka_unit_test(test_gone),
 	};
 

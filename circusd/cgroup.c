@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Each watcher in a cgroup of its own when circusd can make a cgroup v2
+ * subtree (root, or a delegated subtree): <own cgroup>/circusd-<pid>/
+ * <n>-<watcher>. A process joins it between vfork and exec (lib/forkexec),
+ * so its whole tree is the cgroup's membership whatever it forks and
+ * however it detaches; what is left there when the watcher has stopped
+ * gets the stop signal and cgroup.kill after graceful_timeout. Elsewhere
+ * the tree is the process group (doc/design.md §8, §20).
+ */
+#include <sys/types.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cgroup2.h"
+#include "circusd.h"
+#include "log.h"
+#include "xmalloc.h"
+
+/* A watcher's cgroup and its leftovers after a stop. */
+struct wcgroup {
+	struct watcher	*w;
+	struct cg2	*cg;
+	ev_timer	 kill_w;	/* graceful_timeout -> cgroup.kill */
+	pid_t		*left;		/* signalled at the stop */
+	size_t		 nleft;
+};
+
+static struct cg2	*cgroup_root;
+static char		*cgroup_why;	/* why not, when not */
+static unsigned		 cgroup_seq;
+/* cgroups of freed watchers whose killed members had not exited yet */
+static struct cg2	**cgroup_dead;
+static size_t		 cgroup_ndead;
+
+/* Make circusd's subtree when enabled; log which way trees are found. */
+void
+cgroup_start(bool enabled)
+{
+	char name[64];
+
+	if (cgroup_root != NULL || cgroup_why != NULL)
+		return;
+	if (!enabled)
+		cgroup_why = xstrdup("[circus] cgroups = false");
+	else {
+		snprintf(name, sizeof name, "circusd-%d", (int)getpid());
+		cgroup_root = cg2_open_root(name, &cgroup_why);
+	}
+	if (cgroup_root != NULL)
+		log_info("cgroups: each watcher in its own cgroup under %s%s",
+		    cgroup_root->path, cg2_has_kill(cgroup_root) ? "" :
+		    " (no cgroup.kill: leftovers are killed one by one)");
+	else
+		log_info("cgroups: not used (%s): a process's tree is its "
+		    "process group", cgroup_why);
+}
+
+/* Remove the subtree (shutdown). Killed leftovers of removed watchers
+ * get a bounded moment to exit (they are SIGKILLed already). */
+void
+cgroup_stop(void)
+{
+	pid_t *pids;
+	size_t i, n;
+	int tries;
+
+	free(cgroup_why);
+	cgroup_why = NULL;
+	for (i = 0; i < cgroup_ndead; i++) {
+		for (tries = 0; tries < 100; tries++) {
+			n = cg2_members(cgroup_dead[i], &pids);
+			free(pids);
+			if (n == 0)
+				break;
+			usleep(10000);
+		}
+		if (cg2_remove(cgroup_dead[i]) == -1)
+			log_warn("cgroups: cannot remove a cgroup of a removed "
+			    "watcher");
+	}
+	free(cgroup_dead);
+	cgroup_dead = NULL;
+	cgroup_ndead = 0;
+	if (cgroup_root == NULL)
+		return;
+	if (cg2_remove(cgroup_root) == -1)
+		log_warn("cgroups: cannot remove %s", cgroup_root->path);
+	cgroup_root = NULL;
+}
+
+/* "cgroup" or "process-group": how a watcher's tree is known. */
+const char *
+cgroup_mode(void)
+{
+	return cgroup_root != NULL ? "cgroup" : "process-group";
+}
+
+/* The watcher's cgroup, made on first use; NULL when not in cgroup mode
+ * or when it cannot be made (logged once per watcher). */
+static struct wcgroup *
+cgroup_get(struct watcher *w)
+{
+	struct wcgroup *wc;
+	char name[96], *cause = NULL;
+	const char *c;
+	size_t n;
+
+	if (cgroup_root == NULL)
+		return NULL;
+	if ((wc = w->cgroup) != NULL)
+		return wc->cg != NULL ? wc : NULL;
+	wc = w->cgroup = xcalloc(1, sizeof *wc);
+	wc->w = w;
+	ev_timer_init(&wc->kill_w, NULL, 0., 0.);
+	/* a name the filesystem takes; the number keeps it unique */
+	n = (size_t)snprintf(name, sizeof name, "%u-", ++cgroup_seq);
+	for (c = w->name; *c != '\0' && n + 1 < sizeof name; c++)
+		name[n++] = isalnum((unsigned char)*c) || *c == '-' ||
+		    *c == '_' ? *c : '_';
+	name[n] = '\0';
+	if ((wc->cg = cg2_child(cgroup_root, name, &cause)) == NULL) {
+		log_warn("%s: no cgroup (%s): its tree is its process groups",
+		    w->name, cause);
+		free(cause);
+		return NULL;
+	}
+	return wc;
+}
+
+/* The cgroup.procs a new process of w joins, or -1. */
+int
+cgroup_procs_fd(struct watcher *w)
+{
+	struct wcgroup *wc = cgroup_get(w);
+
+	return wc != NULL ? wc->cg->procs_fd : -1;
+}
+
+/* The members of w's cgroup (sorted; caller frees): false when w has
+ * none (not cgroup mode). */
+bool
+cgroup_members(struct watcher *w, pid_t **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	if (w->cgroup == NULL || w->cgroup->cg == NULL)
+		return false;
+	*n = cg2_members(w->cgroup->cg, out);
+	return true;
+}
+
+/* A read of the members in steps (stats.c), or NULL when w has no
+ * cgroup. */
+struct cg2_reader *
+cgroup_reader(struct watcher *w)
+{
+	if (w->cgroup == NULL || w->cgroup->cg == NULL)
+		return NULL;
+	return cg2_reader_open(w->cgroup->cg);
+}
+
+/* graceful_timeout after the stop: leftovers are killed; the whole
+ * cgroup if the watcher is still stopped, else only those signalled. */
+static void
+cgroup_kill_cb(UNUSED struct ev_loop *loop, ev_timer *t, UNUSED int revents)
+{
+	struct wcgroup *wc = container_of(t, struct wcgroup, kill_w);
+	size_t i;
+
+	if (wc->w->state == WATCHER_STOPPED) {
+		if (cg2_kill(wc->cg) == -1)
+			log_warn("%s: cannot kill what is left in %s",
+			    wc->w->name, wc->cg->path);
+	} else {
+		for (i = 0; i < wc->nleft; i++)
+			kill(wc->left[i], SIGKILL);
+	}
+	free(wc->left);
+	wc->left = NULL;
+	wc->nleft = 0;
+}
+
+/*
+ * The watcher has stopped: every process it spawned is reaped and its
+ * process group empty. Whatever is still in its cgroup left its group
+ * (setsid, a daemon's double fork): the stop signal now, cgroup.kill
+ * after graceful_timeout (doc/design.md §20).
+ */
+void
+cgroup_watcher_stopped(struct watcher *w)
+{
+	struct wcgroup *wc = w->cgroup;
+	size_t i;
+
+	if (wc == NULL || wc->cg == NULL || ev_is_active(&wc->kill_w))
+		return;
+	free(wc->left);
+	wc->nleft = cg2_members(wc->cg, &wc->left);
+	if (wc->nleft == 0)
+		return;
+	log_info("%s: %zu process(es) left its cgroup's process groups: "
+	    "signal %d, cgroup.kill after %.1f s", w->name, wc->nleft,
+	    w->cfg->stop_signal, w->cfg->graceful_timeout);
+	for (i = 0; i < wc->nleft; i++)
+		kill(wc->left[i], w->cfg->stop_signal);
+	ev_init(&wc->kill_w, cgroup_kill_cb);
+	ev_timer_set(&wc->kill_w, w->cfg->graceful_timeout > 0 ?
+	    w->cfg->graceful_timeout : 0., 0.);
+	ev_timer_start(w->arbiter->loop, &wc->kill_w);
+}
+
+/*
+ * The watcher is freed. Leftovers of its stop still waiting for their
+ * cgroup.kill get it now; processes it keeps running (`rm` with nostop)
+ * go back to circusd's own cgroup and stay. Then its cgroup goes.
+ */
+void
+cgroup_watcher_free(struct watcher *w)
+{
+	struct wcgroup *wc = w->cgroup;
+	bool killed = false;
+	pid_t *pids;
+	size_t n;
+
+	if (wc == NULL)
+		return;
+	w->cgroup = NULL;
+	if (ev_is_active(&wc->kill_w)) {
+		ev_timer_stop(w->arbiter->loop, &wc->kill_w);
+		killed = cg2_kill(wc->cg) == 0;
+	}
+	if (wc->cg != NULL) {
+		if (!killed && cg2_release(cgroup_root, wc->cg) > 0)
+			log_warn("%s: processes left in %s", w->name,
+			    wc->cg->path);
+		n = cg2_members(wc->cg, &pids);
+		free(pids);
+		if (n > 0) {
+			/* killed ones leave it when they have exited: the
+			 * directory goes at shutdown */
+			cgroup_dead = xreallocarray(cgroup_dead,
+			    cgroup_ndead + 1, sizeof *cgroup_dead);
+			cgroup_dead[cgroup_ndead++] = wc->cg;
+		} else if (cg2_remove(wc->cg) == -1)
+			log_warn("%s: cannot remove its cgroup", w->name);
+	}
+	free(wc->left);
+	free(wc);
+}

@@ -1,0 +1,127 @@
+# SPDX-License-Identifier: Apache-2.0
+"""A watcher's whole tree (issue 13, doc/design.md §20): where circusd can
+make a cgroup v2 subtree each watcher has its own cgroup, whose members
+are its tree even after a daemon's double fork, and what is left there
+at stop is killed (cgroup.kill after graceful_timeout); elsewhere
+(`[circus] cgroups = false`, or no writable cgroup2) the tree is the
+process group and the descendants. Either way a grandchild is counted
+under its watcher (`stats <name>`: "tree") and is killed at stop."""
+
+import os
+
+import pytest
+
+from conftest import pid_alive, wait_until
+
+# The worker forks a child that forks a grandchild (all in the worker's
+# process group); the grandchild writes its pid to argv[1].
+NESTED = r'''
+import os, sys, time
+if os.fork() == 0:
+    if os.fork() == 0:
+        with open(sys.argv[1] + ".tmp", "w") as f:
+            f.write(str(os.getpid()))
+        os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+    while True:
+        time.sleep(60)
+while True:
+    time.sleep(60)
+'''
+
+# A daemon's double fork: the grandchild leaves the session and process
+# group of the worker, and its parent exits (it is reparented).
+DETACHED = r'''
+import os, sys, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        with open(sys.argv[1] + ".tmp", "w") as f:
+            f.write(str(os.getpid()))
+        os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+        while True:
+            time.sleep(60)
+    os._exit(0)
+while True:
+    time.sleep(60)
+'''
+
+
+def grandchild(path):
+    return wait_until(lambda: path.exists() and int(path.read_text()),
+                      20, msg="the grandchild's pid file")
+
+
+def tree(d, name):
+    r = d.call("stats", name=name)
+    assert r["status"] == "ok", r
+    return r["tree"]
+
+
+def cgroup_mode(d):
+    return d.call("dstats")["watcher_tree"] == "cgroup"
+
+
+def test_fallback_counts_and_kills_a_grandchild(circusd, wd):
+    script = wd.script("nested.py", NESTED)
+    pidfile = wd.path / "gc.pid"
+    d = circusd("""
+    [watcher:nest]
+    cmd = %s %s
+    graceful_timeout = 2
+    """ % (script, pidfile), circus={"cgroups": "false"})
+    assert d.call("dstats")["watcher_tree"] == "process-group"
+    assert "cgroups: not used ([circus] cgroups = false)" in d.log_text()
+    (worker,) = d.wait_pids("nest", 1)
+    gc = grandchild(pidfile)
+    t = wait_until(lambda: (lambda t: t if gc in t["pids"] else None)(
+        tree(d, "nest")), 20, msg="the grandchild in the tree")
+    assert t["mode"] == "process-group"
+    assert worker in t["pids"] and len(t["pids"]) == 3, t
+    assert d.call("stop", name="nest")["status"] == "ok"
+    wait_until(lambda: not pid_alive(gc), 20, msg="the grandchild killed")
+
+
+def test_cgroup_counts_and_kills_a_detached_grandchild(circusd, wd):
+    script = wd.script("detached.py", DETACHED)
+    pidfile = wd.path / "gc.pid"
+    d = circusd("""
+    [watcher:daemonizing]
+    cmd = %s %s
+    graceful_timeout = 1
+    """ % (script, pidfile))
+    if not cgroup_mode(d):
+        pytest.skip("no cgroup v2 subtree here (%s)" % next(
+            (l for l in d.log_text().splitlines() if "cgroups:" in l),
+            "not root"))
+    log = d.log_text()
+    assert "cgroups: each watcher in its own cgroup under" in log
+    (worker,) = d.wait_pids("daemonizing", 1)
+    gc = grandchild(pidfile)
+    # left the process group and its parent: only the cgroup knows it
+    assert os.getpgid(gc) != worker
+    with open("/proc/%d/cgroup" % gc) as f:
+        assert "/circusd-%d/" % d.pid in f.read()
+    t = tree(d, "daemonizing")
+    assert t["mode"] == "cgroup"
+    assert t["pids"] == sorted([worker, gc]), t
+    assert d.call("stop", name="daemonizing")["status"] == "ok"
+    wait_until(lambda: not pid_alive(gc), 20,
+               msg="the detached grandchild killed")
+    assert "left its cgroup's process groups" in d.log_text()
+    # rm removes the watcher's cgroup; quit removes circusd's subtree
+    assert d.call("rm", name="daemonizing")["status"] == "ok"
+    assert d.quit() == 0
+    assert not any(p.startswith("circusd-%d" % d.pid) for p in
+                   os.listdir(cgroup_parent()))
+
+
+def cgroup_parent():
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            if fields[fields.index("-") + 1] == "cgroup2":
+                mount = fields[4]
+                break
+    with open("/proc/self/cgroup") as f:
+        own = next(l[3:].strip() for l in f if l.startswith("0::"))
+    return mount + ("" if own == "/" else own)
