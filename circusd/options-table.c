@@ -31,6 +31,9 @@
 #define OPT_F_INI_INT	0x10	/* ini: parse as int (warmup_delay) */
 #define OPT_F_INI_IGN	0x20	/* ini: read but overwritten (env) */
 #define OPT_F_NOFIELD	0x40	/* no struct field (retry_in) */
+#define OPT_F_OURS	0x80	/* ours: in `options` only once used, so a
+				 * watcher that does not use them answers
+				 * Circus's exact key set (get always works) */
 
 #define OPT_NOFIELD ((size_t)-1)
 
@@ -121,13 +124,13 @@ static const struct opt_entry opt_table[] = {
 	{ "virtualenv_py_ver", NULL, OPT_STRING, W(virtualenv_py_ver), MANAGE,
 	  OPT_F_LATE, "python version of the virtualenv" },
 	{ "readiness", NULL, OPT_READINESS, W(readiness), MANAGE,
-	  LS | OPT_F_EARLY, "none, or notify: ready on READY=1" },
+	  LS | OPT_F_EARLY | OPT_F_OURS, "none, or notify: ready on READY=1" },
 	{ "readiness_timeout", NULL, OPT_FLOAT, W(readiness_timeout), MANAGE,
-	  LS | OPT_F_EARLY, "seconds a new process has to be ready" },
+	  LS | OPT_F_EARLY | OPT_F_OURS, "seconds a new process has to be ready" },
 	{ "watchdog", NULL, OPT_FLOAT, W(watchdog), RELOAD,
-	  LS | OPT_F_EARLY, "seconds between WATCHDOG=1 pings (0 = off)" },
+	  LS | OPT_F_EARLY | OPT_F_OURS, "seconds between WATCHDOG=1 pings (0 = off)" },
 	{ "rolling", NULL, OPT_INT, W(rolling), MANAGE,
-	  LS | OPT_F_EARLY, "processes replaced per batch" },
+	  LS | OPT_F_EARLY | OPT_F_OURS, "processes replaced per batch" },
 	{ "retry_in", NULL, OPT_FLOAT, OPT_NOFIELD, MANAGE,
 	  OPT_F_SET | OPT_F_NOFIELD, "accepted for compatibility" },
 };
@@ -427,6 +430,15 @@ opt_strcmp(const void *a, const void *b)
 	return (strcmp(*(const char *const *)a, *(const char *const *)b));
 }
 
+/* Does the watcher use one of our options (readiness, doc/design.md
+ * §18)? Then `options` lists them all. */
+static bool
+opt_ours_used(const struct watcher_cfg *cfg)
+{
+	return (cfg->readiness != READINESS_NONE || cfg->watchdog > 0 ||
+	    cfg->rolling != 1 || cfg->readiness_timeout != 30.0);
+}
+
 /* `options` reply object for a watcher: every key, sorted. */
 json_t *
 watcher_cfg_options(const struct watcher_cfg *cfg)
@@ -440,6 +452,8 @@ watcher_cfg_options(const struct watcher_cfg *cfg)
 	for (i = 0; i < nitems(opt_table); i++) {
 		e = &opt_table[i];
 		if ((e->flags & OPT_F_LIST) == 0)
+			continue;
+		if ((e->flags & OPT_F_OURS) && !opt_ours_used(cfg))
 			continue;
 		json_object_set_new(all,
 		    e->list_name != NULL ? e->list_name : e->name,

@@ -329,3 +329,20 @@ def test_reloadconfig_of_a_changed_cmd_and_sighup_roll(circusd):
     steps = [e.body["replaced"] for e in d.events.since(m, "w", "rolling")]
     assert steps == [1, 2], steps
     assert not set(d.pids("w")) & set(v2)
+
+
+def test_options_list_readiness_keys_only_once_used(circusd):
+    d = circusd(ini(watcher("w", "--ready-after 0", 1, "rolling = 2"),
+                    """
+    [watcher:plain]
+    cmd = /bin/sleep 3600
+    """))
+    o = d.call("options", name="w")["options"]
+    assert (o["readiness"], o["rolling"], o["readiness_timeout"],
+            o["watchdog"]) == ("notify", 2, 30.0, 0.0), o
+    # a watcher that does not use them answers Circus's key set...
+    plain = d.call("options", name="plain")["options"]
+    assert "readiness" not in plain and "rolling" not in plain
+    # ...and get still reads them
+    r = d.call("get", name="plain", keys=["readiness", "rolling"])
+    assert r["options"] == {"readiness": "none", "rolling": 1}, r
