@@ -114,8 +114,16 @@ cgroup_get(struct watcher *w)
 
 	if (cgroup_root == NULL)
 		return NULL;
-	if ((wc = w->cgroup) != NULL)
-		return wc->cg != NULL ? wc : NULL;
+	if ((wc = w->cgroup) != NULL) {
+		if (wc->cg == NULL)
+			return NULL;
+		if (cg2_wake(wc->cg, &cause) == -1) {
+			log_warnx("%s: %s", w->name, cause);
+			free(cause);
+			return NULL;
+		}
+		return wc;
+	}
 	wc = w->cgroup = xcalloc(1, sizeof *wc);
 	wc->w = w;
 	ev_timer_init(&wc->kill_w, NULL, 0., 0.);
@@ -150,7 +158,7 @@ cgroup_members(struct watcher *w, pid_t **out, size_t *n)
 {
 	*out = NULL;
 	*n = 0;
-	if (w->cgroup == NULL || w->cgroup->cg == NULL)
+	if (w->cgroup == NULL || cgroup_get(w) == NULL)
 		return false;
 	*n = cg2_members(w->cgroup->cg, out);
 	return true;
@@ -161,7 +169,7 @@ cgroup_members(struct watcher *w, pid_t **out, size_t *n)
 struct cg2_reader *
 cgroup_reader(struct watcher *w)
 {
-	if (w->cgroup == NULL || w->cgroup->cg == NULL)
+	if (w->cgroup == NULL || cgroup_get(w) == NULL)
 		return NULL;
 	return cg2_reader_open(w->cgroup->cg);
 }
@@ -178,6 +186,7 @@ cgroup_kill_cb(UNUSED struct ev_loop *loop, ev_timer *t, UNUSED int revents)
 		if (cg2_kill(wc->cg) == -1)
 			log_warn("%s: cannot kill what is left in %s",
 			    wc->w->name, wc->cg->path);
+		cg2_sleep(wc->cg);	/* a stopped watcher holds no fd */
 	} else {
 		for (i = 0; i < wc->nleft; i++)
 			kill(wc->left[i], SIGKILL);
@@ -203,8 +212,10 @@ cgroup_watcher_stopped(struct watcher *w)
 		return;
 	free(wc->left);
 	wc->nleft = cg2_members(wc->cg, &wc->left);
-	if (wc->nleft == 0)
+	if (wc->nleft == 0) {
+		cg2_sleep(wc->cg);	/* a stopped watcher holds no fd */
 		return;
+	}
 	log_info("%s: %zu process(es) left its cgroup's process groups: "
 	    "signal %d, cgroup.kill after %.1f s", w->name, wc->nleft,
 	    w->cfg->stop_signal, w->cfg->graceful_timeout);
@@ -225,6 +236,7 @@ void
 cgroup_watcher_free(struct watcher *w)
 {
 	struct wcgroup *wc = w->cgroup;
+	char *cause = NULL;
 	bool killed = false;
 	pid_t *pids;
 	size_t n;
@@ -232,6 +244,10 @@ cgroup_watcher_free(struct watcher *w)
 	if (wc == NULL)
 		return;
 	w->cgroup = NULL;
+	if (wc->cg != NULL && cg2_wake(wc->cg, &cause) == -1) {
+		log_warnx("%s: %s", w->name, cause);
+		free(cause);
+	}
 	if (ev_is_active(&wc->kill_w)) {
 		ev_timer_stop(w->arbiter->loop, &wc->kill_w);
 		killed = cg2_kill(wc->cg) == 0;

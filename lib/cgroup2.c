@@ -434,7 +434,40 @@ cg2_free(struct cg2 *cg)
 		close(cg->procs_fd);
 	if (cg->home_fd != -1)
 		close(cg->home_fd);
-	close(cg->dirfd);
+	if (cg->dirfd != -1)
+		close(cg->dirfd);
 	free(cg->path);
 	free(cg);
+}
+
+void
+cg2_sleep(struct cg2 *cg)
+{
+	if (cg->procs_fd != -1)
+		close(cg->procs_fd);
+	cg->procs_fd = -1;
+	if (cg->dirfd != -1)
+		close(cg->dirfd);
+	cg->dirfd = -1;
+}
+
+int
+cg2_wake(struct cg2 *cg, char **cause)
+{
+	if (cg->dirfd != -1)
+		return 0;
+	if ((cg->dirfd = open(cg->path, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1) {
+		*cause = xprintf("open %s: %s", cg->path, strerror(errno));
+		return -1;
+	}
+	if ((cg->procs_fd = openat(cg->dirfd, "cgroup.procs",
+	    O_WRONLY | O_CLOEXEC)) == -1) {
+		*cause = xprintf("open %s/cgroup.procs: %s", cg->path,
+		    strerror(errno));
+		close(cg->dirfd);
+		cg->dirfd = -1;
+		return -1;
+	}
+	return 0;
 }

@@ -56,4 +56,9 @@ int		 cg2_remove(struct cg2 *);
 /* Free without removing. */
 void		 cg2_free(struct cg2 *);
 
+/* Close a child cgroup's fds while nothing uses it (a stopped watcher
+ * holds none); cg2_wake opens them again before any other call. */
+void		 cg2_sleep(struct cg2 *);
+int		 cg2_wake(struct cg2 *, char **cause);
+
 #endif

@@ -135,6 +135,12 @@ test_subtree(void **state)
 	w = cg2_child(root, "1-w", &cause);
 	assert_non_null(w);
 	assert_int_equal(cg2_members(w, &pids), 0);
+	/* asleep it holds no fd; awake it works as before */
+	cg2_sleep(w);
+	assert_int_equal(w->dirfd, -1);
+	assert_int_equal(w->procs_fd, -1);
+	assert_int_equal(cg2_wake(w, &cause), 0);
+	assert_true(w->dirfd != -1 && w->procs_fd != -1);
 	pid = fork();
 	assert_true(pid != -1);
 	if (pid == 0) {
