@@ -663,7 +663,7 @@ load_circus(struct load *l)
 	c->multicast_endpoint = xstrdup("udp://237.219.251.97:12027");
 	c->check_delay = 5.0;
 	c->umask = -1;
-	c->cgroups = true;
+	c->cgroups = false;	/* opt-in: see README, Differences 5 */
 	c->httpd_host = xstrdup("localhost");
 	c->httpd_port = 8080;
 	c->backoff_min_s = 0.1;

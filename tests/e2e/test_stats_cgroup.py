@@ -88,7 +88,7 @@ def test_cgroup_counts_and_kills_a_detached_grandchild(circusd, wd):
     [watcher:daemonizing]
     cmd = %s %s
     graceful_timeout = 1
-    """ % (script, pidfile))
+    """ % (script, pidfile), circus={"cgroups": "true"})
     if not cgroup_mode(d):
         pytest.skip("no cgroup v2 subtree here (%s)" % next(
             (l for l in d.log_text().splitlines() if "cgroups:" in l),
