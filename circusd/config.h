@@ -8,10 +8,27 @@
 #ifndef CIRCUSD_CONFIG_H
 #define CIRCUSD_CONFIG_H
 
+#include <sys/types.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
+
+/*
+ * uid/gid of a watcher's processes, resolved once when the option is set
+ * (at load, by `set` or `add`), never at spawn (doc/design.md §3): the
+ * user's primary group unless gid is given, and its supplementary groups.
+ */
+#define CFG_MAX_GROUPS		64
+struct cfg_ids {
+	bool	 set_uid, set_gid, set_groups;
+	bool	 bad_uid, bad_gid;	/* a name that did not resolve */
+	uid_t	 uid;
+	gid_t	 gid;
+	int	 ngroups;
+	gid_t	 groups[CFG_MAX_GROUPS];
+};
 
 /* [circus] section. */
 struct circus_cfg {
@@ -72,8 +89,10 @@ struct watcher_cfg {
 	char	*working_dir;		/* circusd cwd */
 	bool	 shell;
 	char	*shell_args;		/* NULL */
-	json_t	*uid;			/* NULL, string or integer */
+	json_t	*uid;			/* NULL, string or integer, as
+					 * get/options answer it */
 	json_t	*gid;
+	struct cfg_ids ids;		/* what a spawn applies */
 	bool	 copy_env;
 	bool	 copy_path;
 	bool	 send_hup;

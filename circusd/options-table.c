@@ -24,6 +24,8 @@
 #include "util.h"
 #include "xmalloc.h"
 
+static void opt_resolve_ids(struct watcher_cfg *);
+
 #define OPT_F_LIST	0x01	/* reported by options and get */
 #define OPT_F_SET	0x02	/* accepted by set and add */
 #define OPT_F_EARLY	0x04	/* ini: typed, converted at load (fatal) */
@@ -354,6 +356,8 @@ watcher_cfg_ini_set(struct watcher_cfg *cfg, const char *key,
 		json_decref(*jp);
 		if ((*jp = json_string(value)) == NULL)
 			*jp = json_string_nocheck(value);
+		if (e->type == OPT_IDENT)
+			opt_resolve_ids(cfg);
 		break;
 	default:
 		*cause = xprintf("%s cannot be set from a file", key);
@@ -688,6 +692,70 @@ opt_resolve_gid(const json_t *v, json_int_t *out, char **cause)
 	return (0);
 }
 
+/* A uid/gid option value as a number: integer, or a string of digits. */
+static bool
+opt_ident_number(const json_t *v, long long *n)
+{
+	if (json_is_integer(v)) {
+		*n = json_integer_value(v);
+		return (true);
+	}
+	return (json_is_string(v) &&
+	    config_parse_int(json_string_value(v), n) == 0);
+}
+
+/*
+ * What a spawn applies for the uid and gid options, from the user database
+ * once, whenever either is set (from a file, by `set` or by `add`): the
+ * uid with its primary group and supplementary groups, the gid given
+ * instead of the primary group. A name that does not resolve is marked,
+ * and each spawn reports it (doc/design.md §4), as before.
+ */
+static void
+opt_resolve_ids(struct watcher_cfg *cfg)
+{
+	struct cfg_ids	*ids = &cfg->ids;
+	struct passwd	*pw = NULL;
+	struct group	*gr;
+	long long	 n;
+	int		 ng;
+
+	memset(ids, 0, sizeof *ids);
+	if (cfg->uid != NULL && !json_is_null(cfg->uid)) {
+		if (opt_ident_number(cfg->uid, &n)) {
+			pw = n >= 0 ? getpwuid((uid_t)n) : NULL;
+			/* a bare number without an entry: that uid, no
+			 * groups (an integer must name a user) */
+			ids->set_uid = pw != NULL || json_is_string(cfg->uid);
+			ids->uid = (uid_t)n;
+		} else if ((pw = getpwnam(json_string_value(cfg->uid))) !=
+		    NULL)
+			ids->set_uid = true;
+		ids->bad_uid = !ids->set_uid;
+	}
+	if (pw != NULL) {
+		ids->uid = pw->pw_uid;
+		ids->set_gid = true;
+		ids->gid = pw->pw_gid;
+	}
+	if (cfg->gid != NULL && !json_is_null(cfg->gid)) {
+		if (opt_ident_number(cfg->gid, &n))
+			ids->gid = (gid_t)n;
+		else if ((gr = getgrnam(json_string_value(cfg->gid))) != NULL)
+			ids->gid = gr->gr_gid;
+		else
+			ids->bad_gid = true;
+		ids->set_gid = !ids->bad_gid;
+	}
+	if (pw == NULL)
+		return;
+	ng = CFG_MAX_GROUPS;
+	if (getgrouplist(pw->pw_name, ids->gid, ids->groups, &ng) >= 0) {
+		ids->ngroups = ng;
+		ids->set_groups = true;
+	}
+}
+
 /* Check a hook target: only paths to executables are supported. */
 int
 config_hook_check(const char *hook, const char *target, char **cause)
@@ -899,6 +967,7 @@ watcher_cfg_set(struct watcher_cfg *cfg, const char *key, const json_t *value,
 		jp = opt_field(cfg, e);
 		json_decref(*jp);
 		*jp = json_integer(id);
+		opt_resolve_ids(cfg);
 		return (0);
 	}
 	if (strcmp(key, "copy_env") == 0) {
@@ -950,6 +1019,8 @@ watcher_cfg_set(struct watcher_cfg *cfg, const char *key, const json_t *value,
 		jp = opt_field(cfg, e);
 		json_decref(*jp);
 		*jp = json_deep_copy(value);
+		if (e->type == OPT_IDENT)
+			opt_resolve_ids(cfg);
 		break;
 	case OPT_HOOKS:
 		json_object_foreach((json_t *)value, k, h) {
@@ -995,6 +1066,7 @@ watcher_cfg_add_options(struct watcher_cfg *cfg, const json_t *options,
 		case OPT_IDENT:
 			json_decref(*(json_t **)opt_field(cfg, e));
 			*(json_t **)opt_field(cfg, e) = json_deep_copy(v);
+			opt_resolve_ids(cfg);
 			break;
 		case OPT_STREAM:
 			conf = json_deep_copy(v);

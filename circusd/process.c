@@ -14,9 +14,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <limits.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -306,73 +304,35 @@ spawn_find_program(const char *prog, const json_t *env)
 	return NULL;
 }
 
-/* Resolve uid/gid (name or number) to ids; -1 + *cause if unknown. */
-static int
-spawn_resolve_ids(struct watcher *w, struct spawn_plan *plan, char **cause)
-{
-	struct watcher_cfg *cfg = w->cfg;
-	struct passwd *pw = NULL;
-	struct group *gr;
-	const char *name;
-	char *end;
-	long n;
-	int ng;
+_Static_assert(CFG_MAX_GROUPS <= SPAWN_MAX_GROUPS, "group list fits a plan");
 
-	if (cfg->uid != NULL && !json_is_null(cfg->uid)) {
-		if (json_is_integer(cfg->uid))
-			pw = getpwuid((uid_t)json_integer_value(cfg->uid));
-		else {
-			name = json_string_value(cfg->uid);
-			n = strtol(name, &end, 10);
-			pw = (*name != '\0' && *end == '\0') ?
-			    getpwuid((uid_t)n) : getpwnam(name);
-			if (pw == NULL && *name != '\0' && *end == '\0') {
-				plan->set_uid = true;
-				plan->uid = (uid_t)n;
-			}
-		}
-		if (pw == NULL && !plan->set_uid) {
-			*cause = xprintf("unknown user '%s'",
-			    json_is_string(cfg->uid) ?
-			    json_string_value(cfg->uid) : "?");
-			return -1;
-		}
-		if (pw != NULL) {
-			plan->set_uid = true;
-			plan->uid = pw->pw_uid;
-			plan->set_gid = true;
-			plan->gid = pw->pw_gid;
-			ng = SPAWN_MAX_GROUPS;
-			if (getgrouplist(pw->pw_name, pw->pw_gid, plan->groups,
-			    &ng) >= 0) {
-				plan->ngroups = ng;
-				plan->set_groups = true;
-			}
-		}
+/* The ids resolved when the options were set (config.h struct cfg_ids);
+ * -1 + *cause for a name that did not resolve then. */
+static int
+spawn_ids_plan(const struct watcher_cfg *cfg, struct spawn_plan *plan,
+    char **cause)
+{
+	const struct cfg_ids *ids = &cfg->ids;
+
+	if (ids->bad_uid) {
+		*cause = xprintf("unknown user '%s'", json_is_string(cfg->uid) ?
+		    json_string_value(cfg->uid) : "?");
+		return -1;
 	}
-	if (cfg->gid != NULL && !json_is_null(cfg->gid)) {
-		if (json_is_integer(cfg->gid)) {
-			plan->gid = (gid_t)json_integer_value(cfg->gid);
-		} else {
-			name = json_string_value(cfg->gid);
-			n = strtol(name, &end, 10);
-			if (*name != '\0' && *end == '\0')
-				plan->gid = (gid_t)n;
-			else if ((gr = getgrnam(name)) != NULL)
-				plan->gid = gr->gr_gid;
-			else {
-				*cause = xprintf("unknown group '%s'", name);
-				return -1;
-			}
-		}
-		plan->set_gid = true;
-		if (plan->set_groups) {
-			ng = SPAWN_MAX_GROUPS;
-			if (pw != NULL && getgrouplist(pw->pw_name, plan->gid,
-			    plan->groups, &ng) >= 0)
-				plan->ngroups = ng;
-		}
+	if (ids->bad_gid) {
+		*cause = xprintf("unknown group '%s'",
+		    json_string_value(cfg->gid));
+		return -1;
 	}
+
+	plan->set_uid = ids->set_uid;
+	plan->uid = ids->uid;
+	plan->set_gid = ids->set_gid;
+	plan->gid = ids->gid;
+	plan->set_groups = ids->set_groups;
+	plan->ngroups = ids->ngroups;
+	memcpy(plan->groups, ids->groups,
+	    (size_t)ids->ngroups * sizeof plan->groups[0]);
 	return 0;
 }
 
@@ -618,7 +578,7 @@ process_spawn(struct watcher *w, int wid, process_exit_cb on_exit,
 		    argv[0]);
 		goto fail;
 	}
-	if (spawn_resolve_ids(w, &plan, cause) == -1 ||
+	if (spawn_ids_plan(cfg, &plan, cause) == -1 ||
 	    spawn_rlimits_plan(w, &plan, cause) == -1)
 		goto fail;
 	if (cfg->close_child_stdin || cfg->close_child_stdout ||

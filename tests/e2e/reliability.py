@@ -121,7 +121,7 @@ def helper_path(name):
     out = Path("/tmp") / ("circus-e2e-helper-%s-%d" % (name, os.getuid()))
     if not out.exists() or out.stat().st_mtime < src.stat().st_mtime:
         args = ["cc", "-D_GNU_SOURCE", "-O2", "-o", str(out), str(src)]
-        if name == "failfork":
+        if name in ("failfork", "failnss"):
             args = ["cc", "-O2", "-shared", "-fPIC", "-o", str(out), str(src),
                     "-ldl"]
         subprocess.run(args, check=True)

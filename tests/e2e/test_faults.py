@@ -143,6 +143,62 @@ def test_fork_failing_n_times(circusd, wd):
 
 
 # --------------------------------------------------------------------------
+# the user database unreachable (LD_PRELOAD shim failing getpw*/getgr*)
+
+
+def proc_ids(pid):
+    """(uid, gid, groups) of a live process, from /proc/PID/status."""
+    f = {}
+    with open("/proc/%d/status" % pid) as st:
+        for line in st:
+            k, _, v = line.partition(":")
+            f[k] = v.split()
+    return (int(f["Uid"][0]), int(f["Gid"][0]),
+            sorted(int(g) for g in f["Groups"]))
+
+
+@pytest.mark.timeout(120)
+def test_uid_gid_resolved_once_survive_user_database_outage(circusd, wd):
+    """doc/design.md §3: uid/gid (and the user's groups) are resolved when
+    the options are set, not at each spawn: with the user database down
+    (as when LDAP is unreachable) a crashed worker is still respawned
+    under the right ids, and a restart works."""
+    if os.geteuid() != 0:
+        pytest.skip("running workers as another user needs root")
+    import grp
+    import pwd
+    nobody = pwd.getpwnam("nobody")
+    group = grp.getgrnam("daemon")
+    want = (nobody.pw_uid, group.gr_gid,
+            sorted(set(os.getgrouplist("nobody", group.gr_gid))))
+    down = wd / "nss-down"
+    d = circusd(ini(OTHER, """
+    [watcher:w]
+    cmd = /bin/sleep 3600
+    uid = nobody
+    gid = daemon
+    max_retry = 2
+    """), env=preload_env(helper_path("failnss"),
+                          {"FAILNSS_FILE": str(down)}))
+    other = d.wait_pids("other", 2)
+    [pid] = d.wait_pids("w", 1)
+    assert proc_ids(pid) == want
+
+    down.write_text("")
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: d.pids("w") not in ([], [pid]), 20,
+               msg="the killed worker respawned")
+    [pid2] = d.pids("w")
+    assert proc_ids(pid2) == want
+    assert d.call("restart", name="w", waiting=True)["status"] == "ok"
+    [pid3] = d.wait_pids("w", 1)
+    assert pid3 != pid2 and proc_ids(pid3) == want
+    assert not log_lines_with(d, "error in 'w'"), d.log_text()
+    assert d.status("w") == "active"
+    other_unaffected(d, other)
+
+
+# --------------------------------------------------------------------------
 # missing binary, port already bound
 
 

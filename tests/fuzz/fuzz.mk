@@ -148,6 +148,11 @@ $(BUILD)/helpers/failfork: tests/helpers/failfork.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -O2 -g -Wall -Wextra -Werror -shared -fPIC -o $@ $< -ldl
 
+# tests/helpers/failnss.c: the same kind of shim, for the user database.
+$(BUILD)/helpers/failnss: tests/helpers/failnss.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 -g -Wall -Wextra -Werror -shared -fPIC -o $@ $< -ldl
+
 # The churn soak's worker runs 100,000 times: never under a sanitizer.
 $(BUILD)/helpers/pidlog: tests/helpers/pidlog.c
 	@mkdir -p $(dir $@)

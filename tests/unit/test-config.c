@@ -274,6 +274,9 @@ test_watcher_typed(void **state)
 	check_opt(w, "stop_children", "true");
 	check_opt(w, "uid", "\"me\"");
 	check_opt(w, "gid", "\"me\"");
+	/* resolved once at load: no user or group "me", each spawn says so */
+	assert_true(w->ids.bad_uid && w->ids.bad_gid);
+	assert_false(w->ids.set_uid || w->ids.set_gid || w->ids.set_groups);
 	check_opt(w, "max_retry", "-1");
 	check_opt(w, "priority", "7");
 	check_opt(w, "close_child_stdin", "false");
@@ -1478,6 +1481,11 @@ test_set(void **state)
 	/* uid/gid resolve to numbers. */
 	assert_int_equal(set_ok(w, "uid", "\"root\""), OPT_ACTION_RELOAD);
 	check_opt(w, "uid", "0");
+	assert_true(w->ids.set_uid && w->ids.set_gid && w->ids.set_groups);
+	assert_int_equal(w->ids.uid, 0);
+	assert_int_equal(w->ids.gid, 0);	/* root's primary group */
+	assert_true(w->ids.ngroups >= 1);
+	assert_false(w->ids.bad_uid || w->ids.bad_gid);
 	set_ok(w, "gid", "\"0\"");
 	check_opt(w, "gid", "0");
 	cause = set_fail(w, "uid", "\"no-such-user-circus\"");
@@ -1487,6 +1495,10 @@ test_set(void **state)
 	cause = set_fail(w, "gid", "\"no-such-group-circus\"");
 	assert_string_equal(cause, "No such group: 'no-such-group-circus'");
 	free(cause);
+	/* a refused set leaves the resolved ids as they were */
+	assert_true(w->ids.set_uid && w->ids.set_gid);
+	assert_int_equal(w->ids.uid, 0);
+	assert_int_equal(w->ids.gid, 0);
 	/* Streams: dotted keys build or update the conf. */
 	assert_int_equal(set_ok(w, "stdout_stream.filename", "\"/tmp/a\""),
 	    OPT_ACTION_RELOAD);
