@@ -3,6 +3,8 @@
 #   make bench-quick  about 2 minutes; writes bench/results/BENCHMARKS-quick.md
 #   make bench BENCH_ARGS="--only spawn,rtt --repeats 3"   a subset
 #   make bench BENCH_ARGS="--only bounce"   the sync server's bounces (issue 11)
+#   make bench-sync   the sync worker alone; writes BENCHMARKS-sync.md
+#   (a subset with --only leaves BENCHMARKS-sync.md alone)
 # Baseline programs go to $(BUILD)/bench/; raw JSON to bench/results/
 # (gitignored). `bench/run.py --help` lists the options.
 
@@ -12,7 +14,7 @@ BENCH_BINS  = $(BENCH_BUILD)/floor_spawn $(BENCH_BUILD)/zmq_echo \
               $(BENCH_BUILD)/floor_sqlite
 BENCH_RUN   = $(PYTHON) bench/run.py --build $(abspath $(BUILD)) $(BENCH_ARGS)
 
-.PHONY: bench-bins bench-deps
+.PHONY: bench-bins bench-deps bench-sync
 
 bench-bins: $(BENCH_BINS)
 
@@ -50,8 +52,13 @@ bench-deps:
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
 
+# A subset (BENCH_ARGS with --only) leaves the sync worker's benchmark and
+# BENCHMARKS-sync.md alone; `make bench-sync` runs that one by itself.
 bench: all bench-deps bench-bins
 	$(BENCH_RUN) --make-target "make bench"
+	$(if $(findstring --only,$(BENCH_ARGS)),,$(SYNC_BENCH) --out BENCHMARKS-sync.md)
+
+bench-sync: all bench-deps bench-bins
 	$(SYNC_BENCH) --out BENCHMARKS-sync.md
 
 bench-quick: all bench-deps bench-bins

@@ -293,3 +293,18 @@ def test_report_renders_from_raw_results(runpy):
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+def test_bench_subset_leaves_the_sync_report_alone():
+    """`make bench BENCH_ARGS="--only ..."` runs that subset only: the sync
+    worker's benchmark (and its BENCHMARKS-sync.md) only in a full run or
+    with `make bench-sync` (bench/bench.mk)."""
+    def planned(*args):
+        return subprocess.run(["make", "-n", "-C", str(REPO), "bench"] +
+                              list(args), capture_output=True, text=True,
+                              check=True).stdout
+    assert "sync_bench.py" not in planned("BENCH_ARGS=--only rtt")
+    assert "sync_bench.py" in planned()
+    assert "sync_bench.py" in subprocess.run(
+        ["make", "-n", "-C", str(REPO), "bench-sync"], capture_output=True,
+        text=True, check=True).stdout
