@@ -121,8 +121,10 @@ $(BUILD)/tests/test-%: tests/unit/test-%.c $(CIRCUSD_CORE) $(LIBA)
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
+# `make e2e E2E=tests/e2e/test_faults.py PYTEST_ARGS="-k fork"`: some tests
+E2E ?= tests/e2e
 e2e: all
-	CIRCUS_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e $(PYTEST_ARGS)
+	CIRCUS_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider $(E2E) $(PYTEST_ARGS)
 
 test: unit e2e
 check: test
