@@ -81,29 +81,49 @@ percentile(const double *v, long n, double p)
 	return v[rank - 1];
 }
 
-/* One request/reply; returns 0 ok, 1 error reply, -1 timeout/failure. */
+/*
+ * One request/reply; returns 0 ok, 1 error reply, -1 timeout/failure.
+ * The whole reply is read (a zmq_msg_t: a 10,000-process `stats` is
+ * megabytes, and its id comes last); `reply` keeps its first REPLY_MAX - 1
+ * bytes for -v.
+ */
 static int
 round_trip(void *sock, char *body, char *reply, const char *id)
 {
-	int len;
+	zmq_msg_t msg;
+	size_t len, idlen = strlen(id);
+	const char *data, *end;
+	int err;
 
 	if (zmq_send(sock, body, strlen(body), 0) < 0)
 		return -1;
 	for (;;) {
-		len = zmq_recv(sock, reply, REPLY_MAX - 1, 0);
-		if (len < 0)
+		zmq_msg_init(&msg);
+		if (zmq_msg_recv(&msg, sock, 0) < 0) {
+			zmq_msg_close(&msg);
 			return -1;
+		}
+		data = zmq_msg_data(&msg);
+		len = zmq_msg_size(&msg);
+		/* the id is the reply's last key: look at its tail */
+		end = data + len;
+		if (len < idlen || memmem(len > 256 ? end - 256 : data,
+		    len > 256 ? 256 : len, id, idlen) == NULL) {
+			zmq_msg_close(&msg);
+			continue; /* a late reply to an earlier request */
+		}
 		if (len > REPLY_MAX - 1)
 			len = REPLY_MAX - 1;
+		memcpy(reply, data, len);
 		reply[len] = '\0';
-		if (strstr(reply, id) == NULL)
-			continue; /* a late reply to an earlier request */
+		zmq_msg_close(&msg);
 		if (opt_verbose) {
 			fprintf(stderr, "reply: %s\n", reply);
 			opt_verbose = 0;
 		}
-		return strstr(reply, "\"status\": \"error\"") != NULL ||
+		err = strstr(reply, "\"status\": \"error\"") != NULL ||
 		    strstr(reply, "\"status\":\"error\"") != NULL;
+		return err;
 	}
 }
 

@@ -157,6 +157,43 @@ def test_echo_and_rtt_client(bindir, tmp_path):
         assert stop() == 50  # 2 × 5 warm-up + 40
 
 
+def test_rtt_client_reads_replies_bigger_than_its_buffer(bindir, tmp_path):
+    """A 10,000-process `stats` reply is megabytes with its id last: the
+    client reads each reply whole (it used to cut it at 1 MiB, never find
+    the id and time out)."""
+    import threading
+    import zmq
+    ep = "ipc://%s/big.sock" % tmp_path
+    ctx = zmq.Context.instance()
+    router = ctx.socket(zmq.ROUTER)
+    router.setsockopt(zmq.LINGER, 0)
+    router.bind(ep)
+    served = []
+
+    def serve():
+        # warm-up + count requests, each answered with 3 MB before its id
+        while len(served) < 4 and router.poll(20000):
+            ident, body = router.recv_multipart()
+            rid = json.loads(body)["id"]
+            router.send_multipart([ident, (
+                '{"status": "ok", "pad": "%s", "id": "%s"}'
+                % ("x" * (3 << 20), rid)).encode()])
+            served.append(rid)
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        cp = subprocess.run([str(bindir / "zmq_rtt"), "-e", ep, "-c", "stats",
+                             "-n", "3", "-w", "1", "-t", "20", "-T", "10000"],
+                            capture_output=True, text=True, timeout=60)
+    finally:
+        t.join(30)
+        router.close(0)
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    r = last_json(cp.stdout)
+    assert r["timeouts"] == 0 and r["errors"] == 0 and r["count"] == 3
+    assert len(served) == 4
+
+
 def test_python_load_clients_on_the_echo(runpy, bindir, tmp_path):
     """The pyzmq throughput clients (`run.py --zmq-load`, one process
     each) run their closed loops together and report one total."""
