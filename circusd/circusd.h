@@ -575,8 +575,10 @@ struct cmd_ctx {
 	 * JSON text (a big stats, written a piece per loop turn:
 	 * doc/design.md §19); owned */
 	char			*member_key;
-	char			*member_text;
-	size_t			 member_len;
+	char			*member_text;	/* the text starts member_head */
+	size_t			 member_head;	/* bytes in: the envelope is
+						 * written there, no copy */
+	size_t			 member_len;	/* of the text */
 };
 
 int controller_open(struct arbiter *, char **cause);

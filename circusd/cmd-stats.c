@@ -203,6 +203,15 @@ cmd_stats_reply(struct cmd_ctx *ctx, struct stats_job *job)
 
 	ctx->result = json_object();
 	if (json_object_get(ctx->props, "name") == NULL) {
+		/* room for the envelope (controller.c writes it there) */
+		b.size = STATS_TEXT_HEAD + 4096;
+		for (i = 0; i < stats_job_count(job); i++) {
+			(void)stats_job_text(job, i, &len);
+			b.size += len + 64;
+		}
+		b.data = xmalloc(b.size);
+		memset(b.data, 0, STATS_TEXT_HEAD);
+		b.len = STATS_TEXT_HEAD;
 		pyjson_buf_raw(&b, "{", 1);
 		for (i = 0; i < stats_job_count(job); i++) {
 			pyjson_buf_key(&b, stats_job_name(job, i));
@@ -213,6 +222,8 @@ cmd_stats_reply(struct cmd_ctx *ctx, struct stats_job *job)
 		json_object_set_new(ctx->result, "infos", json_null());
 		ctx->member_key = xstrdup("infos");
 		ctx->member_text = pyjson_buf_finish(&b, &ctx->member_len);
+		ctx->member_len -= STATS_TEXT_HEAD;
+		ctx->member_head = STATS_TEXT_HEAD;
 		return CMD_OK;
 	}
 	json_object_set_new(ctx->result, "name",
@@ -239,6 +250,7 @@ cmd_stats_reply(struct cmd_ctx *ctx, struct stats_job *job)
 	}
 	ctx->member_key = xstrdup("info");
 	ctx->member_text = stats_job_take_text(job, 0, &ctx->member_len);
+	ctx->member_head = STATS_TEXT_HEAD;
 	return CMD_OK;
 }
 

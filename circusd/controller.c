@@ -159,30 +159,73 @@ controller_flush(struct arbiter *a)
 	controller_nbatch = 0;
 }
 
-/* Send [identity, body] on the ROUTER (held while a drain batches). */
+/* zmq's free function of a reply sent without a copy (I/O thread). */
+static void
+controller_free_body(UNUSED void *data, void *base)
+{
+	free(base);
+}
+
+/* A reply's frame: a copy of a small one; a big one (a large stats,
+ * megabytes) is handed over as it is, to be freed by ZeroMQ once sent. */
+#define CONTROLLER_ZEROCOPY	65536
+static void
+controller_body_msg(zmq_msg_t *m, char *base, size_t off, size_t len)
+{
+	if (len >= CONTROLLER_ZEROCOPY &&
+	    zmq_msg_init_data(m, base + off, len, controller_free_body,
+	    base) == 0)
+		return;
+	zmq_msg_init_size(m, len);
+	memcpy(zmq_msg_data(m), base + off, len);
+	free(base);
+}
+
+/*
+ * Send [identity, body] on the ROUTER (held while a drain batches); the
+ * body is len bytes at base + off, and base is the sender's to free.
+ */
 static void
 controller_send(struct arbiter *a, const char *identity, size_t idlen,
-    const char *body, size_t len)
+    char *base, size_t off, size_t len)
 {
-	zmq_msg_t *id, *m;
+	zmq_msg_t *id, *m, one;
+	int rc;
 
-	if (a->router_raw == NULL)
+	if (a->router_raw == NULL) {
+		free(base);
 		return;
+	}
 	a->ctl_sent = true;
 	if (controller_batching) {
 		id = &controller_batch[controller_nbatch].id;
 		m = &controller_batch[controller_nbatch].body;
 		zmq_msg_init_size(id, idlen);
 		memcpy(zmq_msg_data(id), identity, idlen);
-		zmq_msg_init_size(m, len);
-		memcpy(zmq_msg_data(m), body, len);
+		controller_body_msg(m, base, off, len);
 		if (++controller_nbatch == CONTROLLER_BATCH)
 			controller_flush(a);
 		return;
 	}
-	if (controller_zsend(a->router_raw, identity, idlen, ZMQ_SNDMORE) ==
-	    -1 || controller_zsend(a->router_raw, body, len, 0) == -1)
+	if (len < CONTROLLER_ZEROCOPY) {
+		if (controller_zsend(a->router_raw, identity, idlen,
+		    ZMQ_SNDMORE) == -1 || controller_zsend(a->router_raw,
+		    base + off, len, 0) == -1)
+			log_debug("reply not sent: %s", zmq_strerror(errno));
+		free(base);
+		return;
+	}
+	controller_body_msg(&one, base, off, len);
+	if ((rc = controller_zsend(a->router_raw, identity, idlen,
+	    ZMQ_SNDMORE)) != -1) {
+		do
+			rc = zmq_msg_send(&one, a->router_raw, 0);
+		while (rc == -1 && errno == EINTR);
+	}
+	if (rc == -1) {
 		log_debug("reply not sent: %s", zmq_strerror(errno));
+		zmq_msg_close(&one);
+	}
 }
 
 /* "key": v, or "key": now when v is NULL. */
@@ -197,52 +240,87 @@ controller_member(struct pyjson_buf *b, const char *key, const json_t *v)
 }
 
 /*
+ * The envelope around a big member (member_text): written into the room
+ * left before the text (member_head bytes) and after it, so the
+ * megabytes are not copied; a copy only when the room is too small.
+ * pre ends with the member's key; post starts with a sentinel byte (so
+ * that its first key gets its ", ") that is dropped here.
+ */
+static char *
+controller_wrap(struct cmd_ctx *ctx, struct pyjson_buf *pre,
+    struct pyjson_buf *post, size_t *off, size_t *len)
+{
+	size_t head = ctx->member_head, mlen = ctx->member_len;
+	size_t plen = post->len - 1;
+	char *base;
+
+	if (pre->len <= head) {
+		base = ctx->member_text;
+		ctx->member_text = NULL;
+		*off = head - pre->len;
+		memcpy(base + *off, pre->data, pre->len);
+		base = xrealloc(base, head + mlen + plen + 1);
+		memcpy(base + head + mlen, post->data + 1, plen);
+		base[head + mlen + plen] = '\0';
+	} else {
+		*off = 0;
+		base = xmalloc(pre->len + mlen + plen + 1);
+		memcpy(base, pre->data, pre->len);
+		memcpy(base + pre->len, ctx->member_text + head, mlen);
+		memcpy(base + pre->len + mlen, post->data + 1, plen);
+		base[pre->len + mlen + plen] = '\0';
+	}
+	*len = pre->len + mlen + plen;
+	free(pyjson_buf_finish(pre, NULL));
+	free(pyjson_buf_finish(post, NULL));
+	return base;
+}
+
+/*
  * Write the reply envelope for ctx, Circus's dict in its order: error:
  * status, reason, tb, time, errno, id; ok: status, time, then the result's
  * members (a list result as "results"; the member named member_key is
- * written from member_text, JSON text made beforehand), then id. A
+ * the JSON text member_text, made beforehand: controller_wrap), then id. A
  * result member named
  * status, time or id takes that member's place (as a dict update does);
  * id's value is always the request's. Written straight from the result,
- * without building the merged dict. Caller frees.
+ * without building the merged dict. The reply is *len bytes *off bytes
+ * into the buffer returned; caller frees.
  */
 static char *
-controller_envelope(struct cmd_ctx *ctx, enum cmd_status st, size_t *len)
+controller_envelope(struct cmd_ctx *ctx, enum cmd_status st, size_t *off,
+    size_t *len)
 {
-	struct pyjson_buf b = { 0 };
+	struct pyjson_buf pre = { 0 }, post = { 0 }, *b = &pre;
 	const json_t *res = json_is_object(ctx->result) ? ctx->result : NULL;
 	const json_t *id = ctx->id != NULL ? ctx->id : json_null();
 	bool id_done = false;
 	const char *k;
 	json_t *v;
 
-	if (ctx->member_text != NULL) {
-		/* room for the big member at once: no copy as it grows */
-		b.size = ctx->member_len + 4096;
-		b.data = xmalloc(b.size);
-	}
-	pyjson_buf_raw(&b, "{", 1);
+	*off = 0;
+	pyjson_buf_raw(b, "{", 1);
 	if (st == CMD_ERROR) {
-		pyjson_buf_key(&b, "status");
-		pyjson_buf_raw(&b, "\"error\"", 7);
+		pyjson_buf_key(b, "status");
+		pyjson_buf_raw(b, "\"error\"", 7);
 		/* json_string refuses text that is not UTF-8: no member then */
 		if ((v = json_string(ctx->reason != NULL ? ctx->reason :
 		    "unknown error")) != NULL)
-			controller_member(&b, "reason", v);
+			controller_member(b, "reason", v);
 		json_decref(v);
-		pyjson_buf_key(&b, "tb");
-		pyjson_buf_raw(&b, "null", 4);
-		controller_member(&b, "time", NULL);
+		pyjson_buf_key(b, "tb");
+		pyjson_buf_raw(b, "null", 4);
+		controller_member(b, "time", NULL);
 		v = json_integer(ctx->errnum);
-		controller_member(&b, "errno", v);
+		controller_member(b, "errno", v);
 		json_decref(v);
 	} else {
-		pyjson_buf_key(&b, "status");
+		pyjson_buf_key(b, "status");
 		if (res != NULL && (v = json_object_get(res, "status")) != NULL)
-			pyjson_buf_dumps(&b, v);
+			pyjson_buf_dumps(b, v);
 		else
-			pyjson_buf_raw(&b, "\"ok\"", 4);
-		controller_member(&b, "time",
+			pyjson_buf_raw(b, "\"ok\"", 4);
+		controller_member(b, "time",
 		    res != NULL ? json_object_get(res, "time") : NULL);
 		if (res != NULL) {
 			json_object_foreach((json_t *)(uintptr_t)res, k, v) {
@@ -253,22 +331,25 @@ controller_envelope(struct cmd_ctx *ctx, enum cmd_status st, size_t *len)
 					v = (json_t *)(uintptr_t)id;
 					id_done = true;
 				}
-				if (ctx->member_key != NULL &&
+				if (ctx->member_text != NULL && b == &pre &&
+				    ctx->member_key != NULL &&
 				    strcmp(k, ctx->member_key) == 0) {
-					pyjson_buf_key(&b, k);
-					pyjson_buf_raw(&b, ctx->member_text,
-					    ctx->member_len);
+					pyjson_buf_key(b, k);
+					b = &post;
+					pyjson_buf_raw(b, "-", 1);
 					continue;
 				}
-				controller_member(&b, k, v);
+				controller_member(b, k, v);
 			}
 		} else if (json_is_array(ctx->result))
-			controller_member(&b, "results", ctx->result);
+			controller_member(b, "results", ctx->result);
 	}
 	if (!id_done)
-		controller_member(&b, "id", id);
-	pyjson_buf_raw(&b, "}", 1);
-	return pyjson_buf_finish(&b, len);
+		controller_member(b, "id", id);
+	pyjson_buf_raw(b, "}", 1);
+	if (b == &post)
+		return controller_wrap(ctx, &pre, &post, off, len);
+	return pyjson_buf_finish(&pre, len);
 }
 
 /* Reply (unless cast/internal) and free ctx. */
@@ -276,13 +357,12 @@ static void
 controller_reply(struct cmd_ctx *ctx, enum cmd_status st)
 {
 	char *body;
-	size_t len;
+	size_t off, len;
 
 	if (!ctx->cast && !ctx->internal && ctx->identity != NULL) {
-		body = controller_envelope(ctx, st, &len);
+		body = controller_envelope(ctx, st, &off, &len);
 		controller_send(ctx->arbiter, ctx->identity, ctx->identity_len,
-		    body, len);
-		free(body);
+		    body, off, len);
 	} else if (st == CMD_ERROR)
 		log_warnx("command %s failed: %s", ctx->command ? ctx->command :
 		    "?", ctx->reason ? ctx->reason : "");

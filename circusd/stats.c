@@ -144,6 +144,9 @@ stats_job_new(struct arbiter *a)
 	return job;
 }
 
+/* What the room before a text holds until the envelope is written. */
+static const char stats_text_head[STATS_TEXT_HEAD];
+
 /* Add a watcher: its processes as they are now. */
 void
 stats_job_add(struct stats_job *job, struct watcher *w)
@@ -162,6 +165,7 @@ stats_job_add(struct stats_job *job, struct watcher *w)
 	g->items = xreallocarray(NULL, n + 1, sizeof *g->items);
 	TAILQ_FOREACH(p, &w->processes, entry)
 		stats_item_set(&g->items[g->n++], p);
+	pyjson_buf_raw(&g->text, stats_text_head, STATS_TEXT_HEAD);
 	pyjson_buf_raw(&g->text, "{", 1);
 }
 
@@ -335,8 +339,8 @@ stats_job_start(struct stats_job *job, stats_job_cb done, void *arg)
 const char *
 stats_job_text(const struct stats_job *job, size_t i, size_t *len)
 {
-	*len = job->groups[i].text.len;
-	return job->groups[i].text.data;
+	*len = job->groups[i].text.len - STATS_TEXT_HEAD;
+	return job->groups[i].text.data + STATS_TEXT_HEAD;
 }
 
 /* The same, taken (caller frees; the job keeps an empty text). */
@@ -347,6 +351,7 @@ stats_job_take_text(struct stats_job *job, size_t i, size_t *len)
 	char *text;
 
 	text = pyjson_buf_finish(b, len);
+	*len -= STATS_TEXT_HEAD;
 	memset(b, 0, sizeof *b);
 	return text;
 }
@@ -357,7 +362,8 @@ stats_job_infos(const struct stats_job *job, size_t i)
 {
 	const struct stats_group *g = &job->groups[i];
 
-	return pyjson_loadb(g->text.data, g->text.len, 0, NULL);
+	return pyjson_loadb(g->text.data + STATS_TEXT_HEAD,
+	    g->text.len - STATS_TEXT_HEAD, 0, NULL);
 }
 
 /* The whole tree of the i-th watcher added, sorted (borrowed), and how

@@ -28,7 +28,10 @@ json_t *stats_batch_process(struct procinfo_batch *, struct process *);
 #define STATS_STEP_PROCS	256	/* processes per loop turn */
 #define STATS_STEP_READS	512	/* /proc stat files per loop turn */
 #define STATS_STEP_BYTES	16384	/* of a cgroup's members per turn */
-#define STATS_STEP_SECONDS	0.002	/* and no more time than this */
+#define STATS_STEP_SECONDS	0.001	/* and no more time than this */
+/* room left before each watcher's text for the reply's envelope, so that a
+ * multi-megabyte reply is never copied (controller.c) */
+#define STATS_TEXT_HEAD		512
 
 struct arbiter;
 struct watcher;
@@ -44,6 +47,8 @@ bool stats_job_start(struct stats_job *, stats_job_cb done, void *arg);
  * (borrowed), or as an object (caller owns). */
 const char *stats_job_text(const struct stats_job *, size_t i, size_t *len);
 json_t *stats_job_infos(const struct stats_job *, size_t i);
+/* The text's buffer, taken (caller frees): the text starts
+ * STATS_TEXT_HEAD bytes in and is *len long. */
 char *stats_job_take_text(struct stats_job *, size_t i, size_t *len);
 const char *stats_job_name(const struct stats_job *, size_t i);
 size_t stats_job_count(const struct stats_job *);

@@ -144,3 +144,40 @@ def test_quit_while_a_stats_is_built(circusd):
         r = replies[stats_id]
         assert r["status"] == "ok" or r.get("reason") == "server error", r
     assert d.wait_exit(60) == 0
+
+
+def test_big_replies_are_whole_and_exact(circusd):
+    """A big stats reply leaves without a copy: its envelope is written
+    around the text built step by step (controller.c, controller_wrap), or
+    copied when the room before the text is too small (a long name). Each
+    reply is byte for byte Python's json.dumps of itself, keys in order."""
+    n = 300   # two loop turns; the reply is ~90 KB (zero-copy above 64 KB)
+    long_name = "w" * 600
+    d = circusd("""
+    [watcher:short]
+    cmd = /bin/sleep 3600
+    numprocesses = %d
+    [watcher:%s]
+    cmd = /bin/sleep 3600
+    numprocesses = %d
+    """ % (n, long_name, n))
+    d.wait_pids("short", n, timeout=240)
+    d.wait_pids(long_name, n, timeout=240)
+    c = d.new_client()
+    for props in ({"name": "short"}, {"name": long_name}, {}):
+        msg_id = request(c, "stats", **props)
+        assert c.sock.poll(int(CALL_TIMEOUT * 4000)), props
+        raw = c.sock.recv_multipart()[-1].decode()
+        r = json.loads(raw)
+        assert json.dumps(r) == raw
+        assert r["status"] == "ok" and r["id"] == msg_id, raw[:300]
+        if props:
+            assert list(r) == ["status", "time", "name", "info", "tree",
+                               "id"]
+            assert len(r["info"]) == n
+            assert sorted(r["tree"]["pids"]) == sorted(
+                int(p) for p in r["info"])
+        else:
+            assert list(r) == ["status", "time", "infos", "id"]
+            assert len(r["infos"]["short"]) == n
+            assert len(r["infos"][long_name]) == n
