@@ -30,6 +30,7 @@ struct wcgroup {
 	ev_timer	 kill_w;	/* graceful_timeout -> cgroup.kill */
 	pid_t		*left;		/* signalled at the stop */
 	size_t		 nleft;
+	bool		 killed;	/* cgroup.kill was used on cg */
 };
 
 static struct cg2	*cgroup_root;
@@ -104,13 +105,28 @@ cgroup_mode(void)
 
 /* The watcher's cgroup, made on first use; NULL when not in cgroup mode
  * or when it cannot be made (logged once per watcher). */
+/* A new cgroup for w: a name the filesystem takes, the number keeps it
+ * unique. */
+static struct cg2 *
+cgroup_make(struct watcher *w, char **cause)
+{
+	char name[96];
+	const char *c;
+	size_t n;
+
+	n = (size_t)snprintf(name, sizeof name, "%u-", ++cgroup_seq);
+	for (c = w->name; *c != '\0' && n + 1 < sizeof name; c++)
+		name[n++] = isalnum((unsigned char)*c) || *c == '-' ||
+		    *c == '_' ? *c : '_';
+	name[n] = '\0';
+	return cg2_child(cgroup_root, name, cause);
+}
+
 static struct wcgroup *
 cgroup_get(struct watcher *w)
 {
 	struct wcgroup *wc;
-	char name[96], *cause = NULL;
-	const char *c;
-	size_t n;
+	char *cause = NULL;
 
 	if (cgroup_root == NULL)
 		return NULL;
@@ -127,13 +143,7 @@ cgroup_get(struct watcher *w)
 	wc = w->cgroup = xcalloc(1, sizeof *wc);
 	wc->w = w;
 	ev_timer_init(&wc->kill_w, NULL, 0., 0.);
-	/* a name the filesystem takes; the number keeps it unique */
-	n = (size_t)snprintf(name, sizeof name, "%u-", ++cgroup_seq);
-	for (c = w->name; *c != '\0' && n + 1 < sizeof name; c++)
-		name[n++] = isalnum((unsigned char)*c) || *c == '-' ||
-		    *c == '_' ? *c : '_';
-	name[n] = '\0';
-	if ((wc->cg = cg2_child(cgroup_root, name, &cause)) == NULL) {
+	if ((wc->cg = cgroup_make(w, &cause)) == NULL) {
 		log_warn("%s: no cgroup (%s): its tree is its process groups",
 		    w->name, cause);
 		free(cause);
@@ -142,13 +152,47 @@ cgroup_get(struct watcher *w)
 	return wc;
 }
 
-/* The cgroup.procs a new process of w joins, or -1. */
-int
-cgroup_procs_fd(struct watcher *w)
+/*
+ * After a cgroup.kill, a process created in that cgroup with clone3
+ * (CLONE_INTO_CGROUP) is killed at birth on some kernels (6.18 here:
+ * tests/unit/test-cgroup2.c shows it), while one that moves in through
+ * cgroup.procs lives. So a killed cgroup, once empty, is replaced by a
+ * fresh one; until then spawns join through cgroup.procs.
+ */
+static void
+cgroup_renew(struct wcgroup *wc)
+{
+	struct cg2 *fresh;
+	char *cause = NULL;
+	pid_t *pids;
+	size_t n;
+
+	n = cg2_members(wc->cg, &pids);
+	free(pids);
+	if (n > 0)
+		return;
+	if ((fresh = cgroup_make(wc->w, &cause)) == NULL) {
+		log_warnx("%s: %s", wc->w->name, cause);
+		free(cause);
+		return;
+	}
+	if (cg2_remove(wc->cg) == -1)
+		log_warn("%s: cannot remove %s", wc->w->name, wc->cg->path);
+	wc->cg = fresh;
+	wc->killed = false;
+}
+
+/* The cgroup.procs a new process of w joins and the cgroup's directory
+ * it can be created in (-1 and -1 without a cgroup). */
+void
+cgroup_spawn_fds(struct watcher *w, int *procs, int *dir)
 {
 	struct wcgroup *wc = cgroup_get(w);
 
-	return wc != NULL ? wc->cg->procs_fd : -1;
+	if (wc != NULL && wc->killed)
+		cgroup_renew(wc);
+	*procs = wc != NULL ? wc->cg->procs_fd : -1;
+	*dir = wc != NULL && !wc->killed ? wc->cg->dirfd : -1;
 }
 
 /* The members of w's cgroup (sorted; caller frees): false when w has
@@ -186,6 +230,7 @@ cgroup_kill_cb(UNUSED struct ev_loop *loop, ev_timer *t, UNUSED int revents)
 		if (cg2_kill(wc->cg) == -1)
 			log_warn("%s: cannot kill what is left in %s",
 			    wc->w->name, wc->cg->path);
+		wc->killed = true;
 		cg2_sleep(wc->cg);	/* a stopped watcher holds no fd */
 	} else {
 		for (i = 0; i < wc->nleft; i++)

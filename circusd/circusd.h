@@ -683,8 +683,9 @@ void cgroup_start(bool enabled);
 void cgroup_stop(void);
 /* "cgroup" or "process-group". */
 const char *cgroup_mode(void);
-/* The cgroup.procs a new process of the watcher joins, or -1. */
-int cgroup_procs_fd(struct watcher *);
+/* The cgroup.procs a new process of the watcher joins and the cgroup's
+ * directory it is created in (clone3), or -1 and -1. */
+void cgroup_spawn_fds(struct watcher *, int *procs, int *dir);
 /* Members of the watcher's cgroup: false when it has none. */
 bool cgroup_members(struct watcher *, pid_t **out, size_t *n);
 /* The same read in steps (lib/cgroup2.h); NULL when it has none. */

@@ -617,7 +617,8 @@ process_spawn(struct watcher *w, int wid, process_exit_cb on_exit,
 	plan.argv = argv;
 	plan.envp = envp;
 	plan.cwd = cfg->working_dir;
-	plan.cgroup_fd = cgroup_procs_fd(w);	/* doc/design.md §20 */
+	/* doc/design.md §20 */
+	cgroup_spawn_fds(w, &plan.cgroup_fd, &plan.cgroup_dir);
 
 	started = util_wallclock();
 	if ((pid = spawn_run(&plan, &se)) == -1) {

@@ -53,6 +53,9 @@ struct spawn_plan {
 	int		 cgroup_fd;		/* -1; else a cgroup.procs the
 						 * child joins (doc/design.md
 						 * §20) */
+	int		 cgroup_dir;		/* -1; else that cgroup's
+						 * directory: the child is
+						 * created in it (clone3) */
 };
 
 /* Why a spawn failed: the step and its errno. */
@@ -73,5 +76,9 @@ pid_t		 spawn_run(const struct spawn_plan *, struct spawn_error *e);
 int		 spawn_format_pid(char *buf, size_t len, long pid);
 /* The call a step names ("vfork", "chdir", "exec", ...). */
 const char	*spawn_step_name(enum spawn_step);
+/* Whether a plan's cgroup_dir creates the child in its cgroup (clone3 with
+ * CLONE_INTO_CGROUP: this build can try it; the kernel may still refuse,
+ * and then the child joins through cgroup_fd). */
+bool		 spawn_into_cgroup_built(void);
 
 #endif

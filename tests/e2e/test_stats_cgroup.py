@@ -115,6 +115,40 @@ def test_cgroup_counts_and_kills_a_detached_grandchild(circusd, wd):
                    os.listdir(cgroup_parent()))
 
 
+# DETACHED, with a grandchild that ignores the stop signal: only the
+# cgroup.kill after graceful_timeout ends it.
+STUBBORN = DETACHED.replace("os.setsid()\n", "os.setsid()\n    import signal; "
+                            "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n")
+
+
+def test_cgroup_starts_again_after_a_cgroup_kill(circusd, wd):
+    """A process created in a cgroup that cgroup.kill was used on is
+    killed at birth on some kernels (clone3 with CLONE_INTO_CGROUP):
+    after such a kill the watcher gets a fresh cgroup, and starts."""
+    script = wd.script("stubborn.py", STUBBORN)
+    pidfile = wd.path / "gc.pid"
+    d = circusd("""
+    [watcher:stubborn]
+    cmd = %s %s
+    graceful_timeout = 1
+    """ % (script, pidfile), circus={"cgroups": "true"})
+    if not cgroup_mode(d):
+        pytest.skip("no cgroup v2 subtree here")
+    d.wait_pids("stubborn", 1)
+    gc = grandchild(pidfile)
+    assert d.call("stop", name="stubborn")["status"] == "ok"
+    wait_until(lambda: not pid_alive(gc), 20,
+               msg="the grandchild killed by cgroup.kill")
+    assert pid_alive(gc) is False
+    pidfile.unlink()
+    assert d.call("start", name="stubborn")["status"] == "ok"
+    gc2 = grandchild(pidfile)   # the new worker ran: it was not killed
+    (worker,) = d.wait_pids("stubborn", 1)
+    assert pid_alive(worker) and pid_alive(gc2)
+    t = tree(d, "stubborn")
+    assert t["mode"] == "cgroup" and t["pids"] == sorted([worker, gc2]), t
+
+
 def cgroup_parent():
     with open("/proc/self/mountinfo") as f:
         for line in f:

@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "cgroup2.h"
+#include "forkexec.h"
 
 #define HYBRID \
 	"31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n" \
@@ -115,6 +116,39 @@ test_reader_steps(void **state)
 	rmdir(dir);
 }
 
+/* lib/forkexec creates a process in the cgroup itself (clone3 with
+ * CLONE_INTO_CGROUP): given only the directory, no cgroup.procs, the
+ * child is a member as soon as spawn_run returns (doc/design.md §20). */
+static void
+spawn_into(struct cg2 *w)
+{
+	static char sleep_path[] = "/bin/sleep", thirty[] = "30";
+	static char *const argv[] = { sleep_path, thirty, NULL };
+	static char *const envp[] = { NULL };
+	struct spawn_plan plan;
+	struct spawn_error e;
+	pid_t pid, *pids;
+	int status;
+
+	if (!spawn_into_cgroup_built()) {
+		fprintf(stderr, "spawn into a cgroup: not in this build\n");
+		return;
+	}
+	spawn_plan_init(&plan);
+	plan.path = argv[0];
+	plan.argv = argv;
+	plan.envp = envp;
+	plan.cgroup_dir = w->dirfd;
+	pid = spawn_run(&plan, &e);
+	assert_true(pid > 0);
+	assert_int_equal(cg2_members(w, &pids), 1);
+	assert_int_equal(pids[0], pid);
+	free(pids);
+	assert_int_equal(cg2_kill(w), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+}
+
 /* A real subtree, when this machine lets us make one. */
 static void
 test_subtree(void **state)
@@ -162,6 +196,12 @@ test_subtree(void **state)
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFSIGNALED(status));
 	assert_int_equal(WTERMSIG(status), SIGKILL);
+	assert_int_equal(cg2_remove(w), 0);
+	/* a fresh one: after a cgroup.kill, some kernels kill what is
+	 * created in that cgroup (circusd/cgroup.c, cgroup_renew) */
+	w = cg2_child(root, "2-w", &cause);
+	assert_non_null(w);
+	spawn_into(w);
 	assert_int_equal(cg2_remove(w), 0);
 	assert_int_equal(cg2_remove(root), 0);
 }
