@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cgroup2.h"
+#include "forkexec.h"
 #include "circusd.h"
 #include "log.h"
 #include "xmalloc.h"
@@ -41,30 +42,62 @@ static struct cg2	**cgroup_dead;
 static size_t		 cgroup_ndead;
 
 /* Make circusd's subtree when enabled; log which way trees are found. */
+/* auto: can a process be created in a cgroup under root (clone3)? */
+static int
+cgroup_probe(struct cg2 *root, char **why)
+{
+	struct cg2 *probe;
+	char *cause = NULL;
+	int rc;
+
+	if ((probe = cg2_child(root, "probe", &cause)) == NULL) {
+		*why = xprintf("[circus] cgroups = auto: %s", cause);
+		free(cause);
+		return -1;
+	}
+	if ((rc = spawn_probe_into_cgroup(probe->dirfd)) == -1)
+		*why = xprintf("[circus] cgroups = auto: no process can be "
+		    "created in a cgroup here (clone3: %s), and moving each "
+		    "one in costs 6-9 ms a spawn", strerror(errno));
+	(void)cg2_remove(probe);
+	return rc;
+}
+
 void
-cgroup_start(bool enabled)
+cgroup_start(enum cgroups_mode mode)
 {
 	char name[64];
+	size_t n;
 
 	if (cgroup_root != NULL || cgroup_why != NULL)
 		return;
-	if (!enabled)
+	if (mode == CGROUPS_OFF)
 		cgroup_why = xstrdup("[circus] cgroups = false");
+	else if (mode == CGROUPS_AUTO && !spawn_into_cgroup_built())
+		cgroup_why = xstrdup("[circus] cgroups = auto: this build "
+		    "cannot create a process in a cgroup (clone3)");
 	else {
 		snprintf(name, sizeof name, "circusd-%d", (int)getpid());
 		cgroup_root = cg2_open_root(name, &cgroup_why);
+		if (cgroup_root != NULL && mode == CGROUPS_AUTO &&
+		    cgroup_probe(cgroup_root, &cgroup_why) == -1) {
+			(void)cg2_remove(cgroup_root);
+			cgroup_root = NULL;
+		}
 	}
-	if (cgroup_root != NULL)
+	if (cgroup_root != NULL) {
 		log_info("cgroups: each watcher in its own cgroup under %s%s",
 		    cgroup_root->path, cg2_has_kill(cgroup_root) ? "" :
 		    " (no cgroup.kill: leftovers are killed one by one)");
+		if ((n = cg2_sweep_stale(cgroup_root, "circusd-")) > 0)
+			log_info("cgroups: removed %zu empty subtree(s) of "
+			    "daemons that are gone", n);
+	}
 	else
 		log_info("cgroups: not used (%s): a process's tree is its "
 		    "process group", cgroup_why);
 }
 
-/* Remove the subtree (shutdown). Killed leftovers of removed watchers
- * get a bounded moment to exit (they are SIGKILLed already). */
 void
 cgroup_stop(void)
 {

@@ -679,7 +679,7 @@ json_t *stats_process_info(pid_t pid, bool with_children,
 
 /* A cgroup v2 subtree for the watchers when enabled and possible (logs
  * which way a watcher's tree is known); removed at shutdown. */
-void cgroup_start(bool enabled);
+void cgroup_start(enum cgroups_mode);
 void cgroup_stop(void);
 /* "cgroup" or "process-group". */
 const char *cgroup_mode(void);

@@ -586,6 +586,29 @@ circus_bool(struct load *l, const char *key, bool *dst)
 	free(v);
 }
 
+/* Read [circus] cgroups: auto or a boolean. */
+static void
+circus_cgroups(struct load *l, enum cgroups_mode *dst)
+{
+	const struct ini_opt	*o;
+	char			*v, *r;
+	bool			 on;
+
+	if ((v = circus_get(l, "cgroups", &o)) == NULL)
+		return;
+	if (strcasecmp(v, "auto") == 0)
+		*dst = CGROUPS_AUTO;
+	else if (util_parse_bool(v, &on) == 0)
+		*dst = on ? CGROUPS_ON : CGROUPS_OFF;
+	else {
+		r = pyjson_str_repr(v);
+		load_error(l, o->file, o->line, "[circus] cgroups = %s is not "
+		    "auto or a boolean", r);
+		free(r);
+	}
+	free(v);
+}
+
 /* Read an integer [circus] key. */
 static void
 circus_int(struct load *l, const char *key, int *dst)
@@ -663,7 +686,7 @@ load_circus(struct load *l)
 	c->multicast_endpoint = xstrdup("udp://237.219.251.97:12027");
 	c->check_delay = 5.0;
 	c->umask = -1;
-	c->cgroups = false;	/* opt-in: see README, Differences 5 */
+	c->cgroups = CGROUPS_AUTO;	/* README, Differences 5 */
 	c->httpd_host = xstrdup("localhost");
 	c->httpd_port = 8080;
 	c->backoff_min_s = 0.1;
@@ -688,7 +711,7 @@ load_circus(struct load *l)
 	circus_str(l, "curve_readonly_clients", &c->curve_readonly_clients);
 	circus_bool(l, "plaintext_tcp", &c->plaintext_tcp);
 	circus_bool(l, "statsd", &c->statsd);
-	circus_bool(l, "cgroups", &c->cgroups);
+	circus_cgroups(l, &c->cgroups);
 	if ((v = circus_get(l, "stats_endpoint", &o)) == NULL)
 		c->stats_endpoint = xstrdup("tcp://127.0.0.1:5557");
 	else {

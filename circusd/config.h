@@ -30,6 +30,14 @@ struct cfg_ids {
 	gid_t	 groups[CFG_MAX_GROUPS];
 };
 
+/* [circus] cgroups (ours; doc/design.md §20): auto, the default, is on
+ * where a process can be created in its cgroup (clone3), off elsewhere. */
+enum cgroups_mode {
+	CGROUPS_AUTO = 0,
+	CGROUPS_ON,
+	CGROUPS_OFF,
+};
+
 /* [circus] section. */
 struct circus_cfg {
 	char	*endpoint;		/* tcp://127.0.0.1:5555 */
@@ -44,7 +52,7 @@ struct circus_cfg {
 	char	*curve_readonly_clients;
 	bool	 plaintext_tcp;		/* allow plaintext on non-loopback */
 	bool	 statsd;
-	bool	 cgroups;		/* ours: watchers in cgroups if possible */
+	enum cgroups_mode cgroups;	/* ours: watchers in cgroups */
 	char	*stats_endpoint;	/* tcp://127.0.0.1:5557 */
 	char	*metrics_endpoint;	/* HOST:PORT of /metrics; forces statsd */
 	double	 check_delay;		/* 5.0; <= 0 disables the safety tick */

@@ -3,9 +3,11 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -423,6 +425,68 @@ cg2_remove(struct cg2 *cg)
 		rc = 0;
 	cg2_free(cg);
 	return rc;
+}
+
+/* rmdir a cgroup and its children, deepest first: 0, or -1 (one still
+ * holds a process, or is not ours to remove). */
+static int
+cg2_rmtree(int parentfd, const char *name, int depth)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd, rc = 0;
+
+	if (depth > 16 || (fd = openat(parentfd, name, O_RDONLY |
+	    O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_type == DT_DIR && de->d_name[0] != '.' &&
+		    cg2_rmtree(dirfd(d), de->d_name, depth + 1) == -1)
+			rc = -1;
+	}
+	closedir(d);
+	if (rc == 0 && unlinkat(parentfd, name, AT_REMOVEDIR) == -1)
+		rc = -1;
+	return rc;
+}
+
+size_t
+cg2_sweep_stale(struct cg2 *root, const char *prefix)
+{
+	char *parent, *slash, *end;
+	struct dirent *de;
+	size_t plen = strlen(prefix), n = 0;
+	long pid;
+	DIR *d;
+
+	parent = xstrdup(root->path);
+	if ((slash = strrchr(parent, '/')) == NULL) {
+		free(parent);
+		return 0;
+	}
+	*slash = '\0';
+	if ((d = opendir(parent)) == NULL) {
+		free(parent);
+		return 0;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_type != DT_DIR ||
+		    strncmp(de->d_name, prefix, plen) != 0)
+			continue;
+		pid = strtol(de->d_name + plen, &end, 10);
+		if (*end != '\0' || pid <= 0 || pid == (long)getpid() ||
+		    kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		if (cg2_rmtree(dirfd(d), de->d_name, 0) == 0)
+			n++;
+	}
+	closedir(d);
+	free(parent);
+	return n;
 }
 
 void

@@ -53,6 +53,11 @@ size_t		 cg2_release(struct cg2 *root, struct cg2 *cg);
 /* Remove the cgroup (rmdir; it must be empty) and free it; -1 (and it
  * is freed anyway) when the directory stays. */
 int		 cg2_remove(struct cg2 *);
+/* Remove the cgroups "<prefix><pid>" beside root (under the same parent)
+ * whose pid is not alive and which hold no process, their children
+ * first: what a daemon killed before its own cleanup left. How many went
+ * away. */
+size_t		 cg2_sweep_stale(struct cg2 *root, const char *prefix);
 /* Free without removing. */
 void		 cg2_free(struct cg2 *);
 

@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -272,6 +273,43 @@ spawn_clone3(UNUSED const struct spawn_plan *plan, UNUSED int errfd)
 	return -1;
 }
 #endif
+
+int
+spawn_probe_into_cgroup(int dir)
+{
+#ifdef SPAWN_HAVE_CLONE3
+	struct spawn_clone_args args;
+	long ret;
+	int status;
+
+	memset(&args, 0, sizeof args);
+	args.flags = SPAWN_CLONE_INTO_CGROUP;	/* a plain fork, no CLONE_VM */
+	args.exit_signal = SIGCHLD;
+	args.cgroup = (uint64_t)dir;
+	__asm__ volatile ("syscall"
+	    : "=a" (ret)
+	    : "0" ((long)SYS_clone3), "D" (&args), "S" (sizeof args)
+	    : "rcx", "r11", "memory");
+	if (ret == 0)
+		_exit(0);
+	if (ret < 0) {
+		errno = (int)-ret;
+		return -1;
+	}
+	while (waitpid((pid_t)ret, &status, 0) == -1)
+		if (errno != EINTR)
+			return -1;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		errno = ECHILD;	/* killed at birth */
+		return -1;
+	}
+	return 0;
+#else
+	(void)dir;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
 
 bool
 spawn_into_cgroup_built(void)

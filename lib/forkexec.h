@@ -80,5 +80,9 @@ const char	*spawn_step_name(enum spawn_step);
  * CLONE_INTO_CGROUP: this build can try it; the kernel may still refuse,
  * and then the child joins through cgroup_fd). */
 bool		 spawn_into_cgroup_built(void);
+/* Can a process be created in the cgroup dir (an open directory)? One is
+ * (clone3 into it), exits at once and is reaped: 0, or -1 with errno
+ * (ENOSYS: not in this build; ECHILD: it did not live). */
+int		 spawn_probe_into_cgroup(int dir);
 
 #endif

@@ -159,3 +159,97 @@ def cgroup_parent():
     with open("/proc/self/cgroup") as f:
         own = next(l[3:].strip() for l in f if l.startswith("0::"))
     return mount + ("" if own == "/" else own)
+
+
+def cgroups_expected():
+    """Where `cgroups = auto` must choose cgroups: root, a writable cgroup2,
+    a build that creates processes in their cgroup (x86-64, not the
+    AddressSanitizer build, where clone3 is not used)."""
+    import platform
+    from conftest import BUILD
+    try:
+        writable = os.access(cgroup_parent(), os.W_OK)
+    except (OSError, StopIteration):
+        writable = False
+    return (os.geteuid() == 0 and writable and BUILD.name != "build-san"
+            and platform.machine() == "x86_64")
+
+
+def test_cgroups_auto_by_default(circusd):
+    """doc/design.md §20: cgroups = auto (the default) puts each watcher in
+    a cgroup where processes can be created in it (clone3), and says why
+    not elsewhere."""
+    d = circusd("""
+    [watcher:w]
+    cmd = /bin/sleep 3600
+    """)
+    (worker,) = d.wait_pids("w", 1)
+    line = next(l for l in d.log_text().splitlines() if "cgroups:" in l)
+    if cgroups_expected():
+        assert "each watcher in its own cgroup" in line, line
+        assert cgroup_mode(d)
+        with open("/proc/%d/cgroup" % worker) as f:
+            assert "/circusd-%d/" % d.pid in f.read()
+    else:
+        assert "not used ([circus] cgroups = auto" in line or \
+            "cgroups: not used" in line, line
+        assert not cgroup_mode(d)
+
+
+@pytest.mark.parametrize("value,mode", [("auto", None), ("true", None),
+                                        ("off", "process-group")])
+def test_cgroups_values(circusd, value, mode):
+    d = circusd("""
+    [watcher:w]
+    cmd = /bin/sleep 3600
+    """, circus={"cgroups": value})
+    tree_mode = d.call("dstats")["watcher_tree"]
+    assert tree_mode in ("cgroup", "process-group")
+    if mode is not None:
+        assert tree_mode == mode
+    elif cgroups_expected():
+        assert tree_mode == "cgroup"
+
+
+def test_cgroups_bad_value_is_a_config_error(circusd):
+    from conftest import run_circusd
+    d = circusd("""
+    [watcher:w]
+    cmd = /bin/sleep 3600
+    """, circus={"cgroups": "sometimes"}, start=False)
+    r = run_circusd(["--check", d.ini], timeout=30)
+    assert r.returncode != 0
+    text = r.stdout + r.stderr
+    assert "[circus] cgroups = 'sometimes' is not auto or a boolean" in text
+    assert "%s:" % d.ini in text
+
+
+def test_stale_subtrees_of_dead_daemons_are_removed(circusd):
+    """A circusd killed before its cleanup leaves circusd-<pid> behind;
+    the next one removes those whose daemon is gone and which are empty,
+    and leaves the others."""
+    import re
+    import subprocess
+    if not cgroups_expected():
+        pytest.skip("no cgroup mode here")
+    parent = cgroup_parent()
+    p = subprocess.Popen(["/bin/true"])
+    p.wait()
+    stale = os.path.join(parent, "circusd-%d" % p.pid)
+    alive = os.path.join(parent, "circusd-%d" % os.getpid())
+    os.makedirs(os.path.join(stale, "1-w"))
+    os.makedirs(alive)
+    try:
+        d = circusd("""
+        [watcher:w]
+        cmd = /bin/sleep 3600
+        """)
+        assert cgroup_mode(d)
+        assert not os.path.exists(stale)
+        assert os.path.isdir(alive)
+        m = re.search(r"cgroups: removed (\d+) empty subtree", d.log_text())
+        assert m and int(m.group(1)) >= 1, d.log_text()
+    finally:
+        for path in (os.path.join(stale, "1-w"), stale, alive):
+            if os.path.isdir(path):
+                os.rmdir(path)
