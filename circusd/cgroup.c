@@ -241,6 +241,16 @@ cgroup_members(struct watcher *w, pid_t **out, size_t *n)
 	return true;
 }
 
+/* The kernel's CPU time and memory for w's whole cgroup (memory -1 when
+ * not counted): false when w has none. */
+bool
+cgroup_usage(struct watcher *w, uint64_t *cpu_usec, int64_t *memory)
+{
+	if (w->cgroup == NULL || cgroup_get(w) == NULL)
+		return false;
+	return cg2_usage(w->cgroup->cg, cpu_usec, memory) == 0;
+}
+
 /* A read of the members in steps (stats.c), or NULL when w has no
  * cgroup. */
 struct cg2_reader *

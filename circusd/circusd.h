@@ -686,6 +686,9 @@ const char *cgroup_mode(void);
 /* The cgroup.procs a new process of the watcher joins and the cgroup's
  * directory it is created in (clone3), or -1 and -1. */
 void cgroup_spawn_fds(struct watcher *, int *procs, int *dir);
+/* CPU time and memory (-1: not counted) of the watcher's whole cgroup,
+ * from the kernel: false when it has none. */
+bool cgroup_usage(struct watcher *, uint64_t *cpu_usec, int64_t *memory);
 /* Members of the watcher's cgroup: false when it has none. */
 bool cgroup_members(struct watcher *, pid_t **out, size_t *n);
 /* The same read in steps (lib/cgroup2.h); NULL when it has none. */

@@ -198,8 +198,10 @@ cmd_stats_reply(struct cmd_ctx *ctx, struct stats_job *job)
 	struct watcher *w;
 	const char *text, *mode;
 	const pid_t *pids;
-	json_t *tree;
+	json_t *tree, *jtree;
 	size_t i, len;
+	uint64_t cpu_usec;
+	int64_t memory;
 
 	ctx->result = json_object();
 	if (json_object_get(ctx->props, "name") == NULL) {
@@ -242,6 +244,15 @@ cmd_stats_reply(struct cmd_ctx *ctx, struct stats_job *job)
 		json_array_append_new(tree, json_integer(pids[i]));
 	json_object_set_new(ctx->result, "tree", json_pack("{s:s, s:o}",
 	    "mode", mode, "pids", tree));
+	/* the kernel's count for the whole cgroup (doc/design.md §20) */
+	if (w != NULL && strcmp(mode, "cgroup") == 0 &&
+	    cgroup_usage(w, &cpu_usec, &memory)) {
+		jtree = json_object_get(ctx->result, "tree");
+		json_object_set_new(jtree, "cpu_usec",
+		    json_integer((json_int_t)cpu_usec));
+		json_object_set_new(jtree, "memory", memory >= 0 ?
+		    json_integer(memory) : json_null());
+	}
 	if (w != NULL && cmd_prop_bool(ctx, "extended", false)) {
 		json_object_set_new(ctx->result, "info",
 		    stats_job_infos(job, 0));

@@ -489,6 +489,45 @@ cg2_sweep_stale(struct cg2 *root, const char *prefix)
 	return n;
 }
 
+int
+cg2_parse_cpu_usec(const char *text, uint64_t *out)
+{
+	const char *p = text;
+	char *end;
+
+	while (p != NULL && *p != '\0') {
+		if (strncmp(p, "usage_usec ", 11) == 0) {
+			*out = strtoull(p + 11, &end, 10);
+			return end == p + 11 ? -1 : 0;
+		}
+		if ((p = strchr(p, '\n')) != NULL)
+			p++;
+	}
+	return -1;
+}
+
+int
+cg2_usage(struct cg2 *cg, uint64_t *cpu_usec, int64_t *memory)
+{
+	char *buf, *end;
+	int rc;
+
+	*memory = -1;
+	if (cg2_slurp(cg->dirfd, "cpu.stat", &buf) <= 0) {
+		free(buf);
+		return -1;
+	}
+	rc = cg2_parse_cpu_usec(buf, cpu_usec);
+	free(buf);
+	if (cg2_slurp(cg->dirfd, "memory.current", &buf) > 0) {
+		*memory = strtoll(buf, &end, 10);
+		if (end == buf)
+			*memory = -1;
+	}
+	free(buf);
+	return rc;
+}
+
 void
 cg2_free(struct cg2 *cg)
 {

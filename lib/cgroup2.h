@@ -10,6 +10,8 @@
 
 #include <sys/types.h>
 
+#include <stdint.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -53,6 +55,12 @@ size_t		 cg2_release(struct cg2 *root, struct cg2 *cg);
 /* Remove the cgroup (rmdir; it must be empty) and free it; -1 (and it
  * is freed anyway) when the directory stays. */
 int		 cg2_remove(struct cg2 *);
+/* What the kernel counts for the whole cgroup: CPU time (cpu.stat
+ * usage_usec, always there in cgroup v2) and memory (memory.current, -1
+ * when the memory controller is not enabled for it). 0, or -1. */
+int		 cg2_usage(struct cg2 *, uint64_t *cpu_usec, int64_t *memory);
+/* The usage_usec of a cpu.stat text, or -1 (tests). */
+int		 cg2_parse_cpu_usec(const char *text, uint64_t *out);
 /* Remove the cgroups "<prefix><pid>" beside root (under the same parent)
  * whose pid is not alive and which hold no process, their children
  * first: what a daemon killed before its own cleanup left. How many went

@@ -253,3 +253,46 @@ def test_stale_subtrees_of_dead_daemons_are_removed(circusd):
         for path in (os.path.join(stale, "1-w"), stale, alive):
             if os.path.isdir(path):
                 os.rmdir(path)
+
+
+BURN = r'''
+import time
+end = time.time() + 3600
+while time.time() < end:
+    pass
+'''
+
+
+def test_cgroup_usage_in_stats(circusd, wd):
+    """In cgroup mode `stats <name>` carries the kernel's count for the
+    whole cgroup: its CPU time (cpu.stat) grows while a worker burns CPU;
+    memory (memory.current) where the memory controller counts it."""
+    script = wd.script("burn.py", BURN)
+    d = circusd("""
+    [watcher:burn]
+    cmd = %s
+    """ % script, circus={"cgroups": "true"})
+    if not cgroup_mode(d):
+        pytest.skip("no cgroup v2 subtree here")
+    d.wait_pids("burn", 1)
+    first = tree(d, "burn")["cpu_usec"]
+    assert isinstance(first, int) and first >= 0
+    wait_until(lambda: tree(d, "burn")["cpu_usec"] >= first + 100000, 20,
+               msg="100 ms more CPU counted for the cgroup")
+    t = tree(d, "burn")
+    assert t["memory"] is None or t["memory"] > 0
+    with open(os.path.join(cgroup_parent(), "circusd-%d" % d.pid,
+                           "cgroup.subtree_control")) as f:
+        counted = "memory" in f.read().split()
+    assert (t["memory"] is not None) == counted
+
+
+def test_no_usage_without_cgroups(circusd):
+    d = circusd("""
+    [watcher:w]
+    cmd = /bin/sleep 3600
+    """, circus={"cgroups": "false"})
+    d.wait_pids("w", 1)
+    t = tree(d, "w")
+    assert t["mode"] == "process-group"
+    assert "cpu_usec" not in t and "memory" not in t

@@ -116,6 +116,24 @@ test_reader_steps(void **state)
 	rmdir(dir);
 }
 
+/* cpu.stat: usage_usec wherever it is in the text. */
+static void
+test_cpu_usec(void **state)
+{
+	uint64_t u = 0;
+
+	(void)state;
+	assert_int_equal(cg2_parse_cpu_usec("usage_usec 8322\nuser_usec 8322\n"
+	    "system_usec 0\n", &u), 0);
+	assert_true(u == 8322);
+	assert_int_equal(cg2_parse_cpu_usec("nr_periods 0\nusage_usec 12\n",
+	    &u), 0);
+	assert_true(u == 12);
+	assert_int_equal(cg2_parse_cpu_usec("user_usec 5\n", &u), -1);
+	assert_int_equal(cg2_parse_cpu_usec("usage_usec x\n", &u), -1);
+	assert_int_equal(cg2_parse_cpu_usec("", &u), -1);
+}
+
 /* lib/forkexec creates a process in the cgroup itself (clone3 with
  * CLONE_INTO_CGROUP): given only the directory, no cgroup.procs, the
  * child is a member as soon as spawn_run returns (doc/design.md §20). */
@@ -213,6 +231,7 @@ main(void)
 		cmocka_unit_test(test_mountinfo),
 		cmocka_unit_test(test_self),
 		cmocka_unit_test(test_reader_steps),
+		cmocka_unit_test(test_cpu_usec),
 		cmocka_unit_test(test_subtree),
 	};
 
