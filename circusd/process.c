@@ -10,8 +10,6 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
-#include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -24,6 +22,7 @@
 #include <bsd/string.h>
 
 #include "circusd.h"
+#include "procinfo.h"
 #include "log.h"
 #include "pyjson.h"
 #include "forkexec.h"
@@ -686,74 +685,29 @@ process_signal(struct process *p, int signum)
 	return kill(p->pid, signum);
 }
 
-/* Read the ppid of a /proc entry; -1 on error. */
-static pid_t
-process_read_ppid(const char *pidstr)
-{
-	char path[64], buf[512], *rp;
-	ssize_t n;
-	int fd;
-	long ppid;
-
-	snprintf(path, sizeof path, "/proc/%s/stat", pidstr);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return -1;
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	if ((rp = strrchr(buf, ')')) == NULL)
-		return -1;
-	if (sscanf(rp + 2, "%*c %ld", &ppid) != 1)
-		return -1;
-	return (pid_t)ppid;
-}
-
-/* Direct children of pid, from /proc. */
+/* Direct children of pid: lib/procinfo's children index, the daemon's
+ * one /proc reader (kept by the kernel's process events when circusd can
+ * follow them, else one scan). */
 size_t
 process_children(pid_t pid, pid_t **out)
 {
-	DIR *d;
-	struct dirent *de;
-	pid_t *list = NULL;
-	size_t n = 0;
+	struct procinfo_batch *b = procinfo_batch_new();
+	size_t n;
 
-	*out = NULL;
-	if ((d = opendir("/proc")) == NULL)
-		return 0;
-	while ((de = readdir(d)) != NULL) {
-		if (!isdigit((unsigned char)de->d_name[0]))
-			continue;
-		if (process_read_ppid(de->d_name) == pid) {
-			list = xreallocarray(list, n + 1, sizeof *list);
-			list[n++] = (pid_t)atoi(de->d_name);
-		}
-	}
-	closedir(d);
-	*out = list;
+	n = procinfo_batch_children(b, pid, out);
+	procinfo_batch_free(b);
 	return n;
 }
 
-/* All descendants of pid (breadth first). */
+/* All descendants of pid (breadth first), from one index. */
 size_t
 process_descendants(pid_t pid, pid_t **out)
 {
-	pid_t *all = NULL, *kids;
-	size_t n = 0, i = 0, k, j;
+	struct procinfo_batch *b = procinfo_batch_new();
+	size_t n;
 
-	k = process_children(pid, &kids);
-	for (;;) {
-		for (j = 0; j < k; j++) {
-			all = xreallocarray(all, n + 1, sizeof *all);
-			all[n++] = kids[j];
-		}
-		free(kids);
-		if (i >= n)
-			break;
-		k = process_children(all[i++], &kids);
-	}
-	*out = all;
+	n = procinfo_batch_descendants(b, pid, out);
+	procinfo_batch_free(b);
 	return n;
 }
 

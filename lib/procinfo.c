@@ -632,6 +632,12 @@ procinfo_children(struct procinfo_batch *b, pid_t pid, pid_t **out)
 	return n;
 }
 
+size_t
+procinfo_batch_children(struct procinfo_batch *b, pid_t pid, pid_t **out)
+{
+	return procinfo_children(b, pid, out);
+}
+
 /* Every descendant of pid in the batch's index, breadth first. */
 size_t
 procinfo_batch_descendants(struct procinfo_batch *b, pid_t pid, pid_t **out)

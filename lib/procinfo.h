@@ -55,6 +55,8 @@ void procinfo_batch_free(struct procinfo_batch *);
  * (a scan of a busy machine, in steps); true when it is ready. Without
  * it, the first info with children builds the whole index at once. */
 bool procinfo_batch_index(struct procinfo_batch *, size_t budget);
+/* The children of pid in the children index (caller frees *out). */
+size_t procinfo_batch_children(struct procinfo_batch *, pid_t, pid_t **out);
 /* Every descendant of pid in the children index (caller frees *out). */
 size_t procinfo_batch_descendants(struct procinfo_batch *, pid_t,
     pid_t **out);
