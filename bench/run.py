@@ -1316,8 +1316,11 @@ def sc_rtt(B):
             for label, props in TPUT_COMMANDS if circ else []:
                 cmd, pr = label.split()[0], props(w0)
                 tsub.append(("%s %s" % (client, label), [
+                    # the echo gets the very request circusd gets (and
+                    # returns it): the clients do the same work for both
                     ("%s echo %s" % (client, label),
-                     lambda f=load[client]: f(echo_ep, "status", {})),
+                     lambda f=load[client], cmd=cmd, pr=pr:
+                         f(echo_ep, cmd, pr)),
                     ("%s %s" % (client, label),
                      lambda f=load[client], cmd=cmd, pr=pr:
                          f(circ.endpoint, cmd, pr))]))
@@ -2157,8 +2160,9 @@ class Report:
     def tput(self, d):
         self.w("**Throughput**: 4 clients at once, each in a closed loop "
                "(send, wait for the reply, repeat), for %s s per run. Each "
-               "circusd run has its own echo run (the same clients against "
-               "`zmq_echo`) right before or after it, the order alternating "
+               "circusd run has its own echo run (the same clients sending "
+               "the same request to `zmq_echo`, which returns it) right "
+               "before or after it, the order alternating "
                "between repetitions, and its ratio is to that echo run; the "
                "echo column is the median of those echo runs. Clients: %s. "
                "supervisord: 4 Python processes calling `getState`."
