@@ -114,6 +114,49 @@ void process_release(struct process *);
 
 /* ---- watcher.c ---- */
 
+/* A hook's result (hooks.c): true also for a hook that is not configured,
+ * or that failed while in the ignore list. */
+typedef void (*hook_done_cb)(struct watcher *, void *ctx, bool result);
+
+/*
+ * Everything a watcher does to the world outside its own state
+ * (doc/design.md §21): create, signal and free processes, the clock and
+ * timers, hooks, events. The daemon's is watcher_env_real (process.c,
+ * hooks.c, events.c and libev); tests/unit/test-watcher.c drives the same
+ * state machine with a fake one (no fork, no sleep) through
+ * arbiter->watcher_env.
+ */
+struct watcher_env {
+	struct process	*(*spawn)(struct watcher *, int wid,
+			    process_exit_cb on_exit, char **cause);
+	/* begin a graceful kill (process_kill): no libc name, the fuzz
+	 * harness defines kill() as a macro */
+	void		 (*stop)(struct process *, int signum, double timeout_s,
+			    enum process_kill_reason);
+	int		 (*signal)(struct process *, int signum);
+	void		 (*hold)(struct process *);
+	void		 (*release)(struct process *);
+	void		 (*free)(struct process *);
+	/* the loop's time; update: read the clock again first */
+	ev_tstamp	 (*now)(const struct watcher *, bool update);
+	/* a one-shot timer (initialised with its callback) after `after` s */
+	void		 (*timer_start)(struct watcher *, ev_timer *,
+			    ev_tstamp after);
+	void		 (*timer_stop)(struct watcher *, ev_timer *);
+	bool		 (*timer_active)(struct watcher *, const ev_timer *);
+	bool		 (*hook_configured)(const struct watcher *,
+			    const char *hook);
+	void		 (*hook_run)(struct watcher *, const char *hook,
+			    json_t *args, hook_done_cb, void *ctx);
+	void		 (*hook_cancel_all)(struct watcher *);
+	void		 (*publish)(struct arbiter *, struct watcher *,
+			    const char *event, json_t *body);
+	void		 (*publish_pid)(struct arbiter *, struct watcher *,
+			    const char *event, pid_t, double when);
+};
+/* The daemon's: the real processes, loop, hooks and PUB socket. */
+extern const struct watcher_env watcher_env_real;
+
 enum watcher_state {
 	WATCHER_STOPPED = 0,
 	WATCHER_STARTING,
@@ -176,6 +219,7 @@ struct watcher_op {
 struct watcher {
 	TAILQ_ENTRY(watcher)	 entry;		/* arbiter list, load order */
 	struct arbiter		*arbiter;
+	const struct watcher_env *env;		/* the world it acts on */
 	struct watcher_cfg	*cfg;		/* current options (owned) */
 	char			*name;		/* display name (cfg->name) */
 	char			*lname;		/* lower-cased, for lookup/list */
@@ -276,9 +320,6 @@ int watcher_signal(struct watcher *, int signum, pid_t pid, pid_t childpid,
 
 /* ---- hooks.c ---- */
 
-/* A hook's result: true also for a hook that is not configured, or that
- * failed while in the ignore list. */
-typedef void (*hook_done_cb)(struct watcher *, void *ctx, bool result);
 
 /* Is the hook configured for the watcher? (build args only then) */
 bool hook_configured(const struct watcher *, const char *hook);
@@ -376,6 +417,8 @@ struct group_op;
 
 struct arbiter {
 	struct ev_loop		*loop;
+	/* what its watchers act through (NULL: watcher_env_real) */
+	const struct watcher_env *watcher_env;
 	/* what every watcher tells its arbiter (registered by arbiter_new):
 	 * it entered STOPPED; it is about to be freed */
 	void			(*watcher_stopped)(struct watcher *);

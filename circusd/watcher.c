@@ -72,6 +72,54 @@ static void watcher_free_retired(struct watcher *, bool all);
 static void watcher_process_exited(struct watcher *, struct process *);
 static void watcher_process_unhealthy(struct watcher *, struct process *);
 
+/* ---- the real world (doc/design.md §21) ---- */
+
+static ev_tstamp
+watcher_env_now(const struct watcher *w, bool update)
+{
+	if (update)
+		ev_now_update(w->arbiter->loop);
+	return ev_now(w->arbiter->loop);
+}
+
+static void
+watcher_env_timer_start(struct watcher *w, ev_timer *t, ev_tstamp after)
+{
+	ev_timer_stop(w->arbiter->loop, t);
+	ev_timer_set(t, after, 0.);
+	ev_timer_start(w->arbiter->loop, t);
+}
+
+static void
+watcher_env_timer_stop(struct watcher *w, ev_timer *t)
+{
+	ev_timer_stop(w->arbiter->loop, t);
+}
+
+static bool
+watcher_env_timer_active(UNUSED struct watcher *w, const ev_timer *t)
+{
+	return ev_is_active(t);
+}
+
+const struct watcher_env watcher_env_real = {
+	.spawn = process_spawn,
+	.stop = process_kill,
+	.signal = process_signal,
+	.hold = process_hold,
+	.release = process_release,
+	.free = process_free,
+	.now = watcher_env_now,
+	.timer_start = watcher_env_timer_start,
+	.timer_stop = watcher_env_timer_stop,
+	.timer_active = watcher_env_timer_active,
+	.hook_configured = hook_configured,
+	.hook_run = hook_run,
+	.hook_cancel_all = hook_cancel_all,
+	.publish = events_publish,
+	.publish_pid = events_pid,
+};
+
 static const char *const watcher_state_names[] = { "stopped", "starting",
 	"active", "stopping" };
 
@@ -115,6 +163,7 @@ watcher_new(struct arbiter *a, struct watcher_cfg *cfg, char **cause)
 	(void)cause;
 	w = xcalloc(1, sizeof *w);
 	w->arbiter = a;
+	w->env = a->watcher_env != NULL ? a->watcher_env : &watcher_env_real;
 	w->cfg = cfg;
 	w->name = cfg->name;
 	w->lname = xstrdup(cfg->name);
@@ -147,19 +196,19 @@ watcher_free(struct watcher *w)
 		TAILQ_REMOVE(&w->arbiter->removed, w, entry);
 	/* a restart/start/reload of several may still name it (rm) */
 	w->arbiter->watcher_freed(w);
-	hook_cancel_all(w);	/* before the processes they refer to */
-	ev_timer_stop(w->arbiter->loop, &w->spawn_timer);
+	w->env->hook_cancel_all(w);	/* before the processes they refer to */
+	w->env->timer_stop(w, &w->spawn_timer);
 	TAILQ_FOREACH_SAFE(p, &w->processes, entry, tp) {
 		TAILQ_REMOVE(&w->processes, p, entry);
-		process_free(p);
+		w->env->free(p);
 	}
 	TAILQ_FOREACH_SAFE(p, &w->dead, entry, tp) {
 		TAILQ_REMOVE(&w->dead, p, entry);
-		process_free(p);
+		w->env->free(p);
 	}
 	TAILQ_FOREACH_SAFE(p, &w->reaps, entry, tp) {
 		TAILQ_REMOVE(&w->reaps, p, entry);
-		process_free(p);
+		w->env->free(p);
 	}
 	TAILQ_FOREACH_SAFE(op, &w->ops, entry, top) {
 		TAILQ_REMOVE(&w->ops, op, entry);
@@ -496,7 +545,7 @@ watcher_age_cb(UNUSED struct ev_loop *loop, ev_timer *t, UNUSED int revents)
 		return;
 	log_info("%s: process %d reached max_age, recycling", w->name,
 	    (int)p->pid);
-	process_kill(p, w->cfg->stop_signal, w->cfg->graceful_timeout,
+	w->env->stop(p, w->cfg->stop_signal, w->cfg->graceful_timeout,
 	    KILL_TRIM);
 }
 
@@ -539,10 +588,9 @@ watcher_watchdog_arm(struct watcher *w, struct process *p)
 {
 	if (w->cfg->watchdog <= 0)
 		return;
-	ev_timer_stop(w->arbiter->loop, &p->watchdog_timer);
-	ev_timer_init(&p->watchdog_timer, watcher_watchdog_cb,
-	    w->cfg->watchdog, 0.);
-	ev_timer_start(w->arbiter->loop, &p->watchdog_timer);
+	w->env->timer_stop(w, &p->watchdog_timer);
+	ev_timer_init(&p->watchdog_timer, watcher_watchdog_cb, 0., 0.);
+	w->env->timer_start(w, &p->watchdog_timer, w->cfg->watchdog);
 }
 
 /* A new process: ready now (readiness none) or when it says so. */
@@ -556,9 +604,10 @@ watcher_readiness_begin(struct watcher *w, struct process *p)
 		return;
 	}
 	if (w->cfg->readiness_timeout > 0) {
-		ev_timer_init(&p->ready_timer, watcher_ready_timeout_cb,
-		    w->cfg->readiness_timeout, 0.);
-		ev_timer_start(w->arbiter->loop, &p->ready_timer);
+		ev_timer_init(&p->ready_timer, watcher_ready_timeout_cb, 0.,
+		    0.);
+		w->env->timer_start(w, &p->ready_timer,
+		    w->cfg->readiness_timeout);
 	}
 }
 
@@ -571,7 +620,7 @@ watcher_process_unhealthy(struct watcher *w, struct process *p)
 	struct watcher_op *op = w->rolling_op;
 
 	log_warnx("%s: %s", w->name, p->fail_reason);
-	events_publish(w->arbiter, w, "unhealthy", json_pack("{s:i, s:s, s:f}",
+	w->env->publish(w->arbiter, w, "unhealthy", json_pack("{s:i, s:s, s:f}",
 	    "process_pid", (int)p->pid, "reason", p->fail_reason, "time",
 	    util_wallclock()));
 	if (op != NULL && p->generation >= op->roll_gen) {
@@ -580,7 +629,7 @@ watcher_process_unhealthy(struct watcher *w, struct process *p)
 		watcher_progress(w);
 		return;
 	}
-	process_kill(p, w->cfg->stop_signal, w->cfg->graceful_timeout,
+	w->env->stop(p, w->cfg->stop_signal, w->cfg->graceful_timeout,
 	    KILL_NONE);
 	watcher_progress(w);
 }
@@ -599,11 +648,11 @@ watcher_process_notify(struct watcher *w, struct process *p,
 		return;
 	if (m->ready && !p->ready && !p->notified_stopping) {
 		p->ready = true;
-		ev_timer_stop(w->arbiter->loop, &p->ready_timer);
+		w->env->timer_stop(w, &p->ready_timer);
 		watcher_watchdog_arm(w, p);
 		log_info("%s: process %d is ready after %.3fs", w->name,
-		    (int)p->pid, ev_now(w->arbiter->loop) - p->started_mono);
-		events_publish(w->arbiter, w, "ready", json_pack("{s:i, s:f}",
+		    (int)p->pid, w->env->now(w, false) - p->started_mono);
+		w->env->publish(w->arbiter, w, "ready", json_pack("{s:i, s:f}",
 		    "process_pid", (int)p->pid, "time", util_wallclock()));
 	} else if (m->watchdog && p->ready)
 		watcher_watchdog_arm(w, p);
@@ -646,12 +695,11 @@ watcher_unready_count(const struct watcher *w)
 static struct process *
 watcher_spawn_process(struct watcher *w)
 {
-	struct arbiter *a = w->arbiter;
 	struct process *p;
 	char *cause = NULL;
 	double age;
 
-	p = process_spawn(w, watcher_next_wid(w), watcher_process_exited,
+	p = w->env->spawn(w, watcher_next_wid(w), watcher_process_exited,
 	    &cause);
 	if (p == NULL) {
 		free(w->spawn_error);
@@ -665,7 +713,7 @@ watcher_spawn_process(struct watcher *w)
 	w->spawn_failures = 0;
 	free(w->spawn_error);
 	w->spawn_error = NULL;
-	w->last_spawn = ev_now(a->loop);
+	w->last_spawn = w->env->now(w, false);
 	TAILQ_INSERT_TAIL(&w->processes, p, entry);
 	w->nprocesses++;
 	watcher_readiness_begin(w, p);
@@ -674,8 +722,8 @@ watcher_spawn_process(struct watcher *w)
 		if (w->cfg->max_age_variance > 0)
 			age += arc4random_uniform(
 			    (uint32_t)w->cfg->max_age_variance + 1);
-		ev_timer_init(&p->age_timer, watcher_age_cb, age, 0.);
-		ev_timer_start(a->loop, &p->age_timer);
+		ev_timer_init(&p->age_timer, watcher_age_cb, 0., 0.);
+		w->env->timer_start(w, &p->age_timer, age);
 	}
 	return p;
 }
@@ -727,7 +775,7 @@ watcher_spawn_retry(struct watcher *w)
 	retry = w->arbiter->cfg->circus.backoff_min_s * w->spawn_failures;
 	if (retry > 1.0)
 		retry = 1.0;
-	w->backoff_until = ev_now(w->arbiter->loop) + retry;
+	w->backoff_until = w->env->now(w, false) + retry;
 	return false;
 }
 
@@ -757,16 +805,16 @@ watcher_after_spawn_done(struct watcher *w, void *ctx, bool ok)
 
 	if (!ok) {
 		if (p->state == PROCESS_RUNNING)
-			process_kill(p, w->cfg->stop_signal,
+			w->env->stop(p, w->cfg->stop_signal,
 			    w->cfg->graceful_timeout, KILL_TRIM);
 		else if (p->state == PROCESS_EXITED)
 			p->kill_reason = KILL_TRIM;	/* no reap event */
 		watcher_spawn_vetoed(w, "after_spawn");
 	} else
-		events_pid(w->arbiter, w, "spawn", p->pid, p->started);
+		w->env->publish_pid(w->arbiter, w, "spawn", p->pid, p->started);
 	/* an exit seen meanwhile is handled now, while spawning holds
 	 * every operation that could free w */
-	process_release(p);
+	w->env->release(p);
 	watcher_spawn_end(w, ok ? SPAWN_OK : SPAWN_VETOED);
 }
 
@@ -790,8 +838,9 @@ watcher_before_spawn_done(struct watcher *w, UNUSED void *ctx, bool ok)
 		watcher_spawn_end(w, SPAWN_FAILED);
 		return;
 	}
-	process_hold(p);
-	hook_run(w, "after_spawn", hook_configured(w, "after_spawn") ?
+	w->env->hold(p);
+	w->env->hook_run(w, "after_spawn",
+	    w->env->hook_configured(w, "after_spawn") ?
 	    json_pack("{s:i}", "pid", (int)p->pid) : NULL,
 	    watcher_after_spawn_done, p);
 }
@@ -806,8 +855,8 @@ watcher_spawn_one(struct watcher *w, bool retry)
 	w->spawn_sync = true;
 	w->spawn_result = SPAWN_PENDING;
 	if (!retry)
-		hook_run(w, "before_spawn", NULL, watcher_before_spawn_done,
-		    NULL);
+		w->env->hook_run(w, "before_spawn", NULL,
+		    watcher_before_spawn_done, NULL);
 	else
 		watcher_before_spawn_done(w, NULL, true);
 	w->spawn_sync = false;
@@ -818,7 +867,6 @@ watcher_spawn_one(struct watcher *w, bool retry)
 static void
 watcher_spawn_some(struct watcher *w)
 {
-	struct ev_loop *loop = w->arbiter->loop;
 	ev_tstamp now, next, started;
 	size_t target = watcher_target(w);
 	int r;
@@ -836,22 +884,19 @@ watcher_spawn_some(struct watcher *w)
 		 * commands and reap, then go on (a 0 s timer runs after the
 		 * next poll). */
 		if (ev_time() - started > WATCHER_SPAWN_SLICE_S) {
-			if (!ev_is_active(&w->spawn_timer)) {
-				ev_timer_set(&w->spawn_timer, 0., 0.);
-				ev_timer_start(loop, &w->spawn_timer);
-			}
+			if (!w->env->timer_active(w, &w->spawn_timer))
+				w->env->timer_start(w, &w->spawn_timer, 0.);
 			return;
 		}
-		now = ev_now(loop);
+		now = w->env->now(w, false);
 		next = w->backoff_until;
 		if (w->cfg->warmup_delay > 0 && w->last_spawn > 0 &&
 		    w->last_spawn + w->cfg->warmup_delay > next)
 			next = w->last_spawn + w->cfg->warmup_delay;
 		if (next > now + 1e-4) {
-			if (!ev_is_active(&w->spawn_timer)) {
-				ev_timer_set(&w->spawn_timer, next - now, 0.);
-				ev_timer_start(loop, &w->spawn_timer);
-			}
+			if (!w->env->timer_active(w, &w->spawn_timer))
+				w->env->timer_start(w, &w->spawn_timer,
+				    next - now);
 			return;
 		}
 		r = watcher_spawn_one(w, w->spawn_failures > 0);
@@ -866,7 +911,7 @@ watcher_spawn_some(struct watcher *w)
 		}
 		if (r != SPAWN_OK)
 			return;
-		ev_now_update(loop);
+		(void)w->env->now(w, true);
 	}
 }
 
@@ -889,7 +934,7 @@ watcher_trim(struct watcher *w)
 			surplus[n++] = p;
 	}
 	for (i = n; i > 0; i--)
-		process_kill(surplus[i - 1], w->cfg->stop_signal,
+		w->env->stop(surplus[i - 1], w->cfg->stop_signal,
 		    w->cfg->graceful_timeout, KILL_TRIM);
 	free(surplus);
 }
@@ -938,7 +983,7 @@ watcher_failure_text(struct watcher *w, const struct process *p)
 {
 	char *exit, *text;
 
-	exit = watcher_exit_text(p, ev_now(w->arbiter->loop) -
+	exit = watcher_exit_text(p, w->env->now(w, false) -
 	    p->started_mono);
 	if (p->err_tail == NULL)
 		return exit;
@@ -952,7 +997,7 @@ static void
 watcher_account_death(struct watcher *w, struct process *p)
 {
 	const struct circus_cfg *c = &w->arbiter->cfg->circus;
-	ev_tstamp now = ev_now(w->arbiter->loop);
+	ev_tstamp now = w->env->now(w, false);
 	double lived = now - p->started_mono, delay;
 
 	if (lived >= c->backoff_reset_s) {
@@ -991,7 +1036,7 @@ watcher_gave_up_reason(const struct watcher *w)
 json_t *
 watcher_backoff_json(const struct watcher *w)
 {
-	ev_tstamp now = ev_now(w->arbiter->loop);
+	ev_tstamp now = w->env->now(w, false);
 
 	if (w->backoff_s <= 0 && w->crashes == 0)
 		return NULL;
@@ -1009,7 +1054,7 @@ watcher_publish_reap(struct watcher *w, pid_t pid, int exit_code)
 
 	body = json_pack("{s:i, s:f, s:i}", "process_pid", (int)pid, "time",
 	    util_wallclock(), "exit_code", exit_code);
-	events_publish(w->arbiter, w, "reap", body);
+	w->env->publish(w->arbiter, w, "reap", body);
 }
 
 /* What follows a death once reaped: respawn or stop (doc/design.md §5). */
@@ -1039,7 +1084,7 @@ watcher_after_death(struct watcher *w, enum process_kill_reason reason,
 static void
 watcher_reloaded(struct watcher *w)
 {
-	events_publish(w->arbiter, w, "reload",
+	w->env->publish(w->arbiter, w, "reload",
 	    json_pack("{s:f}", "time", util_wallclock()));
 	log_info("%s reloaded", w->name);
 }
@@ -1064,7 +1109,7 @@ watcher_after_reap_done(struct watcher *w, void *ctx, UNUSED bool ok)
 	enum process_kill_reason reason = p->kill_reason;
 
 	TAILQ_REMOVE(&w->reaps, p, entry);
-	process_free(p);
+	w->env->free(p);
 	if (reason != KILL_STOP)
 		watcher_after_death(w, reason, true);
 	watcher_progress(w);
@@ -1077,7 +1122,8 @@ watcher_before_reap_done(struct watcher *w, void *ctx, UNUSED bool ok)
 	struct process *p = ctx;
 
 	watcher_publish_reap(w, p->pid, p->exit_code);
-	hook_run(w, "after_reap", hook_configured(w, "after_reap") ?
+	w->env->hook_run(w, "after_reap",
+	    w->env->hook_configured(w, "after_reap") ?
 	    json_pack("{s:i, s:f, s:i, s:n}", "process_pid", (int)p->pid,
 	    "time", util_wallclock(), "exit_code", p->exit_code,
 	    "process_status") : NULL, watcher_after_reap_done, p);
@@ -1091,15 +1137,16 @@ static bool
 watcher_reap(struct watcher *w, struct process *p,
     enum process_kill_reason reason)
 {
-	if (!hook_configured(w, "before_reap") &&
-	    !hook_configured(w, "after_reap")) {
+	if (!w->env->hook_configured(w, "before_reap") &&
+	    !w->env->hook_configured(w, "after_reap")) {
 		watcher_publish_reap(w, p->pid, p->exit_code);
-		process_free(p);
+		w->env->free(p);
 		return true;
 	}
 	p->kill_reason = reason;
 	TAILQ_INSERT_TAIL(&w->reaps, p, entry);
-	hook_run(w, "before_reap", hook_configured(w, "before_reap") ?
+	w->env->hook_run(w, "before_reap",
+	    w->env->hook_configured(w, "before_reap") ?
 	    json_pack("{s:i, s:f}", "process_pid", (int)p->pid, "time",
 	    util_wallclock()) : NULL, watcher_before_reap_done, p);
 	return false;
@@ -1128,14 +1175,14 @@ watcher_process_exited(struct watcher *w, struct process *p)
 		return;
 	}
 	if (reason == KILL_TRIM) {
-		process_free(p);
+		w->env->free(p);
 		watcher_manage(w);
 		watcher_progress(w);
 		return;
 	}
 	/* It died on its own, or for a sequential reload. */
 	if (reason == KILL_NONE) {
-		text = watcher_exit_text(p, ev_now(w->arbiter->loop) -
+		text = watcher_exit_text(p, w->env->now(w, false) -
 		    p->started_mono);
 		log_warnx("%s: %s", w->name, text);
 		free(text);
@@ -1172,7 +1219,7 @@ watcher_op_hook(struct watcher *w, struct watcher_op *op, const char *hook)
 {
 	op->hook_wait = true;
 	op->hook_sync = true;
-	hook_run(w, hook, NULL, watcher_op_hook_done, NULL);
+	w->env->hook_run(w, hook, NULL, watcher_op_hook_done, NULL);
 	op->hook_sync = false;
 }
 
@@ -1180,7 +1227,7 @@ watcher_op_hook(struct watcher *w, struct watcher_op *op, const char *hook)
 static void
 watcher_stop_begin(struct watcher *w, struct watcher_op *op)
 {
-	ev_timer_stop(w->arbiter->loop, &w->spawn_timer);
+	w->env->timer_stop(w, &w->spawn_timer);
 	watcher_set_state(w, WATCHER_STOPPING);
 	op->phase = PH_STOP_HOOK;
 	watcher_op_hook(w, op, "before_stop");
@@ -1195,7 +1242,7 @@ watcher_stop_kill(struct watcher *w, struct watcher_op *op)
 	if (w->spawning)
 		return false;
 	TAILQ_FOREACH_SAFE(p, &w->processes, entry, tp)
-		process_kill(p, w->cfg->stop_signal, w->cfg->graceful_timeout,
+		w->env->stop(p, w->cfg->stop_signal, w->cfg->graceful_timeout,
 		    KILL_STOP);
 	op->phase = PH_STOP_WAIT;
 	return true;
@@ -1224,7 +1271,7 @@ watcher_stop_finish(struct watcher *w, struct watcher_op *op)
 	if (op->close_streams || op->abort_start)
 		watcher_close_streams(w);
 	watcher_set_state(w, WATCHER_STOPPED);
-	events_publish(w->arbiter, w, "stop",
+	w->env->publish(w->arbiter, w, "stop",
 	    json_pack("{s:f}", "time", util_wallclock()));
 	log_info("%s stopped", w->name);
 	w->crashes = 0;
@@ -1363,7 +1410,7 @@ watcher_start_finish(struct watcher *w, struct watcher_op *op)
 		watcher_close_streams(w);
 		watcher_set_state(w, WATCHER_STOPPED);
 		if (w->gave_up)
-			events_publish(w->arbiter, w, "stop",
+			w->env->publish(w->arbiter, w, "stop",
 			    json_pack("{s:f}", "time", util_wallclock()));
 		return START_DONE;
 	}
@@ -1384,7 +1431,7 @@ watcher_seq_next(struct watcher *w, struct watcher_op *op)
 			continue;
 		op->seq_current = p;
 		op->phase = PH_SEQ_WAIT;
-		process_kill(p, w->cfg->stop_signal, w->cfg->graceful_timeout,
+		w->env->stop(p, w->cfg->stop_signal, w->cfg->graceful_timeout,
 		    KILL_SEQUENTIAL);
 		return;
 	}
@@ -1569,12 +1616,12 @@ watcher_roll_ready(struct watcher *w, struct watcher_op *op)
 		if (p->generation >= op->roll_gen ||
 		    p->state != PROCESS_RUNNING)
 			continue;
-		process_kill(p, w->cfg->stop_signal, w->cfg->graceful_timeout,
+		w->env->stop(p, w->cfg->stop_signal, w->cfg->graceful_timeout,
 		    KILL_TRIM);
 		k--;
 		op->roll_replaced++;
 	}
-	events_publish(w->arbiter, w, "rolling", json_pack("{s:i, s:i, s:f}",
+	w->env->publish(w->arbiter, w, "rolling", json_pack("{s:i, s:i, s:f}",
 	    "replaced", op->roll_replaced, "total", op->roll_total, "time",
 	    util_wallclock()));
 	op->phase = PH_ROLL_DRAIN;
@@ -1612,7 +1659,7 @@ watcher_roll_back(struct watcher *w, struct watcher_op *op)
 				continue;
 			if (p->ready && p->fail_reason == NULL)
 				continue;	/* an earlier batch: healthy */
-			process_kill(p, w->cfg->stop_signal,
+			w->env->stop(p, w->cfg->stop_signal,
 			    w->cfg->graceful_timeout, KILL_TRIM);
 		}
 	}
@@ -1622,7 +1669,7 @@ watcher_roll_back(struct watcher *w, struct watcher_op *op)
 	free(w->last_rollback);
 	w->last_rollback = xprintf("%s (%d of %d processes replaced before)",
 	    op->roll_error, op->roll_replaced, op->roll_total);
-	events_publish(w->arbiter, w, "rollback", json_pack(
+	w->env->publish(w->arbiter, w, "rollback", json_pack(
 	    "{s:s, s:i, s:i, s:f}", "reason", op->roll_error, "replaced",
 	    op->roll_replaced, "total", op->roll_total, "time",
 	    util_wallclock()));
@@ -1694,7 +1741,7 @@ watcher_run_next(struct watcher *w)
 		}
 		if (w->cfg->send_hup && !op->replace) {
 			TAILQ_FOREACH(p, &w->processes, entry)
-				process_signal(p, SIGHUP);
+				w->env->signal(p, SIGHUP);
 			watcher_reloaded(w);
 			watcher_op_done(w, watcher_full_info(w, op), 0);
 			return;
@@ -1728,7 +1775,7 @@ watcher_run_next(struct watcher *w)
 				continue;
 			if (op->pid != 0 && p->pid != op->pid)
 				continue;
-			process_kill(p, op->signum, op->timeout_s, KILL_TRIM);
+			w->env->stop(p, op->signum, op->timeout_s, KILL_TRIM);
 		}
 		break;
 	}
@@ -1808,7 +1855,7 @@ watcher_progress(struct watcher *w)
 			}
 			watcher_set_state(w, WATCHER_ACTIVE);
 			log_info("%s started", w->name);
-			events_publish(w->arbiter, w, "start",
+			w->env->publish(w->arbiter, w, "start",
 			    json_pack("{s:f}", "time", util_wallclock()));
 			watcher_start_complete(w, op);
 			return;
@@ -1819,11 +1866,10 @@ watcher_progress(struct watcher *w)
 			while (op->nspawned < watcher_target(w) && !w->vetoed) {
 				if (ev_time() - slice > WATCHER_SPAWN_SLICE_S) {
 					/* go on after the loop had its turn */
-					if (!ev_is_active(&w->spawn_timer)) {
-						ev_timer_set(&w->spawn_timer, 0., 0.);
-						ev_timer_start(w->arbiter->loop,
-						    &w->spawn_timer);
-					}
+					if (!w->env->timer_active(w,
+					    &w->spawn_timer))
+						w->env->timer_start(w,
+						    &w->spawn_timer, 0.);
 					return;
 				}
 				op->nspawned++;
@@ -1853,7 +1899,7 @@ watcher_progress(struct watcher *w)
 			r = w->vetoed ? SPAWN_NONE : watcher_spawn_one(w, false);
 			if (w->cfg->warmup_delay > 0) {
 				/* wait for the spawn timer to pace us */
-				w->backoff_until = ev_now(w->arbiter->loop) +
+				w->backoff_until = w->env->now(w, false) +
 				    w->cfg->warmup_delay;
 			}
 			if (r == SPAWN_PENDING)
@@ -1862,14 +1908,11 @@ watcher_progress(struct watcher *w)
 		case PH_SEQ_NEXT:
 			if (w->spawning)
 				return;
-			if (w->backoff_until > ev_now(w->arbiter->loop) + 1e-4) {
-				if (!ev_is_active(&w->spawn_timer)) {
-					ev_timer_set(&w->spawn_timer,
+			if (w->backoff_until > w->env->now(w, false) + 1e-4) {
+				if (!w->env->timer_active(w, &w->spawn_timer))
+					w->env->timer_start(w, &w->spawn_timer,
 					    w->backoff_until -
-					    ev_now(w->arbiter->loop), 0.);
-					ev_timer_start(w->arbiter->loop,
-					    &w->spawn_timer);
-				}
+					    w->env->now(w, false));
 				return;
 			}
 			watcher_seq_next(w, op);
