@@ -177,6 +177,43 @@ enum watcher_op_type {
 	WOP_CALL,		/* run a function in queue order */
 };
 
+/*
+ * Where the running operation stands, besides the watcher's state: its
+ * phase is the row of watcher.c's table (doc/design.md §22) that takes
+ * the next event.
+ */
+enum watcher_phase {
+	PH_NONE = 0,		/* not begun */
+	/* stop (§8), also the first half of a restart */
+	PH_STOP_HOOK,		/* before_stop asked */
+	PH_STOP_KILL,		/* stop signal to all, once no spawn waits */
+	PH_STOP_WAIT,		/* until every process is gone and reaped */
+	PH_STOP_AFTER,		/* after_stop asked */
+	PH_STOP_DONE,		/* complete, or start (restart) */
+	/* start (§7) */
+	PH_START_BEGIN,
+	PH_START_HOOK,		/* before_start asked */
+	PH_START_SPAWN,		/* it said yes: starting, spawn */
+	PH_START_SKIP,		/* it said no: complete, nothing started */
+	PH_START_WAIT,		/* until all are there (and ready) */
+	PH_START_AFTER,		/* after_start asked */
+	PH_START_ACTIVE,	/* it said yes: active, start event */
+	/* graceful reload: a new set, then the old ones trimmed */
+	PH_RELOAD_SPAWN,
+	PH_RELOAD_TRIM,
+	/* sequential reload: stop one, spawn its replacement, next */
+	PH_SEQ_WAIT,
+	PH_SEQ_NEXT,
+	PH_SCALE_WAIT,		/* incr/decr/set: until numprocesses */
+	PH_KILL_WAIT,		/* kill command: until they are gone */
+	/* rolling replace (§18) */
+	PH_ROLL_SPAWN,
+	PH_ROLL_READY,
+	PH_ROLL_DRAIN,
+	PH_ROLL_BACK,
+	PH_COUNT
+};
+
 struct watcher_op {
 	TAILQ_ENTRY(watcher_op)	 entry;
 	enum watcher_op_type	 type;
@@ -195,16 +232,12 @@ struct watcher_op {
 	/* in-flight bookkeeping */
 	struct pidset		*before;	/* pids before, for info */
 	json_t			*stopped_pids;	/* restart: pids stopped */
-	int			 phase;
+	enum watcher_phase	 phase;		/* where it stands */
 	struct process		*seq_current;	/* sequential reload */
 	size_t			 seq_index;
 	pid_t			*seq_pids;
 	size_t			 seq_npids;
 	size_t			 nspawned;	/* graceful reload spawns */
-	/* the operation's own hooks (before/after start/stop) */
-	bool			 hook_wait;	/* result not known yet */
-	bool			 hook_sync;	/* inside hook_run */
-	bool			 hook_ok;
 	bool			 abort_start;	/* start stopping itself */
 	/* rolling replace (doc/design.md §18) */
 	unsigned		 roll_gen;	/* processes of this or later
