@@ -294,9 +294,7 @@ struct watcher {
 	bool			 hook_in_cb;	/* a job's callback is running */
 	bool			*hook_alive;	/* cleared when w is freed */
 	bool			 spawning;	/* a spawn waits for its hooks */
-	bool			 spawn_sync;	/* inside watcher_spawn_one */
 	bool			 spawn_from_some; /* started by spawn_some */
-	int			 spawn_result;
 	TAILQ_HEAD(, process)	 reaps;		/* reaps waiting for hooks */
 	bool			 vetoed;	/* a spawn hook said no */
 	/* during an operation's done callback: why it failed, or NULL */

@@ -763,15 +763,12 @@ watcher_spawn_retry(struct watcher *w)
 	return false;
 }
 
-/* A spawn is over. If its hooks made it finish later, go on from where
- * it was started: the spawn loop, then the running operation. */
+/* A spawn whose hooks ran is over (from the loop): go on from where it
+ * was asked, the spawn loop, then the running operation. */
 static void
 watcher_spawn_end(struct watcher *w, int result)
 {
 	w->spawning = false;
-	w->spawn_result = result;
-	if (w->spawn_sync)
-		return;
 	if (w->spawn_from_some) {
 		w->spawn_from_some = false;
 		if (result == SPAWN_FAILED)
@@ -802,49 +799,65 @@ watcher_after_spawn_done(struct watcher *w, void *ctx, bool ok)
 	watcher_spawn_end(w, ok ? SPAWN_OK : SPAWN_VETOED);
 }
 
-/* before_spawn ran: create the process, then after_spawn. */
-static void
-watcher_before_spawn_done(struct watcher *w, UNUSED void *ctx, bool ok)
+/* Create the process, then after_spawn (asked only when configured). */
+static int
+watcher_spawn_create(struct watcher *w)
 {
 	struct process *p;
 
 	if ((w->state != WATCHER_ACTIVE && w->state != WATCHER_STARTING) ||
-	    w->arbiter->stopping) {
-		watcher_spawn_end(w, SPAWN_NONE);
-		return;
-	}
-	if (!ok) {
-		watcher_spawn_vetoed(w, "before_spawn");
-		watcher_spawn_end(w, SPAWN_VETOED);
-		return;
-	}
-	if ((p = watcher_spawn_process(w)) == NULL) {
-		watcher_spawn_end(w, SPAWN_FAILED);
-		return;
+	    w->arbiter->stopping)
+		return SPAWN_NONE;
+	if ((p = watcher_spawn_process(w)) == NULL)
+		return SPAWN_FAILED;
+	if (!w->env->hook_configured(w, "after_spawn")) {
+		w->env->publish_pid(w->arbiter, w, "spawn", p->pid, p->started);
+		return SPAWN_OK;
 	}
 	w->env->hold(p);
-	w->env->hook_run(w, "after_spawn",
-	    w->env->hook_configured(w, "after_spawn") ?
-	    json_pack("{s:i}", "pid", (int)p->pid) : NULL,
-	    watcher_after_spawn_done, p);
+	w->env->hook_run(w, "after_spawn", json_pack("{s:i}", "pid",
+	    (int)p->pid), watcher_after_spawn_done, p);
+	return SPAWN_PENDING;
+}
+
+/* before_spawn ran: create the process, then after_spawn. */
+static void
+watcher_before_spawn_done(struct watcher *w, UNUSED void *ctx, bool ok)
+{
+	int r;
+
+	if ((w->state != WATCHER_ACTIVE && w->state != WATCHER_STARTING) ||
+	    w->arbiter->stopping)
+		r = SPAWN_NONE;
+	else if (!ok) {
+		watcher_spawn_vetoed(w, "before_spawn");
+		r = SPAWN_VETOED;
+	} else
+		r = watcher_spawn_create(w);
+	if (r != SPAWN_PENDING)
+		watcher_spawn_end(w, r);
 }
 
 /* Spawn one process: before_spawn (not before a retry), create it,
- * after_spawn, then the spawn event (doc/design.md §3). Without hooks
- * this all happens now; SPAWN_PENDING means the hooks still run. */
+ * after_spawn, then the spawn event (doc/design.md §3). A hook that is
+ * not configured is not asked: without hooks this all happens now;
+ * SPAWN_PENDING means a hook runs and watcher_spawn_end follows from
+ * the loop. */
 static int
 watcher_spawn_one(struct watcher *w, bool retry)
 {
+	int r;
+
 	w->spawning = true;
-	w->spawn_sync = true;
-	w->spawn_result = SPAWN_PENDING;
-	if (!retry)
+	if (!retry && w->env->hook_configured(w, "before_spawn")) {
 		w->env->hook_run(w, "before_spawn", NULL,
 		    watcher_before_spawn_done, NULL);
-	else
-		watcher_before_spawn_done(w, NULL, true);
-	w->spawn_sync = false;
-	return w->spawn_result;
+		return SPAWN_PENDING;
+	}
+	r = watcher_spawn_create(w);
+	if (r != SPAWN_PENDING)
+		w->spawning = false;
+	return r;
 }
 
 /* Fill up to numprocesses, honouring warmup_delay and back-off. */
@@ -1099,24 +1112,27 @@ watcher_after_reap_done(struct watcher *w, void *ctx, UNUSED bool ok)
 	watcher_progress(w);
 }
 
-/* before_reap ran: the reap event, then after_reap. */
+/* before_reap ran (or is not configured): the reap event, then
+ * after_reap. */
 static void
 watcher_before_reap_done(struct watcher *w, void *ctx, UNUSED bool ok)
 {
 	struct process *p = ctx;
 
 	watcher_publish_reap(w, p->pid, p->exit_code);
-	w->env->hook_run(w, "after_reap",
-	    w->env->hook_configured(w, "after_reap") ?
-	    json_pack("{s:i, s:f, s:i, s:n}", "process_pid", (int)p->pid,
-	    "time", util_wallclock(), "exit_code", p->exit_code,
-	    "process_status") : NULL, watcher_after_reap_done, p);
+	if (!w->env->hook_configured(w, "after_reap")) {
+		watcher_after_reap_done(w, p, true);
+		return;
+	}
+	w->env->hook_run(w, "after_reap", json_pack("{s:i, s:f, s:i, s:n}",
+	    "process_pid", (int)p->pid, "time", util_wallclock(), "exit_code",
+	    p->exit_code, "process_status"), watcher_after_reap_done, p);
 }
 
 /* Reap a process out of the table (doc/design.md §6) and free it:
  * before_reap, the reap event, after_reap. True when done now; false
  * when its hooks run (it waits in w->reaps, then watcher_after_reap_done
- * goes on). */
+ * goes on). A hook that is not configured is not asked. */
 static bool
 watcher_reap(struct watcher *w, struct process *p,
     enum process_kill_reason reason)
@@ -1129,10 +1145,13 @@ watcher_reap(struct watcher *w, struct process *p,
 	}
 	p->kill_reason = reason;
 	TAILQ_INSERT_TAIL(&w->reaps, p, entry);
-	w->env->hook_run(w, "before_reap",
-	    w->env->hook_configured(w, "before_reap") ?
-	    json_pack("{s:i, s:f}", "process_pid", (int)p->pid, "time",
-	    util_wallclock()) : NULL, watcher_before_reap_done, p);
+	if (!w->env->hook_configured(w, "before_reap")) {
+		watcher_before_reap_done(w, p, true);
+		return false;
+	}
+	w->env->hook_run(w, "before_reap", json_pack("{s:i, s:f}",
+	    "process_pid", (int)p->pid, "time", util_wallclock()),
+	    watcher_before_reap_done, p);
 	return false;
 }
 
