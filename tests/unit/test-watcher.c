@@ -1354,19 +1354,55 @@ static const struct wcase cases[] = {
 	    "= stopped, 0 running\n" },
 };
 
+static void
+real_timer_cb(UNUSED struct ev_loop *loop, UNUSED ev_timer *t,
+    UNUSED int revents)
+{
+}
+
+/* The daemon's environment reads the loop's clock and arms the loop's
+ * timers (the glue the fake cases do not go through). */
+static void
+test_real_env(UNUSED void **state)
+{
+	struct arbiter a;
+	struct watcher w;
+	ev_timer t;
+
+	memset(&a, 0, sizeof a);
+	memset(&w, 0, sizeof w);
+	a.loop = ev_loop_new(EVFLAG_AUTO);
+	assert_non_null(a.loop);
+	w.arbiter = &a;
+	assert_true(watcher_env_real.now(&w, false) == ev_now(a.loop));
+	assert_true(watcher_env_real.now(&w, true) == ev_now(a.loop));
+	ev_timer_init(&t, real_timer_cb, 0., 0.);
+	assert_false(watcher_env_real.timer_active(&w, &t));
+	watcher_env_real.timer_start(&w, &t, 5.);
+	assert_true(watcher_env_real.timer_active(&w, &t));
+	assert_true(ev_timer_remaining(a.loop, &t) > 4.9);
+	watcher_env_real.timer_start(&w, &t, 1.);	/* re-arms */
+	assert_true(ev_timer_remaining(a.loop, &t) < 1.1);
+	watcher_env_real.timer_stop(&w, &t);
+	assert_false(watcher_env_real.timer_active(&w, &t));
+	ev_loop_destroy(a.loop);
+}
+
 int
 main(void)
 {
-	struct CMUnitTest tests[sizeof cases / sizeof cases[0]];
-	size_t i;
+	struct CMUnitTest tests[sizeof cases / sizeof cases[0] + 1];
+	size_t i, n = sizeof cases / sizeof cases[0];
 
 	log_level_current = LOG_LEVEL_CRITICAL;
-	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+	for (i = 0; i < n; i++) {
 		memset(&tests[i], 0, sizeof tests[i]);
 		tests[i].name = cases[i].name;
 		tests[i].test_func = run_case;
 		tests[i].initial_state = (void *)&cases[i];
 	}
-	return _cmocka_run_group_tests("watcher", tests,
-	    sizeof cases / sizeof cases[0], NULL, NULL);
+	memset(&tests[n], 0, sizeof tests[n]);
+	tests[n].name = "the daemon's environment";
+	tests[n].test_func = test_real_env;
+	return _cmocka_run_group_tests("watcher", tests, n + 1, NULL, NULL);
 }
