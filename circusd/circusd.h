@@ -114,6 +114,49 @@ void process_release(struct process *);
 
 /* ---- watcher.c ---- */
 
+/* A hook's result (hooks.c): true also for a hook that is not configured,
+ * or that failed while in the ignore list. */
+typedef void (*hook_done_cb)(struct watcher *, void *ctx, bool result);
+
+/*
+ * Everything a watcher does to the world outside its own state
+ * (doc/design.md §21): create, signal and free processes, the clock and
+ * timers, hooks, events. The daemon's is watcher_env_real (process.c,
+ * hooks.c, events.c and libev); tests/unit/test-watcher.c drives the same
+ * state machine with a fake one (no fork, no sleep) through
+ * arbiter->watcher_env.
+ */
+struct watcher_env {
+	struct process	*(*spawn)(struct watcher *, int wid,
+			    process_exit_cb on_exit, char **cause);
+	/* begin a graceful kill (process_kill): no libc name, the fuzz
+	 * harness defines kill() as a macro */
+	void		 (*stop)(struct process *, int signum, double timeout_s,
+			    enum process_kill_reason);
+	int		 (*signal)(struct process *, int signum);
+	void		 (*hold)(struct process *);
+	void		 (*release)(struct process *);
+	void		 (*free)(struct process *);
+	/* the loop's time; update: read the clock again first */
+	ev_tstamp	 (*now)(const struct watcher *, bool update);
+	/* a one-shot timer (initialised with its callback) after `after` s */
+	void		 (*timer_start)(struct watcher *, ev_timer *,
+			    ev_tstamp after);
+	void		 (*timer_stop)(struct watcher *, ev_timer *);
+	bool		 (*timer_active)(struct watcher *, const ev_timer *);
+	bool		 (*hook_configured)(const struct watcher *,
+			    const char *hook);
+	void		 (*hook_run)(struct watcher *, const char *hook,
+			    json_t *args, hook_done_cb, void *ctx);
+	void		 (*hook_cancel_all)(struct watcher *);
+	void		 (*publish)(struct arbiter *, struct watcher *,
+			    const char *event, json_t *body);
+	void		 (*publish_pid)(struct arbiter *, struct watcher *,
+			    const char *event, pid_t, double when);
+};
+/* The daemon's: the real processes, loop, hooks and PUB socket. */
+extern const struct watcher_env watcher_env_real;
+
 enum watcher_state {
 	WATCHER_STOPPED = 0,
 	WATCHER_STARTING,
@@ -134,6 +177,43 @@ enum watcher_op_type {
 	WOP_CALL,		/* run a function in queue order */
 };
 
+/*
+ * Where the running operation stands, besides the watcher's state: its
+ * phase is the row of watcher.c's table (doc/design.md §22) that takes
+ * the next event.
+ */
+enum watcher_phase {
+	PH_NONE = 0,		/* not begun */
+	/* stop (§8), also the first half of a restart */
+	PH_STOP_HOOK,		/* before_stop asked */
+	PH_STOP_KILL,		/* stop signal to all, once no spawn waits */
+	PH_STOP_WAIT,		/* until every process is gone and reaped */
+	PH_STOP_AFTER,		/* after_stop asked */
+	PH_STOP_DONE,		/* complete, or start (restart) */
+	/* start (§7) */
+	PH_START_BEGIN,
+	PH_START_HOOK,		/* before_start asked */
+	PH_START_SPAWN,		/* it said yes: starting, spawn */
+	PH_START_SKIP,		/* it said no: complete, nothing started */
+	PH_START_WAIT,		/* until all are there (and ready) */
+	PH_START_AFTER,		/* after_start asked */
+	PH_START_ACTIVE,	/* it said yes: active, start event */
+	/* graceful reload: a new set, then the old ones trimmed */
+	PH_RELOAD_SPAWN,
+	PH_RELOAD_TRIM,
+	/* sequential reload: stop one, spawn its replacement, next */
+	PH_SEQ_WAIT,
+	PH_SEQ_NEXT,
+	PH_SCALE_WAIT,		/* incr/decr/set: until numprocesses */
+	PH_KILL_WAIT,		/* kill command: until they are gone */
+	/* rolling replace (§18) */
+	PH_ROLL_SPAWN,
+	PH_ROLL_READY,
+	PH_ROLL_DRAIN,
+	PH_ROLL_BACK,
+	PH_COUNT
+};
+
 struct watcher_op {
 	TAILQ_ENTRY(watcher_op)	 entry;
 	enum watcher_op_type	 type;
@@ -152,16 +232,12 @@ struct watcher_op {
 	/* in-flight bookkeeping */
 	struct pidset		*before;	/* pids before, for info */
 	json_t			*stopped_pids;	/* restart: pids stopped */
-	int			 phase;
+	enum watcher_phase	 phase;		/* where it stands */
 	struct process		*seq_current;	/* sequential reload */
 	size_t			 seq_index;
 	pid_t			*seq_pids;
 	size_t			 seq_npids;
 	size_t			 nspawned;	/* graceful reload spawns */
-	/* the operation's own hooks (before/after start/stop) */
-	bool			 hook_wait;	/* result not known yet */
-	bool			 hook_sync;	/* inside hook_run */
-	bool			 hook_ok;
 	bool			 abort_start;	/* start stopping itself */
 	/* rolling replace (doc/design.md §18) */
 	unsigned		 roll_gen;	/* processes of this or later
@@ -176,6 +252,7 @@ struct watcher_op {
 struct watcher {
 	TAILQ_ENTRY(watcher)	 entry;		/* arbiter list, load order */
 	struct arbiter		*arbiter;
+	const struct watcher_env *env;		/* the world it acts on */
 	struct watcher_cfg	*cfg;		/* current options (owned) */
 	char			*name;		/* display name (cfg->name) */
 	char			*lname;		/* lower-cased, for lookup/list */
@@ -217,9 +294,7 @@ struct watcher {
 	bool			 hook_in_cb;	/* a job's callback is running */
 	bool			*hook_alive;	/* cleared when w is freed */
 	bool			 spawning;	/* a spawn waits for its hooks */
-	bool			 spawn_sync;	/* inside watcher_spawn_one */
 	bool			 spawn_from_some; /* started by spawn_some */
-	int			 spawn_result;
 	TAILQ_HEAD(, process)	 reaps;		/* reaps waiting for hooks */
 	bool			 vetoed;	/* a spawn hook said no */
 	/* during an operation's done callback: why it failed, or NULL */
@@ -276,9 +351,6 @@ int watcher_signal(struct watcher *, int signum, pid_t pid, pid_t childpid,
 
 /* ---- hooks.c ---- */
 
-/* A hook's result: true also for a hook that is not configured, or that
- * failed while in the ignore list. */
-typedef void (*hook_done_cb)(struct watcher *, void *ctx, bool result);
 
 /* Is the hook configured for the watcher? (build args only then) */
 bool hook_configured(const struct watcher *, const char *hook);
@@ -376,6 +448,8 @@ struct group_op;
 
 struct arbiter {
 	struct ev_loop		*loop;
+	/* what its watchers act through (NULL: watcher_env_real) */
+	const struct watcher_env *watcher_env;
 	/* what every watcher tells its arbiter (registered by arbiter_new):
 	 * it entered STOPPED; it is about to be freed */
 	void			(*watcher_stopped)(struct watcher *);

@@ -10,9 +10,11 @@
  *   active --reload--> active (processes replaced, "reload" event)
  *
  * Every watcher has its own FIFO of operations (doc/design.md §1): the head
- * runs, the rest wait their turn; other watchers are never held up.
- * watcher_progress() re-evaluates the running operation after every
- * event and completes it when its goal is reached.
+ * runs, the rest wait their turn; other watchers are never held up. The
+ * running operation is a phase, a row of the table watcher_phases[]
+ * (doc/design.md §22): watcher_progress() hands it every event, and its
+ * row says whether it waits, moves on or completes. What the watcher does
+ * to the world goes through w->env (doc/design.md §21).
  */
 #include <sys/types.h>
 
@@ -32,19 +34,6 @@
 #include "util.h"
 #include "xmalloc.h"
 
-/* Operation phases. */
-enum {
-	PH_STOP_BEGIN = 0, PH_STOP_WAIT, PH_STOP_HOOK, PH_STOP_KILL,
-	PH_STOP_AFTER,
-	PH_START_BEGIN = 10, PH_START_WAIT, PH_START_HOOK, PH_START_AFTER,
-	PH_RELOAD_BEGIN = 20, PH_RELOAD_TRIM, PH_RELOAD_SPAWN,
-	PH_SEQ_NEXT = 30, PH_SEQ_WAIT,
-	PH_SCALE_WAIT = 40,
-	PH_KILL_WAIT = 50,
-	/* rolling replace (doc/design.md §18) */
-	PH_ROLL_SPAWN = 60, PH_ROLL_READY, PH_ROLL_DRAIN, PH_ROLL_BACK,
-};
-
 /* Outcome of one spawn (watcher_spawn_one). */
 enum {
 	SPAWN_FAILED = 0,	/* could not create it: counts vs max_retry */
@@ -52,13 +41,6 @@ enum {
 	SPAWN_PENDING,		/* its hooks run; watcher_spawn_end follows */
 	SPAWN_VETOED,		/* a spawn hook said no: the watcher stops */
 	SPAWN_NONE,		/* abandoned (the watcher stops meanwhile) */
-};
-
-/* How a start goes on (watcher_start_finish). */
-enum {
-	START_WAIT = 0,		/* not there yet */
-	START_DONE,		/* complete the operation */
-	START_NEXT,		/* phase changed: evaluate again */
 };
 
 /* How long one pass may spawn before the loop gets control back. */
@@ -71,6 +53,56 @@ static void watcher_stop_begin(struct watcher *, struct watcher_op *);
 static void watcher_free_retired(struct watcher *, bool all);
 static void watcher_process_exited(struct watcher *, struct process *);
 static void watcher_process_unhealthy(struct watcher *, struct process *);
+static void watcher_op_hook(struct watcher *, struct watcher_op *,
+    enum watcher_phase, const char *hook);
+
+/* ---- the real world (doc/design.md §21) ---- */
+
+static ev_tstamp
+watcher_env_now(const struct watcher *w, bool update)
+{
+	if (update)
+		ev_now_update(w->arbiter->loop);
+	return ev_now(w->arbiter->loop);
+}
+
+static void
+watcher_env_timer_start(struct watcher *w, ev_timer *t, ev_tstamp after)
+{
+	ev_timer_stop(w->arbiter->loop, t);
+	ev_timer_set(t, after, 0.);
+	ev_timer_start(w->arbiter->loop, t);
+}
+
+static void
+watcher_env_timer_stop(struct watcher *w, ev_timer *t)
+{
+	ev_timer_stop(w->arbiter->loop, t);
+}
+
+static bool
+watcher_env_timer_active(UNUSED struct watcher *w, const ev_timer *t)
+{
+	return ev_is_active(t);
+}
+
+const struct watcher_env watcher_env_real = {
+	.spawn = process_spawn,
+	.stop = process_kill,
+	.signal = process_signal,
+	.hold = process_hold,
+	.release = process_release,
+	.free = process_free,
+	.now = watcher_env_now,
+	.timer_start = watcher_env_timer_start,
+	.timer_stop = watcher_env_timer_stop,
+	.timer_active = watcher_env_timer_active,
+	.hook_configured = hook_configured,
+	.hook_run = hook_run,
+	.hook_cancel_all = hook_cancel_all,
+	.publish = events_publish,
+	.publish_pid = events_pid,
+};
 
 static const char *const watcher_state_names[] = { "stopped", "starting",
 	"active", "stopping" };
@@ -115,6 +147,7 @@ watcher_new(struct arbiter *a, struct watcher_cfg *cfg, char **cause)
 	(void)cause;
 	w = xcalloc(1, sizeof *w);
 	w->arbiter = a;
+	w->env = a->watcher_env != NULL ? a->watcher_env : &watcher_env_real;
 	w->cfg = cfg;
 	w->name = cfg->name;
 	w->lname = xstrdup(cfg->name);
@@ -147,19 +180,19 @@ watcher_free(struct watcher *w)
 		TAILQ_REMOVE(&w->arbiter->removed, w, entry);
 	/* a restart/start/reload of several may still name it (rm) */
 	w->arbiter->watcher_freed(w);
-	hook_cancel_all(w);	/* before the processes they refer to */
-	ev_timer_stop(w->arbiter->loop, &w->spawn_timer);
+	w->env->hook_cancel_all(w);	/* before the processes they refer to */
+	w->env->timer_stop(w, &w->spawn_timer);
 	TAILQ_FOREACH_SAFE(p, &w->processes, entry, tp) {
 		TAILQ_REMOVE(&w->processes, p, entry);
-		process_free(p);
+		w->env->free(p);
 	}
 	TAILQ_FOREACH_SAFE(p, &w->dead, entry, tp) {
 		TAILQ_REMOVE(&w->dead, p, entry);
-		process_free(p);
+		w->env->free(p);
 	}
 	TAILQ_FOREACH_SAFE(p, &w->reaps, entry, tp) {
 		TAILQ_REMOVE(&w->reaps, p, entry);
-		process_free(p);
+		w->env->free(p);
 	}
 	TAILQ_FOREACH_SAFE(op, &w->ops, entry, top) {
 		TAILQ_REMOVE(&w->ops, op, entry);
@@ -496,7 +529,7 @@ watcher_age_cb(UNUSED struct ev_loop *loop, ev_timer *t, UNUSED int revents)
 		return;
 	log_info("%s: process %d reached max_age, recycling", w->name,
 	    (int)p->pid);
-	process_kill(p, w->cfg->stop_signal, w->cfg->graceful_timeout,
+	w->env->stop(p, w->cfg->stop_signal, w->cfg->graceful_timeout,
 	    KILL_TRIM);
 }
 
@@ -539,10 +572,9 @@ watcher_watchdog_arm(struct watcher *w, struct process *p)
 {
 	if (w->cfg->watchdog <= 0)
 		return;
-	ev_timer_stop(w->arbiter->loop, &p->watchdog_timer);
-	ev_timer_init(&p->watchdog_timer, watcher_watchdog_cb,
-	    w->cfg->watchdog, 0.);
-	ev_timer_start(w->arbiter->loop, &p->watchdog_timer);
+	w->env->timer_stop(w, &p->watchdog_timer);
+	ev_timer_init(&p->watchdog_timer, watcher_watchdog_cb, 0., 0.);
+	w->env->timer_start(w, &p->watchdog_timer, w->cfg->watchdog);
 }
 
 /* A new process: ready now (readiness none) or when it says so. */
@@ -556,9 +588,10 @@ watcher_readiness_begin(struct watcher *w, struct process *p)
 		return;
 	}
 	if (w->cfg->readiness_timeout > 0) {
-		ev_timer_init(&p->ready_timer, watcher_ready_timeout_cb,
-		    w->cfg->readiness_timeout, 0.);
-		ev_timer_start(w->arbiter->loop, &p->ready_timer);
+		ev_timer_init(&p->ready_timer, watcher_ready_timeout_cb, 0.,
+		    0.);
+		w->env->timer_start(w, &p->ready_timer,
+		    w->cfg->readiness_timeout);
 	}
 }
 
@@ -571,7 +604,7 @@ watcher_process_unhealthy(struct watcher *w, struct process *p)
 	struct watcher_op *op = w->rolling_op;
 
 	log_warnx("%s: %s", w->name, p->fail_reason);
-	events_publish(w->arbiter, w, "unhealthy", json_pack("{s:i, s:s, s:f}",
+	w->env->publish(w->arbiter, w, "unhealthy", json_pack("{s:i, s:s, s:f}",
 	    "process_pid", (int)p->pid, "reason", p->fail_reason, "time",
 	    util_wallclock()));
 	if (op != NULL && p->generation >= op->roll_gen) {
@@ -580,7 +613,7 @@ watcher_process_unhealthy(struct watcher *w, struct process *p)
 		watcher_progress(w);
 		return;
 	}
-	process_kill(p, w->cfg->stop_signal, w->cfg->graceful_timeout,
+	w->env->stop(p, w->cfg->stop_signal, w->cfg->graceful_timeout,
 	    KILL_NONE);
 	watcher_progress(w);
 }
@@ -599,11 +632,11 @@ watcher_process_notify(struct watcher *w, struct process *p,
 		return;
 	if (m->ready && !p->ready && !p->notified_stopping) {
 		p->ready = true;
-		ev_timer_stop(w->arbiter->loop, &p->ready_timer);
+		w->env->timer_stop(w, &p->ready_timer);
 		watcher_watchdog_arm(w, p);
 		log_info("%s: process %d is ready after %.3fs", w->name,
-		    (int)p->pid, ev_now(w->arbiter->loop) - p->started_mono);
-		events_publish(w->arbiter, w, "ready", json_pack("{s:i, s:f}",
+		    (int)p->pid, w->env->now(w, false) - p->started_mono);
+		w->env->publish(w->arbiter, w, "ready", json_pack("{s:i, s:f}",
 		    "process_pid", (int)p->pid, "time", util_wallclock()));
 	} else if (m->watchdog && p->ready)
 		watcher_watchdog_arm(w, p);
@@ -646,12 +679,11 @@ watcher_unready_count(const struct watcher *w)
 static struct process *
 watcher_spawn_process(struct watcher *w)
 {
-	struct arbiter *a = w->arbiter;
 	struct process *p;
 	char *cause = NULL;
 	double age;
 
-	p = process_spawn(w, watcher_next_wid(w), watcher_process_exited,
+	p = w->env->spawn(w, watcher_next_wid(w), watcher_process_exited,
 	    &cause);
 	if (p == NULL) {
 		free(w->spawn_error);
@@ -665,7 +697,7 @@ watcher_spawn_process(struct watcher *w)
 	w->spawn_failures = 0;
 	free(w->spawn_error);
 	w->spawn_error = NULL;
-	w->last_spawn = ev_now(a->loop);
+	w->last_spawn = w->env->now(w, false);
 	TAILQ_INSERT_TAIL(&w->processes, p, entry);
 	w->nprocesses++;
 	watcher_readiness_begin(w, p);
@@ -674,8 +706,8 @@ watcher_spawn_process(struct watcher *w)
 		if (w->cfg->max_age_variance > 0)
 			age += arc4random_uniform(
 			    (uint32_t)w->cfg->max_age_variance + 1);
-		ev_timer_init(&p->age_timer, watcher_age_cb, age, 0.);
-		ev_timer_start(a->loop, &p->age_timer);
+		ev_timer_init(&p->age_timer, watcher_age_cb, 0., 0.);
+		w->env->timer_start(w, &p->age_timer, age);
 	}
 	return p;
 }
@@ -727,19 +759,16 @@ watcher_spawn_retry(struct watcher *w)
 	retry = w->arbiter->cfg->circus.backoff_min_s * w->spawn_failures;
 	if (retry > 1.0)
 		retry = 1.0;
-	w->backoff_until = ev_now(w->arbiter->loop) + retry;
+	w->backoff_until = w->env->now(w, false) + retry;
 	return false;
 }
 
-/* A spawn is over. If its hooks made it finish later, go on from where
- * it was started: the spawn loop, then the running operation. */
+/* A spawn whose hooks ran is over (from the loop): go on from where it
+ * was asked, the spawn loop, then the running operation. */
 static void
 watcher_spawn_end(struct watcher *w, int result)
 {
 	w->spawning = false;
-	w->spawn_result = result;
-	if (w->spawn_sync)
-		return;
 	if (w->spawn_from_some) {
 		w->spawn_from_some = false;
 		if (result == SPAWN_FAILED)
@@ -757,68 +786,84 @@ watcher_after_spawn_done(struct watcher *w, void *ctx, bool ok)
 
 	if (!ok) {
 		if (p->state == PROCESS_RUNNING)
-			process_kill(p, w->cfg->stop_signal,
+			w->env->stop(p, w->cfg->stop_signal,
 			    w->cfg->graceful_timeout, KILL_TRIM);
 		else if (p->state == PROCESS_EXITED)
 			p->kill_reason = KILL_TRIM;	/* no reap event */
 		watcher_spawn_vetoed(w, "after_spawn");
 	} else
-		events_pid(w->arbiter, w, "spawn", p->pid, p->started);
+		w->env->publish_pid(w->arbiter, w, "spawn", p->pid, p->started);
 	/* an exit seen meanwhile is handled now, while spawning holds
 	 * every operation that could free w */
-	process_release(p);
+	w->env->release(p);
 	watcher_spawn_end(w, ok ? SPAWN_OK : SPAWN_VETOED);
+}
+
+/* Create the process, then after_spawn (asked only when configured). */
+static int
+watcher_spawn_create(struct watcher *w)
+{
+	struct process *p;
+
+	if ((w->state != WATCHER_ACTIVE && w->state != WATCHER_STARTING) ||
+	    w->arbiter->stopping)
+		return SPAWN_NONE;
+	if ((p = watcher_spawn_process(w)) == NULL)
+		return SPAWN_FAILED;
+	if (!w->env->hook_configured(w, "after_spawn")) {
+		w->env->publish_pid(w->arbiter, w, "spawn", p->pid, p->started);
+		return SPAWN_OK;
+	}
+	w->env->hold(p);
+	w->env->hook_run(w, "after_spawn", json_pack("{s:i}", "pid",
+	    (int)p->pid), watcher_after_spawn_done, p);
+	return SPAWN_PENDING;
 }
 
 /* before_spawn ran: create the process, then after_spawn. */
 static void
 watcher_before_spawn_done(struct watcher *w, UNUSED void *ctx, bool ok)
 {
-	struct process *p;
+	int r;
 
 	if ((w->state != WATCHER_ACTIVE && w->state != WATCHER_STARTING) ||
-	    w->arbiter->stopping) {
-		watcher_spawn_end(w, SPAWN_NONE);
-		return;
-	}
-	if (!ok) {
+	    w->arbiter->stopping)
+		r = SPAWN_NONE;
+	else if (!ok) {
 		watcher_spawn_vetoed(w, "before_spawn");
-		watcher_spawn_end(w, SPAWN_VETOED);
-		return;
-	}
-	if ((p = watcher_spawn_process(w)) == NULL) {
-		watcher_spawn_end(w, SPAWN_FAILED);
-		return;
-	}
-	process_hold(p);
-	hook_run(w, "after_spawn", hook_configured(w, "after_spawn") ?
-	    json_pack("{s:i}", "pid", (int)p->pid) : NULL,
-	    watcher_after_spawn_done, p);
+		r = SPAWN_VETOED;
+	} else
+		r = watcher_spawn_create(w);
+	if (r != SPAWN_PENDING)
+		watcher_spawn_end(w, r);
 }
 
 /* Spawn one process: before_spawn (not before a retry), create it,
- * after_spawn, then the spawn event (doc/design.md §3). Without hooks
- * this all happens now; SPAWN_PENDING means the hooks still run. */
+ * after_spawn, then the spawn event (doc/design.md §3). A hook that is
+ * not configured is not asked: without hooks this all happens now;
+ * SPAWN_PENDING means a hook runs and watcher_spawn_end follows from
+ * the loop. */
 static int
 watcher_spawn_one(struct watcher *w, bool retry)
 {
+	int r;
+
 	w->spawning = true;
-	w->spawn_sync = true;
-	w->spawn_result = SPAWN_PENDING;
-	if (!retry)
-		hook_run(w, "before_spawn", NULL, watcher_before_spawn_done,
-		    NULL);
-	else
-		watcher_before_spawn_done(w, NULL, true);
-	w->spawn_sync = false;
-	return w->spawn_result;
+	if (!retry && w->env->hook_configured(w, "before_spawn")) {
+		w->env->hook_run(w, "before_spawn", NULL,
+		    watcher_before_spawn_done, NULL);
+		return SPAWN_PENDING;
+	}
+	r = watcher_spawn_create(w);
+	if (r != SPAWN_PENDING)
+		w->spawning = false;
+	return r;
 }
 
 /* Fill up to numprocesses, honouring warmup_delay and back-off. */
 static void
 watcher_spawn_some(struct watcher *w)
 {
-	struct ev_loop *loop = w->arbiter->loop;
 	ev_tstamp now, next, started;
 	size_t target = watcher_target(w);
 	int r;
@@ -836,22 +881,19 @@ watcher_spawn_some(struct watcher *w)
 		 * commands and reap, then go on (a 0 s timer runs after the
 		 * next poll). */
 		if (ev_time() - started > WATCHER_SPAWN_SLICE_S) {
-			if (!ev_is_active(&w->spawn_timer)) {
-				ev_timer_set(&w->spawn_timer, 0., 0.);
-				ev_timer_start(loop, &w->spawn_timer);
-			}
+			if (!w->env->timer_active(w, &w->spawn_timer))
+				w->env->timer_start(w, &w->spawn_timer, 0.);
 			return;
 		}
-		now = ev_now(loop);
+		now = w->env->now(w, false);
 		next = w->backoff_until;
 		if (w->cfg->warmup_delay > 0 && w->last_spawn > 0 &&
 		    w->last_spawn + w->cfg->warmup_delay > next)
 			next = w->last_spawn + w->cfg->warmup_delay;
 		if (next > now + 1e-4) {
-			if (!ev_is_active(&w->spawn_timer)) {
-				ev_timer_set(&w->spawn_timer, next - now, 0.);
-				ev_timer_start(loop, &w->spawn_timer);
-			}
+			if (!w->env->timer_active(w, &w->spawn_timer))
+				w->env->timer_start(w, &w->spawn_timer,
+				    next - now);
 			return;
 		}
 		r = watcher_spawn_one(w, w->spawn_failures > 0);
@@ -866,7 +908,7 @@ watcher_spawn_some(struct watcher *w)
 		}
 		if (r != SPAWN_OK)
 			return;
-		ev_now_update(loop);
+		(void)w->env->now(w, true);
 	}
 }
 
@@ -889,7 +931,7 @@ watcher_trim(struct watcher *w)
 			surplus[n++] = p;
 	}
 	for (i = n; i > 0; i--)
-		process_kill(surplus[i - 1], w->cfg->stop_signal,
+		w->env->stop(surplus[i - 1], w->cfg->stop_signal,
 		    w->cfg->graceful_timeout, KILL_TRIM);
 	free(surplus);
 }
@@ -938,7 +980,7 @@ watcher_failure_text(struct watcher *w, const struct process *p)
 {
 	char *exit, *text;
 
-	exit = watcher_exit_text(p, ev_now(w->arbiter->loop) -
+	exit = watcher_exit_text(p, w->env->now(w, false) -
 	    p->started_mono);
 	if (p->err_tail == NULL)
 		return exit;
@@ -952,7 +994,7 @@ static void
 watcher_account_death(struct watcher *w, struct process *p)
 {
 	const struct circus_cfg *c = &w->arbiter->cfg->circus;
-	ev_tstamp now = ev_now(w->arbiter->loop);
+	ev_tstamp now = w->env->now(w, false);
 	double lived = now - p->started_mono, delay;
 
 	if (lived >= c->backoff_reset_s) {
@@ -991,7 +1033,7 @@ watcher_gave_up_reason(const struct watcher *w)
 json_t *
 watcher_backoff_json(const struct watcher *w)
 {
-	ev_tstamp now = ev_now(w->arbiter->loop);
+	ev_tstamp now = w->env->now(w, false);
 
 	if (w->backoff_s <= 0 && w->crashes == 0)
 		return NULL;
@@ -1009,7 +1051,7 @@ watcher_publish_reap(struct watcher *w, pid_t pid, int exit_code)
 
 	body = json_pack("{s:i, s:f, s:i}", "process_pid", (int)pid, "time",
 	    util_wallclock(), "exit_code", exit_code);
-	events_publish(w->arbiter, w, "reap", body);
+	w->env->publish(w->arbiter, w, "reap", body);
 }
 
 /* What follows a death once reaped: respawn or stop (doc/design.md §5). */
@@ -1039,7 +1081,7 @@ watcher_after_death(struct watcher *w, enum process_kill_reason reason,
 static void
 watcher_reloaded(struct watcher *w)
 {
-	events_publish(w->arbiter, w, "reload",
+	w->env->publish(w->arbiter, w, "reload",
 	    json_pack("{s:f}", "time", util_wallclock()));
 	log_info("%s reloaded", w->name);
 }
@@ -1064,44 +1106,52 @@ watcher_after_reap_done(struct watcher *w, void *ctx, UNUSED bool ok)
 	enum process_kill_reason reason = p->kill_reason;
 
 	TAILQ_REMOVE(&w->reaps, p, entry);
-	process_free(p);
+	w->env->free(p);
 	if (reason != KILL_STOP)
 		watcher_after_death(w, reason, true);
 	watcher_progress(w);
 }
 
-/* before_reap ran: the reap event, then after_reap. */
+/* before_reap ran (or is not configured): the reap event, then
+ * after_reap. */
 static void
 watcher_before_reap_done(struct watcher *w, void *ctx, UNUSED bool ok)
 {
 	struct process *p = ctx;
 
 	watcher_publish_reap(w, p->pid, p->exit_code);
-	hook_run(w, "after_reap", hook_configured(w, "after_reap") ?
-	    json_pack("{s:i, s:f, s:i, s:n}", "process_pid", (int)p->pid,
-	    "time", util_wallclock(), "exit_code", p->exit_code,
-	    "process_status") : NULL, watcher_after_reap_done, p);
+	if (!w->env->hook_configured(w, "after_reap")) {
+		watcher_after_reap_done(w, p, true);
+		return;
+	}
+	w->env->hook_run(w, "after_reap", json_pack("{s:i, s:f, s:i, s:n}",
+	    "process_pid", (int)p->pid, "time", util_wallclock(), "exit_code",
+	    p->exit_code, "process_status"), watcher_after_reap_done, p);
 }
 
 /* Reap a process out of the table (doc/design.md §6) and free it:
  * before_reap, the reap event, after_reap. True when done now; false
  * when its hooks run (it waits in w->reaps, then watcher_after_reap_done
- * goes on). */
+ * goes on). A hook that is not configured is not asked. */
 static bool
 watcher_reap(struct watcher *w, struct process *p,
     enum process_kill_reason reason)
 {
-	if (!hook_configured(w, "before_reap") &&
-	    !hook_configured(w, "after_reap")) {
+	if (!w->env->hook_configured(w, "before_reap") &&
+	    !w->env->hook_configured(w, "after_reap")) {
 		watcher_publish_reap(w, p->pid, p->exit_code);
-		process_free(p);
+		w->env->free(p);
 		return true;
 	}
 	p->kill_reason = reason;
 	TAILQ_INSERT_TAIL(&w->reaps, p, entry);
-	hook_run(w, "before_reap", hook_configured(w, "before_reap") ?
-	    json_pack("{s:i, s:f}", "process_pid", (int)p->pid, "time",
-	    util_wallclock()) : NULL, watcher_before_reap_done, p);
+	if (!w->env->hook_configured(w, "before_reap")) {
+		watcher_before_reap_done(w, p, true);
+		return false;
+	}
+	w->env->hook_run(w, "before_reap", json_pack("{s:i, s:f}",
+	    "process_pid", (int)p->pid, "time", util_wallclock()),
+	    watcher_before_reap_done, p);
 	return false;
 }
 
@@ -1128,14 +1178,14 @@ watcher_process_exited(struct watcher *w, struct process *p)
 		return;
 	}
 	if (reason == KILL_TRIM) {
-		process_free(p);
+		w->env->free(p);
 		watcher_manage(w);
 		watcher_progress(w);
 		return;
 	}
 	/* It died on its own, or for a sequential reload. */
 	if (reason == KILL_NONE) {
-		text = watcher_exit_text(p, ev_now(w->arbiter->loop) -
+		text = watcher_exit_text(p, w->env->now(w, false) -
 		    p->started_mono);
 		log_warnx("%s: %s", w->name, text);
 		free(text);
@@ -1152,38 +1202,13 @@ watcher_process_exited(struct watcher *w, struct process *p)
 	watcher_progress(w);
 }
 
-/* An operation's hook is over: note the result; resume if it ran. */
-static void
-watcher_op_hook_done(struct watcher *w, UNUSED void *ctx, bool ok)
-{
-	struct watcher_op *op = TAILQ_FIRST(&w->ops);
-
-	if (op == NULL || !op->hook_wait)
-		return;
-	op->hook_wait = false;
-	op->hook_ok = ok;
-	if (!op->hook_sync)
-		watcher_progress(w);
-}
-
-/* Run one of the operation's own hooks; the phase waits on hook_wait. */
-static void
-watcher_op_hook(struct watcher *w, struct watcher_op *op, const char *hook)
-{
-	op->hook_wait = true;
-	op->hook_sync = true;
-	hook_run(w, hook, NULL, watcher_op_hook_done, NULL);
-	op->hook_sync = false;
-}
-
 /* Begin stopping (doc/design.md §8): status stopping, before_stop. */
 static void
 watcher_stop_begin(struct watcher *w, struct watcher_op *op)
 {
-	ev_timer_stop(w->arbiter->loop, &w->spawn_timer);
+	w->env->timer_stop(w, &w->spawn_timer);
 	watcher_set_state(w, WATCHER_STOPPING);
-	op->phase = PH_STOP_HOOK;
-	watcher_op_hook(w, op, "before_stop");
+	watcher_op_hook(w, op, PH_STOP_HOOK, "before_stop");
 }
 
 /* Every process gets the stop signal, once no spawn waits for hooks. */
@@ -1195,7 +1220,7 @@ watcher_stop_kill(struct watcher *w, struct watcher_op *op)
 	if (w->spawning)
 		return false;
 	TAILQ_FOREACH_SAFE(p, &w->processes, entry, tp)
-		process_kill(p, w->cfg->stop_signal, w->cfg->graceful_timeout,
+		w->env->stop(p, w->cfg->stop_signal, w->cfg->graceful_timeout,
 		    KILL_STOP);
 	op->phase = PH_STOP_WAIT;
 	return true;
@@ -1224,14 +1249,13 @@ watcher_stop_finish(struct watcher *w, struct watcher_op *op)
 	if (op->close_streams || op->abort_start)
 		watcher_close_streams(w);
 	watcher_set_state(w, WATCHER_STOPPED);
-	events_publish(w->arbiter, w, "stop",
+	w->env->publish(w->arbiter, w, "stop",
 	    json_pack("{s:f}", "time", util_wallclock()));
 	log_info("%s stopped", w->name);
 	w->crashes = 0;
 	w->backoff_s = 0;
 	w->backoff_until = 0;
-	op->phase = PH_STOP_AFTER;
-	watcher_op_hook(w, op, "after_stop");
+	watcher_op_hook(w, op, PH_STOP_AFTER, "after_stop");
 	return true;
 }
 
@@ -1251,8 +1275,7 @@ watcher_start_begin(struct watcher *w, struct watcher_op *op)
 	}
 	if (op->type == WOP_START && op->before == NULL)
 		op->before = pidset_new();
-	op->phase = PH_START_HOOK;
-	watcher_op_hook(w, op, "before_start");
+	watcher_op_hook(w, op, PH_START_HOOK, "before_start");
 	return true;
 }
 
@@ -1330,15 +1353,18 @@ watcher_stop_queued(const struct watcher *w)
 	return false;
 }
 
-/* Where a start stands once it spawned (doc/design.md §7). */
-static int
+/* PH_START_WAIT: where a start stands once it spawned (doc/design.md
+ * §7). */
+static bool
 watcher_start_finish(struct watcher *w, struct watcher_op *op)
 {
-	if (w->state != WATCHER_STARTING)
-		return START_DONE;
+	if (w->state != WATCHER_STARTING) {
+		watcher_start_complete(w, op);
+		return false;
+	}
 	/* a spawn or a reap still waits for its hooks */
 	if (w->spawning || !TAILQ_EMPTY(&w->reaps))
-		return START_WAIT;
+		return false;
 	/* no spawn happens while the arbiter stops: do not wait for one */
 	/* With unlimited retries a start ends after the first failed round:
 	 * the watcher goes on retrying (with back-off) while active, instead
@@ -1346,30 +1372,30 @@ watcher_start_finish(struct watcher *w, struct watcher_op *op)
 	if (!w->gave_up && !w->arbiter->stopping &&
 	    watcher_active_count(w) < watcher_target(w) &&
 	    !(w->cfg->max_retry < 0 && w->spawn_failures > 0))
-		return START_WAIT;
+		return false;
 	/* with readiness, until each is ready or one of them died, or a
 	 * stop is waiting */
 	if (!w->gave_up && !w->arbiter->stopping && w->crashes == 0 &&
 	    watcher_unready_count(w) > 0 && !watcher_stop_queued(w))
-		return START_WAIT;
+		return false;
 	if (w->vetoed) {
 		/* a spawn hook said no: the start stops the watcher */
 		op->abort_start = true;
 		watcher_stop_begin(w, op);
-		return START_NEXT;
+		return true;
 	}
 	if (w->nprocesses == 0 && (w->gave_up || w->spawn_failures == 0 ||
 	    w->arbiter->stopping)) {
 		watcher_close_streams(w);
 		watcher_set_state(w, WATCHER_STOPPED);
 		if (w->gave_up)
-			events_publish(w->arbiter, w, "stop",
+			w->env->publish(w->arbiter, w, "stop",
 			    json_pack("{s:f}", "time", util_wallclock()));
-		return START_DONE;
+		watcher_start_complete(w, op);
+		return false;
 	}
-	op->phase = PH_START_AFTER;
-	watcher_op_hook(w, op, "after_start");
-	return START_NEXT;
+	watcher_op_hook(w, op, PH_START_AFTER, "after_start");
+	return true;
 }
 
 /* Sequential reload: next process, or finish. */
@@ -1384,7 +1410,7 @@ watcher_seq_next(struct watcher *w, struct watcher_op *op)
 			continue;
 		op->seq_current = p;
 		op->phase = PH_SEQ_WAIT;
-		process_kill(p, w->cfg->stop_signal, w->cfg->graceful_timeout,
+		w->env->stop(p, w->cfg->stop_signal, w->cfg->graceful_timeout,
 		    KILL_SEQUENTIAL);
 		return;
 	}
@@ -1451,33 +1477,6 @@ watcher_roll_new(const struct watcher *w, unsigned gen, bool running)
 			n++;
 	}
 	return n;
-}
-
-/* Progress for status and the rolling event. */
-json_t *
-watcher_rolling_json(const struct watcher *w)
-{
-	const struct watcher_op *op = w->rolling_op;
-	const char *phase;
-
-	if (op == NULL)
-		return NULL;
-	switch (op->phase) {
-	case PH_ROLL_SPAWN:
-		phase = "spawning";
-		break;
-	case PH_ROLL_READY:
-		phase = "waiting for ready";
-		break;
-	case PH_ROLL_DRAIN:
-		phase = "stopping old";
-		break;
-	default:
-		phase = "rolling back";
-		break;
-	}
-	return json_pack("{s:i, s:i, s:s}", "replaced", op->roll_replaced,
-	    "total", op->roll_total, "phase", phase);
 }
 
 /* Begin: the processes there now are the old ones. */
@@ -1569,12 +1568,12 @@ watcher_roll_ready(struct watcher *w, struct watcher_op *op)
 		if (p->generation >= op->roll_gen ||
 		    p->state != PROCESS_RUNNING)
 			continue;
-		process_kill(p, w->cfg->stop_signal, w->cfg->graceful_timeout,
+		w->env->stop(p, w->cfg->stop_signal, w->cfg->graceful_timeout,
 		    KILL_TRIM);
 		k--;
 		op->roll_replaced++;
 	}
-	events_publish(w->arbiter, w, "rolling", json_pack("{s:i, s:i, s:f}",
+	w->env->publish(w->arbiter, w, "rolling", json_pack("{s:i, s:i, s:f}",
 	    "replaced", op->roll_replaced, "total", op->roll_total, "time",
 	    util_wallclock()));
 	op->phase = PH_ROLL_DRAIN;
@@ -1612,7 +1611,7 @@ watcher_roll_back(struct watcher *w, struct watcher_op *op)
 				continue;
 			if (p->ready && p->fail_reason == NULL)
 				continue;	/* an earlier batch: healthy */
-			process_kill(p, w->cfg->stop_signal,
+			w->env->stop(p, w->cfg->stop_signal,
 			    w->cfg->graceful_timeout, KILL_TRIM);
 		}
 	}
@@ -1622,7 +1621,7 @@ watcher_roll_back(struct watcher *w, struct watcher_op *op)
 	free(w->last_rollback);
 	w->last_rollback = xprintf("%s (%d of %d processes replaced before)",
 	    op->roll_error, op->roll_replaced, op->roll_total);
-	events_publish(w->arbiter, w, "rollback", json_pack(
+	w->env->publish(w->arbiter, w, "rollback", json_pack(
 	    "{s:s, s:i, s:i, s:f}", "reason", op->roll_error, "replaced",
 	    op->roll_replaced, "total", op->roll_total, "time",
 	    util_wallclock()));
@@ -1633,283 +1632,469 @@ watcher_roll_back(struct watcher *w, struct watcher_op *op)
 	watcher_op_done(w, NULL, 0);
 }
 
+/* ---- the operations as a table (doc/design.md §22) ----
+ *
+ * The running operation is where it stands: w->state and op->phase. Two
+ * kinds of event reach it. Its own hook answered (before/after start and
+ * stop): the `hook` column of the phase waiting for it takes the answer
+ * and sets the next phase. Anything else happened (an exit, a timer, a
+ * spawn over, READY=1, an operation queued): the `changed` column of the
+ * phase looks at the watcher and says whether the phase changed (true:
+ * look again) or it waits (false, also once the operation completed).
+ * A phase with no `changed` waits for its hook. An operation begins
+ * with the row of its type in watcher_op_begin[].
+ */
+
+/* PH_STOP_HOOK, PH_STOP_AFTER: the stop's hooks answered. */
+static void
+watcher_before_stop_answer(UNUSED struct watcher *w, struct watcher_op *op,
+    UNUSED bool ok)
+{
+	op->phase = PH_STOP_KILL;	/* before_stop never vetoes */
+}
+
+static void
+watcher_after_stop_answer(UNUSED struct watcher *w, struct watcher_op *op,
+    UNUSED bool ok)
+{
+	op->phase = PH_STOP_DONE;
+}
+
+/* PH_STOP_DONE: the stop is over: complete, or start (restart). */
+static bool
+watcher_stop_done(struct watcher *w, struct watcher_op *op)
+{
+	if (op->abort_start) {
+		op->abort_start = false;
+		watcher_start_complete(w, op);
+		return false;
+	}
+	if (op->type == WOP_RESTART) {
+		op->phase = PH_START_BEGIN;
+		return true;
+	}
+	watcher_op_done(w, json_pack("{s:n}", "info"), 0);
+	return false;
+}
+
+/* PH_START_BEGIN */
+static bool
+watcher_start_begin_step(struct watcher *w, struct watcher_op *op)
+{
+	if (watcher_start_begin(w, op))
+		return true;
+	watcher_start_skipped(w, op);
+	return false;
+}
+
+/* PH_START_HOOK: before_start answered. */
+static void
+watcher_before_start_answer(UNUSED struct watcher *w, struct watcher_op *op,
+    bool ok)
+{
+	op->phase = ok ? PH_START_SPAWN : PH_START_SKIP;
+}
+
+/* PH_START_SPAWN: before_start said yes. */
+static bool
+watcher_start_spawn_step(struct watcher *w, struct watcher_op *op)
+{
+	if (watcher_start_spawn(w, op))
+		return true;
+	watcher_start_skipped(w, op);
+	return false;
+}
+
+/* PH_START_SKIP: it said no. */
+static bool
+watcher_start_skip_step(struct watcher *w, struct watcher_op *op)
+{
+	watcher_start_skipped(w, op);
+	return false;
+}
+
+/* PH_START_AFTER: after_start answered; a no stops, no start event. */
+static void
+watcher_after_start_answer(struct watcher *w, struct watcher_op *op, bool ok)
+{
+	if (ok) {
+		op->phase = PH_START_ACTIVE;
+		return;
+	}
+	op->abort_start = true;
+	watcher_stop_begin(w, op);
+}
+
+/* PH_START_ACTIVE: the start succeeded. */
+static bool
+watcher_start_active(struct watcher *w, struct watcher_op *op)
+{
+	watcher_set_state(w, WATCHER_ACTIVE);
+	log_info("%s started", w->name);
+	w->env->publish(w->arbiter, w, "start",
+	    json_pack("{s:f}", "time", util_wallclock()));
+	watcher_start_complete(w, op);
+	return false;
+}
+
+/* PH_RELOAD_SPAWN: a full new set back to back (then trim the old). */
+static bool
+watcher_reload_spawn(struct watcher *w, struct watcher_op *op)
+{
+	ev_tstamp slice;
+
+	if (w->spawning)
+		return false;
+	slice = ev_time();
+	while (op->nspawned < watcher_target(w) && !w->vetoed) {
+		if (ev_time() - slice > WATCHER_SPAWN_SLICE_S) {
+			/* go on after the loop had its turn */
+			if (!w->env->timer_active(w, &w->spawn_timer))
+				w->env->timer_start(w, &w->spawn_timer, 0.);
+			return false;
+		}
+		op->nspawned++;
+		if (watcher_spawn_one(w, false) == SPAWN_PENDING)
+			return false;
+	}
+	w->spawn_failures = 0;
+	watcher_trim(w);
+	op->phase = PH_RELOAD_TRIM;
+	return true;
+}
+
+/* PH_RELOAD_TRIM: the old ones are gone. */
+static bool
+watcher_reload_trimmed(struct watcher *w, struct watcher_op *op)
+{
+	if (watcher_stopping_count(w) > 0)
+		return false;
+	watcher_reloaded(w);
+	watcher_op_done(w, watcher_full_info(w, op), 0);
+	return false;
+}
+
+/* PH_SEQ_WAIT: the process stopped is gone (and reaped): its
+ * replacement. */
+static bool
+watcher_seq_wait(struct watcher *w, struct watcher_op *op)
+{
+	int r;
+
+	/* by pid: once it exited, seq_current is freed */
+	if (op->seq_current != NULL && op->seq_index > 0 &&
+	    watcher_find_process(w, op->seq_pids[op->seq_index - 1]) != NULL)
+		return false;
+	if (!TAILQ_EMPTY(&w->reaps))
+		return false;		/* its reap comes first */
+	op->seq_current = NULL;
+	op->phase = PH_SEQ_NEXT;
+	r = w->vetoed ? SPAWN_NONE : watcher_spawn_one(w, false);
+	if (w->cfg->warmup_delay > 0) {
+		/* wait for the spawn timer to pace us */
+		w->backoff_until = w->env->now(w, false) +
+		    w->cfg->warmup_delay;
+	}
+	return r != SPAWN_PENDING;
+}
+
+/* PH_SEQ_NEXT: the replacement is there (and warmup_delay passed). */
+static bool
+watcher_seq_next_step(struct watcher *w, struct watcher_op *op)
+{
+	ev_tstamp now = w->env->now(w, false);
+
+	if (w->spawning)
+		return false;
+	if (w->backoff_until > now + 1e-4) {
+		if (!w->env->timer_active(w, &w->spawn_timer))
+			w->env->timer_start(w, &w->spawn_timer,
+			    w->backoff_until - now);
+		return false;
+	}
+	watcher_seq_next(w, op);
+	return false;
+}
+
+/* PH_SCALE_WAIT: numprocesses reached (or a spawn failed). */
+static bool
+watcher_scale_wait(struct watcher *w, UNUSED struct watcher_op *op)
+{
+	if (w->spawning && w->state == WATCHER_ACTIVE)
+		return false;		/* its spawn event comes first */
+	/* a failed spawn ends the wait (it retries alone) */
+	if (w->state == WATCHER_ACTIVE && !w->gave_up &&
+	    !w->arbiter->stopping && w->spawn_failures == 0 &&
+	    (watcher_active_count(w) != watcher_target(w) ||
+	    watcher_stopping_count(w) > 0))
+		return false;
+	watcher_op_done(w, json_pack("{s:i}", "numprocesses",
+	    w->cfg->numprocesses), 0);
+	return false;
+}
+
+/* PH_KILL_WAIT: every process killed is gone. */
+static bool
+watcher_kill_wait(struct watcher *w, UNUSED struct watcher_op *op)
+{
+	if (watcher_stopping_count(w) > 0)
+		return false;
+	watcher_op_done(w, NULL, 0);
+	return false;
+}
+
+/* PH_ROLL_BACK */
+static bool
+watcher_roll_back_step(struct watcher *w, struct watcher_op *op)
+{
+	watcher_roll_back(w, op);
+	return false;
+}
+
+/* One row per phase: its name (the debug trace; `rolling` in status for
+ * the PH_ROLL_ ones), what it does when something changed, what it does
+ * with its hook's answer. */
+static const struct {
+	const char	*name;
+	bool		(*changed)(struct watcher *, struct watcher_op *);
+	void		(*hook)(struct watcher *, struct watcher_op *, bool ok);
+} watcher_phases[PH_COUNT] = {
+	[PH_NONE] =		{ "none", NULL, NULL },
+	[PH_STOP_HOOK] =	{ "before_stop", NULL,
+				  watcher_before_stop_answer },
+	[PH_STOP_KILL] =	{ "stop signal", watcher_stop_kill, NULL },
+	[PH_STOP_WAIT] =	{ "stopping", watcher_stop_finish, NULL },
+	[PH_STOP_AFTER] =	{ "after_stop", NULL,
+				  watcher_after_stop_answer },
+	[PH_STOP_DONE] =	{ "stopped", watcher_stop_done, NULL },
+	[PH_START_BEGIN] =	{ "start", watcher_start_begin_step, NULL },
+	[PH_START_HOOK] =	{ "before_start", NULL,
+				  watcher_before_start_answer },
+	[PH_START_SPAWN] =	{ "spawn", watcher_start_spawn_step, NULL },
+	[PH_START_SKIP] =	{ "start refused", watcher_start_skip_step,
+				  NULL },
+	[PH_START_WAIT] =	{ "starting", watcher_start_finish, NULL },
+	[PH_START_AFTER] =	{ "after_start", NULL,
+				  watcher_after_start_answer },
+	[PH_START_ACTIVE] =	{ "started", watcher_start_active, NULL },
+	[PH_RELOAD_SPAWN] =	{ "reload spawn", watcher_reload_spawn, NULL },
+	[PH_RELOAD_TRIM] =	{ "reload trim", watcher_reload_trimmed,
+				  NULL },
+	[PH_SEQ_WAIT] =		{ "sequential stop", watcher_seq_wait, NULL },
+	[PH_SEQ_NEXT] =		{ "sequential spawn", watcher_seq_next_step,
+				  NULL },
+	[PH_SCALE_WAIT] =	{ "scale", watcher_scale_wait, NULL },
+	[PH_KILL_WAIT] =	{ "kill", watcher_kill_wait, NULL },
+	[PH_ROLL_SPAWN] =	{ "spawning", watcher_roll_spawn, NULL },
+	[PH_ROLL_READY] =	{ "waiting for ready", watcher_roll_ready,
+				  NULL },
+	[PH_ROLL_DRAIN] =	{ "stopping old", watcher_roll_drain, NULL },
+	[PH_ROLL_BACK] =	{ "rolling back", watcher_roll_back_step,
+				  NULL },
+};
+
+/* Something changed: let the running operation's phase look, again
+ * while its phase changes. */
+static void
+watcher_progress(struct watcher *w)
+{
+	struct watcher_op *op;
+
+	while ((op = TAILQ_FIRST(&w->ops)) != NULL && w->op_running &&
+	    watcher_phases[op->phase].changed != NULL) {
+		if (!watcher_phases[op->phase].changed(w, op))
+			return;
+		log_debug("%s: operation phase %s", w->name,
+		    watcher_phases[op->phase].name);
+	}
+}
+
+/* The running operation's own hook answered. */
+static void
+watcher_op_hook_done(struct watcher *w, UNUSED void *ctx, bool ok)
+{
+	struct watcher_op *op = TAILQ_FIRST(&w->ops);
+
+	if (op == NULL || watcher_phases[op->phase].hook == NULL)
+		return;		/* not waiting for one */
+	watcher_phases[op->phase].hook(w, op, ok);
+	watcher_progress(w);
+}
+
+/* Ask one of the operation's own hooks and wait in `phase` for its
+ * answer. One that is not configured is not run: its answer (yes) is
+ * taken at once, and the caller looks at the next phase. */
+static void
+watcher_op_hook(struct watcher *w, struct watcher_op *op,
+    enum watcher_phase phase, const char *hook)
+{
+	op->phase = phase;
+	if (!w->env->hook_configured(w, hook)) {
+		watcher_phases[phase].hook(w, op, true);
+		return;
+	}
+	w->env->hook_run(w, hook, NULL, watcher_op_hook_done, NULL);
+}
+
+/* Progress for status and the rolling event. */
+json_t *
+watcher_rolling_json(const struct watcher *w)
+{
+	const struct watcher_op *op = w->rolling_op;
+	const char *phase = "rolling back";
+
+	if (op == NULL)
+		return NULL;
+	if (op->phase == PH_ROLL_SPAWN || op->phase == PH_ROLL_READY ||
+	    op->phase == PH_ROLL_DRAIN)
+		phase = watcher_phases[op->phase].name;
+	return json_pack("{s:i, s:i, s:s}", "replaced", op->roll_replaced,
+	    "total", op->roll_total, "phase", phase);
+}
+
+/* ---- how each operation begins: false once it completed ---- */
+
+static bool
+watcher_begin_call(struct watcher *w, struct watcher_op *op)
+{
+	void (*call)(struct watcher *, void *) = op->call;
+
+	call(w, op->ctx);
+	op->done = NULL;
+	watcher_op_done(w, NULL, 0);
+	return false;
+}
+
+static bool
+watcher_begin_stop(struct watcher *w, struct watcher_op *op)
+{
+	if (w->state == WATCHER_STOPPED) {
+		watcher_op_done(w, json_pack("{s:n}", "info"), 0);
+		return false;
+	}
+	watcher_stop_begin(w, op);
+	return true;
+}
+
+static bool
+watcher_begin_start(UNUSED struct watcher *w, struct watcher_op *op)
+{
+	op->phase = PH_START_BEGIN;
+	return true;
+}
+
+/* Restart (and a reload that is not graceful): stop, then start. */
+static bool
+watcher_begin_restart(struct watcher *w, struct watcher_op *op)
+{
+	op->type = WOP_RESTART;
+	if (op->before == NULL)
+		op->before = watcher_pidset(w);
+	if (watcher_can_roll(w, op)) {
+		watcher_roll_begin(w, op);
+		return true;
+	}
+	if (w->state == WATCHER_STOPPED) {
+		op->phase = PH_START_BEGIN;
+		return true;
+	}
+	watcher_stop_begin(w, op);
+	return true;
+}
+
+/* Sequential reload: the running pids now, one at a time. */
+static bool
+watcher_begin_sequential(struct watcher *w, struct watcher_op *op)
+{
+	struct process *p;
+	size_t i = 0;
+
+	op->seq_pids = xcalloc(watcher_active_count(w) + 1,
+	    sizeof *op->seq_pids);
+	TAILQ_FOREACH(p, &w->processes, entry)
+		if (p->state == PROCESS_RUNNING)
+			op->seq_pids[i++] = p->pid;
+	op->seq_npids = i;
+	watcher_seq_next(w, op);
+	return false;
+}
+
+static bool
+watcher_begin_reload(struct watcher *w, struct watcher_op *op)
+{
+	struct process *p;
+
+	op->before = watcher_pidset(w);
+	if (watcher_can_roll(w, op)) {
+		watcher_roll_begin(w, op);
+		return true;
+	}
+	if (!op->graceful)
+		return watcher_begin_restart(w, op);
+	if (w->state == WATCHER_STOPPED) {
+		op->phase = PH_START_BEGIN;
+		return true;
+	}
+	if (w->cfg->send_hup && !op->replace) {
+		TAILQ_FOREACH(p, &w->processes, entry)
+			w->env->signal(p, SIGHUP);
+		watcher_reloaded(w);
+		watcher_op_done(w, watcher_full_info(w, op), 0);
+		return false;
+	}
+	if (op->sequential)
+		return watcher_begin_sequential(w, op);
+	op->nspawned = 0;
+	op->phase = PH_RELOAD_SPAWN;
+	return true;
+}
+
+static bool
+watcher_begin_scale(struct watcher *w, struct watcher_op *op)
+{
+	op->phase = PH_SCALE_WAIT;
+	watcher_manage(w);
+	return true;
+}
+
+static bool
+watcher_begin_kill(struct watcher *w, struct watcher_op *op)
+{
+	struct process *p, *tp;
+
+	op->phase = PH_KILL_WAIT;
+	TAILQ_FOREACH_SAFE(p, &w->processes, entry, tp) {
+		if (p->state != PROCESS_RUNNING)
+			continue;
+		if (op->pid != 0 && p->pid != op->pid)
+			continue;
+		w->env->stop(p, op->signum, op->timeout_s, KILL_TRIM);
+	}
+	return true;
+}
+
+static bool (*const watcher_op_begin[])(struct watcher *,
+    struct watcher_op *) = {
+	[WOP_START] = watcher_begin_start,
+	[WOP_STOP] = watcher_begin_stop,
+	[WOP_RESTART] = watcher_begin_restart,
+	[WOP_RELOAD] = watcher_begin_reload,
+	[WOP_SCALE] = watcher_begin_scale,
+	[WOP_KILL] = watcher_begin_kill,
+	[WOP_CALL] = watcher_begin_call,
+};
+
 /* Start running the operation at the head of the queue. */
 static void
 watcher_run_next(struct watcher *w)
 {
 	struct watcher_op *op = TAILQ_FIRST(&w->ops);
-	struct process *p, *tp;
-	size_t i, n;
-	void (*call)(struct watcher *, void *);
 
 	if (op == NULL || w->op_running)
 		return;
 	w->op_running = true;
-	switch (op->type) {
-	case WOP_CALL:
-		call = op->call;
-		call(w, op->ctx);
-		op->done = NULL;
-		watcher_op_done(w, NULL, 0);
-		return;
-	case WOP_STOP:
-		if (w->state == WATCHER_STOPPED) {
-			watcher_op_done(w, json_pack("{s:n}", "info"), 0);
-			return;
-		}
-		watcher_stop_begin(w, op);
-		break;
-	case WOP_RESTART:
-		op->before = watcher_pidset(w);
-		if (watcher_can_roll(w, op)) {
-			watcher_roll_begin(w, op);
-			break;
-		}
-		if (w->state == WATCHER_STOPPED) {
-			op->phase = PH_START_BEGIN;
-			break;
-		}
-		watcher_stop_begin(w, op);
-		break;
-	case WOP_START:
-		op->phase = PH_START_BEGIN;
-		break;
-	case WOP_RELOAD:
-		op->before = watcher_pidset(w);
-		if (watcher_can_roll(w, op)) {
-			watcher_roll_begin(w, op);
-			break;
-		}
-		if (!op->graceful) {
-			op->type = WOP_RESTART;
-			if (w->state == WATCHER_STOPPED)
-				op->phase = PH_START_BEGIN;
-			else
-				watcher_stop_begin(w, op);
-			break;
-		}
-		if (w->state == WATCHER_STOPPED) {
-			op->phase = PH_START_BEGIN;
-			break;
-		}
-		if (w->cfg->send_hup && !op->replace) {
-			TAILQ_FOREACH(p, &w->processes, entry)
-				process_signal(p, SIGHUP);
-			watcher_reloaded(w);
-			watcher_op_done(w, watcher_full_info(w, op), 0);
-			return;
-		}
-		if (op->sequential) {
-			n = 0;
-			TAILQ_FOREACH(p, &w->processes, entry)
-				if (p->state == PROCESS_RUNNING)
-					n++;
-			op->seq_pids = xcalloc(n + 1, sizeof *op->seq_pids);
-			i = 0;
-			TAILQ_FOREACH(p, &w->processes, entry)
-				if (p->state == PROCESS_RUNNING)
-					op->seq_pids[i++] = p->pid;
-			op->seq_npids = i;
-			watcher_seq_next(w, op);
-			return;
-		}
-		/* Spawn a full new set back to back, then trim the old. */
-		op->nspawned = 0;
-		op->phase = PH_RELOAD_SPAWN;
-		break;
-	case WOP_SCALE:
-		op->phase = PH_SCALE_WAIT;
-		watcher_manage(w);
-		break;
-	case WOP_KILL:
-		op->phase = PH_KILL_WAIT;
-		TAILQ_FOREACH_SAFE(p, &w->processes, entry, tp) {
-			if (p->state != PROCESS_RUNNING)
-				continue;
-			if (op->pid != 0 && p->pid != op->pid)
-				continue;
-			process_kill(p, op->signum, op->timeout_s, KILL_TRIM);
-		}
-		break;
-	}
-	watcher_progress(w);
-}
-
-/* Re-evaluate the running operation; complete it when its goal is met. */
-static void
-watcher_progress(struct watcher *w)
-{
-	struct watcher_op *op;
-	ev_tstamp slice;
-	int r;
-
-	for (;;) {
-		op = TAILQ_FIRST(&w->ops);
-		if (op == NULL || !w->op_running)
-			return;
-		switch (op->phase) {
-		case PH_STOP_HOOK:
-			if (op->hook_wait)
-				return;
-			op->phase = PH_STOP_KILL;
-			continue;
-		case PH_STOP_KILL:
-			if (!watcher_stop_kill(w, op))
-				return;
-			continue;
-		case PH_STOP_WAIT:
-			if (!watcher_stop_finish(w, op))
-				return;
-			continue;
-		case PH_STOP_AFTER:
-			if (op->hook_wait)
-				return;
-			if (op->abort_start) {
-				op->abort_start = false;
-				watcher_start_complete(w, op);
-				return;
-			}
-			if (op->type == WOP_RESTART) {
-				op->phase = PH_START_BEGIN;
-				continue;
-			}
-			watcher_op_done(w, json_pack("{s:n}", "info"), 0);
-			return;
-		case PH_START_BEGIN:
-			if (!watcher_start_begin(w, op)) {
-				watcher_start_skipped(w, op);
-				return;
-			}
-			continue;
-		case PH_START_HOOK:
-			if (op->hook_wait)
-				return;
-			if (!op->hook_ok || !watcher_start_spawn(w, op)) {
-				watcher_start_skipped(w, op);
-				return;
-			}
-			continue;
-		case PH_START_WAIT:
-			r = watcher_start_finish(w, op);
-			if (r == START_WAIT)
-				return;
-			if (r == START_NEXT)
-				continue;
-			watcher_start_complete(w, op);
-			return;
-		case PH_START_AFTER:
-			if (op->hook_wait)
-				return;
-			if (!op->hook_ok) {
-				/* after_start said no: stop, no start event */
-				op->abort_start = true;
-				watcher_stop_begin(w, op);
-				continue;
-			}
-			watcher_set_state(w, WATCHER_ACTIVE);
-			log_info("%s started", w->name);
-			events_publish(w->arbiter, w, "start",
-			    json_pack("{s:f}", "time", util_wallclock()));
-			watcher_start_complete(w, op);
-			return;
-		case PH_RELOAD_SPAWN:
-			if (w->spawning)
-				return;
-			slice = ev_time();
-			while (op->nspawned < watcher_target(w) && !w->vetoed) {
-				if (ev_time() - slice > WATCHER_SPAWN_SLICE_S) {
-					/* go on after the loop had its turn */
-					if (!ev_is_active(&w->spawn_timer)) {
-						ev_timer_set(&w->spawn_timer, 0., 0.);
-						ev_timer_start(w->arbiter->loop,
-						    &w->spawn_timer);
-					}
-					return;
-				}
-				op->nspawned++;
-				if (watcher_spawn_one(w, false) == SPAWN_PENDING)
-					return;
-			}
-			w->spawn_failures = 0;
-			watcher_trim(w);
-			op->phase = PH_RELOAD_TRIM;
-			continue;
-		case PH_RELOAD_TRIM:
-			if (watcher_stopping_count(w) > 0)
-				return;
-			watcher_reloaded(w);
-			watcher_op_done(w, watcher_full_info(w, op), 0);
-			return;
-		case PH_SEQ_WAIT:
-			/* by pid: once it exited, seq_current is freed */
-			if (op->seq_current != NULL && op->seq_index > 0 &&
-			    watcher_find_process(w,
-			    op->seq_pids[op->seq_index - 1]) != NULL)
-				return;
-			if (!TAILQ_EMPTY(&w->reaps))
-				return;		/* its reap comes first */
-			op->seq_current = NULL;
-			op->phase = PH_SEQ_NEXT;
-			r = w->vetoed ? SPAWN_NONE : watcher_spawn_one(w, false);
-			if (w->cfg->warmup_delay > 0) {
-				/* wait for the spawn timer to pace us */
-				w->backoff_until = ev_now(w->arbiter->loop) +
-				    w->cfg->warmup_delay;
-			}
-			if (r == SPAWN_PENDING)
-				return;
-			continue;
-		case PH_SEQ_NEXT:
-			if (w->spawning)
-				return;
-			if (w->backoff_until > ev_now(w->arbiter->loop) + 1e-4) {
-				if (!ev_is_active(&w->spawn_timer)) {
-					ev_timer_set(&w->spawn_timer,
-					    w->backoff_until -
-					    ev_now(w->arbiter->loop), 0.);
-					ev_timer_start(w->arbiter->loop,
-					    &w->spawn_timer);
-				}
-				return;
-			}
-			watcher_seq_next(w, op);
-			return;
-		case PH_SCALE_WAIT:
-			if (w->spawning && w->state == WATCHER_ACTIVE)
-				return;		/* its spawn event comes first */
-			/* a failed spawn ends the wait (it retries alone) */
-			if (w->state == WATCHER_ACTIVE && !w->gave_up &&
-			    !w->arbiter->stopping && w->spawn_failures == 0 &&
-			    (watcher_active_count(w) != watcher_target(w) ||
-			    watcher_stopping_count(w) > 0))
-				return;
-			watcher_op_done(w, json_pack("{s:i}", "numprocesses",
-			    w->cfg->numprocesses), 0);
-			return;
-		case PH_KILL_WAIT:
-			if (watcher_stopping_count(w) > 0)
-				return;
-			watcher_op_done(w, NULL, 0);
-			return;
-		case PH_ROLL_SPAWN:
-			if (!watcher_roll_spawn(w, op))
-				return;
-			continue;
-		case PH_ROLL_READY:
-			if (!watcher_roll_ready(w, op))
-				return;
-			continue;
-		case PH_ROLL_DRAIN:
-			if (!watcher_roll_drain(w, op))
-				return;
-			continue;
-		case PH_ROLL_BACK:
-			watcher_roll_back(w, op);
-			return;
-		default:
-			return;
-		}
-	}
+	if (watcher_op_begin[op->type](w, op))
+		watcher_progress(w);
 }
 
 /* The signal command: plain, children, childpid or recursive. */
