@@ -997,7 +997,9 @@ watcher_account_death(struct watcher *w, struct process *p)
 	ev_tstamp now = w->env->now(w, false);
 	double lived = now - p->started_mono, delay;
 
-	if (lived >= c->backoff_reset_s) {
+	/* a long life resets the count; a process that never became ready
+	 * (readiness timeout) was never healthy, however long it took */
+	if (lived >= c->backoff_reset_s && p->ready) {
 		w->crashes = 0;
 		w->backoff_s = 0;
 		w->backoff_until = 0;

@@ -125,6 +125,19 @@ def test_readiness_timeout_replaces_the_process(circusd):
                msg="a new process")
 
 
+def test_never_ready_counts_as_a_crash_however_long_it_took(circusd):
+    """A process killed for missing readiness_timeout was never healthy:
+    even when the timeout is longer than backoff_reset it counts as a
+    crash, so a release that never becomes ready backs off instead of
+    being replaced at full speed forever (doc/design.md §18)."""
+    d = circusd(ini(watcher("w", "--never-ready", 1,
+                            "readiness_timeout = 1")),
+                circus={"backoff_reset": "0.2"})
+    wait_until(lambda: (d.call("status", name="w").get("backoff") or
+                        {}).get("crashes", 0) >= 2, 30,
+               msg="two unready deaths counted as crashes")
+
+
 def test_watchdog_restarts_a_worker_that_stops_pinging(circusd):
     d = circusd(ini(
         watcher("dead", "--watchdog --stop-pinging-after 0.5", 1,
