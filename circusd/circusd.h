@@ -471,6 +471,7 @@ struct arbiter {
 	ino_t			 pub_ino;	/* removed when we close them */
 	ev_io			 router_w;
 	ev_prepare		 router_prepare;
+	ev_timer		 trim_w;	/* a second trim after a burst */
 	/* auth.c: CURVE server certificate and the ZAP handler */
 	struct _zcert_t		*server_cert;	/* NULL: CURVE off */
 	void			*zap;		/* zsock_t * */

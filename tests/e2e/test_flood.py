@@ -65,9 +65,9 @@ def test_flood_of_hostile_messages(circusd, wd, capsys):
     numprocesses = 2
     """)
     pids = d.wait_pids("w", 2)
-    # warm-up: some of everything, so one-time allocations are in the
-    # baseline
-    run_clients(d, wd, 400, 0, "warmup")
+    # warm-up: some of everything, big frames too, so one-time allocations
+    # (and the heap's shape after a 10 MB request) are in the baseline
+    run_clients(d, wd, 400, CLIENTS, "warmup")
     rss0, fds0 = rss_kb(d.pid), fd_count(d.pid)
 
     t = Stopwatch()
