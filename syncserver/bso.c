@@ -381,8 +381,9 @@ post_body_array(const char *body, size_t len, bool newlines,
 
 	*code = WEAVE_JSON;
 	if (!newlines) {
-		arr = json_loadb(body, len, JSON_DECODE_ANY,
-		    NULL);
+		/* the usual body fast, anything else as jansson reads it */
+		if ((arr = post_json_fast(body, len)) == NULL)
+			arr = json_loadb(body, len, JSON_DECODE_ANY, NULL);
 		if (arr == NULL)
 			return NULL;
 		if (!json_is_array(arr)) {

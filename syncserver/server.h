@@ -122,6 +122,9 @@ int	 post_body_parse(const char *body, size_t len, bool newlines,
 	    const struct sync_config *cfg, bool crypto_guard,
 	    struct post_body *out, enum weave_code *code);
 void	 post_body_free(struct post_body *);
+/* postjson.c: the usual POST body (an array of flat objects) read fast,
+ * the same tree json_loadb builds; NULL: not that shape, ask jansson. */
+struct json_t	*post_json_fast(const char *body, size_t len);
 
 /* ---- storage.c: the SQLite store ------------------------------------- */
 

@@ -7,6 +7,8 @@
  *   1: a POST body as a JSON array, 2: as application/newlines, through
  *      post_body_parse with small limits and the crypto guard;
  *   3: a PUT body, through bso_from_json.
+ * 1 also runs postjson.c's fast reader beside jansson: it may decline,
+ * but what it takes jansson must take too, as the same tree.
  * Invariants checked: every accepted record has a valid id, a payload
  * within the limit, at most max_post_records and max_post_bytes in all;
  * the answer writer's JSON strings read back as the same string.
@@ -55,6 +57,20 @@ fuzz_query(const char *s)
 	sync_query_free(&q);
 	if (sync_parse_ts(s, &cs) == 0 && cs < 0)
 		abort();
+}
+
+static void
+fuzz_fast_reader(const char *body, size_t len)
+{
+	json_t *fast = post_json_fast(body, len), *ref;
+
+	if (fast == NULL)
+		return;
+	ref = json_loadb(body, len, JSON_DECODE_ANY, NULL);
+	if (ref == NULL || !json_equal(fast, ref))
+		abort();
+	json_decref(ref);
+	json_decref(fast);
 }
 
 static void
@@ -119,6 +135,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_query(s);
 		break;
 	case 1:
+		fuzz_fast_reader((const char *)data + 1, size - 1);
 		fuzz_post((const char *)data + 1, size - 1, false);
 		break;
 	case 2:

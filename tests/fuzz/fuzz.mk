@@ -70,9 +70,10 @@ $(FBUILD)/fuzz-sync-hawk: tests/fuzz/fuzz-sync-hawk.c $(FUZZ_SYNC_AUTH_OBJ) \
 	    $(SYNC_LIBS) -lm
 
 # The sync worker's request validation (query strings, BSO JSON, POST
-# bodies): bso.c and lib's xmalloc/log.
+# bodies): bso.c, postjson.c and lib's xmalloc/log.
 FUZZ_NAMES        += sync-bso
-FUZZ_SYNC_BSO_OBJ  = $(FBUILD)/obj/syncserver/bso.o $(addprefix \
+FUZZ_SYNC_BSO_OBJ  = $(FBUILD)/obj/syncserver/bso.o \
+                     $(FBUILD)/obj/syncserver/postjson.o $(addprefix \
                        $(FBUILD)/obj/lib/, log.o xmalloc.o)
 
 $(FBUILD)/fuzz-sync-bso: tests/fuzz/fuzz-sync-bso.c $(FUZZ_SYNC_BSO_OBJ) \
