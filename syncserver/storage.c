@@ -4,7 +4,8 @@
  * (with its prepared statements) per HTTP thread, and every operation of
  * the storage endpoints. Writes run in BEGIN IMMEDIATE, which serialises
  * them across every worker process sharing the file (inside one process
- * they queue on a mutex first); the write timestamp T is
+ * they queue on a mutex first, and then share one connection, whose page
+ * cache stays warm from one write to the next); the write timestamp T is
  * computed inside that transaction (T > every earlier timestamp of the
  * user). Reads run in one deferred transaction (a consistent snapshot).
  */
@@ -33,6 +34,7 @@ struct store {
 	struct conn	**conns;        /* every connection opened */
 	size_t		  nconns;
 	pthread_mutex_t	  write_mu;     /* one writer per process at a time */
+	struct conn	 *wconn;        /* the writers' connection (write_mu) */
 };
 
 /*
@@ -44,7 +46,6 @@ struct store {
 struct conn {
 	struct store	*st;
 	sqlite3		*db;
-	bool		 writing;       /* holds st->write_mu */
 	size_t		 nstmts;
 	struct {
 		char		*sql;
@@ -52,7 +53,8 @@ struct conn {
 	} stmts[STMT_CACHE];
 };
 
-static _Thread_local struct conn *tl_conn;
+static _Thread_local struct conn *tl_conn;     /* this thread's, reads */
+static _Thread_local struct conn *tl_wconn;    /* st->wconn while writing */
 
 static const char *const schema[] = {
 	"PRAGMA auto_vacuum = INCREMENTAL",
@@ -137,16 +139,14 @@ db_connect(const char *path, char *err, size_t errlen)
 	return db;
 }
 
-/* This thread's connection to the store, opened on first use. */
-static sqlite3 *
-store_acquire(struct store *st)
+/* A new connection, remembered for store_close; NULL on error. */
+static struct conn *
+conn_open(struct store *st)
 {
 	struct conn *c;
 	sqlite3 *db;
 	char err[512];
 
-	if (tl_conn != NULL && tl_conn->st == st)
-		return tl_conn->db;
 	if ((db = db_connect(st->path, err, sizeof(err))) == NULL) {
 		log_warnx("%s", err);
 		return NULL;
@@ -159,8 +159,16 @@ store_acquire(struct store *st)
 	    sizeof(*st->conns));
 	st->conns[st->nconns++] = c;
 	pthread_mutex_unlock(&st->mu);
-	tl_conn = c;
-	return db;
+	return c;
+}
+
+/* This thread's connection to the store, opened on first use. */
+static sqlite3 *
+store_acquire(struct store *st)
+{
+	if (tl_conn == NULL || tl_conn->st != st)
+		tl_conn = conn_open(st);
+	return tl_conn != NULL ? tl_conn->db : NULL;
 }
 
 /* The end of one operation: a writer lets the next one in. */
@@ -168,8 +176,8 @@ static void
 store_release(struct store *st, sqlite3 *db)
 {
 	(void)db;
-	if (tl_conn != NULL && tl_conn->writing) {
-		tl_conn->writing = false;
+	if (tl_wconn != NULL) {
+		tl_wconn = NULL;
 		pthread_mutex_unlock(&st->write_mu);
 	}
 }
@@ -184,6 +192,8 @@ conn_close(struct conn *c)
 	sqlite3_close(c->db);
 	if (tl_conn == c)
 		tl_conn = NULL;
+	if (tl_wconn == c)
+		tl_wconn = NULL;
 	free(c);
 }
 
@@ -194,6 +204,10 @@ store_open(const struct sync_config *cfg, char *err, size_t errlen)
 	sqlite3 *db;
 	int rc = SQLITE_OK;
 
+	/* no global mutex around each of SQLite's allocations (it would
+	 * count them for sqlite3_status, which nothing here reads); refused,
+	 * harmlessly, once the library is initialised */
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	st->cfg = cfg;
 	st->path = xstrdup(cfg->db_path);
 	pthread_mutex_init(&st->mu, NULL);
@@ -251,11 +265,12 @@ st_result_free(struct st_result *r)
 
 /* ---- statements ---------------------------------------------------------- */
 
-/* This thread's prepared statement for sql, reset; NULL on error. */
+/* The connection's prepared statement for sql, reset; NULL on error. */
 static sqlite3_stmt *
 stmt_get(sqlite3 *db, const char *sql)
 {
-	struct conn *c = tl_conn;
+	struct conn *c = tl_wconn != NULL && tl_wconn->db == db ? tl_wconn :
+	    tl_conn;
 	sqlite3_stmt *s = NULL;
 
 	for (size_t i = 0; c != NULL && i < c->nstmts; i++)
@@ -396,19 +411,23 @@ tx_read(sqlite3 *db)
 static sqlite3 *
 write_begin(struct store *st, uint64_t uid, int64_t *t, enum st_status *ss)
 {
-	sqlite3 *db = store_acquire(st);
+	sqlite3 *db;
 	int64_t sts, now = store_now_cs();
 	struct timespec until;
 
 	*ss = ST_BUSY;
-	if (db == NULL)
-		return NULL;
 	/* the process's writers queue here, bounded like the database lock */
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += BUSY_TIMEOUT_MS / 1000;
 	if (pthread_mutex_timedlock(&st->write_mu, &until) != 0)
 		return NULL;
-	tl_conn->writing = true;
+	if (st->wconn == NULL && (st->wconn = conn_open(st)) == NULL) {
+		pthread_mutex_unlock(&st->write_mu);
+		*ss = ST_ERROR;
+		return NULL;
+	}
+	tl_wconn = st->wconn;
+	db = tl_wconn->db;
 	if ((*ss = run(db, stmt(db, "BEGIN IMMEDIATE", ""))) != ST_OK) {
 		store_release(st, db);
 		return NULL;
@@ -433,6 +452,16 @@ tx_end(sqlite3 *db, enum st_status ss)
 	}
 	if (!sqlite3_get_autocommit(db))
 		run(db, stmt(db, "ROLLBACK", ""));
+	return ss;
+}
+
+/* The end of a write: COMMIT or ROLLBACK as tx_end, and the next writer
+ * is let in before the answer is written. */
+static enum st_status
+write_end(struct store *st, sqlite3 *db, enum st_status ss)
+{
+	ss = tx_end(db, ss);
+	store_release(st, db);
 	return ss;
 }
 
@@ -839,15 +868,15 @@ bso_apply(sqlite3 *db, uint64_t uid, const char *coll, const char *id,
 #define EXPIRED "(expiry IS NOT NULL AND expiry <= ?6)"
 	s = stmt(db, "INSERT INTO bso (uid, coll, id, sortindex, payload,"
 	    " payload_size, modified, expiry) VALUES (?1, ?2, ?3, ?4,"
-	    " COALESCE(?5, ''), length(CAST(COALESCE(?5, '') AS BLOB)), ?6,"
+	    " COALESCE(?5, ''), COALESCE(?8, 0), ?6,"
 	    " CASE WHEN ?7 IS NULL THEN NULL ELSE ?6 + ?7 * 100 END)"
 	    " ON CONFLICT (uid, coll, id) DO UPDATE SET"
 	    " sortindex = CASE WHEN ?4 IS NOT NULL THEN ?4"
 	    "  WHEN " EXPIRED " THEN NULL ELSE sortindex END,"
 	    " payload = COALESCE(?5, CASE WHEN " EXPIRED " THEN ''"
 	    "  ELSE payload END),"
-	    " payload_size = CASE WHEN ?5 IS NOT NULL THEN"
-	    "  length(CAST(?5 AS BLOB)) WHEN " EXPIRED " THEN 0"
+	    " payload_size = CASE WHEN ?5 IS NOT NULL THEN ?8"
+	    "  WHEN " EXPIRED " THEN 0"
 	    "  ELSE payload_size END,"
 	    " modified = CASE WHEN ?4 IS NULL AND ?5 IS NULL AND NOT " EXPIRED
 	    "  THEN modified ELSE ?6 END,"
@@ -859,8 +888,13 @@ bso_apply(sqlite3 *db, uint64_t uid, const char *coll, const char *id,
 		return ST_ERROR;
 	if (sortindex != NULL)
 		sqlite3_bind_int64(s, 4, *sortindex);
-	if (payload != NULL)
-		sqlite3_bind_text(s, 5, payload, -1, SQLITE_STATIC);
+	if (payload != NULL) {
+		/* its size in bytes (JSON strings hold no NUL) */
+		size_t n = strlen(payload);
+
+		sqlite3_bind_text(s, 5, payload, (int)n, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 8, (int64_t)n);
+	}
 	sqlite3_bind_int64(s, 6, t);
 	if (ttl != NULL)
 		sqlite3_bind_int64(s, 7, *ttl);
@@ -895,11 +929,10 @@ store_put_bso(struct store *st, uint64_t uid, const char *coll,
 		ss = bso_in_apply(db, uid, coll, b->id, b, t);
 	if (ss == ST_OK)
 		ss = touch(db, uid, coll, t);
-	if ((ss = tx_end(db, ss)) == ST_OK) {
+	if ((ss = write_end(st, db, ss)) == ST_OK) {
 		r->last_modified = r->ts = t;
 		sbuf_ts(&r->body, t);
 	}
-	store_release(st, db);
 	return ss;
 }
 
@@ -933,9 +966,8 @@ store_delete_bso(struct store *st, uint64_t uid, const char *coll,
 		    " coll = ? AND id = ?", "itt", (int64_t)uid, coll, id));
 	if (ss == ST_OK)
 		ss = touch(db, uid, coll, t);
-	if ((ss = tx_end(db, ss)) == ST_OK)
+	if ((ss = write_end(st, db, ss)) == ST_OK)
 		modified_body(r, t);
-	store_release(st, db);
 	return ss;
 }
 
@@ -991,9 +1023,8 @@ store_delete_collection(struct store *st, uint64_t uid, const char *coll,
 	}
 	if (ss == ST_OK)
 		ss = collection_wipe(db, uid, coll, ids, nids, t);
-	if ((ss = tx_end(db, ss)) == ST_OK)
+	if ((ss = write_end(st, db, ss)) == ST_OK)
 		modified_body(r, t);
-	store_release(st, db);
 	return ss;
 }
 
@@ -1021,11 +1052,10 @@ store_delete_storage(struct store *st, uint64_t uid,
 	for (size_t i = 0; i < sizeof(wipe) / sizeof(wipe[0]) && ss == ST_OK;
 	    i++)
 		ss = run(db, stmt(db, wipe[i], "i", (int64_t)uid));
-	if ((ss = tx_end(db, ss)) == ST_OK) {
+	if ((ss = write_end(st, db, ss)) == ST_OK) {
 		r->last_modified = 0;
 		sbuf_cstr(&r->body, "{}");
 	}
-	store_release(st, db);
 	return ss;
 }
 
@@ -1208,7 +1238,7 @@ store_post(struct store *st, uint64_t uid, const char *coll,
 	ss = coll_precond(db, uid, coll, pc, &cts, r);
 	if (ss == ST_OK)
 		ss = post_op(st, db, uid, coll, batch, commit, pb, t, &opened);
-	if ((ss = tx_end(db, ss)) == ST_OK) {
+	if ((ss = write_end(st, db, ss)) == ST_OK) {
 		if (applies)
 			r->last_modified = r->ts = t;
 		else
@@ -1217,7 +1247,6 @@ store_post(struct store *st, uint64_t uid, const char *coll,
 		    opened != NULL ? opened : batch, t, pb);
 	}
 	free(opened);
-	store_release(st, db);
 	return ss;
 }
 
