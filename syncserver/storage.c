@@ -596,7 +596,10 @@ store_heartbeat(struct store *st)
 
 	if (db == NULL)
 		return -1;
-	ss = one_int(db, stmt(db, "SELECT COUNT(*) FROM user_ts", ""), 0, &n);
+	/* one page of a table, whatever the number of users (a load
+	 * balancer may ask many times a second) */
+	ss = one_int(db, stmt(db, "SELECT uid FROM user_ts LIMIT 1", ""), 0,
+	    &n);
 	store_release(st, db);
 	return ss == ST_OK ? 0 : -1;
 }
