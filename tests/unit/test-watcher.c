@@ -97,6 +97,7 @@ struct world {
 	int			 exit_codes[MAXP];
 	size_t			 nexits;
 	enum watcher_state	 last_state;
+	int			 in_reap;	/* inside libev's reap pass */
 	char			 trace[TRACE];
 };
 
@@ -226,7 +227,9 @@ fake_exit(struct world *x, struct process *p, int code)
 		p->exit_deferred = true;
 		return;
 	}
+	x->in_reap++;
 	p->on_exit(p->watcher, p);
+	x->in_reap--;
 }
 
 static struct process *
@@ -246,6 +249,13 @@ fake_spawn(struct watcher *w, int wid, process_exit_cb on_exit, char **cause)
 	struct world *x = world_of(w);
 	struct process *p;
 
+	/* Every case checks it: a respawn is never made inside the reap
+	 * pass (libev's waitpid() loop would reap it too, and workers that
+	 * exit at once would keep the loop from ever polling: doc/design.md
+	 * §5). Only an operation (start, a sequential reload) may spawn
+	 * there, once per process it replaces. */
+	if (x->in_reap > 0 && TAILQ_EMPTY(&w->ops))
+		fail_msg("spawn inside a reap, with no operation running");
 	if (x->fail_spawns > 0) {
 		x->fail_spawns--;
 		trace(x, "spawn failed at %g", x->now - 1000);
@@ -541,7 +551,9 @@ answer_hook(struct world *x, const char *name, bool ok)
 	x->nhooks--;
 	memmove(x->hooks, x->hooks + 1, x->nhooks * sizeof *x->hooks);
 	json_decref(h.args);
+	x->in_reap++;		/* a hook's end is its process's reap */
 	h.done(x->w, h.ctx, ok);
+	x->in_reap--;
 }
 
 static void
