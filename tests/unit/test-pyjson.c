@@ -80,11 +80,32 @@ float_reference(double d, char *buf, size_t size)
 	}
 }
 
-/* Assert repr(d) has the reference's digits and exponent and reads back. */
+/*
+ * Python's layout of those digits, by printf: %e with them for an
+ * exponent below -4 or from 16 (C writes "1e+16", "5e-324" as Python
+ * does), else %f with the digits after the point, at least one (the
+ * digits are d's own there: a double from 2^53 to 1e16 is an even
+ * integer, so the zeros Python appends are exact).
+ */
+static void
+float_layout_reference(double d, const char *digits, int exp10, char *buf,
+    size_t size)
+{
+	int	nd = (int)strlen(digits);
+
+	if (exp10 < -4 || exp10 >= 16)
+		snprintf(buf, size, "%.*e", nd - 1, d);
+	else
+		snprintf(buf, size, "%.*f", nd - 1 - exp10 > 1 ?
+		    nd - 1 - exp10 : 1, d);
+}
+
+/* Assert repr(d) has the reference's digits and exponent, reads back, and
+ * is laid out as Python's. */
 static void
 check_float_shortest(double d)
 {
-	char	got[40], want[40], gd[24], wd[24];
+	char	got[40], want[40], layout[400], gd[24], wd[24];
 	int	ge, we;
 
 	if (d == 0)
@@ -95,6 +116,9 @@ check_float_shortest(double d)
 	float_digits(want, wd, sizeof wd, &we);
 	if (strcmp(gd, wd) != 0 || ge != we || strtod(got, NULL) != d)
 		fail_msg("%.17g: repr %s, shortest %s", d, got, want);
+	float_layout_reference(d, wd, we, layout, sizeof layout);
+	if (strcmp(got, layout) != 0)
+		fail_msg("%.17g: repr %s, Python's layout %s", d, got, layout);
 }
 
 /* Parse in, then check dumps, pretty dumps (newlines as '|'), repr, str. */
