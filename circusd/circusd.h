@@ -626,11 +626,13 @@ struct cmd_ctx {
 	char			*identity;	/* ROUTER identity frame */
 	size_t			 identity_len;
 	json_t			*id;		/* echoed */
+	const char		*id_str;	/* or this plain string, in raw */
+	size_t			 id_len;
 	json_t			*props;		/* properties object */
 	char			*raw;		/* request body, for errno 5 texts */
 	size_t			 raw_len;
 	const char		*command;
-	char			*command_buf;	/* owned copy of the name */
+	char			*command_buf;	/* the name, as sent */
 	bool			 cast;
 	bool			 waiting;
 	bool			 internal;	/* from a signal: no reply */
@@ -654,6 +656,12 @@ struct cmd_ctx {
 	size_t			 member_head;	/* bytes in: the envelope is
 						 * written there, no copy */
 	size_t			 member_len;	/* of the text */
+	/* last: not cleared for a new request (cmd_ctx_new). identity,
+	 * raw and command_buf point here when they fit (a ZeroMQ identity
+	 * always does) */
+	char			 identity_buf[256];
+	char			 raw_buf[512];
+	char			 command_inline[32];
 };
 
 int controller_open(struct arbiter *, char **cause);

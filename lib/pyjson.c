@@ -804,6 +804,81 @@ pyjson_loadb(const char *buf, size_t len, size_t flags, json_error_t *err)
 	return json_loadb(buf, len, flags, err);
 }
 
+/*
+ * The members named m[i].key of an object text, read as pyjson_loadb
+ * would read it but without making the object: a plain string's bytes in
+ * m[i].str (not NUL-terminated) and m[i].len, any other value in
+ * m[i].value (the caller's to release), both NULL when the key is absent;
+ * a repeated key counts last, as in the object. Returns 0, or -1 (nothing
+ * held) when the text is not an object of the plain subset: the caller
+ * hands it to pyjson_loadb then.
+ */
+int
+pyjson_load_members(const char *buf, size_t len, struct pyjson_member *m,
+    size_t n)
+{
+	struct loader	 l = { buf, buf + len };
+	const char	*key, *s = NULL;
+	size_t		 klen, slen = 0, i;
+	json_t		*v;
+	int		 rc = 0;
+
+	for (i = 0; i < n; i++) {
+		m[i].value = NULL;
+		m[i].str = NULL;
+		m[i].len = 0;
+	}
+	load_ws(&l);
+	if (l.p >= l.end || *l.p++ != '{')
+		return -1;
+	load_ws(&l);
+	if (l.p < l.end && *l.p == '}') {
+		l.p++;
+		rc = 1;
+	}
+	while (rc == 0) {
+		load_ws(&l);
+		if (l.p >= l.end || *l.p++ != '"' ||
+		    !load_string(&l, &key, &klen))
+			goto fail;
+		load_ws(&l);
+		if (l.p >= l.end || *l.p++ != ':')
+			goto fail;
+		load_ws(&l);
+		v = NULL;
+		if (l.p < l.end && *l.p == '"') {
+			l.p++;
+			if (!load_string(&l, &s, &slen))
+				goto fail;
+		} else if ((v = load_value(&l, 1)) == NULL)
+			goto fail;
+		for (i = 0; i < n; i++) {
+			if (strncmp(m[i].key, key, klen) == 0 &&
+			    m[i].key[klen] == '\0')
+				break;
+		}
+		if (i < n) {
+			json_decref(m[i].value);
+			m[i].value = v;
+			m[i].str = v == NULL ? s : NULL;
+			m[i].len = v == NULL ? slen : 0;
+		} else
+			json_decref(v);
+		if ((rc = load_next(&l, '}')) == -1)
+			goto fail;
+	}
+	load_ws(&l);
+	if (l.p == l.end)
+		return 0;
+fail:
+	for (i = 0; i < n; i++) {
+		json_decref(m[i].value);
+		m[i].value = NULL;
+		m[i].str = NULL;
+	}
+	return -1;
+}
+
 /* qsort comparator for object keys (code point order = UTF-8 byte order). */
 static int
 key_compare(const void *a, const void *b)
