@@ -24,7 +24,8 @@
 /* Exact integers for float_shortest_exact (10^21 * 2^53, 10^17 * 2^69). */
 __extension__ typedef unsigned __int128 pyjson_u128;
 
-static void	 pybuf_add(struct pyjson_buf *, const char *, size_t);
+static void	 pybuf_grow(struct pyjson_buf *, size_t);
+static inline void pybuf_add(struct pyjson_buf *, const char *, size_t);
 static void	 pybuf_puts(struct pyjson_buf *, const char *);
 static void	 pybuf_putc(struct pyjson_buf *, char);
 static void	 pybuf_printf(struct pyjson_buf *, const char *, ...)
@@ -33,6 +34,7 @@ static void	 pybuf_int(struct pyjson_buf *, json_int_t);
 static char	*pybuf_finish(struct pyjson_buf *);
 static size_t	 utf8_decode(const unsigned char *, size_t, uint32_t *);
 static bool	 json_plain(unsigned char);
+static size_t	 json_plain_run(const unsigned char *, size_t);
 static void	 json_string_escape(struct pyjson_buf *, const char *, size_t);
 static bool	 float_try_e(double, int, char *, size_t);
 static pyjson_u128 pow10_u128(int);
@@ -51,18 +53,24 @@ static bool	 unicode_printable(uint32_t);
 static void	 str_repr_buf(struct pyjson_buf *, const char *, size_t);
 static void	 repr_value(struct pyjson_buf *, const json_t *);
 
-/* Append len bytes to a buffer, growing it as needed. */
+/* Make room for len more bytes and a NUL. */
 static void
+pybuf_grow(struct pyjson_buf *b, size_t len)
+{
+	size_t	size = b->size ? b->size : 256;
+
+	while (b->len + len + 1 > size)
+		size *= 2;
+	b->data = xrealloc(b->data, size);
+	b->size = size;
+}
+
+/* Append len bytes to a buffer, growing it as needed. */
+static inline void
 pybuf_add(struct pyjson_buf *b, const char *s, size_t len)
 {
-	if (b->len + len + 1 > b->size) {
-		size_t size = b->size ? b->size : 256;
-
-		while (b->len + len + 1 > size)
-			size *= 2;
-		b->data = xrealloc(b->data, size);
-		b->size = size;
-	}
+	if (b->len + len + 1 > b->size)
+		pybuf_grow(b, len);
 	memcpy(b->data + b->len, s, len);
 	b->len += len;
 	b->data[b->len] = '\0';
@@ -176,6 +184,36 @@ json_plain(unsigned char c)
 	return c >= 0x20 && c <= 0x7e && c != '"' && c != '\\';
 }
 
+/*
+ * How many bytes at p (n of them) are plain (json_plain), eight at a
+ * time: a word has none of the others when no byte is below 0x20, has
+ * its top bit, or equals 0x7f, '"' or '\\' (a zero byte of x ^ c: the
+ * classic (v - 0x01..) & ~v & 0x80.. test, exact for "any").
+ */
+static size_t
+json_plain_run(const unsigned char *p, size_t n)
+{
+	const uint64_t	ones = 0x0101010101010101ULL;
+	const uint64_t	high = 0x8080808080808080ULL;
+	uint64_t	x, q, bs, del, bad;
+	size_t		i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&x, p + i, sizeof x);
+		q = x ^ (ones * '"');
+		bs = x ^ (ones * '\\');
+		del = x ^ (ones * 0x7f);
+		bad = ((x - ones * 0x20) & ~x) | x |
+		    ((q - ones) & ~q) | ((bs - ones) & ~bs) |
+		    ((del - ones) & ~del);
+		if ((bad & high) != 0)
+			break;
+	}
+	while (i < n && json_plain(p[i]))
+		i++;
+	return i;
+}
+
 /* Write a JSON string literal like json.dumps with ensure_ascii. */
 static void
 json_string_escape(struct pyjson_buf *b, const char *s, size_t len)
@@ -184,11 +222,21 @@ json_string_escape(struct pyjson_buf *b, const char *s, size_t len)
 	size_t			 i = 0, n;
 	uint32_t		 cp, hi, lo;
 
+	if ((n = json_plain_run(p, len)) == len) {
+		/* the usual case: "text" in one go */
+		if (b->len + len + 3 > b->size)
+			pybuf_grow(b, len + 2);
+		b->data[b->len] = '"';
+		memcpy(b->data + b->len + 1, s, len);
+		b->len += len + 2;
+		b->data[b->len - 1] = '"';
+		b->data[b->len] = '\0';
+		return;
+	}
 	pybuf_putc(b, '"');
 	while (i < len) {
 		/* runs of plain characters in one copy */
-		for (n = i; n < len && json_plain(p[n]); n++)
-			;
+		n = i + json_plain_run(p + i, len - i);
 		if (n > i) {
 			pybuf_add(b, s + i, n - i);
 			i = n;
@@ -636,8 +684,8 @@ load_string(struct loader *l, const char **s, size_t *len)
 {
 	const char	*start = l->p;
 
-	while (l->p < l->end && json_plain((unsigned char)*l->p))
-		l->p++;
+	l->p += json_plain_run((const unsigned char *)l->p,
+	    (size_t)(l->end - l->p));
 	if (l->p >= l->end || *l->p != '"')
 		return false;	/* an escape, a control byte, UTF-8 or the end */
 	*s = start;

@@ -480,6 +480,52 @@ test_dumps_strings(void **state)
 	    "{'\xc3\xa9': 'x'}");
 }
 
+/* A byte that is not plain, at every place of a run read eight at a
+ * time (and its escape), written and read as one at a time would. */
+static void
+test_plain_runs(void **state)
+{
+	static const struct {
+		const char	*in;	/* the byte, UTF-8 */
+		const char	*out;	/* json.dumps's escape */
+	} odd[] = {
+		{ "\x01", "\\u0001" }, { "\x1f", "\\u001f" },
+		{ "\"", "\\\"" }, { "\\", "\\\\" }, { "\x7f", "\\u007f" },
+		{ "\xc3\xa9", "\\u00e9" }, { "\n", "\\n" },
+	};
+	char	 in[64], want[128], text[160];
+	char	*got;
+	size_t	 i, pos, len;
+	json_t	*v;
+
+	(void)state;
+	for (i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+		for (len = 1; len <= 26; len++) {
+			for (pos = 0; pos < len; pos++) {
+				memset(in, 'a' + (int)(pos % 26), pos);
+				strcpy(in + pos, odd[i].in);
+				memset(in + strlen(in), '~', len - pos - 1);
+				in[pos + strlen(odd[i].in) + len - pos - 1] =
+				    '\0';
+				v = json_string(in);
+				assert_non_null(v);
+				snprintf(want, sizeof want, "\"%.*s%s%s\"",
+				    (int)pos, in, odd[i].out,
+				    in + pos + strlen(odd[i].in));
+				got = pyjson_dumps(v);
+				assert_string_equal(got, want);
+				free(got);
+				json_decref(v);
+				/* and read back: plain, or jansson's */
+				snprintf(text, sizeof text, "{\"k\": %s}", want);
+				check_load(text, strlen(text));
+				snprintf(text, sizeof text, "\"%s\"", in);
+				check_load(text, strlen(text));
+			}
+		}
+	}
+}
+
 /* Embedded NUL characters survive encoding. */
 static void
 test_dumps_nul(void **state)
@@ -564,6 +610,7 @@ main(void)
 		cmocka_unit_test(test_loadb_same_as_jansson),
 		cmocka_unit_test(test_dumps_objects),
 		cmocka_unit_test(test_dumps_strings),
+		cmocka_unit_test(test_plain_runs),
 		cmocka_unit_test(test_dumps_nul),
 		cmocka_unit_test(test_str_repr),
 		cmocka_unit_test(test_bytes_repr),
