@@ -260,6 +260,7 @@ struct watcher {
 	enum watcher_state	 state;
 	TAILQ_HEAD(, process)	 processes;
 	size_t			 nprocesses;
+	json_t			*pids_json;	/* watcher_pids' last array */
 	TAILQ_HEAD(, watcher_op) ops;		/* FIFO; head is running */
 	bool			 op_running;
 	bool			 removed;	/* rm: free when idle */
@@ -321,7 +322,7 @@ void watcher_manage(struct watcher *);
 /* Number of processes that are running (not stopping, not exited). */
 size_t watcher_active_count(const struct watcher *);
 /* Pids of active processes, spawn order. Caller owns. */
-json_t *watcher_pids(const struct watcher *);
+json_t *watcher_pids(struct watcher *);
 struct process *watcher_find_process(struct watcher *, pid_t);
 /* A process sent a NOTIFY_SOCKET datagram (notify.c). */
 struct notify_msg;

@@ -26,8 +26,8 @@ __extension__ typedef unsigned __int128 pyjson_u128;
 
 static void	 pybuf_grow(struct pyjson_buf *, size_t);
 static inline void pybuf_add(struct pyjson_buf *, const char *, size_t);
-static void	 pybuf_puts(struct pyjson_buf *, const char *);
-static void	 pybuf_putc(struct pyjson_buf *, char);
+static inline void pybuf_puts(struct pyjson_buf *, const char *);
+static inline void pybuf_putc(struct pyjson_buf *, char);
 static void	 pybuf_printf(struct pyjson_buf *, const char *, ...)
 		     PRINTFLIKE(2, 3);
 static void	 pybuf_int(struct pyjson_buf *, json_int_t);
@@ -77,14 +77,14 @@ pybuf_add(struct pyjson_buf *b, const char *s, size_t len)
 }
 
 /* Append a NUL-terminated string to a buffer. */
-static void
+static inline void
 pybuf_puts(struct pyjson_buf *b, const char *s)
 {
 	pybuf_add(b, s, strlen(s));
 }
 
 /* Append one character to a buffer. */
-static void
+static inline void
 pybuf_putc(struct pyjson_buf *b, char c)
 {
 	pybuf_add(b, &c, 1);
