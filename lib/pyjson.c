@@ -188,7 +188,8 @@ json_plain(unsigned char c)
  * How many bytes at p (n of them) are plain (json_plain), eight at a
  * time: a word has none of the others when no byte is below 0x20, has
  * its top bit, or equals 0x7f, '"' or '\\' (a zero byte of x ^ c: the
- * classic (v - 0x01..) & ~v & 0x80.. test, exact for "any").
+ * classic (v - 0x01..) & ~v & 0x80.. test, exact for "any", and its
+ * lowest flag is a real one).
  */
 static size_t
 json_plain_run(const unsigned char *p, size_t n)
@@ -206,8 +207,14 @@ json_plain_run(const unsigned char *p, size_t n)
 		bad = ((x - ones * 0x20) & ~x) | x |
 		    ((q - ones) & ~q) | ((bs - ones) & ~bs) |
 		    ((del - ones) & ~del);
-		if ((bad & high) != 0)
+		if ((bad &= high) != 0) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			/* a borrow only flags bytes above a real one */
+			return i + (size_t)__builtin_ctzll(bad) / 8;
+#else
 			break;
+#endif
+		}
 	}
 	while (i < n && json_plain(p[i]))
 		i++;
@@ -901,7 +908,8 @@ pyjson_load_members(const char *buf, size_t len, struct pyjson_member *m,
 		} else if ((v = load_value(&l, 1)) == NULL)
 			goto fail;
 		for (i = 0; i < n; i++) {
-			if (strncmp(m[i].key, key, klen) == 0 &&
+			if (m[i].key[0] == key[0] &&
+			    strncmp(m[i].key, key, klen) == 0 &&
 			    m[i].key[klen] == '\0')
 				break;
 		}
