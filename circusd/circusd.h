@@ -503,6 +503,13 @@ struct arbiter {
 	 * reply was sent since a drain last reached EAGAIN (the send may
 	 * have consumed the ZMQ_FD edge of a request that came meanwhile) */
 	size_t			 ctl_untrimmed;
+	/* what every request would otherwise allocate and free again
+	 * (controller.c): the last context done, the empty properties
+	 * object, the reply buffer */
+	struct cmd_ctx		*ctl_spare;
+	json_t			*ctl_noprops;
+	char			*ctl_out;
+	size_t			 ctl_out_size;
 	bool			 ctl_sent;
 	/* dstats: circusd's previous CPU sample (0: none yet) */
 	uint64_t		 dstats_ticks;

@@ -31,26 +31,17 @@
 #define CONTROLLER_TRIM_AT	(1024 * 1024)
 #define CONTROLLER_OUT_KEEP	(64 * 1024)
 
-/*
- * What every request would otherwise allocate and free again: the
- * context of the last one done (its buffers with it), the empty
- * properties object (commands only read ctx->props), the reply's buffer
- * (up to CONTROLLER_OUT_KEEP bytes).
- */
-static struct cmd_ctx	*cmd_ctx_spare;
-static json_t		*controller_noprops;
-static struct pyjson_buf controller_out;
-
 static void controller_drain(struct arbiter *);
 
-/* New request context. */
+/* New request context: the arbiter's spare one (the last freed, its
+ * buffers with it) when it has one. */
 struct cmd_ctx *
 cmd_ctx_new(struct arbiter *a)
 {
 	struct cmd_ctx *ctx;
 
-	if ((ctx = cmd_ctx_spare) != NULL) {
-		cmd_ctx_spare = NULL;
+	if ((ctx = a->ctl_spare) != NULL) {
+		a->ctl_spare = NULL;
 		memset(ctx, 0, offsetof(struct cmd_ctx, identity_buf));
 	} else
 		ctx = xcalloc(1, sizeof *ctx);
@@ -58,7 +49,8 @@ cmd_ctx_new(struct arbiter *a)
 	return ctx;
 }
 
-/* Free a request context. */
+/* Free a request context (keep it as the spare while the ROUTER is
+ * open: controller_close frees that). */
 void
 cmd_ctx_free(struct cmd_ctx *ctx)
 {
@@ -76,8 +68,8 @@ cmd_ctx_free(struct cmd_ctx *ctx)
 	free(ctx->reason);
 	free(ctx->member_key);
 	free(ctx->member_text);
-	if (cmd_ctx_spare == NULL)
-		cmd_ctx_spare = ctx;
+	if (ctx->arbiter->router != NULL && ctx->arbiter->ctl_spare == NULL)
+		ctx->arbiter->ctl_spare = ctx;
 	else
 		free(ctx);
 }
@@ -281,15 +273,18 @@ controller_wrap(struct cmd_ctx *ctx, struct pyjson_buf *pre,
  * result member named
  * status, time or id takes that member's place (as a dict update does);
  * id's value is always the request's. Written straight from the result,
- * without building the merged dict, into controller_out: the reply is
- * *len bytes at the pointer returned, and *heap (NULL when there is
- * none) a buffer the caller frees after sending.
+ * without building the merged dict, into the arbiter's reply buffer
+ * (ctl_out, kept from one reply to the next): the reply is *len bytes at
+ * the pointer returned, and *heap (NULL when there is none) a buffer the
+ * caller frees after sending.
  */
 static const char *
 controller_envelope(struct cmd_ctx *ctx, enum cmd_status st, char **heap,
     size_t *len)
 {
-	struct pyjson_buf post = { 0 }, *pre = &controller_out, *b = pre;
+	struct arbiter *a = ctx->arbiter;
+	struct pyjson_buf out = { a->ctl_out, 0, a->ctl_out_size };
+	struct pyjson_buf post = { 0 }, *pre = &out, *b = pre;
 	const json_t *res = json_is_object(ctx->result) ? ctx->result : NULL;
 	bool id_done = false;
 	size_t off;
@@ -297,7 +292,6 @@ controller_envelope(struct cmd_ctx *ctx, enum cmd_status st, char **heap,
 	json_t *v;
 
 	*heap = NULL;
-	pre->len = 0;
 	if (st == CMD_ERROR) {
 		pyjson_buf_raw(b, "{\"status\": \"error\"", 18);
 		/* json_string refuses text that is not UTF-8: no member then */
@@ -350,30 +344,35 @@ controller_envelope(struct cmd_ctx *ctx, enum cmd_status st, char **heap,
 		controller_id(b, ctx);
 	}
 	pyjson_buf_raw(b, "}", 1);
+	a->ctl_out = out.data;
+	a->ctl_out_size = out.size;
 	if (b == &post) {
 		*heap = controller_wrap(ctx, pre, &post, &off, len);
 		return *heap + off;
 	}
-	*len = pre->len;
-	return pre->data;
+	*len = out.len;
+	return out.data;
 }
 
 /* Reply (unless cast/internal) and free ctx. */
 static void
 controller_reply(struct cmd_ctx *ctx, enum cmd_status st)
 {
+	struct arbiter *a = ctx->arbiter;
 	const char *body;
 	char *heap;
 	size_t len;
 
 	if (!ctx->cast && !ctx->internal && ctx->identity != NULL) {
 		body = controller_envelope(ctx, st, &heap, &len);
-		controller_send(ctx->arbiter, ctx->identity, ctx->identity_len,
-		    body, len);
+		controller_send(a, ctx->identity, ctx->identity_len, body, len);
 		free(heap);
-		if (controller_out.size > CONTROLLER_OUT_KEEP) {
-			free(controller_out.data);
-			memset(&controller_out, 0, sizeof controller_out);
+		/* kept while the ROUTER is open (controller_close frees it) */
+		if (a->ctl_out_size > CONTROLLER_OUT_KEEP ||
+		    a->router == NULL) {
+			free(a->ctl_out);
+			a->ctl_out = NULL;
+			a->ctl_out_size = 0;
 		}
 	} else if (st == CMD_ERROR)
 		log_warnx("command %s failed: %s", ctx->command ? ctx->command :
@@ -505,10 +504,11 @@ controller_parse(struct cmd_ctx *ctx)
 		json_decref(req);
 	}
 	if (!json_is_object(ctx->props)) {
+		/* commands only read ctx->props: one empty object serves */
 		json_decref(ctx->props);
-		if (controller_noprops == NULL)
-			controller_noprops = json_object();
-		ctx->props = json_incref(controller_noprops);
+		if (ctx->arbiter->ctl_noprops == NULL)
+			ctx->arbiter->ctl_noprops = json_object();
+		ctx->props = json_incref(ctx->arbiter->ctl_noprops);
 	}
 	return rc;
 }
@@ -787,6 +787,13 @@ controller_close(struct arbiter *a)
 	controller_batching = false;
 	controller_flush(a);	/* held replies (quit's) leave first */
 	ev_timer_stop(a->loop, &a->trim_w);
+	free(a->ctl_spare);
+	a->ctl_spare = NULL;
+	json_decref(a->ctl_noprops);
+	a->ctl_noprops = NULL;
+	free(a->ctl_out);
+	a->ctl_out = NULL;
+	a->ctl_out_size = 0;
 
 	if (a->router != NULL) {
 		ev_io_stop(a->loop, &a->router_w);
