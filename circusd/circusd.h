@@ -260,6 +260,7 @@ struct watcher {
 	enum watcher_state	 state;
 	TAILQ_HEAD(, process)	 processes;
 	size_t			 nprocesses;
+	json_t			*pids_json;	/* watcher_pids' last array */
 	TAILQ_HEAD(, watcher_op) ops;		/* FIFO; head is running */
 	bool			 op_running;
 	bool			 removed;	/* rm: free when idle */
@@ -321,7 +322,7 @@ void watcher_manage(struct watcher *);
 /* Number of processes that are running (not stopping, not exited). */
 size_t watcher_active_count(const struct watcher *);
 /* Pids of active processes, spawn order. Caller owns. */
-json_t *watcher_pids(const struct watcher *);
+json_t *watcher_pids(struct watcher *);
 struct process *watcher_find_process(struct watcher *, pid_t);
 /* A process sent a NOTIFY_SOCKET datagram (notify.c). */
 struct notify_msg;
@@ -502,6 +503,13 @@ struct arbiter {
 	 * reply was sent since a drain last reached EAGAIN (the send may
 	 * have consumed the ZMQ_FD edge of a request that came meanwhile) */
 	size_t			 ctl_untrimmed;
+	/* what every request would otherwise allocate and free again
+	 * (controller.c): the last context done, the empty properties
+	 * object, the reply buffer */
+	struct cmd_ctx		*ctl_spare;
+	json_t			*ctl_noprops;
+	char			*ctl_out;
+	size_t			 ctl_out_size;
 	bool			 ctl_sent;
 	/* dstats: circusd's previous CPU sample (0: none yet) */
 	uint64_t		 dstats_ticks;
@@ -626,11 +634,13 @@ struct cmd_ctx {
 	char			*identity;	/* ROUTER identity frame */
 	size_t			 identity_len;
 	json_t			*id;		/* echoed */
+	const char		*id_str;	/* or this plain string, in raw */
+	size_t			 id_len;
 	json_t			*props;		/* properties object */
 	char			*raw;		/* request body, for errno 5 texts */
 	size_t			 raw_len;
 	const char		*command;
-	char			*command_buf;	/* owned copy of the name */
+	char			*command_buf;	/* the name, as sent */
 	bool			 cast;
 	bool			 waiting;
 	bool			 internal;	/* from a signal: no reply */
@@ -654,6 +664,12 @@ struct cmd_ctx {
 	size_t			 member_head;	/* bytes in: the envelope is
 						 * written there, no copy */
 	size_t			 member_len;	/* of the text */
+	/* last: not cleared for a new request (cmd_ctx_new). identity,
+	 * raw and command_buf point here when they fit (a ZeroMQ identity
+	 * always does) */
+	char			 identity_buf[256];
+	char			 raw_buf[512];
+	char			 command_inline[32];
 };
 
 int controller_open(struct arbiter *, char **cause);

@@ -27,7 +27,17 @@ cmd_status_dropped(const struct watcher *w)
 	return o;
 }
 
-/* result[key] = o when o has members; o is consumed either way. */
+/* (*o)[key] = v, *o made on its first member; v is consumed. */
+static void
+cmd_status_add(json_t **o, const char *key, json_t *v)
+{
+	if (*o == NULL)
+		*o = json_object();
+	json_object_set_new(*o, key, v);
+}
+
+/* result[key] = o when o has members; o (or NULL) is consumed either
+ * way. */
 static void
 cmd_status_set_nonempty(json_t *result, const char *key, json_t *o)
 {
@@ -83,19 +93,17 @@ cmd_status_exec(struct cmd_ctx *ctx)
 	}
 
 	all = json_object();
-	backoffs = json_object();
-	gave_up = json_object();
-	reasons = json_object();
+	backoffs = gave_up = reasons = NULL;	/* made when needed */
 	TAILQ_FOREACH(w, &a->watchers, entry) {
 		if (w->client_stop_reason != NULL)
-			json_object_set_new(reasons, w->name,
+			cmd_status_add(&reasons, w->name,
 			    json_string(w->client_stop_reason));
 		json_object_set_new(all, w->name,
 		    json_string(watcher_state_name(w->state)));
 		if ((backoff = watcher_backoff_json(w)) != NULL)
-			json_object_set_new(backoffs, w->name, backoff);
+			cmd_status_add(&backoffs, w->name, backoff);
 		if ((why = watcher_gave_up_reason(w)) != NULL)
-			json_object_set_new(gave_up, w->name, json_string(why));
+			cmd_status_add(&gave_up, w->name, json_string(why));
 	}
 	ctx->result = json_object();
 	json_object_set_new(ctx->result, "statuses", all);

@@ -9,6 +9,7 @@
 
 #include <ctype.h>
 #include <malloc.h>
+#include <stddef.h>
 #include <unistd.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -28,35 +29,49 @@
 
 #define CONTROLLER_MAX_MSG	(16 * 1024 * 1024)
 #define CONTROLLER_TRIM_AT	(1024 * 1024)
+#define CONTROLLER_OUT_KEEP	(64 * 1024)
 
 static void controller_drain(struct arbiter *);
 
-/* New request context. */
+/* New request context: the arbiter's spare one (the last freed, its
+ * buffers with it) when it has one. */
 struct cmd_ctx *
 cmd_ctx_new(struct arbiter *a)
 {
-	struct cmd_ctx *ctx = xcalloc(1, sizeof *ctx);
+	struct cmd_ctx *ctx;
 
+	if ((ctx = a->ctl_spare) != NULL) {
+		a->ctl_spare = NULL;
+		memset(ctx, 0, offsetof(struct cmd_ctx, identity_buf));
+	} else
+		ctx = xcalloc(1, sizeof *ctx);
 	ctx->arbiter = a;
 	return ctx;
 }
 
-/* Free a request context. */
+/* Free a request context (keep it as the spare while the ROUTER is
+ * open: controller_close frees that). */
 void
 cmd_ctx_free(struct cmd_ctx *ctx)
 {
 	if (ctx == NULL)
 		return;
-	free(ctx->identity);
+	if (ctx->identity != ctx->identity_buf)
+		free(ctx->identity);
 	json_decref(ctx->id);
 	json_decref(ctx->props);
-	free(ctx->raw);
-	free(ctx->command_buf);
+	if (ctx->raw != ctx->raw_buf)
+		free(ctx->raw);
+	if (ctx->command_buf != ctx->command_inline)
+		free(ctx->command_buf);
 	json_decref(ctx->result);
 	free(ctx->reason);
 	free(ctx->member_key);
 	free(ctx->member_text);
-	free(ctx);
+	if (ctx->arbiter->router != NULL && ctx->arbiter->ctl_spare == NULL)
+		ctx->arbiter->ctl_spare = ctx;
+	else
+		free(ctx);
 }
 
 /* Set an error with errno and reason. */
@@ -161,21 +176,18 @@ controller_flush(struct arbiter *a)
 
 /*
  * Send [identity, body] on the ROUTER (held while a drain batches); the
- * body is len bytes at base + off, and base is the sender's to free. The
- * body is copied into the message: handing a big one over as it is
- * (zmq_msg_init_data) lost replies under the flood test
- * (tests/e2e/test_flood.py), so that is not done.
+ * body (len bytes) stays the caller's. It is copied into the message:
+ * handing a big one over as it is (zmq_msg_init_data) lost replies under
+ * the flood test (tests/e2e/test_flood.py), so that is not done.
  */
 static void
 controller_send(struct arbiter *a, const char *identity, size_t idlen,
-    char *base, size_t off, size_t len)
+    const char *body, size_t len)
 {
 	zmq_msg_t *id, *m;
 
-	if (a->router_raw == NULL) {
-		free(base);
+	if (a->router_raw == NULL)
 		return;
-	}
 	a->ctl_sent = true;
 	if (controller_batching) {
 		id = &controller_batch[controller_nbatch].id;
@@ -183,16 +195,14 @@ controller_send(struct arbiter *a, const char *identity, size_t idlen,
 		zmq_msg_init_size(id, idlen);
 		memcpy(zmq_msg_data(id), identity, idlen);
 		zmq_msg_init_size(m, len);
-		memcpy(zmq_msg_data(m), base + off, len);
-		free(base);
+		memcpy(zmq_msg_data(m), body, len);
 		if (++controller_nbatch == CONTROLLER_BATCH)
 			controller_flush(a);
 		return;
 	}
 	if (controller_zsend(a->router_raw, identity, idlen, ZMQ_SNDMORE) ==
-	    -1 || controller_zsend(a->router_raw, base + off, len, 0) == -1)
+	    -1 || controller_zsend(a->router_raw, body, len, 0) == -1)
 		log_debug("reply not sent: %s", zmq_strerror(errno));
-	free(base);
 }
 
 /* "key": v, or "key": now when v is NULL. */
@@ -206,12 +216,25 @@ controller_member(struct pyjson_buf *b, const char *key, const json_t *v)
 		pyjson_buf_float(b, util_wallclock());
 }
 
+/* The request's id as json.dumps writes it: a plain string as it came. */
+static void
+controller_id(struct pyjson_buf *b, const struct cmd_ctx *ctx)
+{
+	if (ctx->id_str != NULL) {
+		pyjson_buf_raw(b, "\"", 1);
+		pyjson_buf_raw(b, ctx->id_str, ctx->id_len);
+		pyjson_buf_raw(b, "\"", 1);
+	} else
+		pyjson_buf_dumps(b, ctx->id != NULL ? ctx->id : json_null());
+}
+
 /*
  * The envelope around a big member (member_text): written into the room
  * left before the text (member_head bytes) and after it, so the
  * megabytes are not copied; a copy only when the room is too small.
  * pre ends with the member's key; post starts with a sentinel byte (so
- * that its first key gets its ", ") that is dropped here.
+ * that its first key gets its ", ") that is dropped here. Returns the
+ * buffer to free, the reply *len bytes *off bytes into it.
  */
 static char *
 controller_wrap(struct cmd_ctx *ctx, struct pyjson_buf *pre,
@@ -238,7 +261,6 @@ controller_wrap(struct cmd_ctx *ctx, struct pyjson_buf *pre,
 		base[pre->len + mlen + plen] = '\0';
 	}
 	*len = pre->len + mlen + plen;
-	free(pyjson_buf_finish(pre, NULL));
 	free(pyjson_buf_finish(post, NULL));
 	return base;
 }
@@ -251,54 +273,60 @@ controller_wrap(struct cmd_ctx *ctx, struct pyjson_buf *pre,
  * result member named
  * status, time or id takes that member's place (as a dict update does);
  * id's value is always the request's. Written straight from the result,
- * without building the merged dict. The reply is *len bytes *off bytes
- * into the buffer returned; caller frees.
+ * without building the merged dict, into the arbiter's reply buffer
+ * (ctl_out, kept from one reply to the next): the reply is *len bytes at
+ * the pointer returned, and *heap (NULL when there is none) a buffer the
+ * caller frees after sending.
  */
-static char *
-controller_envelope(struct cmd_ctx *ctx, enum cmd_status st, size_t *off,
+static const char *
+controller_envelope(struct cmd_ctx *ctx, enum cmd_status st, char **heap,
     size_t *len)
 {
-	struct pyjson_buf pre = { 0 }, post = { 0 }, *b = &pre;
+	struct arbiter *a = ctx->arbiter;
+	struct pyjson_buf out = { a->ctl_out, 0, a->ctl_out_size };
+	struct pyjson_buf post = { 0 }, *pre = &out, *b = pre;
 	const json_t *res = json_is_object(ctx->result) ? ctx->result : NULL;
-	const json_t *id = ctx->id != NULL ? ctx->id : json_null();
 	bool id_done = false;
+	size_t off;
 	const char *k;
 	json_t *v;
 
-	*off = 0;
-	pyjson_buf_raw(b, "{", 1);
+	*heap = NULL;
 	if (st == CMD_ERROR) {
-		pyjson_buf_key(b, "status");
-		pyjson_buf_raw(b, "\"error\"", 7);
+		pyjson_buf_raw(b, "{\"status\": \"error\"", 18);
 		/* json_string refuses text that is not UTF-8: no member then */
 		if ((v = json_string(ctx->reason != NULL ? ctx->reason :
 		    "unknown error")) != NULL)
 			controller_member(b, "reason", v);
 		json_decref(v);
-		pyjson_buf_key(b, "tb");
-		pyjson_buf_raw(b, "null", 4);
-		controller_member(b, "time", NULL);
+		pyjson_buf_raw(b, ", \"tb\": null, \"time\": ", 22);
+		pyjson_buf_float(b, util_wallclock());
 		v = json_integer(ctx->errnum);
 		controller_member(b, "errno", v);
 		json_decref(v);
 	} else {
-		pyjson_buf_key(b, "status");
+		pyjson_buf_raw(b, "{\"status\": ", 11);
 		if (res != NULL && (v = json_object_get(res, "status")) != NULL)
 			pyjson_buf_dumps(b, v);
 		else
 			pyjson_buf_raw(b, "\"ok\"", 4);
-		controller_member(b, "time",
-		    res != NULL ? json_object_get(res, "time") : NULL);
+		pyjson_buf_raw(b, ", \"time\": ", 10);
+		if (res != NULL && (v = json_object_get(res, "time")) != NULL)
+			pyjson_buf_dumps(b, v);
+		else
+			pyjson_buf_float(b, util_wallclock());
 		if (res != NULL) {
 			json_object_foreach((json_t *)(uintptr_t)res, k, v) {
 				if (strcmp(k, "status") == 0 ||
 				    strcmp(k, "time") == 0)
 					continue;
 				if (strcmp(k, "id") == 0) {
-					v = (json_t *)(uintptr_t)id;
+					pyjson_buf_key(b, k);
+					controller_id(b, ctx);
 					id_done = true;
+					continue;
 				}
-				if (ctx->member_text != NULL && b == &pre &&
+				if (ctx->member_text != NULL && b == pre &&
 				    ctx->member_key != NULL &&
 				    strcmp(k, ctx->member_key) == 0) {
 					pyjson_buf_key(b, k);
@@ -311,25 +339,41 @@ controller_envelope(struct cmd_ctx *ctx, enum cmd_status st, size_t *off,
 		} else if (json_is_array(ctx->result))
 			controller_member(b, "results", ctx->result);
 	}
-	if (!id_done)
-		controller_member(b, "id", id);
+	if (!id_done) {
+		pyjson_buf_raw(b, ", \"id\": ", 8);
+		controller_id(b, ctx);
+	}
 	pyjson_buf_raw(b, "}", 1);
-	if (b == &post)
-		return controller_wrap(ctx, &pre, &post, off, len);
-	return pyjson_buf_finish(&pre, len);
+	a->ctl_out = out.data;
+	a->ctl_out_size = out.size;
+	if (b == &post) {
+		*heap = controller_wrap(ctx, pre, &post, &off, len);
+		return *heap + off;
+	}
+	*len = out.len;
+	return out.data;
 }
 
 /* Reply (unless cast/internal) and free ctx. */
 static void
 controller_reply(struct cmd_ctx *ctx, enum cmd_status st)
 {
-	char *body;
-	size_t off, len;
+	struct arbiter *a = ctx->arbiter;
+	const char *body;
+	char *heap;
+	size_t len;
 
 	if (!ctx->cast && !ctx->internal && ctx->identity != NULL) {
-		body = controller_envelope(ctx, st, &off, &len);
-		controller_send(ctx->arbiter, ctx->identity, ctx->identity_len,
-		    body, off, len);
+		body = controller_envelope(ctx, st, &heap, &len);
+		controller_send(a, ctx->identity, ctx->identity_len, body, len);
+		free(heap);
+		/* kept while the ROUTER is open (controller_close frees it) */
+		if (a->ctl_out_size > CONTROLLER_OUT_KEEP ||
+		    a->router == NULL) {
+			free(a->ctl_out);
+			a->ctl_out = NULL;
+			a->ctl_out_size = 0;
+		}
 	} else if (st == CMD_ERROR)
 		log_warnx("command %s failed: %s", ctx->command ? ctx->command :
 		    "?", ctx->reason ? ctx->reason : "");
@@ -390,23 +434,95 @@ controller_handle_request(struct arbiter *a, const char *identity,
 	controller_handle_request_as(a, identity, idlen, body, len, false);
 }
 
+/* ctx->command_buf = the len bytes at s (a NUL among them ends it, as
+ * in the C string jansson gives). */
+static void
+controller_command(struct cmd_ctx *ctx, const char *s, size_t len)
+{
+	const char *nul;
+
+	if ((nul = memchr(s, '\0', len)) != NULL)
+		len = (size_t)(nul - s);
+	if (len < sizeof ctx->command_inline)
+		ctx->command_buf = ctx->command_inline;
+	else
+		ctx->command_buf = xmalloc(len + 1);
+	memcpy(ctx->command_buf, s, len);
+	ctx->command_buf[len] = '\0';
+	ctx->command = ctx->command_buf;
+}
+
+/*
+ * Read the request's members into ctx: the plain ones straight from the
+ * text (pyjson_load_members), anything else through pyjson_loadb. Returns
+ * the errno of the error reply (1 json invalid, 2 no command), or 0.
+ */
+static int
+controller_parse(struct cmd_ctx *ctx)
+{
+	struct pyjson_member m[4] = {
+		{ .key = "command" }, { .key = "id" }, { .key = "msg_type" },
+		{ .key = "properties" },
+	};
+	json_error_t jerr;
+	json_t *req, *cmd, *mt;
+	int rc = 0;
+
+	if (pyjson_load_members(ctx->raw, ctx->raw_len, m, nitems(m)) == 0) {
+		ctx->id = m[1].value;
+		ctx->id_str = m[1].str;
+		ctx->id_len = m[1].len;
+		ctx->cast = m[2].str != NULL && m[2].len == 4 &&
+		    memcmp(m[2].str, "cast", 4) == 0;
+		json_decref(m[2].value);
+		ctx->props = m[3].value;
+		if (m[0].str != NULL)
+			controller_command(ctx, m[0].str, m[0].len);
+		else
+			rc = 2;
+		json_decref(m[0].value);
+	} else {
+		req = pyjson_loadb(ctx->raw, ctx->raw_len,
+		    JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+		if (req == NULL)
+			return 1;
+		if (!json_is_object(req)) {
+			json_decref(req);
+			return 2;
+		}
+		ctx->id = json_incref(json_object_get(req, "id"));
+		mt = json_object_get(req, "msg_type");
+		ctx->cast = json_is_string(mt) &&
+		    strcmp(json_string_value(mt), "cast") == 0;
+		ctx->props = json_incref(json_object_get(req, "properties"));
+		cmd = json_object_get(req, "command");
+		if (json_is_string(cmd))
+			controller_command(ctx, json_string_value(cmd),
+			    json_string_length(cmd));
+		else
+			rc = 2;
+		json_decref(req);
+	}
+	if (!json_is_object(ctx->props)) {
+		/* commands only read ctx->props: one empty object serves */
+		json_decref(ctx->props);
+		if (ctx->arbiter->ctl_noprops == NULL)
+			ctx->arbiter->ctl_noprops = json_object();
+		ctx->props = json_incref(ctx->arbiter->ctl_noprops);
+	}
+	return rc;
+}
+
 /* The same, from a client with a read-only key when readonly. */
 void
 controller_handle_request_as(struct arbiter *a, const char *identity,
     size_t idlen, const char *body, size_t len, bool readonly)
 {
 	struct cmd_ctx *ctx;
-	json_error_t jerr;
-	json_t *req, *cmd, *mt;
 	const char *b = body;
 	enum cmd_status st;
+	int rc;
 
-	ctx = cmd_ctx_new(a);
-	ctx->readonly = readonly;
-	ctx->identity_len = idlen;
-	ctx->identity = xmalloc(idlen + 1);
-	if (idlen > 0)
-		memcpy(ctx->identity, identity, idlen);
 	while (len > 0 && isspace((unsigned char)*b)) {
 		b++;
 		len--;
@@ -415,45 +531,30 @@ controller_handle_request_as(struct arbiter *a, const char *identity,
 		len--;
 	if (len == 0) {
 		log_warnx("got an empty message, ignoring it");
-		cmd_ctx_free(ctx);
 		return;
 	}
-	ctx->raw = xmalloc(len + 1);
+	ctx = cmd_ctx_new(a);
+	ctx->readonly = readonly;
+	ctx->identity_len = idlen;	/* ZeroMQ's have at most 255 bytes */
+	if (idlen <= sizeof ctx->identity_buf)
+		ctx->identity = ctx->identity_buf;
+	else
+		ctx->identity = xmalloc(idlen);
+	if (idlen > 0)
+		memcpy(ctx->identity, identity, idlen);
+	if (len < sizeof ctx->raw_buf)
+		ctx->raw = ctx->raw_buf;
+	else
+		ctx->raw = xmalloc(len + 1);
 	memcpy(ctx->raw, b, len);
 	ctx->raw[len] = '\0';
 	ctx->raw_len = len;
-	req = pyjson_loadb(ctx->raw, len, JSON_DECODE_ANY | JSON_ALLOW_NUL,
-	    &jerr);
-	if (req == NULL) {
-		cmd_error(ctx, 1, "json invalid");
+	if ((rc = controller_parse(ctx)) != 0) {
+		cmd_error(ctx, rc, rc == 1 ? "json invalid" :
+		    "unknown command: None");
 		controller_reply(ctx, CMD_ERROR);
 		return;
 	}
-	if (!json_is_object(req)) {
-		json_decref(req);
-		cmd_error(ctx, 2, "unknown command: None");
-		controller_reply(ctx, CMD_ERROR);
-		return;
-	}
-	ctx->id = json_incref(json_object_get(req, "id"));
-	mt = json_object_get(req, "msg_type");
-	ctx->cast = json_is_string(mt) &&
-	    strcmp(json_string_value(mt), "cast") == 0;
-	ctx->props = json_incref(json_object_get(req, "properties"));
-	if (!json_is_object(ctx->props)) {
-		json_decref(ctx->props);
-		ctx->props = json_object();
-	}
-	cmd = json_object_get(req, "command");
-	if (!json_is_string(cmd)) {
-		json_decref(req);
-		cmd_error(ctx, 2, "unknown command: None");
-		controller_reply(ctx, CMD_ERROR);
-		return;
-	}
-	ctx->command_buf = xstrdup(json_string_value(cmd));
-	ctx->command = ctx->command_buf;
-	json_decref(req);
 	st = a->commands->dispatch(ctx);
 	if (st != CMD_WAIT)
 		controller_reply(ctx, st);
@@ -686,6 +787,13 @@ controller_close(struct arbiter *a)
 	controller_batching = false;
 	controller_flush(a);	/* held replies (quit's) leave first */
 	ev_timer_stop(a->loop, &a->trim_w);
+	free(a->ctl_spare);
+	a->ctl_spare = NULL;
+	json_decref(a->ctl_noprops);
+	a->ctl_noprops = NULL;
+	free(a->ctl_out);
+	a->ctl_out = NULL;
+	a->ctl_out_size = 0;
 
 	if (a->router != NULL) {
 		ev_io_stop(a->loop, &a->router_w);

@@ -212,6 +212,7 @@ watcher_free(struct watcher *w)
 	free(w->gave_up_reason);
 	free(w->last_rollback);
 	free(w->client_stop_reason);
+	json_decref(w->pids_json);
 	free(w->lname);
 	free(w->topic);
 	watcher_cfg_free(w->cfg);
@@ -296,16 +297,32 @@ watcher_stopping_count(const struct watcher *w)
 	return n;
 }
 
-/* Pids of running processes in spawn order. */
+/* Pids of running processes in spawn order (a new reference; callers
+ * only read it): the array of the last call while they are the same, so
+ * that "list <name>" makes and frees no integers. */
 json_t *
-watcher_pids(const struct watcher *w)
+watcher_pids(struct watcher *w)
 {
 	const struct process *p;
-	json_t *a = json_array();
+	json_t *a = w->pids_json;
+	size_t i = 0, n = json_array_size(a);
 
+	TAILQ_FOREACH(p, &w->processes, entry) {
+		if (p->state != PROCESS_RUNNING)
+			continue;
+		if (i == n || json_integer_value(json_array_get(a, i)) !=
+		    p->pid)
+			break;
+		i++;
+	}
+	if (a != NULL && p == NULL && i == n)
+		return json_incref(a);
+	json_decref(w->pids_json);
+	a = json_array();
 	TAILQ_FOREACH(p, &w->processes, entry)
 		if (p->state == PROCESS_RUNNING)
 			json_array_append_new(a, json_integer(p->pid));
+	w->pids_json = json_incref(a);
 	return a;
 }
 

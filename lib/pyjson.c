@@ -24,21 +24,24 @@
 /* Exact integers for float_shortest_exact (10^21 * 2^53, 10^17 * 2^69). */
 __extension__ typedef unsigned __int128 pyjson_u128;
 
-static void	 pybuf_add(struct pyjson_buf *, const char *, size_t);
-static void	 pybuf_puts(struct pyjson_buf *, const char *);
-static void	 pybuf_putc(struct pyjson_buf *, char);
+static void	 pybuf_grow(struct pyjson_buf *, size_t);
+static inline void pybuf_add(struct pyjson_buf *, const char *, size_t);
+static inline void pybuf_puts(struct pyjson_buf *, const char *);
+static inline void pybuf_putc(struct pyjson_buf *, char);
 static void	 pybuf_printf(struct pyjson_buf *, const char *, ...)
 		     PRINTFLIKE(2, 3);
 static void	 pybuf_int(struct pyjson_buf *, json_int_t);
 static char	*pybuf_finish(struct pyjson_buf *);
 static size_t	 utf8_decode(const unsigned char *, size_t, uint32_t *);
 static bool	 json_plain(unsigned char);
+static size_t	 json_plain_run(const unsigned char *, size_t);
 static void	 json_string_escape(struct pyjson_buf *, const char *, size_t);
 static bool	 float_try_e(double, int, char *, size_t);
 static pyjson_u128 pow10_u128(int);
 static bool	 float_ge_pow10(uint64_t, int, int);
 static uint64_t float_round(uint64_t, int, int *, int, bool *);
-static bool	 float_shortest_exact(double, char *, size_t);
+static bool	 float_shortest_exact(double, uint64_t *, int *, int *);
+static void	 float_layout(bool, const char *, int, int, char *, size_t);
 static void	 float_shortest_e(double, char *, size_t);
 static void	 json_float(struct pyjson_buf *, double);
 static int	 dumps_scalar(struct pyjson_buf *, const json_t *);
@@ -50,32 +53,38 @@ static bool	 unicode_printable(uint32_t);
 static void	 str_repr_buf(struct pyjson_buf *, const char *, size_t);
 static void	 repr_value(struct pyjson_buf *, const json_t *);
 
-/* Append len bytes to a buffer, growing it as needed. */
+/* Make room for len more bytes and a NUL. */
 static void
+pybuf_grow(struct pyjson_buf *b, size_t len)
+{
+	size_t	size = b->size ? b->size : 256;
+
+	while (b->len + len + 1 > size)
+		size *= 2;
+	b->data = xrealloc(b->data, size);
+	b->size = size;
+}
+
+/* Append len bytes to a buffer, growing it as needed. */
+static inline void
 pybuf_add(struct pyjson_buf *b, const char *s, size_t len)
 {
-	if (b->len + len + 1 > b->size) {
-		size_t size = b->size ? b->size : 256;
-
-		while (b->len + len + 1 > size)
-			size *= 2;
-		b->data = xrealloc(b->data, size);
-		b->size = size;
-	}
+	if (b->len + len + 1 > b->size)
+		pybuf_grow(b, len);
 	memcpy(b->data + b->len, s, len);
 	b->len += len;
 	b->data[b->len] = '\0';
 }
 
 /* Append a NUL-terminated string to a buffer. */
-static void
+static inline void
 pybuf_puts(struct pyjson_buf *b, const char *s)
 {
 	pybuf_add(b, s, strlen(s));
 }
 
 /* Append one character to a buffer. */
-static void
+static inline void
 pybuf_putc(struct pyjson_buf *b, char c)
 {
 	pybuf_add(b, &c, 1);
@@ -175,6 +184,43 @@ json_plain(unsigned char c)
 	return c >= 0x20 && c <= 0x7e && c != '"' && c != '\\';
 }
 
+/*
+ * How many bytes at p (n of them) are plain (json_plain), eight at a
+ * time: a word has none of the others when no byte is below 0x20, has
+ * its top bit, or equals 0x7f, '"' or '\\' (a zero byte of x ^ c: the
+ * classic (v - 0x01..) & ~v & 0x80.. test, exact for "any", and its
+ * lowest flag is a real one).
+ */
+static size_t
+json_plain_run(const unsigned char *p, size_t n)
+{
+	const uint64_t	ones = 0x0101010101010101ULL;
+	const uint64_t	high = 0x8080808080808080ULL;
+	uint64_t	x, q, bs, del, bad;
+	size_t		i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&x, p + i, sizeof x);
+		q = x ^ (ones * '"');
+		bs = x ^ (ones * '\\');
+		del = x ^ (ones * 0x7f);
+		bad = ((x - ones * 0x20) & ~x) | x |
+		    ((q - ones) & ~q) | ((bs - ones) & ~bs) |
+		    ((del - ones) & ~del);
+		if ((bad &= high) != 0) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			/* a borrow only flags bytes above a real one */
+			return i + (size_t)__builtin_ctzll(bad) / 8;
+#else
+			break;
+#endif
+		}
+	}
+	while (i < n && json_plain(p[i]))
+		i++;
+	return i;
+}
+
 /* Write a JSON string literal like json.dumps with ensure_ascii. */
 static void
 json_string_escape(struct pyjson_buf *b, const char *s, size_t len)
@@ -183,11 +229,21 @@ json_string_escape(struct pyjson_buf *b, const char *s, size_t len)
 	size_t			 i = 0, n;
 	uint32_t		 cp, hi, lo;
 
+	if ((n = json_plain_run(p, len)) == len) {
+		/* the usual case: "text" in one go */
+		if (b->len + len + 3 > b->size)
+			pybuf_grow(b, len + 2);
+		b->data[b->len] = '"';
+		memcpy(b->data + b->len + 1, s, len);
+		b->len += len + 2;
+		b->data[b->len - 1] = '"';
+		b->data[b->len] = '\0';
+		return;
+	}
 	pybuf_putc(b, '"');
 	while (i < len) {
 		/* runs of plain characters in one copy */
-		for (n = i; n < len && json_plain(p[n]); n++)
-			;
+		n = i + json_plain_run(p + i, len - i);
 		if (n > i) {
 			pybuf_add(b, s + i, n - i);
 			i = n;
@@ -239,15 +295,21 @@ float_try_e(double d, int prec, char *tmp, size_t len)
 	return strtod(tmp, NULL) == d;
 }
 
-/* 10^n, n <= 38. */
+/* 10^n, n <= 38, from a table (a loop of multiplications cost more than
+ * the rest of a reply's "time"). */
 static pyjson_u128
 pow10_u128(int n)
 {
-	pyjson_u128	v = 1;
+	static const uint64_t	p[20] = {
+		1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL,
+		10000000ULL, 100000000ULL, 1000000000ULL, 10000000000ULL,
+		100000000000ULL, 1000000000000ULL, 10000000000000ULL,
+		100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
+		100000000000000000ULL, 1000000000000000000ULL,
+		10000000000000000000ULL,
+	};
 
-	while (n-- > 0)
-		v *= 10;
-	return v;
+	return n < 20 ? p[n] : (pyjson_u128)p[19] * p[n - 19];
 }
 
 /* m * 2^-k >= 10^e, exactly (m < 2^53, k <= 69, -5 <= e <= 15). */
@@ -294,25 +356,27 @@ float_round(uint64_t m, int k, int *e, int p, bool *rt)
 }
 
 /*
- * float_shortest_e without printf for 1e-5 <= |d| < 1e15 (times, sizes,
- * durations), by exact integer arithmetic: d = m * 2^-k with 1 <= k <= 69.
- * Returns false (tmp untouched) outside that range.
+ * The shortest digits of d that read back as d, without printf, for
+ * 1e-5 <= |d| < 1e15 (times, sizes, durations), by exact integer
+ * arithmetic: d = m * 2^-k with 1 <= k <= 69. The digits are *q, *p of
+ * them (trailing zeros dropped), the first one's decimal exponent *e.
+ * Returns false outside that range.
  */
 static bool
-float_shortest_exact(double d, char *tmp, size_t len)
+float_shortest_exact(double d, uint64_t *digits, int *ndigits, int *exp10)
 {
 	double		a = fabs(d);
 	uint64_t	bits, m, q;
 	int		k, e, p, i;
 	bool		rt;
-	char		digits[20];
 
 	if (!(a >= 1e-5 && a < 1e15))
 		return false;
 	memcpy(&bits, &a, sizeof bits);
 	m = (bits & (((uint64_t)1 << 52) - 1)) | (uint64_t)1 << 52;
 	k = 1075 - (int)(bits >> 52);
-	e = (int)floor(log10(a));
+	/* floor((52 - k) * log10(2)), give or take one: 2^52 <= m < 2^53 */
+	e = (52 - k) * 78913 / 262144 - 1;
 	while (!float_ge_pow10(m, k, e))
 		e--;
 	while (float_ge_pow10(m, k, e + 1))
@@ -328,25 +392,13 @@ float_shortest_exact(double d, char *tmp, size_t len)
 		i = e;
 		q = float_round(m, k, &i, p, &rt);
 	}
-	/* "[-]d.ddde[+-]xx", as %.*e writes it (p >= 15, |i| < 100) */
-	if (len < (size_t)p + 8)
-		return false;
-	if (d < 0)
-		*tmp++ = '-';
-	for (k = p - 1; k >= 0; k--) {
-		digits[k] = (char)('0' + q % 10);
+	while (p > 1 && q % 10 == 0) {
 		q /= 10;
+		p--;
 	}
-	*tmp++ = digits[0];
-	*tmp++ = '.';
-	memcpy(tmp, digits + 1, (size_t)p - 1);
-	tmp += p - 1;
-	*tmp++ = 'e';
-	*tmp++ = i < 0 ? '-' : '+';
-	i = i < 0 ? -i : i;
-	*tmp++ = (char)('0' + i / 10);
-	*tmp++ = (char)('0' + i % 10);
-	*tmp = '\0';
+	*digits = q;
+	*ndigits = p;
+	*exp10 = i;
 	return true;
 }
 
@@ -359,16 +411,14 @@ float_shortest_exact(double d, char *tmp, size_t len)
  * print, zeros appended, since such a decimal survives decimal -> double
  * -> 15 digits; and when 15 do not read back, no fewer do. So 15, 16 and
  * 17 digits are tried, instead of every count from 1 (a reply's "time"
- * needs 16 or 17), and without printf when float_shortest_exact can.
- * Subnormals, with fewer bits, keep the plain search.
+ * needs 16 or 17); float_shortest_exact does it without printf where it
+ * can. Subnormals, with fewer bits, keep the plain search.
  */
 static void
 float_shortest_e(double d, char *tmp, size_t len)
 {
 	int	prec;
 
-	if (float_shortest_exact(d, tmp, len))
-		return;
 	prec = fpclassify(d) == FP_NORMAL ? DBL_DIG - 1 : 0;
 	for (; prec < DBL_DECIMAL_DIG - 1; prec++) {
 		if (float_try_e(d, prec, tmp, len))
@@ -377,43 +427,20 @@ float_shortest_e(double d, char *tmp, size_t len)
 	snprintf(tmp, len, "%.*e", DBL_DECIMAL_DIG - 1, d);
 }
 
-/* Python repr(float): shortest digits that round-trip, Python layout. */
-void
-pyjson_float_repr(double d, char *buf, size_t len)
+/*
+ * Python's layout of the significant digits (ndigits of them, no trailing
+ * zero unless the only one) whose first has the decimal exponent exp10:
+ * positional for -4 <= exp10 < 16 ("0.0001", "30.0"), else
+ * "d[.ddd]e[+-]xx". Into buf, cut to len - 1 bytes as snprintf would.
+ */
+static void
+float_layout(bool neg, const char *digits, int ndigits, int exp10,
+    char *buf, size_t len)
 {
-	char	 tmp[40], digits[20], *e, *out;
-	int	 exp10, ndigits, i, pos;
-	bool	 neg;
+	char	out[48];
+	size_t	pos = 0;
+	int	i, x;
 
-	if (len == 0)
-		return;
-	if (isnan(d)) {
-		snprintf(buf, len, "nan");
-		return;
-	}
-	if (isinf(d)) {
-		snprintf(buf, len, "%s", d < 0 ? "-inf" : "inf");
-		return;
-	}
-	if (d == 0) {
-		snprintf(buf, len, "%s", signbit(d) ? "-0.0" : "0.0");
-		return;
-	}
-	float_shortest_e(d, tmp, sizeof tmp);
-	/* tmp is "[-]d[.ddd]e[+-]xx" */
-	neg = tmp[0] == '-';
-	ndigits = 0;
-	for (e = tmp + neg; *e != 'e'; e++) {
-		if (*e >= '0' && *e <= '9' && ndigits < (int)sizeof digits - 1)
-			digits[ndigits++] = *e;
-	}
-	digits[ndigits] = '\0';
-	exp10 = atoi(e + 1);
-	while (ndigits > 1 && digits[ndigits - 1] == '0')
-		digits[--ndigits] = '\0';
-
-	out = tmp;
-	pos = 0;
 	if (neg)
 		out[pos++] = '-';
 	if (exp10 < -4 || exp10 >= 16) {
@@ -423,12 +450,14 @@ pyjson_float_repr(double d, char *buf, size_t len)
 			for (i = 1; i < ndigits; i++)
 				out[pos++] = digits[i];
 		}
-		out[pos] = '\0';
-		snprintf(buf, len, "%se%c%02d", out, exp10 < 0 ? '-' : '+',
-		    exp10 < 0 ? -exp10 : exp10);
-		return;
-	}
-	if (exp10 < 0) {
+		out[pos++] = 'e';
+		out[pos++] = exp10 < 0 ? '-' : '+';
+		x = exp10 < 0 ? -exp10 : exp10;
+		if (x >= 100)
+			out[pos++] = (char)('0' + x / 100);
+		out[pos++] = (char)('0' + x / 10 % 10);
+		out[pos++] = (char)('0' + x % 10);
+	} else if (exp10 < 0) {
 		out[pos++] = '0';
 		out[pos++] = '.';
 		for (i = 0; i < -exp10 - 1; i++)
@@ -445,8 +474,53 @@ pyjson_float_repr(double d, char *buf, size_t len)
 		} else
 			out[pos++] = '0';
 	}
-	out[pos] = '\0';
-	snprintf(buf, len, "%s", out);
+	if (pos > len - 1)
+		pos = len - 1;
+	memcpy(buf, out, pos);
+	buf[pos] = '\0';
+}
+
+/* Python repr(float): shortest digits that round-trip, Python layout. */
+void
+pyjson_float_repr(double d, char *buf, size_t len)
+{
+	char		 tmp[40], digits[20], *e;
+	uint64_t	 q;
+	int		 exp10, ndigits, i;
+
+	if (len == 0)
+		return;
+	if (isnan(d)) {
+		snprintf(buf, len, "nan");
+		return;
+	}
+	if (isinf(d)) {
+		snprintf(buf, len, "%s", d < 0 ? "-inf" : "inf");
+		return;
+	}
+	if (d == 0) {
+		snprintf(buf, len, "%s", signbit(d) ? "-0.0" : "0.0");
+		return;
+	}
+	if (float_shortest_exact(d, &q, &ndigits, &exp10)) {
+		for (i = ndigits - 1; i >= 0; i--) {
+			digits[i] = (char)('0' + q % 10);
+			q /= 10;
+		}
+		float_layout(d < 0, digits, ndigits, exp10, buf, len);
+		return;
+	}
+	float_shortest_e(d, tmp, sizeof tmp);
+	/* tmp is "[-]d[.ddd]e[+-]xx" */
+	ndigits = 0;
+	for (e = tmp + (tmp[0] == '-'); *e != 'e'; e++) {
+		if (*e >= '0' && *e <= '9' && ndigits < (int)sizeof digits - 1)
+			digits[ndigits++] = *e;
+	}
+	exp10 = atoi(e + 1);
+	while (ndigits > 1 && digits[ndigits - 1] == '0')
+		ndigits--;
+	float_layout(tmp[0] == '-', digits, ndigits, exp10, buf, len);
 }
 
 /* Write a float as Python's json module does. */
@@ -617,8 +691,8 @@ load_string(struct loader *l, const char **s, size_t *len)
 {
 	const char	*start = l->p;
 
-	while (l->p < l->end && json_plain((unsigned char)*l->p))
-		l->p++;
+	l->p += json_plain_run((const unsigned char *)l->p,
+	    (size_t)(l->end - l->p));
 	if (l->p >= l->end || *l->p != '"')
 		return false;	/* an escape, a control byte, UTF-8 or the end */
 	*s = start;
@@ -783,6 +857,82 @@ pyjson_loadb(const char *buf, size_t len, size_t flags, json_error_t *err)
 		json_decref(v);
 	}
 	return json_loadb(buf, len, flags, err);
+}
+
+/*
+ * The members named m[i].key of an object text, read as pyjson_loadb
+ * would read it but without making the object: a plain string's bytes in
+ * m[i].str (not NUL-terminated) and m[i].len, any other value in
+ * m[i].value (the caller's to release), both NULL when the key is absent;
+ * a repeated key counts last, as in the object. Returns 0, or -1 (nothing
+ * held) when the text is not an object of the plain subset: the caller
+ * hands it to pyjson_loadb then.
+ */
+int
+pyjson_load_members(const char *buf, size_t len, struct pyjson_member *m,
+    size_t n)
+{
+	struct loader	 l = { buf, buf + len };
+	const char	*key, *s = NULL;
+	size_t		 klen, slen = 0, i;
+	json_t		*v;
+	int		 rc = 0;
+
+	for (i = 0; i < n; i++) {
+		m[i].value = NULL;
+		m[i].str = NULL;
+		m[i].len = 0;
+	}
+	load_ws(&l);
+	if (l.p >= l.end || *l.p++ != '{')
+		return -1;
+	load_ws(&l);
+	if (l.p < l.end && *l.p == '}') {
+		l.p++;
+		rc = 1;
+	}
+	while (rc == 0) {
+		load_ws(&l);
+		if (l.p >= l.end || *l.p++ != '"' ||
+		    !load_string(&l, &key, &klen))
+			goto fail;
+		load_ws(&l);
+		if (l.p >= l.end || *l.p++ != ':')
+			goto fail;
+		load_ws(&l);
+		v = NULL;
+		if (l.p < l.end && *l.p == '"') {
+			l.p++;
+			if (!load_string(&l, &s, &slen))
+				goto fail;
+		} else if ((v = load_value(&l, 1)) == NULL)
+			goto fail;
+		for (i = 0; i < n; i++) {
+			if (m[i].key[0] == key[0] &&
+			    strncmp(m[i].key, key, klen) == 0 &&
+			    m[i].key[klen] == '\0')
+				break;
+		}
+		if (i < n) {
+			json_decref(m[i].value);
+			m[i].value = v;
+			m[i].str = v == NULL ? s : NULL;
+			m[i].len = v == NULL ? slen : 0;
+		} else
+			json_decref(v);
+		if ((rc = load_next(&l, '}')) == -1)
+			goto fail;
+	}
+	load_ws(&l);
+	if (l.p == l.end)
+		return 0;
+fail:
+	for (i = 0; i < n; i++) {
+		json_decref(m[i].value);
+		m[i].value = NULL;
+		m[i].str = NULL;
+	}
+	return -1;
 }
 
 /* qsort comparator for object keys (code point order = UTF-8 byte order). */

@@ -37,6 +37,16 @@ char *pyjson_buf_finish(struct pyjson_buf *b, size_t *len);
 json_t *pyjson_loadb(const char *buf, size_t len, size_t flags,
     json_error_t *err);
 
+/* One member that pyjson_load_members looks for. */
+struct pyjson_member {
+	const char	*key;
+	json_t		*value;		/* not a plain string: held */
+	const char	*str;		/* a plain string: its bytes, in the text */
+	size_t		 len;
+};
+int pyjson_load_members(const char *buf, size_t len, struct pyjson_member *m,
+    size_t n);
+
 /* Encode like json.dumps(v). Caller frees. Never NULL. */
 char *pyjson_dumps(const json_t *v);
 /* Encode with indent 2 and sorted keys (json.dumps(v, indent=2, sort_keys=True)). */

@@ -80,11 +80,32 @@ float_reference(double d, char *buf, size_t size)
 	}
 }
 
-/* Assert repr(d) has the reference's digits and exponent and reads back. */
+/*
+ * Python's layout of those digits, by printf: %e with them for an
+ * exponent below -4 or from 16 (C writes "1e+16", "5e-324" as Python
+ * does), else %f with the digits after the point, at least one (the
+ * digits are d's own there: a double from 2^53 to 1e16 is an even
+ * integer, so the zeros Python appends are exact).
+ */
+static void
+float_layout_reference(double d, const char *digits, int exp10, char *buf,
+    size_t size)
+{
+	int	nd = (int)strlen(digits);
+
+	if (exp10 < -4 || exp10 >= 16)
+		snprintf(buf, size, "%.*e", nd - 1, d);
+	else
+		snprintf(buf, size, "%.*f", nd - 1 - exp10 > 1 ?
+		    nd - 1 - exp10 : 1, d);
+}
+
+/* Assert repr(d) has the reference's digits and exponent, reads back, and
+ * is laid out as Python's. */
 static void
 check_float_shortest(double d)
 {
-	char	got[40], want[40], gd[24], wd[24];
+	char	got[40], want[40], layout[400], gd[24], wd[24];
 	int	ge, we;
 
 	if (d == 0)
@@ -95,6 +116,9 @@ check_float_shortest(double d)
 	float_digits(want, wd, sizeof wd, &we);
 	if (strcmp(gd, wd) != 0 || ge != we || strtod(got, NULL) != d)
 		fail_msg("%.17g: repr %s, shortest %s", d, got, want);
+	float_layout_reference(d, wd, we, layout, sizeof layout);
+	if (strcmp(got, layout) != 0)
+		fail_msg("%.17g: repr %s, Python's layout %s", d, got, layout);
 }
 
 /* Parse in, then check dumps, pretty dumps (newlines as '|'), repr, str. */
@@ -456,6 +480,52 @@ test_dumps_strings(void **state)
 	    "{'\xc3\xa9': 'x'}");
 }
 
+/* A byte that is not plain, at every place of a run read eight at a
+ * time (and its escape), written and read as one at a time would. */
+static void
+test_plain_runs(void **state)
+{
+	static const struct {
+		const char	*in;	/* the byte, UTF-8 */
+		const char	*out;	/* json.dumps's escape */
+	} odd[] = {
+		{ "\x01", "\\u0001" }, { "\x1f", "\\u001f" },
+		{ "\"", "\\\"" }, { "\\", "\\\\" }, { "\x7f", "\\u007f" },
+		{ "\xc3\xa9", "\\u00e9" }, { "\n", "\\n" },
+	};
+	char	 in[64], want[128], text[160];
+	char	*got;
+	size_t	 i, pos, len;
+	json_t	*v;
+
+	(void)state;
+	for (i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+		for (len = 1; len <= 26; len++) {
+			for (pos = 0; pos < len; pos++) {
+				memset(in, 'a' + (int)(pos % 26), pos);
+				strcpy(in + pos, odd[i].in);
+				memset(in + strlen(in), '~', len - pos - 1);
+				in[pos + strlen(odd[i].in) + len - pos - 1] =
+				    '\0';
+				v = json_string(in);
+				assert_non_null(v);
+				snprintf(want, sizeof want, "\"%.*s%s%s\"",
+				    (int)pos, in, odd[i].out,
+				    in + pos + strlen(odd[i].in));
+				got = pyjson_dumps(v);
+				assert_string_equal(got, want);
+				free(got);
+				json_decref(v);
+				/* and read back: plain, or jansson's */
+				snprintf(text, sizeof text, "{\"k\": %s}", want);
+				check_load(text, strlen(text));
+				snprintf(text, sizeof text, "\"%s\"", in);
+				check_load(text, strlen(text));
+			}
+		}
+	}
+}
+
 /* Embedded NUL characters survive encoding. */
 static void
 test_dumps_nul(void **state)
@@ -540,6 +610,7 @@ main(void)
 		cmocka_unit_test(test_loadb_same_as_jansson),
 		cmocka_unit_test(test_dumps_objects),
 		cmocka_unit_test(test_dumps_strings),
+		cmocka_unit_test(test_plain_runs),
 		cmocka_unit_test(test_dumps_nul),
 		cmocka_unit_test(test_str_repr),
 		cmocka_unit_test(test_bytes_repr),
