@@ -929,6 +929,22 @@ watcher_spawn_some(struct watcher *w)
 	}
 }
 
+/*
+ * Refill after a death on the loop's next turn, never from inside the
+ * reap (doc/design.md §5): libev reaps with waitpid() until no child is
+ * left dead, within one turn of the loop, and a spawn made there hands it
+ * a new child to reap. Workers that exit at once kept that pass reaping
+ * and spawning for as long as they churned, and the control socket went
+ * unread: `status` took 1.6 s (median) and up to 80 s. A 0 s timer runs
+ * after the next poll, with the commands that came meanwhile.
+ */
+static void
+watcher_refill_soon(struct watcher *w)
+{
+	if (!w->env->timer_active(w, &w->spawn_timer))
+		w->env->timer_start(w, &w->spawn_timer, 0.);
+}
+
 /* Kill the oldest surplus processes (all but the newest target), the
  * newest of them first, as Circus orders them. */
 static void
@@ -1073,22 +1089,6 @@ watcher_publish_reap(struct watcher *w, pid_t pid, int exit_code)
 	w->env->publish(w->arbiter, w, "reap", body);
 }
 
-/*
- * Refill after a death on the loop's next turn, never from inside the
- * reap (doc/design.md §5): libev reaps with waitpid() until no child is
- * left dead, within one turn of the loop, and a spawn made there hands it
- * a new child to reap. Workers that exit at once kept that pass reaping
- * and spawning for as long as they churned, and the control socket went
- * unread: `status` took 1.6 s (median) and up to 80 s. A 0 s timer runs
- * after the next poll, with the commands that came meanwhile.
- */
-static void
-watcher_refill_soon(struct watcher *w)
-{
-	if (!w->env->timer_active(w, &w->spawn_timer))
-		w->env->timer_start(w, &w->spawn_timer, 0.);
-}
-
 /* What follows a death once reaped: respawn or stop (doc/design.md §5). */
 static void
 watcher_after_death(struct watcher *w, enum process_kill_reason reason,
@@ -1214,7 +1214,9 @@ watcher_process_exited(struct watcher *w, struct process *p)
 	}
 	if (reason == KILL_TRIM) {
 		w->env->free(p);
-		watcher_manage(w);
+		/* max_age's replacement: on the next turn, as a respawn */
+		if (w->state == WATCHER_ACTIVE && w->rolling_op == NULL)
+			watcher_refill_soon(w);
 		watcher_progress(w);
 		return;
 	}

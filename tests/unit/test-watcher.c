@@ -1320,12 +1320,12 @@ static const struct wcase cases[] = {
 	    "kill 101 9 at 0\n"
 	    "kill 102 9 at 0\n"
 	    "exit 101 -9\n"
-	    "spawn 103 wid 1 at 0\n"
-	    "event spawn 103\n"
-	    "spawn 104 wid 3 at 0\n"
-	    "event spawn 104\n"
 	    "exit 102 -9\n"
 	    "done kill\n"
+	    "spawn 103 wid 1 at 0\n"
+	    "event spawn 103\n"
+	    "spawn 104 wid 2 at 0\n"
+	    "event spawn 104\n"
 	    "= active, 2 running\n" },
 	{ "after_spawn veto of a respawn", { .hooks = "after_spawn" },
 	    "start; hook after_spawn yes; exit 101 1; hook after_spawn no",
