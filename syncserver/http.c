@@ -115,8 +115,8 @@ answer_send(struct http_server *hs, struct MHD_Connection *c,
 		MHD_add_response_header(r, "X-Last-Modified",
 		    sync_fmt_ts(a->last_modified, buf));
 	if (a->records >= 0) {
-		snprintf(buf, sizeof(buf), "%ld", a->records);
-		MHD_add_response_header(r, "X-Weave-Records", buf);
+		MHD_add_response_header(r, "X-Weave-Records",
+		    sync_fmt_int(a->records, buf));
 	}
 	if (a->next_offset != NULL)
 		MHD_add_response_header(r, "X-Weave-Next-Offset",
@@ -126,8 +126,8 @@ answer_send(struct http_server *hs, struct MHD_Connection *c,
 	if (a->www_auth != NULL)
 		MHD_add_response_header(r, "WWW-Authenticate", a->www_auth);
 	if (a->x_timestamp > 0) {
-		snprintf(buf, sizeof(buf), "%lld", a->x_timestamp);
-		MHD_add_response_header(r, "X-Timestamp", buf);
+		MHD_add_response_header(r, "X-Timestamp",
+		    sync_fmt_int(a->x_timestamp, buf));
 	}
 	if (atomic_load(&hs->draining))
 		MHD_add_response_header(r, "Connection", "close");

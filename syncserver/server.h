@@ -104,8 +104,11 @@ int	 sync_query_parse(const char *raw, struct sync_query *q);
 void	 sync_query_free(struct sync_query *q);
 /* Non-negative decimal seconds -> centiseconds (rounded down). 0 / -1. */
 int	 sync_parse_ts(const char *s, int64_t *cs);
-/* Print centiseconds as "%lld.%02lld" into buf (32 bytes). */
+/* Print centiseconds as seconds with two decimals ("12.05", "-0.50")
+ * into buf (32 bytes); returns buf. */
 const char *sync_fmt_ts(int64_t cs, char *buf);
+/* Print n in decimal into buf (32 bytes); returns buf. */
+const char *sync_fmt_int(long long n, char *buf);
 
 /*
  * Parse a POST body (JSON array, or newline-delimited objects when
