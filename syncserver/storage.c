@@ -491,8 +491,7 @@ coll_precond(sqlite3 *db, uint64_t uid, const char *coll,
 /* ---- info (every /info/ endpoint) ------------------------------------------------------------- */
 
 static const char *const info_sql[] = {
-	[INFO_COLLECTIONS] = "SELECT name, modified FROM collections"
-	    " WHERE uid = ?1 ORDER BY name",
+	[INFO_COLLECTIONS] = NULL,	/* one statement: info_collections */
 	[INFO_COUNTS] = "SELECT coll, COUNT(*) FROM bso WHERE uid = ?1 AND"
 	    " (expiry IS NULL OR expiry > ?2) GROUP BY coll ORDER BY coll",
 	[INFO_USAGE] = "SELECT coll, SUM(payload_size) FROM bso WHERE"
@@ -508,9 +507,7 @@ info_value(struct sbuf *b, enum info_kind kind, sqlite3_stmt *s)
 {
 	char kb[64];
 
-	if (kind == INFO_COLLECTIONS)
-		sbuf_ts(b, sqlite3_column_int64(s, 1));
-	else if (kind == INFO_COUNTS)
+	if (kind == INFO_COUNTS)
 		sbuf_int(b, sqlite3_column_int64(s, 1));
 	else {
 		snprintf(kb, sizeof(kb), "%.17g",
@@ -545,8 +542,57 @@ info_body(sqlite3 *db, uint64_t uid, enum info_kind kind,
 	}
 	sbuf_cstr(&r->body, kind == INFO_QUOTA ? ",null]" : "}");
 	done(s);
-	if (kind == INFO_COLLECTIONS)
-		r->records = n;
+	return rc_status(db, rc);
+}
+
+/*
+ * info/collections, the request every sync begins with, in one statement:
+ * one implicit read transaction instead of BEGIN, two statements and
+ * ROLLBACK (together a quarter of a worker's CPU on this request, most of
+ * it the transaction's begin and end). The storage timestamp comes first
+ * (k = 0, absent for a new user), then the collections by name.
+ */
+static const char info_collections_sql[] =
+    "SELECT 0, NULL, modified FROM user_ts WHERE uid = ?1"
+    " UNION ALL SELECT 1, name, modified FROM collections WHERE uid = ?1"
+    " ORDER BY 1, 2";
+
+static enum st_status
+info_collections(sqlite3 *db, uint64_t uid, const struct precond *pc,
+    struct st_result *r)
+{
+	sqlite3_stmt *s = stmt(db, info_collections_sql, "i", (int64_t)uid);
+	enum st_status ss;
+	int rc, n = 0;
+
+	if (s == NULL)
+		return ST_ERROR;
+	r->last_modified = 0;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW && sqlite3_column_int(s, 0) == 0) {
+		r->last_modified = sqlite3_column_int64(s, 2);
+		rc = sqlite3_step(s);
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		ss = rc_status(db, rc);
+	else
+		ss = precond_check(pc, r->last_modified, true);
+	if (ss != ST_OK) {
+		done(s);
+		return ss;
+	}
+	sbuf_cstr(&r->body, "{");
+	for (; rc == SQLITE_ROW; rc = sqlite3_step(s)) {
+		if (n++ > 0)
+			sbuf_cstr(&r->body, ",");
+		sbuf_json_str(&r->body,
+		    (const char *)sqlite3_column_text(s, 1));
+		sbuf_cstr(&r->body, ":");
+		sbuf_ts(&r->body, sqlite3_column_int64(s, 2));
+	}
+	sbuf_cstr(&r->body, "}");
+	done(s);
+	r->records = n;
 	return rc_status(db, rc);
 }
 
@@ -574,6 +620,11 @@ store_info(struct store *st, uint64_t uid, enum info_kind kind,
 
 	if (db == NULL)
 		return ST_BUSY;
+	if (kind == INFO_COLLECTIONS) {
+		ss = info_collections(db, uid, pc, r);
+		store_release(st, db);
+		return ss;
+	}
 	if ((ss = tx_read(db)) == ST_OK &&
 	    (ss = storage_ts(db, uid, &r->last_modified)) == ST_OK &&
 	    (ss = precond_check(pc, r->last_modified, true)) == ST_OK) {
