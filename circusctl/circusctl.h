@@ -198,6 +198,7 @@ int	 fleet_run(struct ctl_ctx *, const struct ctl_request *);
 int	 fleet_list_discovered(struct ctl_ctx *);
 
 /* keys.c */
+bool	 keys_is_z85(const char *);
 int	 keys_load(const char *, const char *, struct client_curve *, char **);
 int	 keys_keygen(const char *);
 

@@ -53,6 +53,7 @@ static bool	 ctl_set_flag(struct ctl_globals *, const char *);
 static void	 ctl_set_value(struct ctl_globals *, const char *,
 		     const char *);
 static bool	 ctl_looks_negative(const char *);
+static bool	 ctl_takes_value(size_t, const char *);
 static int	 ctl_open_client(struct ctl_ctx *, char **);
 static void	 ctl_report_failure(struct ctl_ctx *, int, const char *);
 static int	 ctl_listen(struct ctl_ctx *, const struct ctl_request *);
@@ -73,6 +74,22 @@ ctl_looks_negative(const char *s)
 			return false;
 	}
 	return true;
+}
+
+/*
+ * May word be the value of global option idx? As argparse: not when it
+ * starts with '-' (it is then an option), unless it is "-" or a negative
+ * number. Better than argparse: a Z85 key starts with '-' one time in 85,
+ * and "--server_key -abc..." must not then fail with "expected one
+ * argument", so a 40-character Z85 word is --server_key's value.
+ */
+static bool
+ctl_takes_value(size_t idx, const char *word)
+{
+	if (word[0] != '-' || word[1] == '\0' || ctl_looks_negative(word))
+		return true;
+	return strcmp(ctl_globals_table[idx].name, "server_key") == 0 &&
+	    keys_is_z85(word);
 }
 
 /*
@@ -217,9 +234,8 @@ ctl_parse_globals(int argc, char *const *argv, struct ctl_globals *g,
 			}
 			if (eq != NULL)
 				value = eq + 1;
-			else if (i + 1 < argc && (argv[i + 1][0] != '-' ||
-			    argv[i + 1][1] == '\0' ||
-			    ctl_looks_negative(argv[i + 1])))
+			else if (i + 1 < argc && ctl_takes_value((size_t)idx,
+			    argv[i + 1]))
 				value = argv[++i];
 			else {
 				*cause = xprintf("argument --%s: expected one "

@@ -21,7 +21,7 @@
 #define KEYS_ZERO "0000000000000000000000000000000000000000"
 
 /* Is s 40 characters of Z85 (a key given inline)? */
-static bool
+bool
 keys_is_z85(const char *s)
 {
 	uint8_t	bin[32];

@@ -554,6 +554,23 @@ test_globals(void **state)
 	assert_string_equal(cause, "argument --endpoint: expected one "
 	    "argument");
 	free(cause);
+	/* a Z85 key may start with '-': it is still --server_key's value */
+	assert_int_equal(globals("--server_key "
+	    "-0000000000000000000000000000000000000a0 status", &g, &idx,
+	    &cause), CTL_EXIT_OK);
+	assert_string_equal(g.server_key,
+	    "-0000000000000000000000000000000000000a0");
+	assert_int_equal(idx, 2);
+	ctl_globals_clear(&g);
+	assert_int_equal(globals("--server_key -bogus status", &g, &idx,
+	    &cause), CTL_EXIT_USAGE);
+	assert_string_equal(cause, "argument --server_key: expected one "
+	    "argument");
+	free(cause);
+	assert_int_equal(globals("--endpoint "
+	    "-0000000000000000000000000000000000000a0 status", &g, &idx,
+	    &cause), CTL_EXIT_USAGE);
+	free(cause);
 	assert_int_equal(globals("-h list", &g, &idx, &cause),
 	    CTL_EXIT_USAGE);
 	assert_string_equal(cause, "unrecognized arguments: -h");
