@@ -63,6 +63,7 @@ static const struct opt opts[] = {
 	{ "storage", "expired_token_timeout", OPT_LLONG,
 	    C(expired_token_timeout), 0 },
 	{ "storage", "purge_interval", OPT_LLONG, C(purge_interval), 1 },
+	{ "storage", "info_cache_ms", OPT_LLONG, C(info_cache_ms), 0 },
 	{ "storage", "quota_size", OPT_EMPTY, 0, 0 },
 	{ "tokenserver", "token_duration", OPT_LLONG, C(token_duration), 1 },
 	{ "tokenserver", "metrics_hash_secret", OPT_STR,
@@ -89,6 +90,7 @@ cfg_defaults(struct sync_config *cfg)
 	cfg->batch_lifetime = 7200;
 	cfg->expired_token_timeout = 7200;
 	cfg->purge_interval = 3600;
+	cfg->info_cache_ms = 1000;
 	cfg->token_duration = 3600;
 	cfg->metrics_hash_secret = xstrdup("");
 	cfg->node_type = xstrdup("sqlite");

@@ -9,12 +9,19 @@
  * computed inside that transaction (T > every earlier timestamp of the
  * user). Reads run in one deferred transaction (a consistent snapshot).
  */
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <sqlite3.h>
@@ -27,6 +34,27 @@
 #define BUSY_TIMEOUT_MS	5000
 #define NO_SORTINDEX	(-SORTINDEX_MAX - 1)    /* sorts after all others */
 
+/*
+ * The info/collections cache (doc/sync-storage.md §6): every write bumps
+ * its user's generation word, in a file every worker maps (DB-gen), after
+ * its COMMIT and before its answer; a thread's cached answer stands while
+ * the word is unchanged and it is younger than info_cache_ms (the bound
+ * on a write that bumped nothing: a worker killed between COMMIT and the
+ * bump, or a program other than syncserver writing the database).
+ */
+#define GEN_WORDS	4096            /* users share words by hash */
+#define INFO_SLOTS	64              /* cached answers per thread */
+
+struct info_cached {
+	uint64_t	 uid;
+	uint64_t	 gen;           /* the user's word when it was read */
+	int64_t		 at_ms;         /* CLOCK_MONOTONIC when it was read */
+	int64_t		 last_modified;
+	long		 records;
+	char		*body;          /* NULL: an empty slot */
+	size_t		 len;
+};
+
 struct store {
 	const struct sync_config *cfg;
 	char		 *path;
@@ -35,6 +63,7 @@ struct store {
 	size_t		  nconns;
 	pthread_mutex_t	  write_mu;     /* one writer per process at a time */
 	struct conn	 *wconn;        /* the writers' connection (write_mu) */
+	_Atomic uint64_t *gen;          /* GEN_WORDS shared words, or NULL */
 };
 
 /*
@@ -51,6 +80,7 @@ struct conn {
 		char		*sql;
 		sqlite3_stmt	*s;
 	} stmts[STMT_CACHE];
+	struct info_cached info[INFO_SLOTS];    /* this thread's answers */
 };
 
 static _Thread_local struct conn *tl_conn;     /* this thread's, reads */
@@ -189,12 +219,63 @@ conn_close(struct conn *c)
 		sqlite3_finalize(c->stmts[i].s);
 		free(c->stmts[i].sql);
 	}
+	for (size_t i = 0; i < INFO_SLOTS; i++)
+		free(c->info[i].body);
 	sqlite3_close(c->db);
 	if (tl_conn == c)
 		tl_conn = NULL;
 	if (tl_wconn == c)
 		tl_wconn = NULL;
 	free(c);
+}
+
+/*
+ * Map DB-gen, the generation words every worker shares (made, zeroed, by
+ * the first). NULL, with a warning, when it cannot be: info/collections
+ * is then read from the database every time, which is only slower.
+ */
+static _Atomic uint64_t *
+gen_map(const char *db_path)
+{
+	char		*path = xprintf("%s-gen", db_path);
+	size_t		 len = GEN_WORDS * sizeof(uint64_t);
+	struct stat	 sb;
+	void		*map = MAP_FAILED;
+	int		 fd;
+
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1 ||
+	    fstat(fd, &sb) == -1)
+		log_warnx("%s: %s; info/collections uncached", path,
+		    strerror(errno));
+	else if (sb.st_size != 0 && (size_t)sb.st_size != len)
+		/* never truncate a file another worker may have mapped */
+		log_warnx("%s: %lld bytes, not %zu; info/collections "
+		    "uncached", path, (long long)sb.st_size, len);
+	else if (sb.st_size == 0 && ftruncate(fd, (off_t)len) == -1)
+		log_warnx("%s: %s; info/collections uncached", path,
+		    strerror(errno));
+	else if ((map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
+	    fd, 0)) == MAP_FAILED)
+		log_warnx("%s: mmap: %s; info/collections uncached", path,
+		    strerror(errno));
+	if (fd != -1)
+		close(fd);
+	free(path);
+	return map == MAP_FAILED ? NULL : map;
+}
+
+static _Atomic uint64_t *
+gen_word(struct store *st, uint64_t uid)
+{
+	return &st->gen[(uid * 0x9e3779b97f4a7c15ULL) >> 52];  /* 12 bits */
+}
+
+/* After a write's COMMIT (or ROLLBACK: no harm), before its answer. */
+static void
+gen_bump(struct store *st, uint64_t uid)
+{
+	if (st->gen != NULL)
+		atomic_fetch_add(gen_word(st, uid), 1);
 }
 
 struct store *
@@ -226,6 +307,8 @@ store_open(const struct sync_config *cfg, char *err, size_t errlen)
 		store_close(st);
 		return NULL;
 	}
+	if (cfg->info_cache_ms > 0)
+		st->gen = gen_map(st->path);
 	return st;
 }
 
@@ -237,6 +320,8 @@ store_close(struct store *st)
 	for (size_t i = 0; i < st->nconns; i++)
 		conn_close(st->conns[i]);
 	free(st->conns);
+	if (st->gen != NULL)
+		munmap((void *)st->gen, GEN_WORDS * sizeof(uint64_t));
 	free(st->path);
 	pthread_mutex_destroy(&st->mu);
 	pthread_mutex_destroy(&st->write_mu);
@@ -458,9 +543,10 @@ tx_end(sqlite3 *db, enum st_status ss)
 /* The end of a write: COMMIT or ROLLBACK as tx_end, and the next writer
  * is let in before the answer is written. */
 static enum st_status
-write_end(struct store *st, sqlite3 *db, enum st_status ss)
+write_end(struct store *st, uint64_t uid, sqlite3 *db, enum st_status ss)
 {
 	ss = tx_end(db, ss);
+	gen_bump(st, uid);
 	store_release(st, db);
 	return ss;
 }
@@ -596,6 +682,55 @@ info_collections(sqlite3 *db, uint64_t uid, const struct precond *pc,
 	return rc_status(db, rc);
 }
 
+static int64_t
+mono_ms(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/*
+ * info/collections from this thread's cache when the user's generation
+ * word has not moved since it was read and it is younger than
+ * info_cache_ms; else from the database, cached when no write ended
+ * meanwhile (the word read before the statement equals the one after).
+ */
+static enum st_status
+info_collections_cached(struct store *st, sqlite3 *db, uint64_t uid,
+    const struct precond *pc, struct st_result *r)
+{
+	struct info_cached *e = &tl_conn->info[uid % INFO_SLOTS];
+	_Atomic uint64_t *word = gen_word(st, uid);
+	uint64_t gen = atomic_load(word);
+	int64_t now = mono_ms();
+	enum st_status ss;
+
+	if (e->body != NULL && e->uid == uid && e->gen == gen &&
+	    now - e->at_ms < st->cfg->info_cache_ms) {
+		r->last_modified = e->last_modified;
+		if ((ss = precond_check(pc, r->last_modified, true)) != ST_OK)
+			return ss;
+		sbuf_add(&r->body, e->body, e->len);
+		r->records = e->records;
+		return ST_OK;
+	}
+	if ((ss = info_collections(db, uid, pc, r)) != ST_OK ||
+	    atomic_load(word) != gen)
+		return ss;
+	free(e->body);
+	e->uid = uid;
+	e->gen = gen;
+	e->at_ms = now;
+	e->last_modified = r->last_modified;
+	e->records = r->records;
+	e->len = r->body.len;
+	e->body = xmalloc(e->len + 1);
+	memcpy(e->body, r->body.p, e->len);
+	return ST_OK;
+}
+
 /* info/configuration: the six limits clients obey. */
 static void
 configuration_body(const struct sync_config *cfg, struct st_result *r)
@@ -621,7 +756,8 @@ store_info(struct store *st, uint64_t uid, enum info_kind kind,
 	if (db == NULL)
 		return ST_BUSY;
 	if (kind == INFO_COLLECTIONS) {
-		ss = info_collections(db, uid, pc, r);
+		ss = st->gen != NULL ? info_collections_cached(st, db, uid, pc,
+		    r) : info_collections(db, uid, pc, r);
 		store_release(st, db);
 		return ss;
 	}
@@ -983,7 +1119,7 @@ store_put_bso(struct store *st, uint64_t uid, const char *coll,
 		ss = bso_in_apply(db, uid, coll, b->id, b, t);
 	if (ss == ST_OK)
 		ss = touch(db, uid, coll, t);
-	if ((ss = write_end(st, db, ss)) == ST_OK) {
+	if ((ss = write_end(st, uid, db, ss)) == ST_OK) {
 		r->last_modified = r->ts = t;
 		sbuf_ts(&r->body, t);
 	}
@@ -1020,7 +1156,7 @@ store_delete_bso(struct store *st, uint64_t uid, const char *coll,
 		    " coll = ? AND id = ?", "itt", (int64_t)uid, coll, id));
 	if (ss == ST_OK)
 		ss = touch(db, uid, coll, t);
-	if ((ss = write_end(st, db, ss)) == ST_OK)
+	if ((ss = write_end(st, uid, db, ss)) == ST_OK)
 		modified_body(r, t);
 	return ss;
 }
@@ -1077,7 +1213,7 @@ store_delete_collection(struct store *st, uint64_t uid, const char *coll,
 	}
 	if (ss == ST_OK)
 		ss = collection_wipe(db, uid, coll, ids, nids, t);
-	if ((ss = write_end(st, db, ss)) == ST_OK)
+	if ((ss = write_end(st, uid, db, ss)) == ST_OK)
 		modified_body(r, t);
 	return ss;
 }
@@ -1106,7 +1242,7 @@ store_delete_storage(struct store *st, uint64_t uid,
 	for (size_t i = 0; i < sizeof(wipe) / sizeof(wipe[0]) && ss == ST_OK;
 	    i++)
 		ss = run(db, stmt(db, wipe[i], "i", (int64_t)uid));
-	if ((ss = write_end(st, db, ss)) == ST_OK) {
+	if ((ss = write_end(st, uid, db, ss)) == ST_OK) {
 		r->last_modified = 0;
 		sbuf_cstr(&r->body, "{}");
 	}
@@ -1292,7 +1428,7 @@ store_post(struct store *st, uint64_t uid, const char *coll,
 	ss = coll_precond(db, uid, coll, pc, &cts, r);
 	if (ss == ST_OK)
 		ss = post_op(st, db, uid, coll, batch, commit, pb, t, &opened);
-	if ((ss = write_end(st, db, ss)) == ST_OK) {
+	if ((ss = write_end(st, uid, db, ss)) == ST_OK) {
 		if (applies)
 			r->last_modified = r->ts = t;
 		else

@@ -36,6 +36,7 @@ struct sync_config {
 	long long max_request_bytes, max_post_records, max_post_bytes;
 	long long max_total_records, max_total_bytes, max_record_payload_bytes;
 	long long batch_lifetime, expired_token_timeout, purge_interval;
+	long long info_cache_ms;    /* 0: info/collections never cached */
 	/* [tokenserver] */
 	long long token_duration;
 	char	*metrics_hash_secret;  /* derived from secret when empty */
