@@ -38,30 +38,15 @@ const struct cmd_entry *const cmd_table[] = {
 };
 const size_t cmd_table_len = nitems(cmd_table);
 
-/* Look up a command by wire name, case-insensitively: as it is first
- * (the names are lower-case, in the same order for strcmp), which is
- * what clients send and cheaper than strcasecmp. */
-const struct cmd_entry *
-cmd_find(const char *name)
+static const struct cmd_entry *
+cmd_search(const char *name, int (*cmp)(const char *, const char *))
 {
 	size_t lo = 0, hi = cmd_table_len, mid;
 	int c;
 
 	while (lo < hi) {
 		mid = (lo + hi) / 2;
-		c = strcmp(name, cmd_table[mid]->name);
-		if (c == 0)
-			return cmd_table[mid];
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	lo = 0;
-	hi = cmd_table_len;
-	while (lo < hi) {
-		mid = (lo + hi) / 2;
-		c = strcasecmp(name, cmd_table[mid]->name);
+		c = cmp(name, cmd_table[mid]->name);
 		if (c == 0)
 			return cmd_table[mid];
 		if (c < 0)
@@ -70,6 +55,17 @@ cmd_find(const char *name)
 			lo = mid + 1;
 	}
 	return NULL;
+}
+
+/* Look up a command by wire name, case-insensitively: as it is first
+ * (the names are lower-case, in the same order for strcmp), which is
+ * what clients send and cheaper than strcasecmp. */
+const struct cmd_entry *
+cmd_find(const char *name)
+{
+	const struct cmd_entry *e = cmd_search(name, strcmp);
+
+	return e != NULL ? e : cmd_search(name, strcasecmp);
 }
 
 /* Lower-case copy. */

@@ -434,6 +434,18 @@ controller_handle_request(struct arbiter *a, const char *identity,
 	controller_handle_request_as(a, identity, idlen, body, len, false);
 }
 
+/* s[0..len) NUL-terminated in inline_buf when it fits, else in a new
+ * allocation (the caller frees it when it is not inline_buf). */
+static char *
+copy_in(char *inline_buf, size_t inline_size, const char *s, size_t len)
+{
+	char *p = len < inline_size ? inline_buf : xmalloc(len + 1);
+
+	memcpy(p, s, len);
+	p[len] = '\0';
+	return p;
+}
+
 /* ctx->command_buf = the len bytes at s (a NUL among them ends it, as
  * in the C string jansson gives). */
 static void
@@ -443,12 +455,8 @@ controller_command(struct cmd_ctx *ctx, const char *s, size_t len)
 
 	if ((nul = memchr(s, '\0', len)) != NULL)
 		len = (size_t)(nul - s);
-	if (len < sizeof ctx->command_inline)
-		ctx->command_buf = ctx->command_inline;
-	else
-		ctx->command_buf = xmalloc(len + 1);
-	memcpy(ctx->command_buf, s, len);
-	ctx->command_buf[len] = '\0';
+	ctx->command_buf = copy_in(ctx->command_inline,
+	    sizeof ctx->command_inline, s, len);
 	ctx->command = ctx->command_buf;
 }
 
@@ -542,12 +550,7 @@ controller_handle_request_as(struct arbiter *a, const char *identity,
 		ctx->identity = xmalloc(idlen);
 	if (idlen > 0)
 		memcpy(ctx->identity, identity, idlen);
-	if (len < sizeof ctx->raw_buf)
-		ctx->raw = ctx->raw_buf;
-	else
-		ctx->raw = xmalloc(len + 1);
-	memcpy(ctx->raw, b, len);
-	ctx->raw[len] = '\0';
+	ctx->raw = copy_in(ctx->raw_buf, sizeof ctx->raw_buf, b, len);
 	ctx->raw_len = len;
 	if ((rc = controller_parse(ctx)) != 0) {
 		cmd_error(ctx, rc, rc == 1 ? "json invalid" :
