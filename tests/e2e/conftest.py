@@ -172,6 +172,17 @@ def wait_until(fn, timeout=10.0, interval=0.05, msg=None):
         time.sleep(interval)
 
 
+def catches_signal(pid, sig):
+    """Has pid installed a handler for sig? (SigCgt in /proc/PID/status:
+    a process just exec'd takes the default action, death for SIGTERM,
+    until its main sets one; under ASan that can be tens of ms.)"""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("SigCgt:"):
+                return bool(int(line.split()[1], 16) >> (int(sig) - 1) & 1)
+    return False
+
+
 def proc_stat(pid):
     """(state, ppid, pgid, sid) of a pid, or None if it does not exist."""
     try:

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from conftest import (BUILD, assert_ok, ini, log_lines_with, run_circusd,
-                      wait_until)
+from conftest import (BUILD, assert_ok, catches_signal, ini, log_lines_with,
+                      run_circusd, wait_until)
 
 # Crash respawns at a steady 0.1 s (no exponential growth), so however
 # late the plugin's SUB socket joins, two crash reaps fall in one window.
@@ -223,6 +223,11 @@ def test_plugin_exits_on_sigterm(circusd):
     graceful_timeout of 60 s would escalate to SIGKILL)."""
     d = circusd(ini(flapping(graceful_timeout=60)))
     d.wait_status("plugin:flapping", "active")
+    pid = d.wait_pids("plugin:flapping", 1)[0]
+    # TERM it once it handles TERM: before that the default action kills
+    # it (ASan's start-up made that a flaky -15)
+    wait_until(lambda: catches_signal(pid, signal.SIGTERM), 30,
+               msg="plugin handles SIGTERM")
     mark = d.events.mark()
     assert_ok(d.call("stop", name="plugin:flapping", waiting=True,
                      timeout=30))
