@@ -172,15 +172,6 @@ notify(const char *msg)
 	close(fd);
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The main loop: wait for a stop signal; purge expired data every
  * purge_interval; WATCHDOG=1 every watchdog_ms (0 = off) from here, so
  * that a wedged loop stops the pings. */
@@ -188,14 +179,14 @@ static void
 serve_until_signal(const struct sync_config *cfg, struct store *st,
     const sigset_t *set, long long watchdog_ms)
 {
-	long long now = now_ms(), next_purge, next_ping, wait;
+	long long now = util_monotonic_ms(), next_purge, next_ping, wait;
 	struct timespec tmo;
 	int sig;
 
 	next_purge = now + (long long)cfg->purge_interval * 1000;
 	next_ping = now;
 	for (;;) {
-		now = now_ms();
+		now = util_monotonic_ms();
 		if (watchdog_ms > 0 && now >= next_ping) {
 			notify("WATCHDOG=1");
 			next_ping = now + watchdog_ms;
@@ -205,13 +196,13 @@ serve_until_signal(const struct sync_config *cfg, struct store *st,
 
 			if (n > 0)
 				log_info("purged %d expired rows", n);
-			next_purge = now_ms() + (long long)cfg->purge_interval *
-			    1000;
+			next_purge = util_monotonic_ms() +
+			    (long long)cfg->purge_interval * 1000;
 		}
 		wait = next_purge;
 		if (watchdog_ms > 0 && next_ping < wait)
 			wait = next_ping;
-		wait -= now_ms();
+		wait -= util_monotonic_ms();
 		if (wait < 0)
 			wait = 0;
 		tmo.tv_sec = (time_t)(wait / 1000);

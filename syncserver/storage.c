@@ -29,6 +29,7 @@
 #include "crypto.h"
 #include "log.h"
 #include "server.h"
+#include "util.h"
 #include "xmalloc.h"
 
 #define BUSY_TIMEOUT_MS	5000
@@ -682,15 +683,6 @@ info_collections(sqlite3 *db, uint64_t uid, const struct precond *pc,
 	return rc_status(db, rc);
 }
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
-	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
 /*
  * info/collections from this thread's cache when the user's generation
  * word has not moved since it was read and it is younger than
@@ -704,7 +696,7 @@ info_collections_cached(struct store *st, sqlite3 *db, uint64_t uid,
 	struct info_cached *e = &tl_conn->info[uid % INFO_SLOTS];
 	_Atomic uint64_t *word = gen_word(st, uid);
 	uint64_t gen = atomic_load(word);
-	int64_t now = mono_ms();
+	int64_t now = util_monotonic_ms();
 	enum st_status ss;
 
 	if (e->body != NULL && e->uid == uid && e->gen == gen &&
