@@ -196,6 +196,16 @@ fmt_digits(uint64_t n, char *p)
 	return len;
 }
 
+/* A '-' at *p for a negative n (advancing *p); n's magnitude. */
+static uint64_t
+fmt_sign(long long n, char **p)
+{
+	if (n >= 0)
+		return (uint64_t)n;
+	*(*p)++ = '-';
+	return -(uint64_t)n;
+}
+
 /*
  * Both print by hand, not through snprintf: every answer carries one or
  * two timestamps and a record count, and vfprintf was 2% of a worker's
@@ -206,12 +216,8 @@ const char *
 sync_fmt_int(long long n, char *buf)
 {
 	char *p = buf;
-	uint64_t u = (uint64_t)n;
+	uint64_t u = fmt_sign(n, &p);
 
-	if (n < 0) {
-		*p++ = '-';
-		u = -u;
-	}
 	p[fmt_digits(u, p)] = '\0';
 	return buf;
 }
@@ -220,12 +226,8 @@ const char *
 sync_fmt_ts(int64_t cs, char *buf)
 {
 	char *p = buf;
-	uint64_t u = (uint64_t)cs;
+	uint64_t u = fmt_sign(cs, &p);
 
-	if (cs < 0) {
-		*p++ = '-';
-		u = -u;
-	}
 	p += fmt_digits(u / 100, p);
 	*p++ = '.';
 	*p++ = (char)('0' + u / 10 % 10);
