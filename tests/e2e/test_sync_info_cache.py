@@ -116,3 +116,25 @@ def test_info_cache_ms_0_reads_the_database_every_time(pair):
     _outside_write(db, "outside")
     assert info(ca) == {"outside": 1234.56}
     assert not os.path.exists(db + "-gen")
+
+
+def test_a_gen_file_of_another_size_is_left_alone_and_nothing_cached(wd):
+    """A DB-gen that is not this build's size (another version's, or
+    damaged) is never truncated: another worker may have it mapped. The
+    worker says so, serves, and reads info/collections from the database
+    every time."""
+    db = str(wd / "sync.db")
+    with open(db + "-gen", "wb") as f:
+        f.write(b"12345")
+    s = SyncServer(str(wd), sqluri="sqlite:///" + db,
+                   storage__info_cache_ms=600000)
+    try:
+        c = s.client(UID)
+        assert info(c) == {}
+        _outside_write(db, "outside")
+        assert info(c) == {"outside": 1234.56}
+        assert os.path.getsize(db + "-gen") == 5
+        assert "sync.db-gen: 5 bytes, not 32768; info/collections " \
+            "uncached" in s.log
+    finally:
+        assert s.stop() == 0, s.log
