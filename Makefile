@@ -8,9 +8,11 @@ PKGS      = libzmq libczmq jansson libbsd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lev
 # the sync worker (syncserver/) alone links these
-SYNC_PKGS  = libmicrohttpd sqlite3 libcrypto inih libcurl jansson
-SYNC_CFLAGS := $(shell pkg-config --cflags $(SYNC_PKGS) 2>/dev/null)
-SYNC_LIBS  := $(shell pkg-config --libs $(SYNC_PKGS) 2>/dev/null) -lpthread
+# (libcurl only for its header: tokenserver.c loads it with dlopen at the
+# first verifier call, so a worker's start does not map its 18 libraries)
+SYNC_PKGS  = libmicrohttpd sqlite3 libcrypto inih jansson
+SYNC_CFLAGS := $(shell pkg-config --cflags $(SYNC_PKGS) libcurl 2>/dev/null)
+SYNC_LIBS  := $(shell pkg-config --libs $(SYNC_PKGS) 2>/dev/null) -ldl -lpthread
 
 WARN = -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
        -Wmissing-prototypes -Wmissing-declarations -Wwrite-strings \

@@ -9,8 +9,15 @@
  * The user table lives in the storage database (cfg->db_path) as ts_users;
  * one connection per process behind a mutex, changes in BEGIN IMMEDIATE so
  * worker processes serialise. The verifier is called without the lock.
+ *
+ * libcurl is loaded with dlopen at the first verifier call, not linked
+ * (doc/sync-auth.md §5, "Verifier"): it brings 18 shared libraries of its
+ * own (krb5, ldap, ssh2, ...), and mapping them at every worker start was
+ * a third of the CPU a worker spends before READY=1, which a rolling
+ * bounce pays once per worker while the others serve.
  */
 #include <ctype.h>
+#include <dlfcn.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -20,6 +27,7 @@
 #include <strings.h>
 #include <time.h>
 
+#define CURL_DISABLE_TYPECHECK	/* calls go through ts_curl's pointers */
 #include <curl/curl.h>
 #include <jansson.h>
 #include <sqlite3.h>
@@ -38,6 +46,21 @@
 #define TS_OLDSYNC_SCOPE	"https://identity.mozilla.com/apps/oldsync"
 #define TS_DEFAULT_VERIFIER	"https://oauth.accounts.firefox.com"
 #define TS_METRICS_INFO		"services.mozilla.com/tokenserver/v1/metrics"
+#define TS_CURL_SONAME		"libcurl.so.4"	/* libcurl's ABI since 7.16 */
+
+/* The libcurl functions the verifier call uses, resolved by ts_curl_load. */
+struct ts_curl {
+	void		 *dl;
+	CURLcode	(*global_init)(long);
+	void		(*global_cleanup)(void);
+	CURL		*(*easy_init)(void);
+	CURLcode	(*easy_setopt)(CURL *, CURLoption, ...);
+	CURLcode	(*easy_perform)(CURL *);
+	CURLcode	(*easy_getinfo)(CURL *, CURLINFO, ...);
+	void		(*easy_cleanup)(CURL *);
+	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+	void		(*slist_free_all)(struct curl_slist *);
+};
 
 struct tokenserver {
 	const struct sync_config *cfg;
@@ -46,6 +69,8 @@ struct tokenserver {
 	pthread_mutex_t		  lock;		/* db, verifier_down_until */
 	sqlite3			 *db;
 	time_t			  verifier_down_until;
+	pthread_mutex_t		  curl_lock;	/* curl */
+	struct ts_curl		 *curl;		/* NULL until the first call */
 };
 
 /* What the request and the verifier say about the user. */
@@ -139,7 +164,7 @@ ts_hash_secret(const struct sync_config *cfg)
 	return xstrdup(hex);
 }
 
-/* Open the user table in cfg->db_path and set up libcurl. */
+/* Open the user table in cfg->db_path; libcurl waits for ts_curl_get. */
 struct tokenserver *
 tokenserver_open(const struct sync_config *cfg, char *err, size_t errlen)
 {
@@ -147,7 +172,7 @@ tokenserver_open(const struct sync_config *cfg, char *err, size_t errlen)
 
 	ts->cfg = cfg;
 	pthread_mutex_init(&ts->lock, NULL);
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	pthread_mutex_init(&ts->curl_lock, NULL);
 	if (cfg->secret == NULL || cfg->secret[0] == '\0' ||
 	    token_signing_key(cfg->secret, ts->sig_key) != 0 ||
 	    (ts->hash_secret = ts_hash_secret(cfg)) == NULL) {
@@ -173,7 +198,7 @@ fail:
 	return NULL;
 }
 
-/* Close the database and libcurl. */
+/* Close the database and libcurl if it was loaded. */
 void
 tokenserver_close(struct tokenserver *ts)
 {
@@ -182,7 +207,12 @@ tokenserver_close(struct tokenserver *ts)
 	sqlite3_close(ts->db);
 	free(ts->hash_secret);
 	pthread_mutex_destroy(&ts->lock);
-	curl_global_cleanup();
+	if (ts->curl != NULL) {
+		ts->curl->global_cleanup();
+		dlclose(ts->curl->dl);
+		free(ts->curl);
+	}
+	pthread_mutex_destroy(&ts->curl_lock);
 	free(ts);
 }
 
@@ -277,6 +307,70 @@ struct ts_buf {
 	size_t	 len;
 };
 
+/* Resolve one symbol of lib into *fn (POSIX: dlsym's result converts to
+ * a function pointer; the memcpy keeps -Wpedantic quiet). */
+static int
+ts_curl_sym(void *lib, const char *name, void *fn, size_t len)
+{
+	void	*p = dlsym(lib, name);
+
+	if (p == NULL)
+		return -1;
+	memcpy(fn, &p, len);
+	return 0;
+}
+
+#define TS_CURL_SYM(c, field, name) \
+	ts_curl_sym((c)->dl, (name), &(c)->field, sizeof (c)->field)
+
+/* dlopen libcurl and curl_global_init it; NULL with why in err. */
+static struct ts_curl *
+ts_curl_load(char *err, size_t errlen)
+{
+	struct ts_curl	*c = xcalloc(1, sizeof *c);
+	const char	*e;
+
+	if ((c->dl = dlopen(TS_CURL_SONAME, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		e = dlerror();
+		snprintf(err, errlen, "%s", e ? e : TS_CURL_SONAME);
+		free(c);
+		return NULL;
+	}
+	if (TS_CURL_SYM(c, global_init, "curl_global_init") ||
+	    TS_CURL_SYM(c, global_cleanup, "curl_global_cleanup") ||
+	    TS_CURL_SYM(c, easy_init, "curl_easy_init") ||
+	    TS_CURL_SYM(c, easy_setopt, "curl_easy_setopt") ||
+	    TS_CURL_SYM(c, easy_perform, "curl_easy_perform") ||
+	    TS_CURL_SYM(c, easy_getinfo, "curl_easy_getinfo") ||
+	    TS_CURL_SYM(c, easy_cleanup, "curl_easy_cleanup") ||
+	    TS_CURL_SYM(c, slist_append, "curl_slist_append") ||
+	    TS_CURL_SYM(c, slist_free_all, "curl_slist_free_all")) {
+		e = dlerror();
+		snprintf(err, errlen, "%s", e ? e : TS_CURL_SONAME);
+	} else if (c->global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		snprintf(err, errlen, "%s: curl_global_init failed",
+		    TS_CURL_SONAME);
+	else
+		return c;
+	dlclose(c->dl);
+	free(c);
+	return NULL;
+}
+
+/* ts->curl, loaded on first use; NULL (with why in err) if it cannot be. */
+static struct ts_curl *
+ts_curl_get(struct tokenserver *ts, char *err, size_t errlen)
+{
+	struct ts_curl	*c;
+
+	pthread_mutex_lock(&ts->curl_lock);
+	if (ts->curl == NULL)
+		ts->curl = ts_curl_load(err, errlen);
+	c = ts->curl;
+	pthread_mutex_unlock(&ts->curl_lock);
+	return c;
+}
+
 /* libcurl write callback: keep up to TS_VERIFY_MAX bytes. */
 static size_t
 ts_write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
@@ -296,10 +390,12 @@ ts_write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 /* POST {"token": bearer} to <oauth_verifier>/v1/verify; the HTTP status
  * (0: no answer) and the body into *b. */
 static long
-ts_verify_call(const struct sync_config *cfg, const char *bearer,
-    struct ts_buf *b, char *cerr)
+ts_verify_call(struct tokenserver *ts, const char *bearer, struct ts_buf *b,
+    char *cerr)
 {
-	CURL			*c = curl_easy_init();
+	const struct sync_config *cfg = ts->cfg;
+	struct ts_curl		*lib;
+	CURL			*c;
 	struct curl_slist	*hdrs = NULL;
 	json_t			*req = json_pack("{s:s}", "token", bearer);
 	char			*body = json_dumps(req, JSON_COMPACT);
@@ -310,21 +406,24 @@ ts_verify_call(const struct sync_config *cfg, const char *bearer,
 
 	json_decref(req);
 	cerr[0] = '\0';
-	if (c != NULL) {
-		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-		curl_easy_setopt(c, CURLOPT_URL, url);
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c, CURLOPT_TIMEOUT, TS_VERIFY_TIMEOUT);
-		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
-		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, ts_write_cb);
-		curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
-		if (curl_easy_perform(c) == CURLE_OK)
-			curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	if ((lib = ts_curl_get(ts, cerr, CURL_ERROR_SIZE)) == NULL)
+		goto out;
+	if ((c = lib->easy_init()) != NULL) {
+		hdrs = lib->slist_append(hdrs, "Content-Type: application/json");
+		lib->easy_setopt(c, CURLOPT_URL, url);
+		lib->easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+		lib->easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		lib->easy_setopt(c, CURLOPT_TIMEOUT, TS_VERIFY_TIMEOUT);
+		lib->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+		lib->easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
+		lib->easy_setopt(c, CURLOPT_WRITEFUNCTION, ts_write_cb);
+		lib->easy_setopt(c, CURLOPT_WRITEDATA, b);
+		if (lib->easy_perform(c) == CURLE_OK)
+			lib->easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+		lib->slist_free_all(hdrs);
+		lib->easy_cleanup(c);
 	}
-	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(c);
+out:
 	free(body);
 	free(url);
 	return status;
@@ -418,7 +517,7 @@ ts_verify(struct tokenserver *ts, const char *bearer, struct ts_login *l,
 	if (ts_verifier_resting(ts))
 		return ts_fail(e, 503, "error", "body",
 		    "OAuth verifier unavailable");
-	status = ts_verify_call(cfg, bearer, &b, cerr);
+	status = ts_verify_call(ts, bearer, &b, cerr);
 	if (status == 200)
 		rc = ts_verify_answer(&b, l, e);
 	else if (status >= 400 && status < 500)

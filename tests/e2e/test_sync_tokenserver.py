@@ -86,6 +86,27 @@ def test_new_user_token_works_against_storage(srv, verifier):
                  ).status_code == 401
 
 
+def _maps_libcurl(pid):
+    with open("/proc/%d/maps" % pid) as f:
+        return "/libcurl" in f.read()
+
+
+def test_libcurl_is_loaded_at_the_first_token_request(srv, verifier):
+    """A worker's start does not map libcurl and its libraries (a rolling
+    bounce pays every worker's start); the first verifier call loads it
+    (syncserver/tokenserver.c, ts_curl_get) and later calls reuse it."""
+    pid = srv.proc.pid
+    # the storage API and the heartbeat need no verifier
+    assert requests.get(srv.url + "/__heartbeat__", timeout=30).ok
+    assert not _maps_libcurl(pid)
+    verifier.add("bearer-1", FXA, generation=KCA)
+    for _ in range(2):
+        r = get_token(srv, "bearer-1", synclib.key_id(KCA, b"kB"))
+        assert r.status_code == 200, r.text
+    assert _maps_libcurl(pid)
+    assert verifier.calls == ["bearer-1", "bearer-1"]
+
+
 def test_returning_user_and_duration(srv, verifier):
     verifier.add("b", FXA)
     kid = synclib.key_id(KCA, b"kB")
