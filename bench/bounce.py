@@ -12,10 +12,16 @@ into it: restart ×2, reload ×2, reloadconfig of a changed cmd, `set env`,
 SIGHUP to circusd, and last a bad release (a cmd that exits at start, by
 reloadconfig). After the run every acknowledged record is read back.
 
-Two variants, same run: readiness = none (what circusd does without it),
-and readiness = notify with readiness_timeout = 10 and rolling = 1. When
-the daemon does not give the workers NOTIFY_SOCKET (it ignores the options
-or rejects them) the second variant is reported as not available.
+Three variants, same run: readiness = none (what circusd does without it)
+and readiness = notify with readiness_timeout = 10 and rolling = 1, both
+under wrk's closed loop, which saturates the machine (every request is
+sent the moment the last was answered); and readiness = notify again under
+a paced load (PACED_CONNS connections that each wait PACE_MS after an
+answer before the next request: a fraction of the saturated rate, the
+load a server is run at), where a bounce's own cost is not lost in the
+scheduling noise of an overloaded machine. When the daemon does not give
+the workers NOTIFY_SOCKET (it ignores the options or rejects them) the
+readiness variants are reported as not available.
 
 Everything is bounded: wrk -d and --timeout, a deadline on every wait, the
 writer's own max_seconds; only 127.0.0.1.
@@ -49,11 +55,23 @@ SETTLE_S = 60.0         # deadline for the watcher to settle between windows
 GOAL_RATIO = 1.5        # p99 in a bounce window / the steady window's
 STALL_S = 1.0           # no acknowledged write for longer: an outage
 
+PACED_CONNS = 48         # the paced variant's connections...
+PACE_MS = 1             # ...each waiting this long after an answer
+
+NOTIFY = {"readiness": "notify", "readiness_timeout": "10", "rolling": "1"}
+# name, watcher options, paced load
 VARIANTS = (
-    ("none", {}),
-    ("notify", {"readiness": "notify", "readiness_timeout": "10",
-                "rolling": "1"}),
+    ("none", {}, False),
+    ("notify", NOTIFY, False),
+    ("notify, paced", NOTIFY, True),
 )
+
+# wrk calls delay() before each request of a connection (milliseconds)
+LUA_PACE = """
+function delay()
+  return %d
+end
+""" % PACE_MS
 
 LUA = r"""
 function done(summary, latency, requests)
@@ -136,7 +154,7 @@ class Variant:
     """One cluster, one writer, the windows of one variant."""
 
     def __init__(self, build, tmp_root, name, options, window, conns,
-                 offset, actions):
+                 offset, actions, paced=False):
         self.ct, self.ss = e2e_helpers(build)
         self.name, self.options = name, options
         self.window, self.conns, self.offset = window, conns, offset
@@ -147,7 +165,7 @@ class Variant:
         self.http.trust_env = False     # loopback: never a proxy
         self.lua = os.path.join(self.dir, "bounce.lua")
         with open(self.lua, "w") as f:
-            f.write(LUA)
+            f.write((LUA_PACE if paced else "") + LUA)
 
     # -- circusd ------------------------------------------------------------
 
@@ -358,9 +376,9 @@ def longest_gap(times, t0, t1):
 
 
 def run_variant(build, tmp_root, name, options, window=5, conns=16,
-                offset=0.5, actions=ACTIONS):
+                offset=0.5, actions=ACTIONS, paced=False):
     return Variant(build, tmp_root, name, options, window, conns, offset,
-                   actions).run()
+                   actions, paced).run()
 
 
 # --------------------------------------------------------------------------
@@ -376,16 +394,18 @@ def scenario(B):
     runs = []
     for r in range(P["bounce_repeats"]):
         rec = {}
-        order = VARIANTS[r % 2:] + VARIANTS[:r % 2]
-        for name, options in order:
-            rec[name] = B.guarded("bounce", "%s rep %d" % (name, r),
-                                  run_variant, B.build, B.tmp_root, name,
-                                  options, P["bounce_window"],
-                                  P["bounce_conns"])
+        k = r % len(VARIANTS)
+        for name, options, paced in VARIANTS[k:] + VARIANTS[:k]:
+            rec[name] = B.guarded(
+                "bounce", "%s rep %d" % (name, r), run_variant, B.build,
+                B.tmp_root, name, options, P["bounce_window"],
+                PACED_CONNS if paced else P["bounce_conns"], paced=paced)
         runs.append(rec)
     return {"runs": runs, "window": P["bounce_window"],
             "conns": P["bounce_conns"], "workers": WORKERS,
-            "variants": {n: o for n, o in VARIANTS}}
+            "variants": {n: o for n, o, _ in VARIANTS},
+            "paced": {n: {"conns": PACED_CONNS, "pace_ms": PACE_MS}
+                      for n, _, paced in VARIANTS if paced}}
 
 
 def _med(xs):
@@ -444,6 +464,28 @@ def outcome(w):
     return "; ".join(parts)
 
 
+def paced_line(runs, name, how):
+    """What the paced load is, against the saturated notify variant."""
+    def steady_rate(v):
+        ws = [w for w in v["windows"] if w["action"] is None]
+        return statistics.mean(w["requests"] / (w["duration_us"] / 1e6)
+                               for w in ws if w["duration_us"])
+    mine = [steady_rate(r[name]) for r in runs
+            if r.get(name) and r[name].get("available")]
+    full = [steady_rate(r["notify"]) for r in runs
+            if r.get("notify") and r["notify"].get("available")]
+    line = ("%d connections, each waiting %d ms after an answer before its "
+            "next request (wrk's `delay()`), instead of the closed loop "
+            "above." % (how["conns"], how["pace_ms"]))
+    if mine and full:
+        line += (" Steady rate: %.0f requests/s, %.0f %% of the saturated "
+                 "notify variant's %.0f/s in the same run: the load a "
+                 "server is run at, where the machine has time to spare "
+                 "and a bounce's own cost shows." % (
+                     _med(mine), 100 * _med(mine) / _med(full), _med(full)))
+    return line
+
+
 def render(rep, d):
     """The report's section (rep: run.py's Report)."""
     runs = d["runs"]
@@ -475,15 +517,21 @@ def render(rep, d):
           "meets the goal when every repetition does, and the goal column "
           "names the parts missed (see the notes)." % len(runs))
     rep.w()
+    paced = d.get("paced", {})
     for name, options in d["variants"].items():
-        title = "readiness = %s" % name
+        title = "readiness = %s" % options.get("readiness", "none")
         if options:
             title += " (%s)" % ", ".join("%s = %s" % kv for kv in
                                         options.items() if kv[0] !=
                                         "readiness")
+        if name in paced:
+            title += ", paced load"
         got = [r.get(name) for r in runs if r.get(name)]
         rep.w("### %s" % title)
         rep.w()
+        if name in paced and got:
+            rep.w(paced_line(runs, name, paced[name]))
+            rep.w()
         if not got:
             rep.w("Not measured (see the notes).")
             rep.w()

@@ -8,6 +8,8 @@ and the report renders the window's row."""
 import importlib.util
 import shutil
 
+import pytest
+
 from conftest import BUILD, REPO
 
 
@@ -47,3 +49,38 @@ def test_one_restart_loses_no_acknowledged_write(tmp_path):
     assert len(rows) == 1 and "replaced in" in rows[0], rep.lines
     assert rep.targets and rep.targets[0][1] == "%s of 1 actions" % (
         1 if rep.targets[0][2] == "met" else 0)
+
+
+def test_paced_variant_paces_wrk(tmp_path):
+    """The paced variant (bounce.VARIANTS' third): wrk's connections each
+    wait PACE_MS after an answer, so the rate cannot pass conns / PACE_MS;
+    the report says what the pacing was."""
+    if not shutil.which("wrk"):
+        pytest.skip("wrk is not installed (make bench-deps)")
+    bounce = load("bench_bounce", REPO / "bench" / "bounce.py")
+    name, options, paced = [v for v in bounce.VARIANTS if v[2]][0]
+    conns = 4
+    restart = [a for a in bounce.ACTIONS if a[0] == "restart"][0]
+    r = bounce.run_variant(str(BUILD), str(tmp_path), name, options,
+                           window=1, conns=conns, offset=0.2,
+                           actions=(restart,), paced=True)
+    assert r["available"], r
+    assert r["lost"] == 0, r
+    for w in r["windows"]:
+        assert w["requests"] > 0, w
+        rate = w["requests"] / (w["duration_us"] / 1e6)
+        # each connection: at most one request per PACE_MS (+10 % slack
+        # for how wrk counts the run's duration)
+        assert rate <= 1.1 * conns * 1000 / bounce.PACE_MS, (rate, w)
+
+    run = load("bench_run", REPO / "bench" / "run.py")
+    rep = run.Report({"scenarios": {}})
+    bounce.render(rep, {"runs": [{name: r}], "window": 1, "conns": 16,
+                        "workers": bounce.WORKERS,
+                        "variants": {name: options},
+                        "paced": {name: {"conns": conns,
+                                         "pace_ms": bounce.PACE_MS}}})
+    assert any(l.startswith("### ") and l.endswith(", paced load")
+               for l in rep.lines), rep.lines
+    assert any(l.startswith("%d connections, each waiting %d ms" %
+                            (conns, bounce.PACE_MS)) for l in rep.lines)
