@@ -54,23 +54,29 @@ def http_get(port, timeout=5.0):
 
 
 def test_start_waits_for_ready_and_status_shows_it(circusd):
-    d = circusd(ini(watcher("w", "--ready-after 0.5 --status serving", 2)),
-                wait_ready=False)
-    d.wait_ready()
+    # the watcher waits for `start`, and the subscriber is known to receive
+    # events before it: an autostarted watcher's `ready` events could be
+    # published before the SUB socket joined (a CI run lost them that way)
+    d = circusd(ini(watcher("w", "--ready-after 0.5 --status serving", 2,
+                            "autostart = false")))
     m = d.events.mark()
     r = d.call("start", name="w", waiting=True)
     assert_ok(r)
+    # every process had said READY=1 when the start was answered
+    assert ready_pids(d, "w") == {"ready": 2, "starting": 0}
     pids = d.pids("w")
     assert len(pids) == 2
-    # every process had said READY=1 when the start was answered
-    got = {e.body["process_pid"] for e in d.events.since(0, "w", "ready")}
-    assert set(pids) <= got, (pids, got)
-    assert ready_pids(d, "w") == {"ready": 2, "starting": 0}
+    # and each one's `ready` event was published (it may reach the
+    # subscriber thread just after the reply: wait for it)
+    for pid in pids:
+        d.events.wait_for(lambda e, pid=pid: e.watcher == "w"
+                          and e.action == "ready"
+                          and e.body.get("process_pid") == pid,
+                          since=m, msg="ready event of %d" % pid)
     info = d.call("stats", name="w")["info"]
     for pid in pids:
         assert info[str(pid)]["ready"] is True
         assert info[str(pid)]["notify_status"] == "serving"
-    del m
 
 
 def test_unready_process_shows_as_starting(circusd):
