@@ -294,6 +294,12 @@ class Variant:
                         break
                     time.sleep(0.05)    # polling with a deadline
         finally:
+            if p is None:
+                # no wrk (conns = 0): the window still lasts its length,
+                # the time the writer's acknowledgements are counted in
+                # (the schedule, not a state)
+                time.sleep(max(0.0, t_start + self.window -
+                               time.monotonic()))
             r = self.wrk_result(p)
         res["w0"], res["w1"] = w0, time.time()
         res.update(r)

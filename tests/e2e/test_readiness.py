@@ -175,6 +175,9 @@ def test_rolling_restart_ready_before_old_stops(circusd):
     assert_ok(d.call("restart", name="w", waiting=True, timeout=60))
     new = d.pids("w")
     assert len(new) == 3 and not set(new) & set(old), (old, new)
+    # the events travel on the PUB socket: they may reach the subscriber
+    # thread after the reply
+    d.events.wait_count("w", "rolling", 3, since=m)
     evs = [e for e in d.events.since(m, "w")
            if e.action in ("spawn", "ready", "rolling")]
     ready = set()
@@ -196,9 +199,11 @@ def test_rolling_batches_of_two(circusd):
     d.wait_pids("w", 4)
     m = d.events.mark()
     assert_ok(d.call("reload", name="w", waiting=True, timeout=60))
+    # `reload` is published after the last step (and may reach the
+    # subscriber after the reply)
+    d.events.wait_event("w", "reload", since=m)
     steps = [e.body["replaced"] for e in d.events.since(m, "w", "rolling")]
     assert steps == [2, 4], steps
-    d.events.wait_event("w", "reload", since=m)
 
 
 def test_rolling_restart_serves_every_request(circusd):
@@ -335,6 +340,7 @@ def test_reloadconfig_of_a_changed_cmd_and_sighup_roll(circusd):
     d.write_ini(ini(watcher("w", "--ready-after 0.1 --status v2", 2)))
     m = d.events.mark()
     assert_ok(d.call("reloadconfig", waiting=True, timeout=60))
+    d.events.wait_count("w", "rolling", 2, since=m)
     steps = [e.body["replaced"] for e in d.events.since(m, "w", "rolling")]
     assert steps == [1, 2], steps
     v2 = d.pids("w")
