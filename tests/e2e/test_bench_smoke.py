@@ -132,6 +132,7 @@ def echo_running(bindir, tmp_path):
     try:
         ready = json.loads(echo.stdout.readline())
         assert ready["event"] == "ready" and ready["endpoint"] == ep
+        stop.pid = ready["pid"]
         yield ep, stop
     finally:
         if echo.poll() is None:
@@ -202,6 +203,26 @@ def test_python_load_clients_on_the_echo(runpy, bindir, tmp_path):
         assert r["count"] == 30
         assert r["rps"] > 0 and 0 < r["p50_us"] <= r["p99_us"]
         assert stop() == 40  # 2 × 5 warm-up + 30
+
+
+def test_throughput_runs_measure_cpu_per_reply(runpy, bindir, tmp_path):
+    """with_cpu: the server's CPU (all threads) and the machine's per reply,
+    counted from the moment the clients begin (go), not their start."""
+    with echo_running(bindir, tmp_path) as (ep, stop):
+        echo_pid = stop.pid
+        gone = []
+
+        def load(go):
+            r = runpy.py_throughput(ep, "status", {}, 2, 20.0, 2000, go)
+            gone.append(runpy.cpu_ns(echo_pid)[0])
+            return r
+        r = runpy.with_cpu(echo_pid, load)
+        assert r["count"] == 2000
+        # the echo did work for each reply (schedstat, ns)...
+        assert 0 < r["srv_ns"] * r["count"] <= gone[0]
+        # ...and the machine's busy time covers at least the server's
+        assert r["machine_ns"] > 0
+        stop()
 
 
 def test_rtt_client_gives_up_on_a_silent_endpoint(bindir, tmp_path):
@@ -278,8 +299,11 @@ def test_report_renders_from_raw_results(runpy):
                "spawn": {"10": [spawn_rep, spawn_rep]},
                "rtt": {"configs": {"1x10": [rtt_rep], "50x10": [rtt_rep]},
                        "throughput": {"1x10": [
-                           {"C echo status": {"rps": 100.0},
-                            "C status": {"rps": 95.0},
+                           {"C echo status": {"rps": 100.0,
+                                              "srv_ns": 20000.0,
+                                              "machine_ns": 80000.0},
+                            "C status": {"rps": 95.0, "srv_ns": 22000.0,
+                                         "machine_ns": 84000.0},
                             "C echo list": {"rps": 90.0},
                             "C list": {"rps": 72.0},
                             "py echo list <name>": {"rps": 50.0},
@@ -303,7 +327,8 @@ def test_report_renders_from_raw_results(runpy):
     assert "| 10 | 10.0 ms" in text
     # each circusd run against the echo run paired with it
     assert "| 1x10 | C | `status` | 100/s (n=1) | 95.0/s (n=1) | " \
-        "0.95× (n=1) |" in text
+        "0.95× (n=1) | 20 µs (n=1) | 22 µs (n=1) | 1.10× (n=1) | " \
+        "80 µs (n=1) | 84 µs (n=1) | 1.05× (n=1) |" in text
     assert "| 1x10 | py | `list <name>` | 50.0/s (n=1) | 60.0/s (n=1) | " \
         "1.20× (n=1) |" in text
     # one target per client and command; a missing one is "not measured"
