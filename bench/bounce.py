@@ -509,12 +509,14 @@ def render(rep, d):
           "still unanswered when its run ends, so an outage shows only as "
           "a drop in *requests* and as the *longest write stall*), p99 ≤ "
           "%.1f× the steady window's p99 of the same run (the mean of its two steady windows, the first "
-          "and the last, after a 1 s warm-up run). Percentiles are per "
-          "window of a closed-loop "
-          "client: a stall delays one request per connection, so a short "
-          "outage shows in *max* and in the *longest write stall* (the "
-          "longest time without an acknowledged write; the writer writes "
-          "back to back, about one write per 10 ms here) more than in p99."
+          "and the last, after a 1 s warm-up run). Percentiles are wrk's, "
+          "per window, corrected by wrk for coordinated omission: a request "
+          "that held its connection for many times the window's mean "
+          "interval per connection counts as many samples, as if the "
+          "requests not sent meanwhile had waited too (see the bounce "
+          "note); *max* and the *longest write stall* (the longest time "
+          "without an acknowledged write; the writer writes back to back, "
+          "about one write per 10 ms here) show a stall itself."
           % (d["workers"], d["window"], d["conns"], WRK_THREADS, PATH,
              WRK_TIMEOUT_S, 0.5, STALL_S, GOAL_RATIO))
     rep.w()

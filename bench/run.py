@@ -2779,7 +2779,20 @@ MISS_NOTES = {
         "core to spare. Starting the workers at nice 10 and lifting it at "
         "READY=1 (as systemd's StartupCPUWeight would) was tried by hand "
         "in 2 quick repetitions and changed nothing visible: the saturated "
-        "windows stayed as noisy either way.",
+        "windows stayed as noisy either way. How to read the saturated "
+        "p99: wrk corrects its latencies for coordinated omission before "
+        "the report gets them (wrk 4, `stats_correct` in src/stats.c): a "
+        "request that held its connection L ms adds a sample for each "
+        "mean interval per connection (about 0.15 ms saturated, 1.4 ms "
+        "paced) it held it beyond that, as if the requests not sent "
+        "meanwhile had waited too. Saturated, 1 % of a 5 s window is about "
+        "5,000 requests, so a pause of about 50 ms on all 16 connections "
+        "at once moves p99 by itself; a probe on 4 extra keep-alive "
+        "connections saw such 20-50 ms pauses of every connection at once "
+        "in windows without any action (the machine's own scheduling), "
+        "which is what the steady windows' max (7-184 ms) shows too. The "
+        "saturated p99 is in effect the longest pause of the whole "
+        "machine in the window.",
     "graceful":
         "the `incr` was not accepted, or its process did not appear, while "
         "another watcher was in its graceful stop.",
