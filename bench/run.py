@@ -310,7 +310,8 @@ def cpu_ns(pid):
 
 def machine_busy_ns():
     """CPU time the whole machine spent busy (all CPUs: every /proc/stat
-    field but idle and iowait), in ns; clock ticks of 10 ms."""
+    field but idle and iowait), in ns; counted in clock ticks
+    (SC_CLK_TCK, 100/s here), so a run needs many ticks to mean much."""
     data = read_file("/proc/stat")
     if not data:
         return None
