@@ -64,13 +64,12 @@ _Static_assert(offsetof(struct nonce_bucket, lock) == 0, "tests lock it");
 
 struct nonce_cache {
 	pthread_mutex_t		 lock;	/* the SQLite side */
-	pthread_mutex_t		 purge_lock; /* last_purge, cursor: taken
-					     * before a bucket or lock */
+	pthread_mutex_t		 purge_lock; /* last_purge: taken before
+					     * `lock` */
 	sqlite3			*db;
 	sqlite3_stmt		*insert;
 	sqlite3_stmt		*purge;
 	double			 last_purge;
-	unsigned		 cursor;	/* of an unfinished sweep */
 	struct nonce_head	*head;	/* the mapped table */
 	struct nonce_bucket	*bucket;
 	size_t			 map_len;
@@ -280,44 +279,22 @@ nonce_purge(struct nonce_cache *nc, double now, int budget)
 	return n;
 }
 
-/* Empty up to `budget` table slots past their `until`, one bucket at a
- * time from the cursor (purge_lock held); 1 when the sweep reached the
- * table's end. */
-static int
-nonce_sweep(struct nonce_cache *nc, double now, int budget)
-{
-	for (; nc->cursor <= nc->mask; nc->cursor++) {
-		struct nonce_bucket *b = &nc->bucket[nc->cursor];
-
-		if (nonce_lock(nc, b) != 0)
-			continue;
-		for (int s = 0; s < NONCE_SLOTS; s++)
-			if (b->slot[s].until != 0 && b->slot[s].until < now &&
-			    budget-- > 0)
-				b->slot[s].until = 0;
-		pthread_mutex_unlock(&b->lock);
-		if (budget < 0)
-			return 0;
-	}
-	nc->cursor = 0;
-	return 1;
-}
-
-/* Once a minute per process, NONCE_PURGE_CHUNK entries per call until
+/*
+ * Once a minute per process, NONCE_PURGE_CHUNK SQLite rows per call until
  * none is left, so the purge keeps up with any request rate without one
- * long pause: the SQLite side first, then the table. */
+ * long pause. The table needs no purge: a slot past its `until` is free
+ * (nonce_remember reuses it and never matches it). Sweeping it instead
+ * meant walking all 24 MiB of it, bucket lock by bucket lock, in the
+ * request that found the minute over: 0.5-1 s under load, and every new
+ * worker's first signed request did it (BENCHMARKS.md, bounce).
+ */
 static void
 nonce_maybe_purge(struct nonce_cache *nc, double now)
 {
-	int n;
-
 	pthread_mutex_lock(&nc->purge_lock);
-	if (now - nc->last_purge >= NONCE_PURGE_EVERY) {
-		n = nonce_purge(nc, now, NONCE_PURGE_CHUNK);
-		if (n < NONCE_PURGE_CHUNK &&
-		    nonce_sweep(nc, now, NONCE_PURGE_CHUNK - n))
-			nc->last_purge = now;
-	}
+	if (now - nc->last_purge >= NONCE_PURGE_EVERY &&
+	    nonce_purge(nc, now, NONCE_PURGE_CHUNK) < NONCE_PURGE_CHUNK)
+		nc->last_purge = now;
 	pthread_mutex_unlock(&nc->purge_lock);
 }
 
@@ -383,7 +360,7 @@ nonce_remember(struct nonce_cache *nc,
 	for (int s = 0; s < NONCE_SLOTS; s++) {
 		struct nonce_slot *sl = &b->slot[s];
 
-		if (sl->until != 0 && memcmp(sl->key, key, NONCE_KEY) == 0) {
+		if (sl->until >= now && memcmp(sl->key, key, NONCE_KEY) == 0) {
 			pthread_mutex_unlock(&b->lock);
 			return 0;
 		}
@@ -421,9 +398,10 @@ nonce_spilled(struct nonce_cache *nc)
 	return n;
 }
 
-/* Count the entries: the table's filled slots and the spilled rows. */
+/* Count the entries: the table's live slots (`until` not passed at
+ * `now`) and the spilled rows. */
 long
-nonce_count(struct nonce_cache *nc)
+nonce_count(struct nonce_cache *nc, double now)
 {
 	long n = nonce_spilled(nc);
 
@@ -433,7 +411,7 @@ nonce_count(struct nonce_cache *nc)
 		if (nonce_lock(nc, b) != 0)
 			return -1;
 		for (int s = 0; s < NONCE_SLOTS; s++)
-			n += b->slot[s].until != 0;
+			n += b->slot[s].until >= now;
 		pthread_mutex_unlock(&b->lock);
 	}
 	return n;

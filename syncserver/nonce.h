@@ -29,16 +29,17 @@ void	nonce_close(struct nonce_cache *);
 /*
  * Remember (token hash, nonce) until `until` (epoch seconds): 1 when it is
  * new, 0 when it was seen before (a replay), -1 on a database error (why).
- * Entries whose `until` has passed are purged once a minute. Thread-safe
+ * An entry whose `until` has passed is free at once in the table, and
+ * purged from SQLite within the minute. Thread-safe
  * and safe across processes; a process that dies holding a bucket lock
  * leaves the bucket usable.
  */
 int	nonce_remember(struct nonce_cache *,
 	    const unsigned char tokhash[CRYPTO_SHA256_LEN], const char *nonce,
 	    double until, double now, char *why, size_t whylen);
-/* Number of entries held, in the table and spilled (tests, stats); -1 on
- * error. */
-long	nonce_count(struct nonce_cache *);
+/* Number of entries held at `now`: the table's live ones and the spilled
+ * rows (tests, stats); -1 on error. */
+long	nonce_count(struct nonce_cache *, double now);
 /* Number of entries that spilled to SQLite (tests, stats); -1 on error. */
 long	nonce_spilled(struct nonce_cache *);
 
