@@ -797,6 +797,21 @@ test_nonce_table_full(void **state)
 	sync_unit_rm_db(path);
 }
 
+/* Bucket 0's lock in the table file at tpath, mapped here; NULL if it
+ * cannot be (it sits after the 64-byte header). */
+static pthread_mutex_t *
+table_lock0(const char *tpath)
+{
+	int	 fd = open(tpath, O_RDWR);
+	void	*map;
+
+	if (fd == -1)
+		return NULL;
+	map = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	return map == MAP_FAILED ? NULL : (pthread_mutex_t *)((char *)map + 64);
+}
+
 /* Another process's nonce is a replay here; a process that dies holding
  * a bucket lock leaves the table usable. */
 static void
@@ -806,7 +821,7 @@ test_nonce_table_processes(void **state)
 	struct nonce_cache	*nc;
 	unsigned char		 t[CRYPTO_SHA256_LEN] = { 5 };
 	char			 err[256], path[128], tpath[140], why[256];
-	int			 st, fd;
+	int			 st;
 	pid_t			 pid;
 
 	snprintf(path, sizeof path, "%s/n5", f->dir);
@@ -816,17 +831,13 @@ test_nonce_table_processes(void **state)
 	if ((pid = fork()) == 0) {
 		struct nonce_cache *c = nonce_open_sized(path, 1, err,
 		    sizeof err);
-		void *map;
+		pthread_mutex_t *lock0;
 
 		if (c == NULL || nonce_remember(c, t, "child", 100, 10, why,
 		    sizeof why) != 1)
 			_exit(1);
-		/* the first bucket's lock sits after the 64-byte header */
-		fd = open(tpath, O_RDWR);
-		map = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-		    0);
-		if (map == MAP_FAILED || pthread_mutex_lock(
-		    (pthread_mutex_t *)((char *)map + 64)) != 0)
+		if ((lock0 = table_lock0(tpath)) == NULL ||
+		    pthread_mutex_lock(lock0) != 0)
 			_exit(2);
 		_exit(0);	/* dies holding it */
 	}
@@ -871,7 +882,7 @@ test_nonce_purge_skips_the_table(void **state)
 	unsigned char		 t[CRYPTO_SHA256_LEN] = { 7 };
 	char			 err[256], path[128], tpath[140], why[256];
 	char			 nonce[16] = "";
-	int			 st, fd, ready[2];
+	int			 st, ready[2];
 	pid_t			 holder, user, done = 0;
 	struct timespec		 tick = { 0, 10 * 1000 * 1000 };
 
@@ -887,14 +898,9 @@ test_nonce_purge_skips_the_table(void **state)
 	}
 	assert_int_equal(pipe(ready), 0);
 	if ((holder = fork()) == 0) {
-		void *map;
+		pthread_mutex_t *lock0 = table_lock0(tpath);
 
-		fd = open(tpath, O_RDWR);
-		map = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-		    0);
-		/* bucket 0's lock sits after the 64-byte header */
-		if (map == MAP_FAILED || pthread_mutex_lock(
-		    (pthread_mutex_t *)((char *)map + 64)) != 0)
+		if (lock0 == NULL || pthread_mutex_lock(lock0) != 0)
 			_exit(2);
 		(void)!write(ready[1], "x", 1);
 		for (;;)
