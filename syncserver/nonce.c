@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -246,6 +247,14 @@ nonce_close(struct nonce_cache *nc)
 	free(nc);
 }
 
+/* A slot that still refuses its key at `now`; any other is free (an
+ * expired one's token is refused anyway, so nothing sweeps it). */
+static bool
+slot_live(const struct nonce_slot *sl, double now)
+{
+	return sl->until != 0 && sl->until >= now;
+}
+
 /* Lock one bucket; a lock whose holder died is taken over (its bucket
  * stays valid: see the top of this file). -1 when it cannot be had. */
 static int
@@ -360,11 +369,11 @@ nonce_remember(struct nonce_cache *nc,
 	for (int s = 0; s < NONCE_SLOTS; s++) {
 		struct nonce_slot *sl = &b->slot[s];
 
-		if (sl->until >= now && memcmp(sl->key, key, NONCE_KEY) == 0) {
+		if (slot_live(sl, now) && memcmp(sl->key, key, NONCE_KEY) == 0) {
 			pthread_mutex_unlock(&b->lock);
 			return 0;
 		}
-		if (free_slot == NULL && (sl->until == 0 || sl->until < now))
+		if (free_slot == NULL && !slot_live(sl, now))
 			free_slot = sl;
 	}
 	if (b->spilled_until >= now || free_slot == NULL) {
@@ -411,7 +420,7 @@ nonce_count(struct nonce_cache *nc, double now)
 		if (nonce_lock(nc, b) != 0)
 			return -1;
 		for (int s = 0; s < NONCE_SLOTS; s++)
-			n += b->slot[s].until >= now;
+			n += slot_live(&b->slot[s], now);
 		pthread_mutex_unlock(&b->lock);
 	}
 	return n;
