@@ -294,8 +294,8 @@ nonce_purge(struct nonce_cache *nc, double now, int budget)
  * long pause. The table needs no purge: a slot past its `until` is free
  * (nonce_remember reuses it and never matches it). Sweeping it instead
  * meant walking all 24 MiB of it, bucket lock by bucket lock, in the
- * request that found the minute over: 0.5-1 s under load, and every new
- * worker's first signed request did it (BENCHMARKS.md, bounce).
+ * request that found the minute over, and every new worker's first
+ * signed request did it (doc/sync-auth.md §4).
  */
 static void
 nonce_maybe_purge(struct nonce_cache *nc, double now)

@@ -220,7 +220,7 @@ def test_throughput_runs_measure_cpu_per_reply(runpy, bindir, tmp_path):
         assert r["count"] == 2000
         # the echo did work for each reply (schedstat, ns)...
         assert 0 < r["srv_ns"] * r["count"] <= gone[0]
-        # ...and the machine's busy time covers at least the server's
+        # ...and the machine was counted busy meanwhile
         assert r["machine_ns"] > 0
         stop()
 

@@ -871,8 +871,8 @@ nonce_bucket_of(const unsigned char t[CRYPTO_SHA256_LEN], const char *nonce,
  * 0's lock (alive) does not stop a new process's first signed request,
  * which purges, from remembering a nonce of bucket 1. It used to sweep the
  * whole table, bucket lock by bucket lock: here it waited forever, and on
- * the default 24 MiB table every new worker's first signed request took
- * 0.5-1 s under load.
+ * the default 24 MiB table it slowed every new worker's first signed
+ * request (doc/sync-auth.md §4).
  */
 static void
 test_nonce_purge_skips_the_table(void **state)
